@@ -1,0 +1,1 @@
+"""acctax_assets: learn account codes from ledger exports with a Dagster asset graph."""
