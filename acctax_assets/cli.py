@@ -1,0 +1,104 @@
+"""`acctax`: the main job on the embedded default, and the UI with the instance inside ACCTAX_HOME.
+
+    acctax materialize   # demo into landing (if empty), then every landed month through the data layer
+    acctax ui            # dagster dev on 127.0.0.1 with DAGSTER_HOME=$ACCTAX_HOME/dagster
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from acctax_assets.paths import AcctaxHome
+
+log = logging.getLogger("acctax")
+
+
+def landed_months(home: AcctaxHome) -> tuple[list[str], list[str]]:
+    """Partition keys that have landing files, and files that map to no partition."""
+    from acctax_assets.defs.partitions import ledger_months
+    from acctax_assets.defs.resources import LedgerSettings
+    from acctax_assets.defs.ledger_file_sensor import scan_landing
+
+    scan = scan_landing(
+        home.landing,
+        LedgerSettings().column_map(),
+        set(ledger_months.get_partition_keys()),
+        {},
+        now=float("inf"),
+        settle_seconds=0.0,
+    )
+    return sorted(scan.months), sorted(scan.unmapped.values())
+
+
+def materialize(args: argparse.Namespace) -> int:
+    """Run the data layer for every landed month (or the requested ones) on the local instance."""
+    home = AcctaxHome.from_env().ensure()
+    from dagster import DagsterInstance
+
+    from acctax_assets import demo
+    from acctax_assets.definitions import defs
+    from acctax_assets.ledger.ingestion import list_landing_files
+
+    if not list_landing_files(home.landing) and not args.no_demo:
+        log.info("Landing folder %s is empty: generating the demo ledger", home.landing)
+        demo.main(["--out", str(home.landing)])
+    months, unmapped = landed_months(home)
+    for problem in unmapped:
+        log.warning("Not ingested: %s", problem)
+    if args.months:
+        wanted = {f"{m}-01" for m in args.months}
+        missing = sorted(wanted - set(months))
+        if missing:
+            log.error("No landing files for %s in %s", [m[:7] for m in missing], home.landing)
+            return 2
+        months = sorted(wanted)
+    if not months:
+        log.error("Nothing to materialize: no ledger file in %s maps to a partition", home.landing)
+        return 2
+    job = defs.resolve_job_def("ledger_data_job")
+    failed = []
+    with DagsterInstance.get() as instance:
+        for month in months:
+            result = job.execute_in_process(instance=instance, partition_key=month, raise_on_error=False)
+            status = "ok" if result.success else "FAILED"
+            log.info("%s %s (run %s)", month[:7], status, result.run_id)
+            if not result.success:
+                failed.append(month[:7])
+    log.info("Materialized %d month(s) into %s; instance at %s", len(months) - len(failed), home.storage, home.dagster_home)
+    if failed:
+        log.error("Failed months: %s — open the UI (`acctax ui`) to read the run logs", failed)
+        return 1
+    return 0
+
+
+def ui(args: argparse.Namespace) -> int:
+    """Start `dagster dev` bound to loopback with the instance inside ACCTAX_HOME."""
+    home = AcctaxHome.from_env().ensure()
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "acctax_assets.definitions", "-h", args.host, "-p", str(args.port)]
+    log.info("Dagster UI on http://%s:%d (DAGSTER_HOME=%s)", args.host, args.port, home.dagster_home)
+    return subprocess.call(command, env={**os.environ, "DAGSTER_HOME": str(home.dagster_home)})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="acctax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("materialize", help="demo ledger (if landing is empty) + every landed month through the data layer")
+    run.add_argument("--months", nargs="*", metavar="YYYY-MM", help="only these months (default: every month with files)")
+    run.add_argument("--no-demo", action="store_true", help="never generate the demo, even if landing is empty")
+    run.set_defaults(handler=materialize)
+    serve = commands.add_parser("ui", help="start the Dagster UI and daemon on loopback")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(handler=ui)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

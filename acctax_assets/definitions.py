@@ -1,0 +1,30 @@
+"""The one place the code location is assembled (`dagster dev` and `dagster asset materialize` load it)."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from acctax_assets.defs.cleaned_ledger import cleaning
+from acctax_assets.defs.io_managers import ParquetIOManager
+from acctax_assets.defs.jobs import ledger_data_job
+from acctax_assets.defs.ledger_checks import ledger_checks
+from acctax_assets.defs.ledger_features import ledger_features
+from acctax_assets.defs.ledger_file_sensor import build_ledger_file_sensor
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.raw_ledger import raw_ledger
+from acctax_assets.defs.resources import LedgerSettings
+
+
+def build_definitions(settle_seconds: float | None = None) -> Definitions:
+    """All assets, checks, jobs, sensors and resources; tests pass a zero settle time for the sensor."""
+    sensor_kwargs = {} if settle_seconds is None else {"settle_seconds": settle_seconds}
+    return Definitions(
+        assets=[raw_ledger, cleaning, ledger_features],
+        asset_checks=ledger_checks,
+        jobs=[ledger_data_job],
+        sensors=[build_ledger_file_sensor(ledger_data_job, ledger_months, **sensor_kwargs)],
+        resources={"io_manager": ParquetIOManager(), "settings": LedgerSettings()},
+    )
+
+
+defs = build_definitions()

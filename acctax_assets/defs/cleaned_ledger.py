@@ -1,0 +1,50 @@
+"""`cleaned_ledger` and `rejected_ledger_rows`: typed, validated rows and the rows that failed, with why."""
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, Output, multi_asset
+
+from acctax_assets.ledger.cleaning import clean_ledger
+from acctax_assets.defs.io_managers import table_schema
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.resources import LedgerSettings
+
+
+@multi_asset(
+    partitions_def=ledger_months,
+    group_name="ledger",
+    ins={"raw_ledger": AssetIn()},
+    outs={
+        "cleaned_ledger": AssetOut(description="Typed, validated, deduplicated voucher lines of the month.", kinds={"pandas", "parquet"}),
+        "rejected_ledger_rows": AssetOut(description="Raw rows that failed validation, with reject_reason and reject_detail.", kinds={"pandas", "parquet"}),
+    },
+)
+def cleaning(context: AssetExecutionContext, raw_ledger: pd.DataFrame, settings: LedgerSettings) -> Iterator[Output[pd.DataFrame]]:
+    """Split the raw month into clean rows and rejected rows; together they are exactly the raw rows."""
+    result = clean_ledger(raw_ledger, context.partition_key, settings.rules)
+    by_reason = result.rejected_by_reason
+    context.log.info(f"{len(raw_ledger)} raw rows -> {len(result.cleaned)} cleaned, {len(result.rejected)} rejected {by_reason}")
+    reasons_table = pd.DataFrame({"reason": list(by_reason), "rows": list(by_reason.values())})
+    yield Output(
+        result.cleaned,
+        output_name="cleaned_ledger",
+        metadata={
+            "rows_in": len(raw_ledger),
+            "rows_out": len(result.cleaned),
+            "rows_rejected": len(result.rejected),
+            "rejected_by_reason": by_reason,
+            "duplicates_removed": by_reason.get("duplicate", 0),
+            "labelled_rows": int(result.cleaned["acct_code"].notna().sum()),
+            "classes": int(result.cleaned["acct_code"].nunique()),
+            "schema": MetadataValue.table_schema(table_schema(result.cleaned)),
+        },
+    )
+    yield Output(
+        result.rejected,
+        output_name="rejected_ledger_rows",
+        metadata={
+            "rows": len(result.rejected),
+            "by_reason": MetadataValue.md(reasons_table.to_markdown(index=False)) if by_reason else MetadataValue.md("no rejected rows"),
+        },
+    )

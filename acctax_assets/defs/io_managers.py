@@ -1,0 +1,73 @@
+"""Partition-aware Parquet storage that writes atomically: a crash mid-write leaves the previous file."""
+
+import uuid
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    ConfigurableIOManagerFactory,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    TableColumn,
+    TableSchema,
+    UPathIOManager,
+)
+from dagster._core.storage.upath_io_manager import escape_dotdot_segments
+from pydantic import Field
+from upath import UPath
+
+from acctax_assets.paths import AcctaxHome
+
+PREVIEW_ROWS = 5
+
+
+def table_schema(frame: pd.DataFrame) -> TableSchema:
+    return TableSchema(columns=[TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()])
+
+
+def write_atomically(path: UPath, write: Any) -> None:
+    """Write through `write(file)` to a hidden temp sibling, then rename over the target."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with temp.open("wb") as handle:
+            write(handle)
+        temp.rename(path)
+    except BaseException:
+        if temp.exists():
+            temp.unlink()
+        raise
+
+
+class _ParquetUPathIOManager(UPathIOManager):
+    extension = ".parquet"
+
+    def make_safe_partition_path(self, base_path: UPath, partition: str) -> UPath:
+        return base_path / escape_dotdot_segments(partition.lstrip("/"))
+
+    def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(f"{context.asset_key.to_user_string()}: the Parquet IO manager stores DataFrames, got {type(obj).__name__}")
+        write_atomically(path, lambda handle: obj.to_parquet(handle, index=False))
+
+    def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
+        with path.open("rb") as handle:
+            return pd.read_parquet(handle)
+
+    def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, MetadataValue]:
+        preview = obj.head(PREVIEW_ROWS).astype("string").fillna("NULL").to_markdown(index=False)
+        return {
+            "dagster/row_count": MetadataValue.int(len(obj)),
+            "dagster/column_schema": MetadataValue.table_schema(table_schema(obj)),
+            "preview": MetadataValue.md(preview),
+        }
+
+
+class ParquetIOManager(ConfigurableIOManagerFactory):
+    """Stores DataFrames as `<base_path>/<asset>/<partition>.parquet`; base_path may be any fsspec URL."""
+
+    base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
+
+    def create_io_manager(self, context: Any) -> _ParquetUPathIOManager:
+        base = UPath(self.base_path) if self.base_path else UPath(AcctaxHome.from_env().storage)
+        return _ParquetUPathIOManager(base_path=base)

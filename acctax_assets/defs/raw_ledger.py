@@ -1,0 +1,59 @@
+"""`raw_ledger`: every landing file of the partition's month, stacked as text with its lineage."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
+
+from acctax_assets.errors import LedgerFileError
+from acctax_assets.ledger.ingestion import combine, list_landing_files, month_of_file, read_ledger_file
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.resources import LedgerSettings
+
+
+@asset(partitions_def=ledger_months, group_name="ledger", kinds={"pandas", "parquet"})
+def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Output[pd.DataFrame]:
+    """The month's landing files as read: Korean headers mapped to canonical names, values untouched."""
+    month = context.partition_key
+    home = settings.acctax_home
+    column_map = settings.column_map()
+    files, unmapped = [], []
+    for path in list_landing_files(home.landing):
+        try:
+            if month_of_file(path, column_map, home.landing) == month:
+                files.append(path)
+        except LedgerFileError as exc:
+            unmapped.append(str(exc))
+    for problem in unmapped:
+        context.log.warning(f"Skipped a file whose month cannot be determined: {problem}")
+    if not files:
+        raise Failure(
+            description=(
+                f"No landing file belongs to {month[:7]} in {home.landing}. Fix: drop that month's export there "
+                f"(a file name containing {month[:7]} or {month[:4]}{month[5:7]}), or materialize a month that has files."
+            )
+        )
+    ledger_files = [read_ledger_file(path, column_map, home.landing) for path in files]
+    raw = combine(ledger_files)
+    unknown = sorted({h for f in ledger_files for h in f.mapping.unknown})
+    if unknown:
+        context.log.warning(f"Unknown columns kept as snake_case: {unknown}. Map them in {home.column_map_override} if they matter.")
+    for warning in (w for f in ledger_files for w in f.warnings):
+        context.log.warning(warning)
+    files_table = pd.DataFrame(
+        {
+            "file": [f.path.relative_to(home.landing).as_posix() for f in ledger_files],
+            "encoding": [f.encoding for f in ledger_files],
+            "rows": [len(f.frame) for f in ledger_files],
+            "malformed_lines": [int((f.frame["parse_error"] != "").sum()) for f in ledger_files],
+        }
+    )
+    return Output(
+        raw,
+        metadata={
+            "source_files": MetadataValue.md(files_table.to_markdown(index=False)),
+            "files": len(ledger_files),
+            "rows": len(raw),
+            "columns_mapped": sorted({h for f in ledger_files for h in f.mapping.mapped}),
+            "columns_unknown": unknown,
+            "files_unmapped": unmapped,
+        },
+    )

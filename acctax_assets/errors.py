@@ -1,0 +1,31 @@
+"""Specific exceptions with actionable messages: each names what failed, why, and how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AcctaxError(Exception):
+    """Base class for errors the platform raises on purpose."""
+
+
+class LedgerFileError(AcctaxError):
+    """A landing file cannot be used; the message names the file, the problem and the fix."""
+
+    def __init__(self, path: Path | str, problem: str, fix: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {problem}. Fix: {fix}")
+
+
+class ColumnMapError(AcctaxError):
+    """The column map configuration itself is invalid."""
+
+
+class NoLedgerFilesError(AcctaxError):
+    """No landing file belongs to the requested month."""
+
+
+class FeatureConfigError(AcctaxError):
+    """The configured feature list names a feature the pipeline does not build."""

@@ -1,0 +1,197 @@
+"""Raw ledger -> typed, validated, deduplicated rows plus the rejected rows with their reason.
+
+Invariant: every raw row lands in exactly one of the two outputs (duplicates are rejected rows with
+reason `duplicate`). A row that breaks several rules gets the first reason in REJECT_REASONS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from acctax_assets.ledger.parsing import blank_to_na, parse_amounts, parse_codes, parse_dates
+from acctax_assets.ledger.schema import (
+    AMOUNT_COLUMNS,
+    CANONICAL_COLUMNS,
+    DOCUMENT_TYPES,
+    DR_CR,
+    LABEL_COLUMN,
+    LINEAGE_COLUMNS,
+    PARSE_ERROR,
+    SOURCE_FILE,
+    SOURCE_LABELLED,
+    SOURCE_ROW,
+    TAXPAYER_TYPES,
+    VAT_TYPES,
+)
+
+REJECT_REASON = "reject_reason"
+REJECT_DETAIL = "reject_detail"
+REJECT_REASONS: tuple[str, ...] = (
+    "malformed_line",
+    "missing_date",
+    "invalid_date",
+    "date_outside_month",
+    "missing_amount",
+    "invalid_amount",
+    "amount_outlier",
+    "amount_mismatch",
+    "missing_label",
+    "invalid_label",
+    "duplicate",
+)
+# Coded columns turned into words; the original code is kept in `<column>_code`.
+CODE_TABLES: dict[str, dict[str, str]] = {
+    "document_type": DOCUMENT_TYPES,
+    "vat_type": VAT_TYPES,
+    "taxpayer_type": TAXPAYER_TYPES,
+}
+_ID_COLUMNS = ("vat_id_company", "vat_id_party")
+_KEY_COLUMNS = ("voucher_key", "journal_key_count")
+
+
+@dataclass(frozen=True)
+class CleaningRules:
+    """Validation thresholds; the Dagster resource exposes them as validated config."""
+
+    max_abs_amount: int = 100_000_000_000
+    amount_tolerance: int = 10
+
+
+@dataclass(frozen=True)
+class CleaningResult:
+    cleaned: pd.DataFrame
+    rejected: pd.DataFrame
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        counts = self.rejected[REJECT_REASON].value_counts()
+        return {reason: int(counts.get(reason, 0)) for reason in REJECT_REASONS if counts.get(reason, 0)}
+
+
+class _Verdicts:
+    """First-failing-rule bookkeeping: reason and human detail per raw row."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.reason = pd.Series(pd.NA, index=index, dtype="string")
+        self.detail = pd.Series(pd.NA, index=index, dtype="string")
+
+    def reject(self, mask: pd.Series, reason: str, detail: pd.Series | str) -> None:
+        new = mask.fillna(False) & self.reason.isna()
+        if not new.any():
+            return
+        self.reason[new] = reason
+        self.detail[new] = detail[new] if isinstance(detail, pd.Series) else detail
+
+    @property
+    def accepted(self) -> pd.Series:
+        return self.reason.isna()
+
+
+def _as_words(codes: pd.Series, table: dict[str, str]) -> pd.Series:
+    """Map codes to words; an unknown code stays visible as `other_<code>` rather than vanishing."""
+    words = codes.map(table)
+    return words.where(words.notna() | codes.isna(), "other_" + codes).astype("string")
+
+
+def _quoted(column: str, values: pd.Series) -> pd.Series:
+    return column + "=" + values.astype("string").fillna("")
+
+
+def _typed(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Typed copy of the canonical columns plus per-amount-column invalid masks."""
+    typed: dict[str, pd.Series] = {}
+    invalid: dict[str, pd.Series] = {}
+    for column in raw.columns:
+        if column in LINEAGE_COLUMNS:
+            continue
+        if column == "date":
+            typed[column] = parse_dates(raw[column])
+        elif column in AMOUNT_COLUMNS:
+            typed[column], invalid[column] = parse_amounts(raw[column])
+        elif column in CODE_TABLES:
+            codes = parse_codes(raw[column])
+            typed[f"{column}_code"] = codes
+            typed[column] = _as_words(codes, CODE_TABLES[column])
+        elif column == "dr_cr":
+            side = blank_to_na(raw[column]).str.lower()
+            typed[column] = side.map(DR_CR).where(side.isna() | side.map(DR_CR).notna(), "other").astype("string")
+        elif column in _ID_COLUMNS:
+            typed[column] = blank_to_na(raw[column]).str.replace(r"\D", "", regex=True)
+        elif column in (LABEL_COLUMN, "party_code", *_KEY_COLUMNS):
+            typed[column] = parse_codes(raw[column])
+        else:
+            typed[column] = blank_to_na(raw[column])
+    absent = pd.Series(pd.NA, index=raw.index, dtype="string")
+    for column in (*CANONICAL_COLUMNS, *(f"{c}_code" for c in CODE_TABLES)):
+        typed.setdefault(column, absent)
+    return pd.DataFrame(typed, index=raw.index), invalid
+
+
+def _duplicates(typed: pd.DataFrame, candidates: pd.Series, raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Later copies among accepted rows: by voucher key + line when a key exists, else by full content."""
+    keyed = candidates & typed["voucher_key"].notna() if "voucher_key" in typed.columns else candidates & False
+    key_columns = [c for c in _KEY_COLUMNS if c in typed.columns]
+    duplicate = pd.Series(False, index=typed.index)
+    first_of = pd.Series(pd.NA, index=typed.index, dtype="string")
+    identity = raw[SOURCE_FILE].astype("string") + " row " + raw[SOURCE_ROW].astype("string")
+    for subset, columns in ((keyed, key_columns), (candidates & ~keyed, list(typed.columns))):
+        if not subset.any():
+            continue
+        groups = typed.loc[subset, columns].groupby(columns, dropna=False, sort=False).ngroup()
+        duplicate.loc[subset] = groups.duplicated(keep="first").to_numpy()
+        first_of.loc[subset] = identity[subset].groupby(groups.to_numpy()).transform("first").to_numpy()
+    return duplicate, "duplicate of " + first_of
+
+
+def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> CleaningResult:
+    """Validate, type and deduplicate one month of raw rows (`month` is the partition key YYYY-MM-01)."""
+    typed, invalid = _typed(raw)
+    verdicts = _Verdicts(raw.index)
+    verdicts.reject(raw[PARSE_ERROR].astype("string") != "", "malformed_line", raw[PARSE_ERROR].astype("string"))
+
+    date = typed["date"]
+    raw_date = blank_to_na(raw["date"])
+    verdicts.reject(raw_date.isna(), "missing_date", "date is empty")
+    verdicts.reject(date.isna(), "invalid_date", _quoted("date", raw["date"]))
+    period = pd.Period(month, freq="M")
+    verdicts.reject(date.dt.to_period("M") != period, "date_outside_month", _quoted("date", raw["date"]) + f" not in {period}")
+
+    supply, vat, total = (typed[c] for c in AMOUNT_COLUMNS)
+    verdicts.reject(supply.isna() & ~invalid["supply_amount"], "missing_amount", "supply_amount is empty")
+    for column in AMOUNT_COLUMNS:
+        verdicts.reject(invalid[column], "invalid_amount", _quoted(column, raw[column]))
+    vat = vat.fillna(0)
+    total = total.fillna(supply + vat)
+    for column, values in (("supply_amount", supply), ("vat_amount", vat), ("total_amount", total)):
+        verdicts.reject(values.abs() > rules.max_abs_amount, "amount_outlier", _quoted(column, values) + f" beyond ±{rules.max_abs_amount}")
+    gap = (supply + vat - total).abs()
+    verdicts.reject(gap > rules.amount_tolerance, "amount_mismatch", "supply+vat-total=" + (supply + vat - total).astype("string"))
+
+    labelled = raw[SOURCE_LABELLED].astype(bool)
+    label = typed[LABEL_COLUMN]
+    verdicts.reject(labelled & label.isna(), "missing_label", "acct_code is empty")
+    verdicts.reject(labelled & ~label.str.fullmatch(r"\d{5}", na=False), "invalid_label", _quoted(LABEL_COLUMN, label) + " is not 5 digits")
+
+    typed["supply_amount"], typed["vat_amount"], typed["total_amount"] = supply, vat, total
+    duplicate, detail = _duplicates(typed, verdicts.accepted, raw)
+    verdicts.reject(duplicate, "duplicate", detail)
+
+    accepted = verdicts.accepted
+    cleaned = typed.loc[accepted].copy()
+    for column in AMOUNT_COLUMNS:
+        cleaned[column] = cleaned[column].astype("int64")
+    cleaned[SOURCE_FILE] = raw.loc[accepted, SOURCE_FILE].astype("string")
+    cleaned[SOURCE_ROW] = raw.loc[accepted, SOURCE_ROW].astype("int64")
+    cleaned[SOURCE_LABELLED] = labelled[accepted]
+    canonical = list(CANONICAL_COLUMNS)
+    codes = [f"{c}_code" for c in CODE_TABLES]
+    lineage = [SOURCE_FILE, SOURCE_ROW, SOURCE_LABELLED]
+    others = [c for c in cleaned.columns if c not in canonical + codes + lineage]
+    cleaned = cleaned[canonical + codes + others + lineage].reset_index(drop=True)
+
+    rejected = raw.loc[~accepted].copy()
+    rejected[REJECT_REASON] = verdicts.reason[~accepted]
+    rejected[REJECT_DETAIL] = verdicts.detail[~accepted]
+    return CleaningResult(cleaned=cleaned, rejected=rejected.reset_index(drop=True))

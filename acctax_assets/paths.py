@@ -1,0 +1,64 @@
+"""One local root for everything the platform writes (ACCTAX_HOME), so a checkout stays clean and a user
+can delete or move the whole state in one go."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "ACCTAX_HOME"
+DEFAULT_HOME = ".acctax"
+
+_DAGSTER_YAML = """\
+# Written by acctax_assets on first use. Local SQLite storage under this folder; no telemetry.
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass(frozen=True)
+class AcctaxHome:
+    """The folder layout under ACCTAX_HOME."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> AcctaxHome:
+        return cls(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)).expanduser().resolve())
+
+    @property
+    def landing(self) -> Path:
+        """Incoming ledger files; the sensor watches it."""
+        return self.root / "landing"
+
+    @property
+    def storage(self) -> Path:
+        """Materialized assets (Parquet, datasets, adapters)."""
+        return self.root / "storage"
+
+    @property
+    def dagster_home(self) -> Path:
+        """The Dagster instance, unless DAGSTER_HOME is set by the user."""
+        env = os.environ.get("DAGSTER_HOME")
+        return Path(env).expanduser().resolve() if env else self.root / "dagster"
+
+    @property
+    def mlflow(self) -> Path:
+        """MLflow's SQLite store and artifact root."""
+        return self.root / "mlflow"
+
+    @property
+    def column_map_override(self) -> Path:
+        """Optional YAML that extends or overrides the packaged column map."""
+        return self.root / "column_map.yaml"
+
+    def ensure(self) -> AcctaxHome:
+        """Create the folders and a minimal dagster.yaml, and point DAGSTER_HOME at the instance."""
+        for folder in (self.landing, self.storage, self.dagster_home, self.mlflow):
+            folder.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text(_DAGSTER_YAML, encoding="utf-8")
+        os.environ.setdefault("DAGSTER_HOME", str(self.dagster_home))
+        return self
