@@ -81,6 +81,15 @@ def scan_landing(
     return scan
 
 
+def load_cursor(cursor: str | None) -> dict:
+    """The previous cursor; an unreadable one counts as empty (run keys still prevent duplicate runs)."""
+    try:
+        value = json.loads(cursor) if cursor else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def build_ledger_file_sensor(
     job: UnresolvedAssetJobDefinition,
     partitions_def: PartitionsDefinition,
@@ -97,7 +106,7 @@ def build_ledger_file_sensor(
         description="Requests raw → cleaned → features for the month of every new or changed landing file.",
     )
     def ledger_file_sensor(context: SensorEvaluationContext, settings: LedgerSettings) -> SensorResult | SkipReason:
-        previous = json.loads(context.cursor) if context.cursor else {}
+        previous = load_cursor(context.cursor)
         home = settings.acctax_home
         scan = scan_landing(
             home.landing,

@@ -1,0 +1,26 @@
+"""Shared fixtures: an isolated ACCTAX_HOME (with its Dagster instance folder) per test."""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from acctax_assets.paths import AcctaxHome  # noqa: E402
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AcctaxHome:
+    """A fresh ACCTAX_HOME (and DAGSTER_HOME inside it) for one test."""
+    monkeypatch.setenv("ACCTAX_HOME", str(tmp_path / "acctax"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "acctax" / "dagster"))
+    return AcctaxHome.from_env().ensure()
+
+
+@pytest.fixture
+def landing(home: AcctaxHome) -> Path:
+    return home.landing
+

@@ -1,0 +1,197 @@
+"""Reading landing files: encodings, formats, broken lines, column mapping and month detection."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from acctax_assets.errors import ColumnMapError, LedgerFileError
+from acctax_assets.ledger.column_map import load_column_map, snake_case
+from acctax_assets.ledger.ingestion import (
+    combine,
+    list_landing_files,
+    month_from_name,
+    month_of_file,
+    read_ledger_file,
+)
+from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
+
+COLUMN_MAP = load_column_map()
+
+
+def read(path: Path) -> pd.DataFrame:
+    return read_ledger_file(path, COLUMN_MAP, path.parent).frame
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp949"])
+def test_csv_encodings_are_detected(tmp_path: Path, encoding: str) -> None:
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(3), encoding=encoding)
+    ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
+    assert ledger.encoding == ("cp949" if encoding == "cp949" else "utf-8-sig")
+    assert ledger.frame["party_name"].tolist() == ["스타벅스 강남점"] * 3
+    assert ledger.frame.columns[0] == "date"
+
+
+def test_cp949_bytes_really_are_not_utf8(tmp_path: Path) -> None:
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(1), encoding="cp949")
+    with pytest.raises(UnicodeDecodeError):
+        path.read_bytes().decode("utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_xlsx_and_parquet_read_as_text(tmp_path: Path, suffix: str) -> None:
+    path = write_ledger(tmp_path / f"ledger_2024-01{suffix}", ledger_rows(4))
+    frame = read(path)
+    assert len(frame) == 4
+    assert frame["supply_amount"].tolist() == ["10,000"] * 4
+    assert frame["source_row"].tolist() == [2, 3, 4, 5]
+
+
+def test_lineage_columns(tmp_path: Path) -> None:
+    path = write_ledger(tmp_path / "sub" / "ledger_2024-01.csv", ledger_rows(2))
+    ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
+    assert ledger.frame["source_file"].tolist() == ["sub/ledger_2024-01.csv"] * 2
+    assert ledger.frame["source_labelled"].all()
+    assert (ledger.frame["parse_error"] == "").all()
+
+
+def test_missing_required_column_names_file_column_and_fix(tmp_path: Path) -> None:
+    columns = [c for c in BASE_ROW if c != "supply_amount"]
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(2), columns=columns)
+    with pytest.raises(LedgerFileError) as error:
+        read(path)
+    message = str(error.value)
+    assert "ledger_2024-01.csv" in message
+    assert "supply_amount" in message and "매입.공급가액" in message
+    assert "column_map.yaml" in message
+
+
+def test_renamed_column_is_mapped_by_an_override(tmp_path: Path) -> None:
+    path = tmp_path / "ledger_2024-01.csv"
+    write_ledger(path, ledger_rows(2))
+    path.write_text(path.read_text(encoding="utf-8").replace("매입.공급가액", "공급가액(원)"), encoding="utf-8")
+    with pytest.raises(LedgerFileError):
+        read(path)
+    override = tmp_path / "column_map.yaml"
+    override.write_text("sources:\n  'ledger_2024-*.csv':\n    공급가액(원): supply_amount\n", encoding="utf-8")
+    frame = read_ledger_file(path, load_column_map(override), tmp_path).frame
+    assert frame["supply_amount"].tolist() == ["10,000", "10,000"]
+    other = write_ledger(tmp_path / "other_2024-01.csv", ledger_rows(1))
+    other.write_text(other.read_text(encoding="utf-8").replace("매입.공급가액", "공급가액(원)"), encoding="utf-8")
+    with pytest.raises(LedgerFileError):
+        read_ledger_file(other, load_column_map(override), tmp_path)
+
+
+def test_global_override_and_conflicting_headers(tmp_path: Path) -> None:
+    override = tmp_path / "column_map.yaml"
+    override.write_text("columns:\n  비고: item\n", encoding="utf-8")
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(1), columns=[*BASE_ROW, "비고"])
+    with pytest.raises(LedgerFileError, match="both map to column 'item'"):
+        read_ledger_file(path, load_column_map(override), tmp_path)
+
+
+def test_invalid_override_file_is_a_clear_error(tmp_path: Path) -> None:
+    override = tmp_path / "column_map.yaml"
+    override.write_text("colums:\n  a: b\n", encoding="utf-8")
+    with pytest.raises(ColumnMapError, match="unknown top-level keys"):
+        load_column_map(override)
+
+
+def test_unknown_columns_are_kept_snake_cased(tmp_path: Path) -> None:
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(1), columns=[*BASE_ROW, "Cost Center", "작성자"])
+    ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
+    assert ledger.mapping.unknown == ["Cost Center", "작성자"]
+    assert {"cost_center", "작성자"} <= set(ledger.frame.columns)
+    assert snake_case(" Some-Header (KRW) ") == "some_header_krw"
+
+
+def test_empty_file_fails_with_fix(tmp_path: Path) -> None:
+    path = tmp_path / "ledger_2024-01.csv"
+    path.write_bytes(b"")
+    with pytest.raises(LedgerFileError, match="empty.*Fix"):
+        read(path)
+
+
+def test_header_only_file_has_no_rows_and_a_warning(tmp_path: Path) -> None:
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", [])
+    ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
+    assert len(ledger.frame) == 0
+    assert ledger.warnings and "header only" in ledger.warnings[0]
+
+
+def test_truncated_and_overlong_lines_are_flagged_not_dropped(tmp_path: Path) -> None:
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(3))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2] + ",extra"
+    text = "\n".join(lines)
+    path.write_text(text[: len(text) - 25], encoding="utf-8")
+    frame = read(path)
+    assert len(frame) == 3
+    errors = frame["parse_error"].tolist()
+    assert errors[0] == ""
+    assert "extra" in errors[1]
+    assert "truncated" in errors[2]
+
+
+def test_truncated_multibyte_tail_is_decoded(tmp_path: Path) -> None:
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(2))
+    data = path.read_bytes().rstrip(b"\n")
+    path.write_bytes(data[:-2])
+    frame = read(path)
+    assert len(frame) == 2
+    assert frame["acct_name"].tolist() == ["복리후생비", "복리후생"]
+
+
+def test_undecodable_bytes_fail_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ledger_2024-01.csv"
+    path.write_bytes(b"\x80\xff\xfe\x81" * 50)
+    with pytest.raises(LedgerFileError, match="ledger_2024-01.csv.*neither UTF-8 nor CP949"):
+        read(path)
+
+
+def test_corrupt_xlsx_fails_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ledger_2024-01.xlsx"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx.*cannot be read as XLSX"):
+        read(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "month"),
+    [
+        ("ledger_2024-03.csv", "2024-03-01"),
+        ("전표_202403.xlsx", "2024-03-01"),
+        ("export_20240315.csv", "2024-03-01"),
+        ("ledger_2024_11.parquet", "2024-11-01"),
+        ("ledger.csv", None),
+        ("ledger_2024-13.csv", None),
+        ("from_2024-01_to_2024-02.csv", None),
+    ],
+)
+def test_month_from_name(name: str, month: str | None) -> None:
+    assert month_from_name(name) == month
+
+
+def test_month_from_content_when_name_has_no_period(tmp_path: Path) -> None:
+    rows = ledger_rows(3, date="2024-05-02") + ledger_rows(1, date="2024-04-30")
+    path = write_ledger(tmp_path / "upload.csv", rows)
+    assert month_of_file(path, COLUMN_MAP, tmp_path) == "2024-05-01"
+
+
+def test_landing_listing_skips_temp_hidden_and_foreign_files(tmp_path: Path) -> None:
+    write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(1))
+    for name in [".ledger_2024-02.csv.tmp", "~$ledger.xlsx", "ledger_2024-03.csv.part", "notes.txt"]:
+        (tmp_path / name).write_text("x")
+    write_ledger(tmp_path / ".hidden" / "ledger_2024-04.csv", ledger_rows(1))
+    assert [p.name for p in list_landing_files(tmp_path)] == ["ledger_2024-01.csv"]
+
+
+def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
+    first = read_ledger_file(write_ledger(tmp_path / "a_2024-01.csv", ledger_rows(1)), COLUMN_MAP, tmp_path)
+    unlabelled = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
+    second = read_ledger_file(write_ledger(tmp_path / "b_2024-01.csv", ledger_rows(2), columns=unlabelled), COLUMN_MAP, tmp_path)
+    raw = combine([first, second])
+    assert len(raw) == 3
+    assert raw["acct_code"].tolist() == ["81100", "", ""]
+    assert raw["source_labelled"].tolist() == [True, False, False]
+    assert list(raw.columns[-4:]) == ["source_file", "source_row", "source_labelled", "parse_error"]
