@@ -13,8 +13,10 @@ import pandas as pd
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN, SOURCE_FILE, SOURCE_ROW
 
-# Row identity and the columns splits need; always kept, never model inputs by themselves.
-IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "journal_key_count", "date")
+# Row identity, always kept first; never model inputs.
+IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "journal_key_count")
+# Always kept because temporal splits need it; placed among the features when configured as one.
+DATE_COLUMN = "date"
 LABEL_COLUMNS: tuple[str, ...] = (LABEL_COLUMN, LABEL_NAME_COLUMN)
 
 DEFAULT_FEATURES: tuple[str, ...] = (
@@ -117,6 +119,8 @@ def build_features(cleaned: pd.DataFrame, features: Sequence[str] = DEFAULT_FEAT
             "Fix: remove them from `features` or map a source column to that name in the column map"
         )
     identity = [c for c in IDENTITY_COLUMNS if c in available.columns]
+    if DATE_COLUMN not in features:
+        identity.append(DATE_COLUMN)
     labels = [c for c in LABEL_COLUMNS if c in available.columns]
-    ordered = identity + [f for f in features if f not in identity] + labels
+    ordered = identity + list(features) + labels
     return available[ordered].reset_index(drop=True)
