@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from acctax_assets.defs.partitions import ledger_months
-
 DATA_LAYER = AssetSelection.assets("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
 
 ledger_data_job = define_asset_job(
     "ledger_data_job",
     selection=DATA_LAYER,
-    partitions_def=ledger_months,
     description="raw_ledger → cleaned_ledger (+ rejected_ledger_rows) → ledger_features for one month, with their checks.",
 )

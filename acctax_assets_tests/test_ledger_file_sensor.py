@@ -1,0 +1,97 @@
+"""The landing-folder sensor: one run per changed month, idempotent, reports what it cannot ingest."""
+
+import json
+from pathlib import Path
+
+from dagster import DagsterInstance, SensorResult, build_sensor_context, instance_for_test
+
+from acctax_assets.defs.jobs import ledger_data_job
+from acctax_assets.defs.ledger_file_sensor import build_ledger_file_sensor
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.resources import LedgerSettings
+from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
+
+
+def tick(instance: DagsterInstance, cursor: str | None, settle_seconds: float = 0.0) -> SensorResult:
+    sensor = build_ledger_file_sensor(ledger_data_job, ledger_months, settle_seconds=settle_seconds)
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"settings": LedgerSettings()})
+    return sensor(context)
+
+
+def test_new_files_request_their_months_once(landing: Path) -> None:
+    write_ledger(landing / "ledger_2024-01.csv", ledger_rows(2))
+    write_ledger(landing / "ledger_2024-03.xlsx", ledger_rows(2, date="20240305"))
+    with instance_for_test() as instance:
+        first = tick(instance, None)
+        assert [r.partition_key for r in first.run_requests] == ["2024-01-01", "2024-03-01"]
+        assert first.run_requests[0].tags["acctax/files"] == "ledger_2024-01.csv"
+        again = tick(instance, first.cursor)
+        assert again.run_requests == [] and again.skip_reason is not None
+        assert again.cursor == first.cursor
+
+
+def test_changed_file_requests_only_its_month_with_a_new_run_key(landing: Path) -> None:
+    path = write_ledger(landing / "ledger_2024-01.csv", ledger_rows(2))
+    write_ledger(landing / "ledger_2024-02.csv", ledger_rows(2, date="20240202"))
+    with instance_for_test() as instance:
+        first = tick(instance, None)
+        write_ledger(path, ledger_rows(3))
+        second = tick(instance, first.cursor)
+        assert [r.partition_key for r in second.run_requests] == ["2024-01-01"]
+        assert second.run_requests[0].run_key != first.run_requests[0].run_key
+        assert second.run_requests[0].run_key.startswith("2024-01-01:")
+
+
+def test_second_file_for_a_month_triggers_that_month(landing: Path) -> None:
+    write_ledger(landing / "ledger_2024-01.csv", ledger_rows(2))
+    with instance_for_test() as instance:
+        first = tick(instance, None)
+        write_ledger(landing / "client_b" / "전표_202401.csv", ledger_rows(1), encoding="cp949")
+        second = tick(instance, first.cursor)
+        assert [r.partition_key for r in second.run_requests] == ["2024-01-01"]
+        assert "client_b/전표_202401.csv" in second.run_requests[0].tags["acctax/files"]
+
+
+def test_unmappable_files_are_reported_not_ignored(landing: Path) -> None:
+    (landing / "scan.csv").write_bytes(b"\x80\xff\xfe\x81" * 10)
+    write_ledger(landing / "ledger_2031-01.csv", ledger_rows(1, date="20310105"))
+    write_ledger(landing / "ledger_2023-12.csv", ledger_rows(1, date="20231205"))
+    with instance_for_test() as instance:
+        result = tick(instance, None)
+        assert result.run_requests == []
+        assert "3 file(s) not ingested" in result.skip_reason.skip_message
+        assert len(json.loads(result.cursor)["unmapped"]) == 3
+
+
+def test_month_from_content_is_cached_in_the_cursor(landing: Path) -> None:
+    write_ledger(landing / "upload.csv", ledger_rows(3, date="2024-04-09"))
+    with instance_for_test() as instance:
+        result = tick(instance, None)
+        assert [r.partition_key for r in result.run_requests] == ["2024-04-01"]
+        assert list(json.loads(result.cursor)["content"].values()) == ["2024-04-01"]
+
+
+def test_files_still_being_written_wait(landing: Path) -> None:
+    write_ledger(landing / "ledger_2024-01.csv", ledger_rows(2))
+    with instance_for_test() as instance:
+        waiting = tick(instance, None, settle_seconds=3600)
+        assert waiting.run_requests == []
+        settled = tick(instance, waiting.cursor, settle_seconds=0)
+        assert [r.partition_key for r in settled.run_requests] == ["2024-01-01"]
+
+
+def test_corrupt_cursor_is_treated_as_empty(landing: Path) -> None:
+    write_ledger(landing / "ledger_2024-01.csv", ledger_rows(1))
+    with instance_for_test() as instance:
+        result = tick(instance, "{not json")
+        assert [r.partition_key for r in result.run_requests] == ["2024-01-01"]
+
+
+def test_cursor_stays_small(landing: Path) -> None:
+    for month in range(1, 13):
+        for client in range(10):
+            write_ledger(landing / f"client{client}" / f"ledger_2024-{month:02d}.csv", ledger_rows(1, date=f"2024{month:02d}05"))
+    with instance_for_test() as instance:
+        result = tick(instance, None)
+        assert len(result.run_requests) == 12
+        assert len(result.cursor) < 1000
