@@ -64,7 +64,8 @@ def test_row_accounting() -> None:
 
 def test_rejected_share_passes_warns_and_blocks() -> None:
     raw = pd.DataFrame(index=range(100))
-    assert checks.rejected_share(cleaned(), raw, rejected(["duplicate"] * 2), SETTINGS).passed
+    assert checks.rejected_share(cleaned(), raw, rejected(["invalid_date"] * 2), SETTINGS).passed
+    assert checks.rejected_share(cleaned(), raw, rejected(["duplicate"] * 50), SETTINGS).passed
     warn = checks.rejected_share(cleaned(), raw, rejected(["invalid_date"] * 10), SETTINGS)
     assert not warn.passed and warn.severity == AssetCheckSeverity.WARN
     error = checks.rejected_share(cleaned(), raw, rejected(["invalid_date"] * 30), SETTINGS)

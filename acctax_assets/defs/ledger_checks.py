@@ -61,7 +61,7 @@ def row_accounting(cleaned_ledger: pd.DataFrame, raw_ledger: pd.DataFrame, rejec
 def rejected_share(
     cleaned_ledger: pd.DataFrame, raw_ledger: pd.DataFrame, rejected_ledger_rows: pd.DataFrame, settings: LedgerSettings
 ) -> AssetCheckResult:
-    """Warns above reject_warn_share, blocks above reject_error_share (a broken export, not a few bad rows)."""
+    """Invalid (non-duplicate) rows: warns above reject_warn_share, blocks above reject_error_share (a broken export)."""
     return as_result(
         quality.rejected_share(len(raw_ledger), rejected_ledger_rows, settings.reject_warn_share, settings.reject_error_share)
     )

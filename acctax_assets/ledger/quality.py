@@ -68,8 +68,9 @@ def row_accounting(raw_rows: int, cleaned_rows: int, rejected_rows: int) -> Verd
 
 
 def rejected_share(raw_rows: int, rejected: pd.DataFrame, warn_above: float, error_above: float) -> Verdict:
-    share = _share(len(rejected), raw_rows)
+    """Share of rows that failed validation; duplicates are left to `duplicate_rate` (a copied file is not bad data)."""
     by_reason = rejected[REJECT_REASON].value_counts().to_dict() if len(rejected) else {}
+    share = _share(len(rejected) - by_reason.get("duplicate", 0), raw_rows)
     metadata = {"rejected_share": round(share, 4), "by_reason": {str(k): int(v) for k, v in by_reason.items()}}
     if share > error_above:
         return Verdict(passed=False, severity="ERROR", metadata=metadata)

@@ -1,0 +1,121 @@
+"""The data layer through real Dagster runs on a test instance: raw → cleaned (+ rejected) → features."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, ExecuteInProcessResult, instance_for_test
+
+from acctax_assets.definitions import defs
+from acctax_assets.paths import AcctaxHome
+from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
+
+JANUARY = "2024-01-01"
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    with instance_for_test() as test_instance:
+        yield test_instance
+
+
+def run_month(instance: DagsterInstance, month: str = JANUARY) -> ExecuteInProcessResult:
+    job = defs.resolve_job_def("ledger_data_job")
+    return job.execute_in_process(instance=instance, partition_key=month, raise_on_error=False)
+
+
+def stored(home: AcctaxHome, asset: str, month: str = JANUARY) -> pd.DataFrame:
+    return pd.read_parquet(home.storage / asset / f"{month}.parquet")
+
+
+def failure_messages(result: ExecuteInProcessResult) -> str:
+    return "\n".join(
+        event.event_specific_data.error.to_string()
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    )
+
+
+def dirty_january() -> list[dict[str, str]]:
+    rows = ledger_rows(60)
+    rows[1]["supply_amount"] = "abc"
+    rows[2]["date"] = "20241301"
+    rows.append(dict(rows[5]))
+    return rows
+
+
+def test_month_materializes_with_checks_and_metadata(home: AcctaxHome, instance: DagsterInstance) -> None:
+    write_ledger(home.landing / "ledger_2024-01.csv", dirty_january(), encoding="cp949")
+    result = run_month(instance)
+    assert result.success, failure_messages(result)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert len(evaluations) == 10
+    assert all(e.passed for e in evaluations.values()), {k: e.metadata for k, e in evaluations.items() if not e.passed}
+    cleaned_meta = result.asset_materializations_for_node("cleaning")[0].metadata
+    assert cleaned_meta["rows_in"].value == 61
+    assert cleaned_meta["rows_out"].value == 58
+    assert cleaned_meta["rejected_by_reason"].value == {"invalid_date": 1, "invalid_amount": 1, "duplicate": 1}
+    raw_meta = result.asset_materializations_for_node("raw_ledger")[0].metadata
+    assert raw_meta["files"].value == 1 and raw_meta["rows"].value == 61
+    assert "cp949" in raw_meta["source_files"].value
+    features_meta = result.asset_materializations_for_node("ledger_features")[0].metadata
+    assert features_meta["dagster/row_count"].value == 58
+    assert "holiday_rate" in features_meta
+    assert len(stored(home, "raw_ledger")) == len(stored(home, "cleaned_ledger")) + len(stored(home, "rejected_ledger_rows"))
+    assert set(stored(home, "rejected_ledger_rows")["reject_reason"]) == {"invalid_date", "invalid_amount", "duplicate"}
+
+
+def test_corrected_file_replaces_the_month_without_double_rows(home: AcctaxHome, instance: DagsterInstance) -> None:
+    path = write_ledger(home.landing / "ledger_2024-01.csv", dirty_january())
+    write_ledger(home.landing / "ledger_2024-02.csv", ledger_rows(10, date="20240210"))
+    assert run_month(instance).success and run_month(instance, "2024-02-01").success
+    february_before = (home.storage / "cleaned_ledger" / "2024-02-01.parquet").stat().st_mtime_ns
+    write_ledger(path, ledger_rows(60))
+    assert run_month(instance).success
+    assert len(stored(home, "raw_ledger")) == 60
+    assert len(stored(home, "cleaned_ledger")) == 60
+    assert stored(home, "rejected_ledger_rows").empty
+    assert (home.storage / "cleaned_ledger" / "2024-02-01.parquet").stat().st_mtime_ns == february_before
+
+
+def test_same_file_dropped_twice_is_not_counted_twice(home: AcctaxHome, instance: DagsterInstance) -> None:
+    write_ledger(home.landing / "ledger_2024-01.csv", ledger_rows(30))
+    write_ledger(home.landing / "ledger_2024-01 (copy).csv", ledger_rows(30))
+    result = run_month(instance)
+    assert result.success
+    assert len(stored(home, "cleaned_ledger")) == 30
+    warnings = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not warnings["duplicate_rate"].passed, "half the rows were duplicates: the warning must fire"
+
+
+def test_unlabelled_month_flows_through(home: AcctaxHome, instance: DagsterInstance) -> None:
+    columns = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
+    write_ledger(home.landing / "ledger_2024-01.xlsx", ledger_rows(20), columns=columns)
+    assert run_month(instance).success
+    features = stored(home, "ledger_features")
+    assert len(features) == 20 and features["acct_code"].isna().all()
+
+
+def test_month_without_files_fails_with_fix(home: AcctaxHome, instance: DagsterInstance) -> None:
+    result = run_month(instance, "2024-05-01")
+    assert not result.success
+    assert "No landing file belongs to 2024-05" in failure_messages(result)
+
+
+def test_unreadable_file_fails_the_run_naming_file_problem_and_fix(home: AcctaxHome, instance: DagsterInstance) -> None:
+    columns = [c for c in BASE_ROW if c != "party_name"]
+    write_ledger(home.landing / "ledger_2024-01.csv", ledger_rows(5), columns=columns)
+    result = run_month(instance)
+    assert not result.success
+    message = failure_messages(result)
+    assert "ledger_2024-01.csv" in message and "party_name" in message and "Fix:" in message
+    assert not (home.storage / "raw_ledger" / f"{JANUARY}.parquet").exists()
+
+
+def test_mostly_broken_month_is_blocked_before_features(home: AcctaxHome, instance: DagsterInstance) -> None:
+    write_ledger(home.landing / "ledger_2024-01.csv", ledger_rows(10, date="20240230"))
+    result = run_month(instance)
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "rejected_share" in failed
+    assert not (home.storage / "ledger_features" / f"{JANUARY}.parquet").exists()
