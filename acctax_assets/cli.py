@@ -35,6 +35,21 @@ def landed_months(home: AcctaxHome) -> tuple[list[str], list[str]]:
     return sorted(scan.months), sorted(scan.unmapped.values())
 
 
+def expand_months(specs: Sequence[str]) -> list[str]:
+    """`2024-03` and ranges `2024-01:2024-06` -> partition keys (`YYYY-MM-01`)."""
+    import pandas as pd
+
+    keys: set[str] = set()
+    for spec in specs:
+        first, _, last = spec.partition(":")
+        try:
+            months = pd.period_range(pd.Period(first, "M"), pd.Period(last or first, "M"), freq="M")
+        except ValueError as exc:
+            raise SystemExit(f"acctax: --months {spec!r} is not YYYY-MM or YYYY-MM:YYYY-MM ({exc})") from exc
+        keys.update(f"{month}-01" for month in months)
+    return sorted(keys)
+
+
 def materialize(args: argparse.Namespace) -> int:
     """Run the data layer for every landed month (or the requested ones) on the local instance."""
     home = AcctaxHome.from_env().ensure()
@@ -51,7 +66,7 @@ def materialize(args: argparse.Namespace) -> int:
     for problem in unmapped:
         log.warning("Not ingested: %s", problem)
     if args.months:
-        wanted = {f"{m}-01" for m in args.months}
+        wanted = set(expand_months(args.months))
         missing = sorted(wanted - set(months))
         if missing:
             log.error("No landing files for %s in %s", [m[:7] for m in missing], home.landing)
@@ -89,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="acctax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("materialize", help="demo ledger (if landing is empty) + every landed month through the data layer")
-    run.add_argument("--months", nargs="*", metavar="YYYY-MM", help="only these months (default: every month with files)")
+    run.add_argument("--months", nargs="*", metavar="YYYY-MM[:YYYY-MM]", help="only these months or ranges (default: every month with files)")
     run.add_argument("--no-demo", action="store_true", help="never generate the demo, even if landing is empty")
     run.set_defaults(handler=materialize)
     serve = commands.add_parser("ui", help="start the Dagster UI and daemon on loopback")
