@@ -232,7 +232,8 @@ _VAT_FREE_COMPANY_MODE[[S_INVOICE, S_CARD, S_CASH]] = [S_EXEMPT, S_EXEMPT_CARD, 
 _ENTERTAINMENT_CODE = "81300"
 _NON_DEDUCTIBLE_VAT_TYPE = "54"
 
-MFG, WHOLESALE, RESTAURANT, SERVICE, CONSTRUCTION = "manufacturing", "wholesale", "restaurant", "service", "construction"
+MFG, WHOLESALE, RESTAURANT, SERVICE = "manufacturing", "wholesale", "restaurant", "service"
+CONSTRUCTION = "construction"
 _SECTORS: tuple[str, ...] = (MFG, WHOLESALE, RESTAURANT, SERVICE, CONSTRUCTION)
 _ALL = _SECTORS
 _NOT_RESTAURANT = (MFG, WHOLESALE, SERVICE, CONSTRUCTION)
@@ -428,12 +429,16 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
             "소매업", {CARD: 0.75, INVOICE: 0.2, CASH: 0.05}, "corp",
         ),
         "stationery": _Category(
-            (*_branches((("알파문구", "문구"), ("모닝글로리", "문구")), 4, rng), *_firms((("문구", "문구"), ("오피스", "사무용품")), 8, rng, 0.3)),
+            (*_branches((("알파문구", "문구"), ("모닝글로리", "문구")), 4, rng),
+             *_firms((("문구", "문구"), ("오피스", "사무용품")), 8, rng, 0.3)),
             "소매업", {CARD: 0.7, CASH: 0.15, INVOICE: 0.15},
         ),
         "gas_station": _Category(
             tuple(
-                _branches((("SK에너지", "주유소"), ("GS칼텍스", "주유소"), ("S-OIL", "주유소"), ("현대오일뱅크", "주유소")), 10, rng, "{b} {x}주유소")
+                _branches(
+                    (("SK에너지", "주유소"), ("GS칼텍스", "주유소"), ("S-OIL", "주유소"), ("현대오일뱅크", "주유소")),
+                    10, rng, "{b} {x}주유소",
+                )
             ),
             "소매업", {CARD: 0.9, INVOICE: 0.1},
         ),
@@ -500,9 +505,12 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
         ),
         "rental": _Category(
             (("(주)신도리코", "사무기기 임대"), ("캐논코리아(주)", "사무기기 임대"), ("코웨이(주)", "정수기 렌탈"),
-             ("에스케이매직(주)", "생활가전 렌탈"), ("롯데렌탈(주)", "자동차 임대"), ("(주)쏘카", "자동차 임대"),
-             ("현대캐피탈(주)", "리스"), ("후지필름비즈니스이노베이션코리아(주)", "사무기기 임대")),
+             ("에스케이매직(주)", "생활가전 렌탈"), ("후지필름비즈니스이노베이션코리아(주)", "사무기기 임대")),
             "임대업", {INVOICE: 0.8, CARD: 0.2}, "corp",
+        ),
+        "car_rental": _Category(
+            (("롯데렌탈(주)", "자동차 임대"), ("(주)쏘카", "자동차 임대"), ("현대캐피탈(주)", "리스"), ("에스케이렌터카(주)", "자동차 임대")),
+            "임대업", {INVOICE: 0.7, CARD: 0.3}, "corp",
         ),
         "ads": _Category(
             (("네이버(주)", "포털광고"), ("(주)카카오", "포털광고"), ("구글코리아(유)", "온라인광고"), ("메타플랫폼스코리아(유)", "온라인광고"),
@@ -523,9 +531,13 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
              *_firms((("교육원", "교육훈련"), ("아카데미", "교육훈련"), ("평생교육원", "교육훈련")), 10, rng, 0.3)),
             "교육서비스", exempt,
         ),
-        "professional": _Category(
+        "platform": _Category(
             (("(주)더존비즈온", "소프트웨어"), ("(주)케이지이니시스", "전자지급결제"), ("나이스정보통신(주)", "신용조회"),
-             *[(f"{name} 세무회계", "세무사") for name in people[14:22]],
+             ("(주)나이스평가정보", "신용조회"), ("토스페이먼츠(주)", "전자지급결제")),
+            "서비스", {INVOICE: 0.8, CARD: 0.2}, "corp",
+        ),
+        "professional": _Category(
+            (*[(f"{name} 세무회계", "세무사") for name in people[14:22]],
              *_firms((("법무법인", "법무"), ("노무법인", "노무"), ("특허법률사무소", "변리사"), ("회계법인", "회계감사")), 10, rng, 0.0)),
             "서비스", {INVOICE: 0.85, CARD: 0.15},
         ),
@@ -560,7 +572,8 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
             "제조업", {INVOICE: 1.0},
         ),
         "repair": _Category(
-            tuple(_firms((("설비", "설비공사"), ("전기", "전기공사"), ("냉난방", "냉난방공사"), ("인테리어", "실내건축"), ("종합수리", "시설수리")), 20, rng, 0.3)),
+            tuple(_firms((("설비", "설비공사"), ("전기", "전기공사"), ("냉난방", "냉난방공사"), ("인테리어", "실내건축"),
+                          ("종합수리", "시설수리")), 20, rng, 0.3)),
             "건설업", {INVOICE: 0.7, CARD: 0.2, CASH: 0.1}, "mixed", 0.15,
         ),
         "goods_supplier": _Category(
@@ -588,8 +601,11 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
         ),
         "public": _Category(
             (*[(f"서울특별시 {gu}청", "지방행정") for gu in ("강남구", "서초구", "송파구", "영등포구", "금천구")],
-             ("역삼세무서", "국세행정"), ("서초세무서", "국세행정"), ("안산세무서", "국세행정"),
-             ("국민건강보험공단", "사회보험"), ("국민연금공단", "사회보험"), ("근로복지공단", "사회보험")),
+             ("안산시청", "지방행정"), ("역삼세무서", "국세행정"), ("서초세무서", "국세행정"), ("안산세무서", "국세행정")),
+            "공공행정", {NO_EVIDENCE: 1.0}, "public",
+        ),
+        "social_insurance": _Category(
+            (("국민건강보험공단", "사회보험"), ("국민연금공단", "사회보험"), ("근로복지공단", "사회보험")),
             "공공행정", {NO_EVIDENCE: 1.0}, "public",
         ),
         "association": _Category(
@@ -648,10 +664,11 @@ class _Scenario:
     items: tuple[str, ...]
     median: float
     sigma: float
-    sectors: tuple[str, ...] = _ALL
-    modes: dict[int, float] | None = None
-    monthly: bool = False
-    qty: bool = False
+    sectors: tuple[str, ...]
+    modes: dict[int, float] | None  # None: the category's usual payment modes
+    monthly: bool  # a recurring bill: the memo often names the billing month
+    qty: bool  # goods: the item often carries a quantity
+    paired: bool  # memo k goes with item k (e.g. 자동차세 / 자동차세), else the two vary independently
 
 
 _DISHES = ("김치찌개 외", "된장찌개 외", "제육볶음 외", "삼겹살 외", "순대국 외", "칼국수 외", "불고기 정식", "돈까스 외",
@@ -665,9 +682,24 @@ _CONSUMABLES = ("청소용품", "쓰레기봉투", "물티슈 외", "종이컵 1
                 "휴지 30롤", "세제 외", "공구 세트", "작업장갑 외", "LED 전구", "건전지")
 
 
-def _s(code: str, category: str, weight: float, memos: Sequence[str], items: Sequence[str], median: float, sigma: float,
-       **kwargs: object) -> _Scenario:
-    return _Scenario(code, category, weight, tuple(memos), tuple(items), median, sigma, **kwargs)  # type: ignore[arg-type]
+def _s(
+    code: str,
+    category: str,
+    weight: float,
+    memos: Sequence[str],
+    items: Sequence[str],
+    median: float,
+    sigma: float,
+    *,
+    sectors: tuple[str, ...] = _ALL,
+    modes: dict[int, float] | None = None,
+    monthly: bool = False,
+    qty: bool = False,
+    paired: bool = False,
+) -> _Scenario:
+    return _Scenario(
+        code, category, weight, tuple(memos), tuple(items), median, sigma, sectors, modes, monthly, qty, paired
+    )
 
 
 _SCENARIOS: tuple[_Scenario, ...] = (
@@ -681,8 +713,8 @@ _SCENARIOS: tuple[_Scenario, ...] = (
        ("커피믹스 180T", "생수 500ml 40개", "과자 세트", "녹차 티백", "명절 선물세트"), 60_000, 0.8),
     _s("81100", "pharmacy_clinic", 6, ("상비약 구입", "직원 건강검진", "직원 독감 예방접종"),
        ("상비약 외", "종합 건강검진", "독감 예방접종", "파스 외", "소화제 외"), 40_000, 1.2),
-    _s("81100", "public", 8, ("건강보험료 회사부담분", "장기요양보험료 회사부담분"), ("건강보험료", "장기요양보험료"), 900_000, 0.8,
-       monthly=True),
+    _s("81100", "social_insurance", 8, ("건강보험료 회사부담분", "장기요양보험료 회사부담분"), ("건강보험료", "장기요양보험료"),
+       900_000, 0.8, monthly=True, paired=True),
     _s("81100", "flower_gift", 4, ("직원 결혼 축하화환", "직원 조의 화환", "직원 생일 선물", "직원 경조사"),
        ("축하화환", "근조화환", "꽃바구니", "케이크"), 100_000, 0.3),
     _s("81100", "rental", 4, ("정수기 렌탈료", "공기청정기 렌탈료"), ("정수기 렌탈", "공기청정기 렌탈", "비데 렌탈"), 40_000, 0.3,
@@ -690,8 +722,8 @@ _SCENARIOS: tuple[_Scenario, ...] = (
     # 여비교통비
     _s("81200", "transport", 30, ("KTX 출장", "SRT 출장", "국내선 항공권 출장", "택시비", "거래처 방문 택시비", "출장 교통비",
                                    "고속버스 출장"),
-       ("KTX 서울-부산", "SRT 수서-동대구", "KTX 용산-광주송정", "항공권 김포-제주", "택시비", "교통카드 충전", "고속버스 승차권"),
-       40_000, 1.0),
+       ("KTX 서울-부산", "SRT 수서-동대구", "항공권 김포-제주", "택시비", "택시비", "교통카드 충전", "고속버스 승차권"),
+       40_000, 1.0, paired=True),
     _s("81200", "lodging", 12, ("출장 숙박비", "지방 출장 숙박", "현장 출장 숙박"), ("숙박 1박", "숙박 2박", "객실료"), 110_000, 0.5),
     _s("81200", "restaurant", 8, ("출장 중 식대", "출장 식비"), _DISHES, 25_000, 0.5),
     _s("81200", "toll_parking", 5, ("출장 주차비", "출장 통행료"), ("주차요금", "통행료"), 8_000, 0.8),
@@ -715,22 +747,26 @@ _SCENARIOS: tuple[_Scenario, ...] = (
     # 전력비
     _s("81600", "power", 10, ("전기요금", "전력요금"), ("전기요금", "일반용 전력", "산업용 전력"), 600_000, 0.9, monthly=True),
     # 세금과공과금
-    _s("81700", "public", 10, ("국민연금 회사부담분", "자동차세", "재산세", "주민세(사업소분)", "등록면허세", "인지세", "환경개선부담금"),
-       ("국민연금", "자동차세", "재산세", "주민세", "등록면허세", "수입인지", "환경개선부담금"), 250_000, 1.2),
+    _s("81700", "public", 8, ("자동차세", "재산세", "주민세(사업소분)", "등록면허세", "인지세", "환경개선부담금"),
+       ("자동차세", "재산세", "주민세", "등록면허세", "수입인지", "환경개선부담금"), 250_000, 1.2, paired=True),
+    _s("81700", "social_insurance", 4, ("국민연금 회사부담분",), ("국민연금", "연금보험료"), 600_000, 0.8, monthly=True),
     _s("81700", "association", 4, ("협회 연회비", "조합비", "단체 회비"), ("연회비", "월회비", "정회원 회비"), 300_000, 0.8),
     # 지급임차료
     _s("81900", "landlord", 12, ("사무실 임차료", "본사 월세", "창고 임차료", "매장 임대료"), ("임대료", "월 임차료", "창고 임대료"),
        2_500_000, 0.7, monthly=True),
-    _s("81900", "rental", 6, ("복합기 임대료", "차량 리스료", "렌터카 이용료", "정수기 렌탈료"), ("복합기 렌탈", "차량 리스", "렌터카", "정수기 렌탈"),
-       300_000, 0.9, monthly=True),
+    _s("81900", "rental", 4, ("복합기 임대료", "정수기 렌탈료", "복합기 렌탈료"), ("복합기 렌탈", "정수기 렌탈", "복합기 사용료"),
+       150_000, 0.7, monthly=True),
+    _s("81900", "car_rental", 3, ("차량 리스료", "렌터카 이용료", "업무용 차량 렌트"), ("차량 리스", "렌터카", "장기렌트"), 700_000, 0.7,
+       monthly=True, paired=True),
     # 수선비
     _s("82000", "repair", 5, ("사무실 보수", "에어컨 수리", "전기 배선 공사", "누수 수리", "출입문 수리", "설비 보수"),
        ("에어컨 수리", "배관 수리", "전기공사", "도배 및 장판", "문 수리", "보일러 수리"), 350_000, 1.0),
     _s("82000", "electronics", 1, ("노트북 수리", "복합기 수리"), ("노트북 액정 수리", "프린터 수리"), 150_000, 0.6),
     # 보험료
-    _s("82100", "insurance", 6, ("화재보험료", "자동차보험료", "배상책임보험료", "영업배상 보험"),
-       ("화재보험", "자동차보험 1년", "영업배상책임보험", "적재물보험"), 700_000, 1.0),
-    _s("82100", "public", 2, ("산재보험료 회사부담분", "고용보험료 회사부담분"), ("산재보험료", "고용보험료"), 300_000, 0.8, monthly=True),
+    _s("82100", "insurance", 6, ("화재보험료", "자동차보험료", "배상책임보험료", "적재물 보험료"),
+       ("화재보험", "자동차보험 1년", "영업배상책임보험", "적재물보험"), 700_000, 1.0, paired=True),
+    _s("82100", "social_insurance", 2, ("산재보험료 회사부담분", "고용보험료 회사부담분"), ("산재보험료", "고용보험료"), 300_000, 0.8,
+       monthly=True, paired=True),
     # 차량유지비
     _s("82200", "gas_station", 40, ("차량 주유", "업무용 차량 주유비", "영업차량 유류대", "화물차 경유"),
        ("휘발유", "경유", "고급휘발유", "휘발유 40L", "경유 60L"), 70_000, 0.5),
@@ -738,7 +774,7 @@ _SCENARIOS: tuple[_Scenario, ...] = (
        ("엔진오일 교환", "타이어 4본", "브레이크패드 교체", "자동세차", "정기검사", "배터리 교체"), 120_000, 0.9),
     _s("82200", "toll_parking", 8, ("주차비", "통행료", "월 정기주차"), ("주차요금", "하이패스 충전", "월주차권", "통행료"), 15_000, 1.0),
     # 경상연구개발비
-    _s("82300", "research", 5, ("시험 분석 의뢰", "시제품 성능 시험", "연구용 재료 구입"), ("성능시험", "성분분석", "인증시험 수수료", "연구재료"),
+    _s("82300", "research", 7, ("시험 분석 의뢰", "시제품 성능 시험", "연구용 재료 구입"), ("성능시험", "성분분석", "인증시험 수수료", "연구재료"),
        1_500_000, 1.0, sectors=(MFG, SERVICE)),
     # 운반비
     _s("82400", "courier", 12, ("택배비", "퀵서비스 비용", "샘플 발송 택배", "반송 택배비"), ("택배비", "퀵서비스", "착불 택배", "택배 발송"),
@@ -772,9 +808,11 @@ _SCENARIOS: tuple[_Scenario, ...] = (
     _s("83000", "electronics", 8, ("소모품 구입", "전산 소모품"), ("마우스", "키보드", "HDMI 케이블", "멀티탭", "USB 허브"), 40_000, 0.7),
     _s("83000", "stationery", 2, ("소모품 구입",), ("테이프 외", "가위 외", "건전지"), 12_000, 0.6),
     # 지급수수료
-    _s("83100", "professional", 22, ("세무 기장 수수료", "법무 자문료", "노무 자문 수수료", "특허 출원 수수료", "ERP 사용료",
-                                      "PG 결제 수수료", "신용조회 수수료", "결산 조정료"),
-       ("기장료", "자문료", "노무자문", "특허출원", "ERP 월사용료", "결제대행 수수료", "조정료"), 330_000, 0.9, monthly=True),
+    _s("83100", "professional", 16, ("세무 기장 수수료", "법무 자문료", "노무 자문 수수료", "특허 출원 수수료", "결산 조정료",
+                                      "회계 자문료"),
+       ("기장료", "자문료", "노무자문", "특허출원", "조정료", "자문 수수료"), 330_000, 0.9, monthly=True),
+    _s("83100", "platform", 6, ("ERP 사용료", "PG 결제 수수료", "신용조회 수수료", "카드 단말기 수수료"),
+       ("ERP 월사용료", "결제대행 수수료", "신용조회", "단말기 사용료"), 120_000, 0.9, monthly=True, paired=True),
     _s("83100", "bank", 10, ("송금 수수료", "이체 수수료", "잔액증명 발급 수수료", "외환 송금 수수료"), ("타행이체 수수료", "송금수수료", "증명서 발급"),
        2_000, 1.0),
     _s("83100", "software", 8, ("클라우드 이용료", "소프트웨어 구독료", "그룹웨어 사용료", "도메인 연장"),
@@ -783,7 +821,7 @@ _SCENARIOS: tuple[_Scenario, ...] = (
        250_000, 0.6, monthly=True),
     _s("83100", "public", 1.5, ("인감증명 발급 수수료", "등기부등본 발급"), ("증명서 발급", "등기부등본"), 3_000, 0.5),
     # 보관료, 광고선전비, 판매촉진비, 건물관리비, 수출제비용, 판매수수료, 견본비, 잡비
-    _s("83200", "storage", 3, ("창고 보관료", "물류센터 보관료", "재고 보관료"), ("보관료", "창고료", "팔레트 보관"), 800_000, 0.8,
+    _s("83200", "storage", 5, ("창고 보관료", "물류센터 보관료", "재고 보관료"), ("보관료", "창고료", "팔레트 보관"), 800_000, 0.8,
        sectors=(MFG, WHOLESALE), monthly=True),
     _s("83300", "ads", 10, ("검색광고비", "온라인 광고비", "SNS 광고", "현수막 제작", "광고 대행 수수료", "전단지 배포"),
        ("키워드광고", "배너광고", "인스타그램 광고", "현수막", "광고대행", "유튜브 광고"), 800_000, 1.1),
@@ -794,11 +832,11 @@ _SCENARIOS: tuple[_Scenario, ...] = (
     _s("83400", "online", 1, ("고객 사은품 구입",), ("사은품", "모바일 상품권"), 200_000, 0.8),
     _s("83700", "building_mgmt", 10, ("건물 관리비", "관리비", "공용 관리비", "주차장 관리비"), ("관리비", "공용관리비", "주차관리비"),
        600_000, 0.6, monthly=True),
-    _s("83800", "customs", 2.5, ("수출 통관 수수료", "선적 비용", "해상 운임", "포워딩 비용"), ("통관수수료", "THC", "해상운임", "서류발급비"),
+    _s("83800", "customs", 4, ("수출 통관 수수료", "선적 비용", "해상 운임", "포워딩 비용"), ("통관수수료", "THC", "해상운임", "서류발급비"),
        700_000, 0.9, sectors=(MFG, WHOLESALE)),
     _s("83900", "online", 3, ("오픈마켓 판매수수료", "판매 대행 수수료"), ("판매수수료", "중개수수료"), 900_000, 0.9,
        sectors=(WHOLESALE, MFG), monthly=True),
-    _s("84200", "promo", 0.8, ("견본품 제작", "샘플 제작"), ("샘플", "견본품"), 300_000, 0.7, sectors=(MFG, WHOLESALE)),
+    _s("84200", "promo", 1.5, ("견본품 제작", "샘플 제작"), ("샘플", "견본품"), 300_000, 0.7, sectors=(MFG, WHOLESALE)),
     _s("84800", "convenience", 0.4, ("쓰레기봉투 구입", "잡비"), ("종량제 봉투", "기타"), 10_000, 0.5),
     _s("84800", "public", 0.4, ("폐기물 처리비", "대형폐기물 스티커"), ("폐기물 처리", "대형폐기물 스티커"), 20_000, 0.6),
     # Assets
@@ -812,9 +850,9 @@ _SCENARIOS: tuple[_Scenario, ...] = (
     _s("15300", "food_supplier", 20, ("식자재 구입", "육류 구입", "야채 구입", "수산물 구입"),
        ("한우 등심", "돼지고기 삼겹", "양파 외", "쌀 20kg", "배추 외", "고등어", "식용유 18L", "고춧가루"), 400_000, 1.0,
        sectors=(RESTAURANT,)),
-    _s("16200", "packaging", 2, ("부자재 구입", "부재료 매입"), ("라벨 스티커", "포장 필름", "접착제", "나사류"), 900_000, 0.9,
+    _s("16200", "packaging", 3, ("부자재 구입", "부재료 매입"), ("라벨 스티커", "포장 필름", "접착제", "나사류"), 900_000, 0.9,
        sectors=(MFG,), qty=True),
-    _s("16200", "material_supplier", 2, ("부자재 구입",), ("나사류", "접착제", "패킹"), 1_200_000, 0.9, sectors=(MFG,)),
+    _s("16200", "material_supplier", 3, ("부자재 구입",), ("나사류", "접착제", "패킹"), 1_200_000, 0.9, sectors=(MFG,)),
     _s("20600", "machinery", 0.8, ("생산설비 구입", "기계장치 취득", "설비 증설"), ("CNC 선반", "사출성형기", "컨베이어", "컴프레서", "프레스 금형"),
        40_000_000, 0.8, sectors=(MFG,)),
     _s("20800", "car_dealer", 0.5, ("업무용 차량 구입", "화물차 구입"), ("포터2", "봉고3", "쏘나타", "그랜저", "카니발", "스타리아"),
@@ -892,12 +930,14 @@ class _World:
     scenario_sigma: np.ndarray
     scenario_monthly: np.ndarray
     scenario_qty: np.ndarray
+    scenario_paired: np.ndarray
     memo_text: np.ndarray
     memo_start: np.ndarray
     memo_count: np.ndarray
     item_text: np.ndarray
     item_start: np.ndarray
     item_count: np.ndarray
+    item_ends_with_oe: np.ndarray
     twin_code: np.ndarray  # code index -> twin code index or -1
     twin_share: np.ndarray
     n_categories: int
@@ -964,6 +1004,9 @@ def _world() -> _World:
         twin_code[_CODE_INDEX[base]] = _CODE_INDEX[twin]
         twin_share[_CODE_INDEX[base]] = share
 
+    for sc in _SCENARIOS:
+        if sc.paired and len(sc.memos) != len(sc.items):
+            raise ValueError(f"paired scenario {sc.code}/{sc.category} needs as many items as memos")
     memo_text, memo_start, memo_count = _flatten([sc.memos for sc in _SCENARIOS])
     item_text, item_start, item_count = _flatten([sc.items for sc in _SCENARIOS])
     companies = _COMPANIES
@@ -997,12 +1040,14 @@ def _world() -> _World:
         scenario_sigma=np.array([sc.sigma for sc in _SCENARIOS], dtype=float),
         scenario_monthly=np.array([sc.monthly for sc in _SCENARIOS]),
         scenario_qty=np.array([sc.qty for sc in _SCENARIOS]),
+        scenario_paired=np.array([sc.paired for sc in _SCENARIOS]),
         memo_text=memo_text,
         memo_start=memo_start,
         memo_count=memo_count,
         item_text=item_text,
         item_start=item_start,
         item_count=item_count,
+        item_ends_with_oe=np.array([text.endswith(" 외") for text in item_text]),
         twin_code=twin_code,
         twin_share=twin_share,
         n_categories=len(cat_names),
@@ -1158,7 +1203,8 @@ def generate_month(month: str, rows: int, seed: int) -> DemoMonth:
     code[noisy] = _draw(_related_weights(available_code), code[noisy], rng.random(int(noisy.sum())))
 
     # Memo: optional team/factory prefix + the scenario's words + optional billing month + return marker.
-    memo = world.memo_text[_pick(world.memo_start[scen], world.memo_count[scen], rng)]
+    memo_idx = _pick(world.memo_start[scen], world.memo_count[scen], rng)
+    memo = world.memo_text[memo_idx]
     prefix_pool = np.array(("", *_MEMO_TEAMS, *_FACTORY_PREFIXES, _HEAD_OFFICE_PREFIX), dtype=object)
     n_team = len(_MEMO_TEAMS)
     prefix_idx = np.where(rng.random(base) < 0.15, 1 + rng.integers(0, n_team, base), 0)
@@ -1168,18 +1214,29 @@ def generate_month(month: str, rows: int, seed: int) -> DemoMonth:
     prefix_idx = np.where(head_office, len(prefix_pool) - 1, prefix_idx)
     prev_year, prev_mon = _shift_month(year, mon, -1)
     month_tags = np.array(("", f" {mon}월분", f" {prev_mon}월분", f" {year}.{mon:02d}"), dtype=object)
-    tag_idx = np.where(world.scenario_monthly[scen] & (rng.random(base) < 0.6), rng.choice(np.array([1, 2, 3]), base), 0)
+    tagged = world.scenario_monthly[scen] & (rng.random(base) < 0.6)
+    tag_idx = np.where(tagged, rng.integers(1, len(month_tags), base), 0)
     returned = rng.random(base) < RETURN_SHARE
     return_pool = np.array(("", *(f" {w}" for w in _RETURN_WORDS)), dtype=object)
     return_idx = np.where(returned, 1 + rng.integers(0, len(_RETURN_WORDS), base), 0)
     memo = prefix_pool[prefix_idx] + memo + month_tags[tag_idx] + return_pool[return_idx]
 
     # Item: the scenario's words + optional "외 n건" or a quantity.
-    item = world.item_text[_pick(world.item_start[scen], world.item_count[scen], rng)]
-    suffix_pool = np.array(("", *(f" 외 {k}건" for k in range(1, 10)), *(f" {q}개" for q in range(2, 21))), dtype=object)
+    item_idx = _pick(world.item_start[scen], world.item_count[scen], rng)
+    paired = world.scenario_paired[scen]
+    item_idx[paired] = (world.item_start[scen] + memo_idx - world.memo_start[scen])[paired]
+    item = world.item_text[item_idx]
+    # "외 n건" (and n more) or a quantity; an item already ending in "외" only gets the count.
+    suffix_pool = np.array(
+        ("", *(f" 외 {k}건" for k in range(1, 10)), *(f" {q}개" for q in range(2, 21)), *(f" {k}건" for k in range(1, 10))),
+        dtype=object,
+    )
     u_suffix = rng.random(base)
-    suffix_idx = np.where(u_suffix < 0.15, 1 + rng.integers(0, 9, base), 0)
-    suffix_idx = np.where(world.scenario_qty[scen] & (u_suffix >= 0.15) & (u_suffix < 0.45), 10 + rng.integers(0, 19, base), suffix_idx)
+    count_idx = rng.integers(0, 9, base)
+    suffix_idx = np.where(u_suffix < 0.15, 1 + count_idx, 0)
+    with_qty = world.scenario_qty[scen] & (u_suffix >= 0.15) & (u_suffix < 0.45)
+    suffix_idx = np.where(with_qty, 10 + rng.integers(0, 19, base), suffix_idx)
+    suffix_idx = np.where(world.item_ends_with_oe[item_idx] & (u_suffix < 0.15), 29 + count_idx, suffix_idx)
     item = item + suffix_pool[suffix_idx]
 
     # Amounts: log-normal per scenario, rounded like real slips, VAT consistent with the payment mode.
@@ -1196,9 +1253,9 @@ def generate_month(month: str, rows: int, seed: int) -> DemoMonth:
     entertainment = (true_code == _CODE_INDEX[_ENTERTAINMENT_CODE]) & np.isin(row_mode, [INVOICE, CARD, CASH])
     vat_type = np.where(entertainment, _NON_DEDUCTIBLE_VAT_TYPE, vat_type)
     alt_doc = rng.random(n_v) < np.array([m[3] for m in _MODES])[mode]
-    doc = np.where(
-        alt_doc, np.array([m[2] for m in _MODES], dtype=object)[mode], np.array([m[1] for m in _MODES], dtype=object)[mode]
-    )[v]
+    usual_doc = np.array([m[1] for m in _MODES], dtype=object)[mode]
+    other_doc = np.array([m[2] for m in _MODES], dtype=object)[mode]
+    doc = np.where(alt_doc, other_doc, usual_doc)[v]
     is_sales = np.isin(row_mode, list(_SALES_MODES))
     dr_cr = np.where(is_sales, "대변", "차변").astype(object)
 
@@ -1231,11 +1288,12 @@ def generate_month(month: str, rows: int, seed: int) -> DemoMonth:
     supply_text = supply.astype(str).astype(object)
     vat_text = vat.astype(str).astype(object)
     total_text = total.astype(str).astype(object)
-    supply_text[picks["invalid_amount"]] = rng.choice(np.array(_INVALID_AMOUNTS, dtype=object), len(picks["invalid_amount"]))
+    r = picks["invalid_amount"]
+    supply_text[r] = rng.choice(np.array(_INVALID_AMOUNTS, dtype=object), len(r))
     date[picks["missing_date"]] = ""
     r = picks["invalid_date"]
     bad_dates = np.array(
-        [f"{year:04d}13{mon:02d}", f"{year:04d}{mon:02d}32", f"{year:04d}{mon:02d}00", f"{year:04d}00{min(mon, 28):02d}"],
+        [f"{year:04d}13{mon:02d}", f"{year:04d}{mon:02d}32", f"{year:04d}{mon:02d}00", f"{year:04d}00{mon:02d}"],
         dtype=object,
     )
     date[r] = rng.choice(bad_dates, len(r))
@@ -1256,7 +1314,7 @@ def generate_month(month: str, rows: int, seed: int) -> DemoMonth:
     columns: dict[str, np.ndarray] = {
         "date": date,
         "voucher_key": voucher_key,
-        "journal_key_count": line.astype(str).astype(object),
+        "journal_key_count": np.array(("0", "1", "2", "3"), dtype=object)[line],
         "company_name": world.company_name[row_company],
         "vat_id_company": world.company_vat_id[row_company],
         "company_business_type": world.company_type[row_company],
@@ -1303,11 +1361,12 @@ def _month_ordinal(month: str) -> int:
 
 
 def file_layout(month: str, encoding: str = "mixed") -> tuple[str, str, bool]:
-    """(encoding, date separator, thousands separators) used for a month's CSV; fixed per month so a rerun
-    writes the same bytes, and rotating so every reader path is exercised over a quarter."""
+    """(encoding, date separator, thousands separators) used for a month's file; fixed per month so a rerun
+    writes the same bytes. Any three consecutive months cover every encoding and date style, and over nine
+    months every pairing of the two occurs."""
     ordinal = _month_ordinal(month)
     chosen = ENCODINGS[ordinal % 3] if encoding == "mixed" else encoding
-    return chosen, DATE_STYLES[(ordinal // 3) % 3], ordinal % 2 == 1
+    return chosen, DATE_STYLES[(ordinal + ordinal // 3) % 3], ordinal % 2 == 1
 
 
 def _render(frame: pd.DataFrame, date_separator: str, thousands: bool) -> pd.DataFrame:
@@ -1381,7 +1440,7 @@ def write_demo_ledger(
             _write_csv(frame, path, file_encoding)
             fmt = file_encoding
         logger.info(
-            "wrote %s: %d rows (%s, dates like 2024%s01%s31, thousands separators %s)",
+            "wrote %s: %d rows (%s, dates YYYY%sMM%sDD, thousands separators %s)",
             path, len(frame), fmt, date_separator, date_separator, "on" if thousands else "off",
         )
         written.append(path)

@@ -1,0 +1,110 @@
+"""`python -m acctax_assets.demo`: drop a year of synthetic ledger exports into the landing folder, so the
+sensor and the whole asset graph can be tried without real client data."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from pathlib import Path
+
+from acctax_assets.ledger.demo_ledger import ENCODING_CHOICES, write_demo_ledger
+from acctax_assets.paths import AcctaxHome
+
+logger = logging.getLogger("acctax_assets.demo")
+
+DEFAULT_XLSX_MONTH = "2024-06"
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}")
+    return text
+
+
+def _month_list(text: str) -> list[str]:
+    return [_month(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def months_between(start: str, end: str) -> list[str]:
+    """Every month from start to end, both included."""
+    first = int(start[:4]) * 12 + int(start[5:]) - 1
+    last = int(end[:4]) * 12 + int(end[5:]) - 1
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m acctax_assets.demo",
+        description="Write synthetic 더존-style ledger exports (one file per month) into the landing folder.",
+    )
+    parser.add_argument("--start", type=_month, default="2024-01", help="first month, YYYY-MM (default 2024-01)")
+    parser.add_argument("--end", type=_month, default="2024-12", help="last month, YYYY-MM (default 2024-12)")
+    parser.add_argument("--rows-per-month", type=_positive, default=2000, help="rows per file (default 2000)")
+    parser.add_argument("--seed", type=_non_negative, default=7, help="random seed (default 7)")
+    parser.add_argument(
+        "--encoding",
+        choices=ENCODING_CHOICES,
+        default="mixed",
+        help="CSV encoding; 'mixed' rotates utf-8, utf-8-sig and cp949 by month (default mixed)",
+    )
+    parser.add_argument(
+        "--xlsx-months",
+        type=_month_list,
+        default=None,
+        help="comma-separated months to write as .xlsx; '' for none "
+        "(default in mixed mode: 2024-06 if in range, else the middle month)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: ACCTAX_HOME/landing)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, write the files, log each one; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.end < args.start:
+        parser.error(f"--end {args.end} is before --start {args.start}")
+    months = months_between(args.start, args.end)
+    if args.xlsx_months is None:
+        if args.encoding != "mixed":
+            xlsx_months: list[str] = []
+        elif DEFAULT_XLSX_MONTH in months:
+            xlsx_months = [DEFAULT_XLSX_MONTH]
+        else:
+            xlsx_months = [months[len(months) // 2]]
+    else:
+        xlsx_months = args.xlsx_months
+        outside = [m for m in xlsx_months if m not in months]
+        if outside:
+            parser.error(f"--xlsx-months {','.join(outside)} outside {args.start}..{args.end}")
+    out_dir = args.out if args.out is not None else AcctaxHome.from_env().landing
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    paths = write_demo_ledger(out_dir, months, args.rows_per_month, args.seed, args.encoding, xlsx_months)
+    logger.info("wrote %d files with %d rows each to %s", len(paths), args.rows_per_month, out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
