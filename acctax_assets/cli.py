@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 from acctax_assets.paths import AcctaxHome
 
-log = logging.getLogger("acctax")
+log = logging.getLogger(__name__)
+# The console only shows warnings from Dagster itself; every event still goes to the instance's event log.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def landed_months(home: AcctaxHome) -> tuple[list[str], list[str]]:
@@ -79,9 +81,18 @@ def materialize(args: argparse.Namespace) -> int:
     failed = []
     with DagsterInstance.get() as instance:
         for month in months:
-            result = job.execute_in_process(instance=instance, partition_key=month, raise_on_error=False)
+            result = job.execute_in_process(
+                instance=instance, partition_key=month, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+            )
             status = "ok" if result.success else "FAILED"
             log.info("%s %s (run %s)", month[:7], status, result.run_id)
+            for evaluation in result.get_asset_check_evaluations():
+                if not evaluation.passed:
+                    log.warning(
+                        "%s check %s on %s did not pass (%s): %s", month[:7], evaluation.check_name,
+                        evaluation.asset_key.to_user_string(), evaluation.severity.value,
+                        {k: v.value for k, v in evaluation.metadata.items()},
+                    )
             if not result.success:
                 failed.append(month[:7])
     log.info("Materialized %d month(s) into %s; instance at %s", len(months) - len(failed), home.storage, home.dagster_home)
@@ -100,7 +111,8 @@ def ui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("acctax_assets").setLevel(logging.INFO)
     parser = argparse.ArgumentParser(prog="acctax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("materialize", help="demo ledger (if landing is empty) + every landed month through the data layer")

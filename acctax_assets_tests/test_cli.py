@@ -1,0 +1,37 @@
+"""`acctax materialize`: the main job on the local instance inside ACCTAX_HOME, as README runs it."""
+
+import pandas as pd
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from acctax_assets import cli, demo
+from acctax_assets.paths import AcctaxHome
+
+
+def test_materialize_every_landed_month_into_the_local_instance(home: AcctaxHome) -> None:
+    assert demo.main(["--start", "2024-05", "--end", "2024-07", "--rows-per-month", "600", "--out", str(home.landing)]) == 0
+    assert cli.main(["materialize"]) == 0
+    for month in ("2024-05-01", "2024-06-01", "2024-07-01"):
+        raw = pd.read_parquet(home.storage / "raw_ledger" / f"{month}.parquet")
+        cleaned = pd.read_parquet(home.storage / "cleaned_ledger" / f"{month}.parquet")
+        rejected = pd.read_parquet(home.storage / "rejected_ledger_rows" / f"{month}.parquet")
+        assert len(raw) == 600 == len(cleaned) + len(rejected)
+        assert (home.storage / "ledger_features" / f"{month}.parquet").exists()
+    with DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        materialized = instance.get_materialized_partitions(AssetKey("ledger_features"))
+    assert materialized == {"2024-05-01", "2024-06-01", "2024-07-01"}
+
+
+def test_materialize_generates_the_demo_when_landing_is_empty_unless_told_not_to(home: AcctaxHome) -> None:
+    assert cli.main(["materialize", "--no-demo"]) == 2
+    assert not any(home.landing.iterdir())
+
+
+def test_requested_month_without_files_is_an_error(home: AcctaxHome) -> None:
+    demo.main(["--start", "2024-05", "--end", "2024-05", "--rows-per-month", "100", "--out", str(home.landing)])
+    assert cli.main(["materialize", "--months", "2024-05:2024-06"]) == 2
+
+
+def test_bad_month_spec_exits_with_a_message() -> None:
+    with pytest.raises(SystemExit, match="not YYYY-MM"):
+        cli.expand_months(["2024-13"])
