@@ -6,11 +6,12 @@ reason `duplicate`). A row that breaks several rules gets the first reason in RE
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
-from acctax_assets.ledger.parsing import blank_to_na, parse_amounts, parse_codes, parse_dates
+from acctax_assets.ledger.parsing import TEXT, blank_to_na, parse_amounts, parse_codes, parse_dates
 from acctax_assets.ledger.schema import (
     AMOUNT_COLUMNS,
     CANONICAL_COLUMNS,
@@ -74,15 +75,16 @@ class _Verdicts:
     """First-failing-rule bookkeeping: reason and human detail per raw row."""
 
     def __init__(self, index: pd.Index) -> None:
-        self.reason = pd.Series(pd.NA, index=index, dtype="string")
-        self.detail = pd.Series(pd.NA, index=index, dtype="string")
+        self.reason = pd.Series(pd.NA, index=index, dtype=TEXT)
+        self.detail = pd.Series(pd.NA, index=index, dtype=TEXT)
 
-    def reject(self, mask: pd.Series, reason: str, detail: pd.Series | str) -> None:
+    def reject(self, mask: pd.Series, reason: str, detail: Callable[[pd.Series], pd.Series] | str) -> None:
+        """Give `reason` to rows in `mask` that have none yet; `detail` is computed for those rows only."""
         new = mask.fillna(False) & self.reason.isna()
         if not new.any():
             return
         self.reason[new] = reason
-        self.detail[new] = detail[new] if isinstance(detail, pd.Series) else detail
+        self.detail[new] = detail if isinstance(detail, str) else detail(new).astype(TEXT)
 
     @property
     def accepted(self) -> pd.Series:
@@ -92,11 +94,12 @@ class _Verdicts:
 def _as_words(codes: pd.Series, table: dict[str, str]) -> pd.Series:
     """Map codes to words; an unknown code stays visible as `other_<code>` rather than vanishing."""
     words = codes.map(table)
-    return words.where(words.notna() | codes.isna(), "other_" + codes).astype("string")
+    return words.where(words.notna() | codes.isna(), "other_" + codes).astype(TEXT)
 
 
-def _quoted(column: str, values: pd.Series) -> pd.Series:
-    return column + "=" + values.astype("string").fillna("")
+def _quoted(column: str, values: pd.Series, suffix: str = "") -> Callable[[pd.Series], pd.Series]:
+    """Detail builder `column=<value><suffix>` for the rejected rows only (building it for all rows is slow)."""
+    return lambda rows: column + "=" + values[rows].astype(TEXT).fillna("") + suffix
 
 
 def _typed(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
@@ -116,47 +119,49 @@ def _typed(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
             typed[column] = _as_words(codes, CODE_TABLES[column])
         elif column == "dr_cr":
             side = blank_to_na(raw[column]).str.lower()
-            typed[column] = side.map(DR_CR).where(side.isna() | side.map(DR_CR).notna(), "other").astype("string")
+            typed[column] = side.map(DR_CR).where(side.isna() | side.map(DR_CR).notna(), "other").astype(TEXT)
         elif column in _ID_COLUMNS:
             typed[column] = blank_to_na(raw[column]).str.replace(r"\D", "", regex=True)
         elif column in (LABEL_COLUMN, "party_code", *_KEY_COLUMNS):
             typed[column] = parse_codes(raw[column])
         else:
             typed[column] = blank_to_na(raw[column])
-    absent = pd.Series(pd.NA, index=raw.index, dtype="string")
+    absent = pd.Series(pd.NA, index=raw.index, dtype=TEXT)
     for column in (*CANONICAL_COLUMNS, *(f"{c}_code" for c in CODE_TABLES)):
         typed.setdefault(column, absent)
     return pd.DataFrame(typed, index=raw.index), invalid
 
 
-def _duplicates(typed: pd.DataFrame, candidates: pd.Series, raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _duplicates(
+    typed: pd.DataFrame, candidates: pd.Series, raw: pd.DataFrame
+) -> tuple[pd.Series, Callable[[pd.Series], pd.Series]]:
     """Later copies among accepted rows: by voucher key + line when a key exists, else by full content."""
     keyed = candidates & typed["voucher_key"].notna() if "voucher_key" in typed.columns else candidates & False
     key_columns = [c for c in _KEY_COLUMNS if c in typed.columns]
     duplicate = pd.Series(False, index=typed.index)
-    first_of = pd.Series(pd.NA, index=typed.index, dtype="string")
-    identity = raw[SOURCE_FILE].astype("string") + " row " + raw[SOURCE_ROW].astype("string")
+    first_of = pd.Series(pd.NA, index=typed.index, dtype=TEXT)
+    identity = raw[SOURCE_FILE].astype(TEXT) + " row " + raw[SOURCE_ROW].astype(TEXT)
     for subset, columns in ((keyed, key_columns), (candidates & ~keyed, list(typed.columns))):
         if not subset.any():
             continue
         groups = typed.loc[subset, columns].groupby(columns, dropna=False, sort=False).ngroup()
         duplicate.loc[subset] = groups.duplicated(keep="first").to_numpy()
         first_of.loc[subset] = identity[subset].groupby(groups.to_numpy()).transform("first").to_numpy()
-    return duplicate, "duplicate of " + first_of
+    return duplicate, lambda rows: "duplicate of " + first_of[rows]
 
 
 def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> CleaningResult:
     """Validate, type and deduplicate one month of raw rows (`month` is the partition key YYYY-MM-01)."""
     typed, invalid = _typed(raw)
     verdicts = _Verdicts(raw.index)
-    verdicts.reject(raw[PARSE_ERROR].astype("string") != "", "malformed_line", raw[PARSE_ERROR].astype("string"))
+    verdicts.reject(raw[PARSE_ERROR] != "", "malformed_line", lambda rows: raw.loc[rows, PARSE_ERROR])
 
     date = typed["date"]
     raw_date = blank_to_na(raw["date"])
     verdicts.reject(raw_date.isna(), "missing_date", "date is empty")
     verdicts.reject(date.isna(), "invalid_date", _quoted("date", raw["date"]))
     period = pd.Period(month, freq="M")
-    verdicts.reject(date.dt.to_period("M") != period, "date_outside_month", _quoted("date", raw["date"]) + f" not in {period}")
+    verdicts.reject(date.dt.to_period("M") != period, "date_outside_month", _quoted("date", raw["date"], f" not in {period}"))
 
     supply, vat, total = (typed[c] for c in AMOUNT_COLUMNS)
     verdicts.reject(supply.isna() & ~invalid["supply_amount"], "missing_amount", "supply_amount is empty")
@@ -165,14 +170,14 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     vat = vat.fillna(0)
     total = total.fillna(supply + vat)
     for column, values in (("supply_amount", supply), ("vat_amount", vat), ("total_amount", total)):
-        verdicts.reject(values.abs() > rules.max_abs_amount, "amount_outlier", _quoted(column, values) + f" beyond ±{rules.max_abs_amount}")
+        verdicts.reject(values.abs() > rules.max_abs_amount, "amount_outlier", _quoted(column, values, f" beyond ±{rules.max_abs_amount}"))
     gap = (supply + vat - total).abs()
-    verdicts.reject(gap > rules.amount_tolerance, "amount_mismatch", "supply+vat-total=" + (supply + vat - total).astype("string"))
+    verdicts.reject(gap > rules.amount_tolerance, "amount_mismatch", _quoted("supply+vat-total", supply + vat - total))
 
     labelled = raw[SOURCE_LABELLED].astype(bool)
     label = typed[LABEL_COLUMN]
     verdicts.reject(labelled & label.isna(), "missing_label", "acct_code is empty")
-    verdicts.reject(labelled & ~label.str.fullmatch(r"\d{5}", na=False), "invalid_label", _quoted(LABEL_COLUMN, label) + " is not 5 digits")
+    verdicts.reject(labelled & ~label.str.fullmatch(r"\d{5}", na=False), "invalid_label", _quoted(LABEL_COLUMN, label, " is not 5 digits"))
 
     typed["supply_amount"], typed["vat_amount"], typed["total_amount"] = supply, vat, total
     duplicate, detail = _duplicates(typed, verdicts.accepted, raw)
@@ -182,7 +187,7 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     cleaned = typed.loc[accepted].copy()
     for column in AMOUNT_COLUMNS:
         cleaned[column] = cleaned[column].astype("int64")
-    cleaned[SOURCE_FILE] = raw.loc[accepted, SOURCE_FILE].astype("string")
+    cleaned[SOURCE_FILE] = raw.loc[accepted, SOURCE_FILE].astype(TEXT)
     cleaned[SOURCE_ROW] = raw.loc[accepted, SOURCE_ROW].astype("int64")
     cleaned[SOURCE_LABELLED] = labelled[accepted]
     canonical = list(CANONICAL_COLUMNS)

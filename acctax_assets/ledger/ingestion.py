@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+from pyarrow import csv as pa_csv
 
 from acctax_assets.errors import ColumnMapError, LedgerFileError
 from acctax_assets.ledger.column_map import ColumnMap, ColumnMapping
-from acctax_assets.ledger.parsing import parse_dates
+from acctax_assets.ledger.parsing import TEXT, parse_dates
 from acctax_assets.ledger.schema import (
     CANONICAL_COLUMNS,
     KOREAN_HEADERS,
@@ -84,13 +86,13 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
     raise LedgerFileError(path, "text is neither UTF-8 nor CP949/EUC-KR", f"{_CSV_FIX}")
 
 
-def _parse_csv(text: str) -> tuple[list[str], pd.DataFrame, pd.Series]:
-    """Split CSV text into header, string cells and a per-row parse error ("" when the row is fine).
+def _parse_csv_checked(text: str) -> tuple[list[str], pd.DataFrame, pd.Series]:
+    """Split CSV text with the csv module, flagging short (truncated) and overlong lines row by row.
 
-    Uses the csv module rather than pandas so a short (truncated) or overlong line is flagged instead of
-    being padded silently or aborting the whole file.
+    The slow path: used when the fast Arrow reader finds a malformed line, so such a line is kept and
+    flagged instead of being padded silently, skipped, or aborting the whole file.
     """
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if not rows:
@@ -99,15 +101,44 @@ def _parse_csv(text: str) -> tuple[list[str], pd.DataFrame, pd.Series]:
     width = len(header)
     errors = [""] * len(body)
     for index, row in enumerate(body):
-        if len(row) != width:
-            if len(row) < width:
-                errors[index] = f"line has {len(row)} of {width} fields (truncated line?)"
-                row.extend([""] * (width - len(row)))
-            else:
-                errors[index] = f"line has {len(row)} fields, header has {width}; extra: {row[width:]!r}"
-                del row[width:]
-    frame = pd.DataFrame(body, columns=range(width), dtype=object)
+        if len(row) < width:
+            errors[index] = f"line has {len(row)} of {width} fields (truncated line?)"
+            row.extend([""] * (width - len(row)))
+        elif len(row) > width:
+            errors[index] = f"line has {len(row)} fields, header has {width}; extra: {row[width:]!r}"
+            del row[width:]
+    frame = pd.DataFrame(body, columns=range(width), dtype=object).astype(TEXT)
     return header, frame, pd.Series(errors, dtype=object)
+
+
+def _parse_csv_fast(text: str) -> tuple[list[str], pd.DataFrame, pd.Series] | None:
+    """Multi-threaded Arrow CSV reader for well-formed files; None when any line is malformed or blank."""
+    header = next(csv.reader(io.StringIO(text, newline="")), [])
+    body_start = text.find("\n") + 1
+    if not header or len(set(header)) != len(header) or re.search(r"\n\r?\n.", text[body_start:], re.DOTALL):
+        return None
+    malformed: list[object] = []
+
+    def note_malformed(row: object) -> str:
+        malformed.append(row)
+        return "skip"
+
+    names = [f"c{i}" for i in range(len(header))]
+    table = pa_csv.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=note_malformed),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    if malformed:
+        return None
+    frame = table.to_pandas(types_mapper={pa.string(): TEXT}.get)
+    frame.columns = range(len(header))
+    return header, frame, pd.Series([""] * len(frame), dtype=object)
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -117,7 +148,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         if pd.api.types.is_datetime64_any_dtype(values):
             values = values.dt.strftime("%Y-%m-%d")
-        out[column] = values.astype(object).where(values.notna(), "").map(str)
+        out[column] = values.astype(object).where(values.notna(), "").map(str).astype(TEXT)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -136,7 +167,7 @@ def _read_cells(path: Path) -> tuple[list[str], pd.DataFrame, pd.Series, str]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         text, encoding = _decode(path, path.read_bytes())
-        header, frame, errors = _parse_csv(text)
+        header, frame, errors = _parse_csv_fast(text) or _parse_csv_checked(text)
         if not header:
             raise LedgerFileError(path, "the file has no header line", "re-export it with its header row")
         return header, frame, errors, encoding

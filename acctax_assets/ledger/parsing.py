@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# Arrow-backed strings: vectorised string kernels, an order of magnitude faster than Python objects.
+TEXT = pd.StringDtype("pyarrow")
+
 
 def blank_to_na(values: pd.Series) -> pd.Series:
     """Strip cells and turn empty strings into missing values, as a nullable string series."""
-    text = values.astype("string").str.strip()
+    text = values.astype(TEXT).str.strip()
     return text.mask(text == "")
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from acctax_assets.ledger.cleaning import REJECT_REASON
+from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import AMOUNT_COLUMNS, LABEL_COLUMN, SOURCE_LABELLED
 
 Severity = Literal["ERROR", "WARN"]
@@ -86,7 +87,7 @@ def duplicate_rate(raw_rows: int, rejected: pd.DataFrame, max_share: float) -> V
 def label_format(cleaned: pd.DataFrame) -> Verdict:
     """Rows of labelled files carry a 5-digit account code; unlabelled files are exempt."""
     labelled = cleaned[SOURCE_LABELLED].astype(bool)
-    bad = labelled & ~cleaned[LABEL_COLUMN].astype("string").str.fullmatch(r"\d{5}", na=False)
+    bad = labelled & ~cleaned[LABEL_COLUMN].astype(TEXT).str.fullmatch(r"\d{5}", na=False)
     return Verdict(
         passed=not bad.any(),
         metadata={"labelled_rows": int(labelled.sum()), "bad_labels": int(bad.sum()), "classes": int(cleaned.loc[labelled, LABEL_COLUMN].nunique())},
