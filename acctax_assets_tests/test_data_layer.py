@@ -119,3 +119,12 @@ def test_mostly_broken_month_is_blocked_before_features(home: AcctaxHome, instan
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert "rejected_share" in failed
     assert not (home.storage / "ledger_features" / f"{JANUARY}.parquet").exists()
+
+
+def test_header_only_month_materializes_empty_tables(home: AcctaxHome, instance: DagsterInstance) -> None:
+    write_ledger(home.landing / "ledger_2024-01.csv", [])
+    result = run_month(instance)
+    assert result.success, failure_messages(result)
+    assert stored(home, "cleaned_ledger").empty and stored(home, "ledger_features").empty
+    raw_meta = result.asset_materializations_for_node("raw_ledger")[0].metadata
+    assert raw_meta["rows"].value == 0
