@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from acctax_assets.ledger.demo_ledger import ENCODING_CHOICES, write_demo_ledger
@@ -26,24 +27,19 @@ def _month_list(text: str) -> list[str]:
     return [_month(part.strip()) for part in text.split(",") if part.strip()]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number not below `minimum`."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
+    return parse
 
 
 def months_between(start: str, end: str) -> list[str]:
@@ -60,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--start", type=_month, default="2024-01", help="first month, YYYY-MM (default 2024-01)")
     parser.add_argument("--end", type=_month, default="2024-12", help="last month, YYYY-MM (default 2024-12)")
-    parser.add_argument("--rows-per-month", type=_positive, default=2000, help="rows per file (default 2000)")
-    parser.add_argument("--seed", type=_non_negative, default=7, help="random seed (default 7)")
+    parser.add_argument("--rows-per-month", type=_at_least(1), default=2000, help="rows per file (default 2000)")
+    parser.add_argument("--seed", type=_at_least(0), default=7, help="random seed (default 7)")
     parser.add_argument(
         "--encoding",
         choices=ENCODING_CHOICES,

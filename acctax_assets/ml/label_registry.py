@@ -1,0 +1,122 @@
+"""Persisted, append-only account-code registry: code -> class id, with spare slots.
+
+The classifier head always has `max_classes` outputs, so a new code fills the next free slot without
+moving any other id or changing the head's shape (DESIGN §3 lesson 2). Unknown codes are errors, never a
+silent mapping to a real class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from acctax_assets.errors import AcctaxError
+
+REGISTRY_FILE = "label_registry.json"
+DEFAULT_MAX_CLASSES = 260
+SPARE_PREFIX = "__spare_"
+
+
+class LabelOverflowError(AcctaxError):
+    """More distinct codes than slots."""
+
+
+class UnknownLabelError(AcctaxError):
+    """A code the registry has never seen."""
+
+
+@dataclass(frozen=True)
+class LabelRegistry:
+    max_classes: int = DEFAULT_MAX_CLASSES
+    codes: tuple[str, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.codes) > self.max_classes:
+            raise LabelOverflowError(
+                f"{len(self.codes)} account codes do not fit in max_classes={self.max_classes}. "
+                "Fix: raise max_classes (this changes the classifier head; retrain from the base model)"
+            )
+        if len(set(self.codes)) != len(self.codes):
+            raise AcctaxError("label registry lists a code twice; the file is corrupt")
+
+    @property
+    def used(self) -> int:
+        return len(self.codes)
+
+    def with_codes(self, codes: Iterable[str], names: Mapping[str, str] | None = None) -> LabelRegistry:
+        """A registry with unseen codes appended in sorted order; existing ids never move."""
+        known = set(self.codes)
+        new = sorted({str(c) for c in codes} - known)
+        merged_names = {**self.names, **{k: v for k, v in (names or {}).items() if v}}
+        if len(self.codes) + len(new) > self.max_classes:
+            raise LabelOverflowError(
+                f"{len(self.codes)} registered + {len(new)} new account codes exceed max_classes={self.max_classes} "
+                f"(new: {new[:10]}{'…' if len(new) > 10 else ''}). Fix: raise max_classes and retrain from the base model"
+            )
+        return LabelRegistry(max_classes=self.max_classes, codes=(*self.codes, *new), names=merged_names)
+
+    def id_of(self, code: str) -> int:
+        try:
+            return self.codes.index(code)
+        except ValueError:
+            raise UnknownLabelError(f"account code {code!r} is not in the label registry; re-materialize ledger_dataset to register it") from None
+
+    def ids(self, codes: Iterable[str]) -> list[int]:
+        """Class ids for codes; any unknown code raises (no silent fallback to a real class)."""
+        lookup = {code: index for index, code in enumerate(self.codes)}
+        unknown = sorted({c for c in codes if c not in lookup})
+        if unknown:
+            raise UnknownLabelError(f"account codes {unknown[:10]} are not in the label registry")
+        return [lookup[c] for c in codes]
+
+    def code_of(self, class_id: int) -> str:
+        if not 0 <= class_id < len(self.codes):
+            raise UnknownLabelError(f"class id {class_id} is a spare slot or out of range (registry has {len(self.codes)} codes)")
+        return self.codes[class_id]
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        """Every slot, spare slots named `__spare_<id>` so a model config covers the whole head."""
+        return {i: self.codes[i] if i < len(self.codes) else f"{SPARE_PREFIX}{i}" for i in range(self.max_classes)}
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in self.id2label.items()}
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"max_classes": self.max_classes, "codes": list(self.codes), "names": dict(sorted(self.names.items()))},
+            ensure_ascii=False,
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LabelRegistry:
+        data = json.loads(text)
+        return cls(max_classes=int(data["max_classes"]), codes=tuple(data["codes"]), names=dict(data.get("names", {})))
+
+    @classmethod
+    def load(cls, path: Path, max_classes: int = DEFAULT_MAX_CLASSES) -> LabelRegistry:
+        """The registry at `path`, or an empty one when none exists yet."""
+        if not path.exists():
+            return cls(max_classes=max_classes)
+        registry = cls.from_json(path.read_text(encoding="utf-8"))
+        if registry.max_classes != max_classes:
+            raise AcctaxError(
+                f"{path} has max_classes={registry.max_classes}, config asks for {max_classes}. "
+                "Fix: keep max_classes, or delete the registry and retrain from the base model"
+            )
+        return registry
+
+    def save(self, path: Path) -> None:
+        """Atomic write (temp file + rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(self.to_json())
+        os.replace(temp, path)

@@ -1,0 +1,75 @@
+"""The training run's typed configuration, shared by the Dagster asset (which writes it as JSON) and the
+DeepSpeed entry point (which reads it). Validated ranges catch a bad value before a process is launched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoraSettings(BaseModel):
+    """LoRA hyper-parameters; `target_modules=None` picks sensible modules for the architecture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(default=8, ge=1, le=256)
+    alpha: int = Field(default=16, ge=1, le=1024)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | None = None
+    layers_to_transform: list[int] | None = None
+
+
+class TrainingConfig(BaseModel):
+    """Everything one training launch needs; paths are local directories or files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str = Field(description="Local directory of an AutoModelForSequenceClassification checkpoint")
+    dataset_dir: str = Field(description="Tokenized DatasetDict (train/valid/test) saved with save_to_disk")
+    registry_path: str = Field(description="label_registry.json of the dataset")
+    output_dir: str = Field(description="Work directory: checkpoints/ and adapter/ are written here")
+    max_steps: int = Field(default=300, ge=1, le=10_000_000)
+    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    per_device_batch_size: int = Field(default=32, ge=1, le=4096)
+    gradient_accumulation_steps: int = Field(default=1, ge=1, le=1024)
+    eval_steps: int = Field(default=100, ge=1)
+    save_steps: int = Field(default=100, ge=1)
+    warmup_steps: float = Field(default=0.05, ge=0.0, description="Steps, or a fraction of max_steps when < 1")
+    weight_decay: float = Field(default=0.0, ge=0.0, le=1.0)
+    class_weight_alpha: float = Field(default=0.5, ge=0.0, le=2.0, description="weights = (1/count)^alpha")
+    class_weight_clip: float = Field(default=10.0, ge=1.0, le=1000.0, description="max weight / min weight")
+    zero_stage: int = Field(default=2, ge=0, le=3)
+    num_ranks: int = Field(default=1, ge=1, le=1024, description="Processes on this node (GPUs, or CPU ranks)")
+    bf16: bool | None = Field(default=None, description="None: bf16 on a GPU that supports it, fp32 on CPU")
+    seed: int = Field(default=42, ge=0)
+    resume: bool = Field(default=True, description="Resume from the newest checkpoint in output_dir")
+    restart_on_corrupt_checkpoint: bool = Field(default=False, description="Start over when a checkpoint cannot be read")
+    torch_threads: int | None = Field(default=None, ge=1, description="Threads per rank; default cores / ranks")
+    eval_batch_size: int = Field(default=128, ge=1, le=8192)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+
+    @property
+    def adapter_dir(self) -> Path:
+        return Path(self.output_dir) / "adapter"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return Path(self.output_dir) / "checkpoints"
+
+    def fingerprint(self, *extra: str) -> str:
+        """Hash of what decides the training result (not where files go): same hash, resumable checkpoints."""
+        decisive = self.model_dump(exclude={"output_dir", "resume", "restart_on_corrupt_checkpoint", "torch_threads"})
+        payload = json.dumps(decisive, sort_keys=True) + "".join(extra)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, path: Path) -> TrainingConfig:
+        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
