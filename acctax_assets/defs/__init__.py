@@ -1,1 +1,9 @@
-"""Thin Dagster wiring (assets, checks, sensors, resources, IO managers) over the pure `ledger` logic."""
+"""Thin Dagster wiring (assets, checks, sensors, resources, IO managers) over the pure `ledger` and `ml` logic."""
+
+import warnings
+
+from dagster import BetaWarning, PreviewWarning
+
+# Features we opt into on purpose: per-partition asset checks (preview) and dagster-mlflow (beta).
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
+warnings.filterwarnings("ignore", message=".*_create_mlflow_run_hook", category=BetaWarning)

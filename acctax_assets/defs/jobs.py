@@ -1,13 +1,20 @@
-"""Jobs: the per-month data chain the sensor and the CLI run."""
-
-from __future__ import annotations
+"""Jobs: the per-month data chain (sensor, CLI) and the training chain over all months."""
 
 from dagster import AssetSelection, define_asset_job
+from dagster_mlflow import end_mlflow_on_run_finished
 
 DATA_LAYER = AssetSelection.assets("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
+ML_LAYER = AssetSelection.assets("ledger_dataset", "tokenized_dataset", "account_classifier")
 
 ledger_data_job = define_asset_job(
     "ledger_data_job",
     selection=DATA_LAYER,
     description="raw_ledger → cleaned_ledger (+ rejected_ledger_rows) → ledger_features for one month, with their checks.",
+)
+
+training_job = define_asset_job(
+    "training_job",
+    selection=ML_LAYER,
+    hooks={end_mlflow_on_run_finished},
+    description="ledger_dataset → tokenized_dataset → account_classifier over every materialized month; one MLflow run.",
 )

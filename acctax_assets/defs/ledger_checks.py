@@ -1,18 +1,13 @@
 """Per-month asset checks on the data layer; blocking ones stop bad data before it reaches features/training."""
 
-import warnings
-
 import pandas as pd
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, PreviewWarning, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
 from acctax_assets.ledger import quality
 from acctax_assets.ledger.features import KEY_FEATURES
 from acctax_assets.ledger.schema import REQUIRED_COLUMNS
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
-
-# Per-partition checks (partitions_def on @asset_check) are a Dagster preview feature we opt into on purpose.
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
 
 
 def as_result(verdict: quality.Verdict) -> AssetCheckResult:

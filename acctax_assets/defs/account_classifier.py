@@ -1,0 +1,176 @@
+"""`account_classifier`: a LoRA adapter trained by a DeepSpeed subprocess launched through Dagster Pipes.
+
+The Dagster process never imports torch: it writes the typed training config, launches the `deepspeed`
+launcher with PipesSubprocessClient (only global rank 0 reports back), and turns the child's report into
+metadata. Checkpoints live in a work folder keyed by the config + dataset fingerprint, so a retry of the
+same training resumes instead of starting over. MLflow: the parent owns the run (dagster-mlflow) and hands
+its id to rank 0, which logs curves and metrics into it.
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MetadataValue,
+    Output,
+    PipesSubprocessClient,
+    ResourceParam,
+    asset,
+)
+from pydantic import Field, ValidationError
+
+from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.adapter import METRICS_FILE
+from acctax_assets.ml.label_registry import REGISTRY_FILE
+from acctax_assets.ml.launch import check_base_model, deepspeed_command, free_port, training_env
+from acctax_assets.ml.reports import confusion_matrix_png, per_class_frame
+from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
+from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
+from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.defs.resources import LedgerSettings
+
+LOG_TAIL_LINES = 40
+TABLE_ROWS = 10
+
+
+class ClassifierConfig(Config):
+    """Training knobs shown in the launchpad; ranges are validated by TrainingConfig before launch."""
+
+    max_steps: int = Field(default=300, description="Optimizer steps (the demo default fits a 2-core CPU)")
+    learning_rate: float = 1e-3
+    per_device_batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    eval_steps: int = 100
+    save_steps: int = 100
+    warmup_steps: float = Field(default=0.05, description="Steps, or a fraction of max_steps when < 1")
+    weight_decay: float = 0.0
+    class_weight_alpha: float = Field(default=0.5, description="Class weight = (1/count)^alpha, clipped, mean 1")
+    class_weight_clip: float = 10.0
+    zero_stage: int = Field(default=2, description="DeepSpeed ZeRO stage (2 recommended with LoRA)")
+    num_ranks: int = Field(default=1, description="Processes: GPUs on a GPU node, CPU ranks otherwise")
+    bf16: bool | None = Field(default=None, description="None: bf16 on a GPU that supports it, fp32 on CPU")
+    seed: int = 42
+    resume: bool = Field(default=True, description="Resume from a checkpoint of the same config + dataset")
+    restart_on_corrupt_checkpoint: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] | None = Field(default=None, description="Default: chosen per architecture")
+    lora_layers: list[int] | None = Field(default=None, description="Only these layer indices (default all)")
+
+
+def training_config(config: ClassifierConfig, base_model: str, dataset: SavedDataset) -> TrainingConfig:
+    lora = LoraSettings(
+        r=config.lora_r, alpha=config.lora_alpha, dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules, layers_to_transform=config.lora_layers,
+    )
+    knobs = config.model_dump(exclude={"lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_layers"})
+    return TrainingConfig(
+        base_model=base_model, dataset_dir=str(dataset.path), registry_path=str(dataset.path / REGISTRY_FILE),
+        output_dir="", lora=lora, **knobs,
+    )
+
+
+def flat_params(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config as MLflow params (`lora.r`)."""
+    params: dict[str, str] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            params.update(flat_params(value, f"{prefix}{key}."))
+        else:
+            params[f"{prefix}{key}"] = str(value)
+    return params
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    if not path.exists():
+        return "(no training log was written)"
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def _per_class_markdown(per_class: pd.DataFrame) -> str:
+    ranked = per_class.sort_values(["f1", "support"], ascending=[False, False])
+    shown = ranked if len(ranked) <= 2 * TABLE_ROWS else pd.concat([ranked.head(TABLE_ROWS), ranked.tail(TABLE_ROWS)])
+    return shown.round(3).to_markdown(index=False)
+
+
+@asset(
+    group_name="ml",
+    io_manager_key="adapter_io_manager",
+    kinds={"pytorch", "deepspeed", "mlflow"},
+)
+def account_classifier(
+    context: AssetExecutionContext,
+    config: ClassifierConfig,
+    tokenized_dataset: SavedDataset,
+    model_settings: ModelSettings,
+    settings: LedgerSettings,
+    pipes_subprocess_client: PipesSubprocessClient,
+    mlflow: ResourceParam[Any],
+) -> Output[TrainedAdapter]:
+    """Fine-tunes the base model with LoRA on the tokenized splits; test metrics become asset metadata."""
+    base_model = model_settings.base_model_path
+    try:
+        check_base_model(base_model)
+        draft = training_config(config, base_model, tokenized_dataset)
+    except (AcctaxError, ValidationError) as exc:
+        raise Failure(description=f"account_classifier not started: {exc}") from exc
+    work = settings.acctax_home.storage / "_work" / "account_classifier" / draft.fingerprint(tokenized_dataset.path.name)
+    train = draft.model_copy(update={"output_dir": str(work)})
+    config_path = train.write(work / "training_config.json")
+    log_path = work / "train.log"
+
+    run = mlflow.active_run()
+    mlflow.log_params(flat_params(train.model_dump(exclude={"output_dir", "dataset_dir", "registry_path"})))
+    env = training_env(train, os.environ)
+    env.update({"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "MLFLOW_RUN_ID": run.info.run_id})
+    command = ["bash", "-c", 'set -o pipefail; "${@:2}" 2>&1 | tee -a "$1"', "tee-training-log", str(log_path),
+               *deepspeed_command(train, config_path, free_port())]
+    context.log.info(f"Launching: {' '.join(command[4:])} (work dir {work})")
+    try:
+        report = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(work)).get_materialize_result()
+    except Exception as exc:
+        raise Failure(
+            description=(
+                f"Training process failed: {exc}. Last lines of {log_path}:\n{log_tail(log_path)}\n"
+                f"Checkpoints in {train.checkpoint_dir} are kept: re-materializing with the same config resumes from the newest one."
+            )
+        ) from exc
+
+    adapter_dir = train.adapter_dir
+    metrics = json.loads((adapter_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    per_class = per_class_frame(metrics["test"])
+    per_class.to_csv(adapter_dir / "per_class_test.csv", index=False)
+    confusion_matrix_png(metrics["test"], adapter_dir / "confusion_matrix_test.png")
+    for name in ("per_class_test.csv", "confusion_matrix_test.png", METRICS_FILE):
+        mlflow.log_artifact(str(adapter_dir / name))
+    mlflow.log_artifacts(str(adapter_dir), artifact_path="adapter")
+    experiment_id = run.info.experiment_id
+    splits = tokenized_dataset.load()
+    metadata = {
+        **report.metadata,
+        "test_accuracy": metrics["test"]["accuracy"],
+        "test_f1_weighted": metrics["test"]["f1_weighted"],
+        "test_f1_macro": metrics["test"]["f1_macro"],
+        "classes_in_test": len(per_class),
+        "train_rows": splits["train"].num_rows,
+        "valid_rows": splits["valid"].num_rows,
+        "test_rows": splits["test"].num_rows,
+        "base_model": base_model,
+        "lora": train.lora.model_dump(),
+        "per_class_test": MetadataValue.md(_per_class_markdown(per_class)),
+        "mlflow_run_id": run.info.run_id,
+        "mlflow_run_url": MetadataValue.url(f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run.info.run_id}"),
+        "mlflow_ui": f"mlflow ui --backend-store-uri {mlflow.get_tracking_uri()} --port 5000",
+        "dataset_version": tokenized_dataset.path.name,
+    }
+    mlflow.end_run()
+    return Output(TrainedAdapter(source=adapter_dir, work_dir=work), metadata=metadata)
+

@@ -1,0 +1,104 @@
+"""IO managers for directory assets: HF datasets (save_to_disk) and LoRA adapters, written as atomic
+versions (see versioned_dirs); downstream receives a reference, not a copy."""
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+from datasets import DatasetDict, load_from_disk
+from pydantic import Field
+
+from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.adapter import AdapterRef
+from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.paths import AcctaxHome
+from acctax_assets.versioned_dirs import VersionedDirs
+
+DATASET_VERSIONS_KEPT = 3
+
+
+class MissingArtifactError(AcctaxError):
+    """A downstream asset asked for an upstream directory asset that was never materialized."""
+
+
+@dataclass(frozen=True)
+class DatasetArtifact:
+    """What a dataset asset returns: the splits and the label registry they were encoded with."""
+
+    dataset: DatasetDict
+    registry: LabelRegistry
+
+
+@dataclass(frozen=True)
+class SavedDataset:
+    """What a downstream asset receives: the published folder."""
+
+    path: Path
+
+    def load(self) -> DatasetDict:
+        return load_from_disk(str(self.path))
+
+    def registry(self) -> LabelRegistry:
+        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class TrainedAdapter:
+    """What the classifier asset returns: the trainer's adapter folder, copied into a new version; the
+    work folder (checkpoints, kept only for crash recovery) is removed once the version is published."""
+
+    source: Path
+    work_dir: Path | None = None
+
+
+def _version(context: OutputContext) -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run_id[:8]}"
+
+
+def _store(base_path: str | None, key: list[str]) -> VersionedDirs:
+    base = Path(base_path) if base_path else AcctaxHome.from_env().storage
+    return VersionedDirs(base.joinpath(*key))
+
+
+def _current(store: VersionedDirs, context: InputContext) -> Path:
+    current = store.current()
+    if current is None:
+        name = context.upstream_output.asset_key.to_user_string() if context.upstream_output else str(store.root)
+        raise MissingArtifactError(f"{name} has no materialization in {store.root}. Fix: materialize {name} first")
+    return current
+
+
+class DatasetIOManager(ConfigurableIOManager):
+    """Saves DatasetDicts with save_to_disk plus label_registry.json; keeps the last few versions."""
+
+    base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
+
+    def handle_output(self, context: OutputContext, obj: DatasetArtifact) -> None:
+        def build(folder: Path) -> None:
+            obj.dataset.save_to_disk(str(folder))
+            obj.registry.save(folder / REGISTRY_FILE)
+
+        path = _store(self.base_path, context.asset_key.path).publish(_version(context), build, keep=DATASET_VERSIONS_KEPT)
+        context.add_output_metadata({"path": MetadataValue.path(str(path))})
+
+    def load_input(self, context: InputContext) -> SavedDataset:
+        return SavedDataset(_current(_store(self.base_path, context.asset_key.path), context))
+
+
+class AdapterIOManager(ConfigurableIOManager):
+    """Stores every adapter as its own version (never overwritten, never pruned)."""
+
+    base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
+
+    def handle_output(self, context: OutputContext, obj: TrainedAdapter) -> None:
+        path = _store(self.base_path, context.asset_key.path).publish(
+            _version(context), lambda folder: shutil.copytree(obj.source, folder, dirs_exist_ok=True)
+        )
+        if obj.work_dir is not None:
+            shutil.rmtree(obj.work_dir, ignore_errors=True)
+        context.add_output_metadata({"path": MetadataValue.path(str(path)), "version": path.name})
+
+    def load_input(self, context: InputContext) -> AdapterRef:
+        return AdapterRef(_current(_store(self.base_path, context.asset_key.path), context))

@@ -1,0 +1,92 @@
+"""`ledger_dataset`: every labelled month of `ledger_features` as text + stable class ids, split train/valid/test."""
+
+from typing import Literal
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
+from pydantic import Field
+
+from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.dataset import build_dataset, labelled_rows
+from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES
+from acctax_assets.ml.splits import SplitSettings
+from acctax_assets.defs.artifact_io_managers import DatasetArtifact
+from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.defs.resources import LedgerSettings
+
+LABEL_TABLE_ROWS = 15
+
+
+class DatasetConfig(Config):
+    text_features: list[str] = Field(default=list(DEFAULT_TEXT_FEATURES), min_length=1, description="Columns serialized into the model text, in order (free text goes last)")
+    split_strategy: Literal["stratified", "temporal"] = Field(default="stratified", description="stratified per class, or the latest months as test")
+    valid_size: float = Field(default=0.1, gt=0.0, lt=0.5)
+    test_size: float = Field(default=0.1, gt=0.0, lt=0.5)
+    temporal_test_months: int = Field(default=1, ge=1, le=24)
+    min_class_rows: int = Field(default=3, ge=3, le=1000, description="Classes with fewer rows go to train only (reported)")
+    window_months: int | None = Field(default=None, ge=1, le=600, description="Only the latest N materialized months; default all")
+    seed: int = Field(default=42, ge=0)
+
+
+def _label_table(counts: pd.DataFrame, registry: LabelRegistry) -> str:
+    table = counts.copy()
+    table.insert(0, "name", [registry.names.get(code, "") for code in table.index])
+    shown = table if len(table) <= 2 * LABEL_TABLE_ROWS else pd.concat([table.head(LABEL_TABLE_ROWS), table.tail(LABEL_TABLE_ROWS)])
+    return shown.rename_axis("code").to_markdown()
+
+
+@asset(
+    group_name="ml",
+    io_manager_key="dataset_io_manager",
+    ins={"ledger_features": AssetIn(metadata={"allow_missing_partitions": True})},
+    kinds={"huggingface"},
+)
+def ledger_dataset(
+    context: AssetExecutionContext,
+    config: DatasetConfig,
+    ledger_features: dict[str, pd.DataFrame],
+    settings: LedgerSettings,
+    model_settings: ModelSettings,
+) -> Output[DatasetArtifact]:
+    """Labelled rows of all materialized months (or a window); unlabelled months are never trained on."""
+    months = sorted(ledger_features)
+    if config.window_months:
+        months = months[-config.window_months:]
+    rows = labelled_rows({m: ledger_features[m] for m in months}, config.text_features)
+    registry_path = settings.acctax_home.storage / REGISTRY_FILE
+    split = SplitSettings(
+        strategy=config.split_strategy, valid_size=config.valid_size, test_size=config.test_size,
+        temporal_test_months=config.temporal_test_months, min_class_rows=config.min_class_rows, seed=config.seed,
+    )
+    try:
+        previous = LabelRegistry.load(registry_path, model_settings.max_classes)
+        dataset, registry, report = build_dataset(rows, previous, split)
+    except AcctaxError as exc:
+        raise Failure(description=f"ledger_dataset over months {[m[:7] for m in months]}: {exc}") from exc
+    registry.save(registry_path)
+    new_codes = list(registry.codes[previous.used:])
+    if new_codes:
+        context.log.info(f"Registered {len(new_codes)} new account code(s) in new slots: {new_codes}")
+    for split_name, codes in report.unseen_in_train.items():
+        if codes:
+            context.log.warning(f"{split_name} has codes never seen in train: {codes}")
+    return Output(
+        DatasetArtifact(dataset=dataset, registry=registry),
+        metadata={
+            "months": [m[:7] for m in months],
+            "split_strategy": config.split_strategy,
+            "train_rows": report.sizes["train"],
+            "valid_rows": report.sizes["valid"],
+            "test_rows": report.sizes["test"],
+            "classes": int(rows["code"].nunique()),
+            "registry_slots_used": registry.used,
+            "registry_max_classes": registry.max_classes,
+            "new_codes": new_codes,
+            "train_only_classes": report.train_only_classes,
+            "unseen_in_train": report.unseen_in_train,
+            "leakage_removed": report.leakage_removed,
+            "label_counts": MetadataValue.md(_label_table(report.label_counts, registry)),
+            "text_example": MetadataValue.md(f"`{dataset['train'][0]['text']}`") if report.sizes["train"] else "",
+        },
+    )

@@ -1,0 +1,60 @@
+"""Resources of the ML layer: model settings, and dagster-mlflow's MlFlow bound to ACCTAX_HOME's SQLite store."""
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import mlflow
+from dagster import ConfigurableResource, Field as DagsterField, InitResourceContext, Noneable, resource
+from dagster_mlflow.resources import MlFlow
+from pydantic import Field
+
+from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
+from acctax_assets.ml.tokenization import default_base_model
+from acctax_assets.paths import AcctaxHome
+
+EXPERIMENT = "acctax_account_classifier"
+
+
+class ModelSettings(ConfigurableResource):
+    """Shared by tokenizer and trainer so both always use the same base model."""
+
+    base_model: str | None = Field(default=None, description="Local checkpoint dir; default: bundled all-MiniLM-L6-v2")
+    max_classes: int = Field(default=DEFAULT_MAX_CLASSES, ge=2, le=100_000, description="Classifier head size (spare slots included)")
+    min_f1_macro: float = Field(default=0.2, ge=0.0, le=1.0, description="Quality gate: test macro F1 floor")
+    max_f1_drop: float = Field(default=0.05, ge=0.0, le=1.0, description="Quality gate: allowed drop vs the last accepted adapter")
+
+    @property
+    def base_model_path(self) -> str:
+        return self.base_model or default_base_model()
+
+
+def tracking_uri(home: AcctaxHome) -> str:
+    return f"sqlite:///{home.mlflow / 'mlflow.db'}"
+
+
+def ensure_experiment(uri: str, name: str, artifact_root: Path) -> str:
+    """Create the experiment with its artifacts inside ACCTAX_HOME (MLflow would default to ./mlruns)."""
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri())
+
+
+@resource(
+    config_schema={
+        "experiment_name": DagsterField(str, default_value=EXPERIMENT, description="MLflow experiment"),
+        "mlflow_tracking_uri": DagsterField(Noneable(str), default_value=None, description="Default: sqlite in $ACCTAX_HOME/mlflow"),
+    },
+    description="dagster-mlflow's MlFlow: one MLflow run per Dagster run, tracked in $ACCTAX_HOME/mlflow.",
+)
+def mlflow_tracking(context: InitResourceContext) -> Any:
+    home = AcctaxHome.from_env().ensure()
+    uri = context.resource_config["mlflow_tracking_uri"] or tracking_uri(home)
+    name = context.resource_config["experiment_name"]
+    ensure_experiment(uri, name, home.mlflow / "artifacts")
+    config = {"experiment_name": name, "mlflow_tracking_uri": uri, "parent_run_id": None, "mlflow_run_id": None,
+              "env": {}, "env_to_tag": None, "extra_tags": {}}
+    shim = SimpleNamespace(log=context.log, dagster_run=context.dagster_run, run_id=context.run_id, resource_config=config)
+    return MlFlow(shim)

@@ -1,0 +1,83 @@
+"""A stored LoRA adapter directory and how to load it (no Dagster): what downstream assets receive."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+
+METRICS_FILE = "metrics.json"
+TRAINING_CONFIG_FILE = "training_config.json"
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """A published adapter version: PEFT weights + tokenizer + label registry + config + metrics."""
+
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return self.path.name
+
+    def registry(self) -> LabelRegistry:
+        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
+
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.path / METRICS_FILE).read_text(encoding="utf-8"))
+
+    def load_model(self) -> Any:
+        """Base model + adapter, ready for inference (AutoPeftModelForSequenceClassification)."""
+        from peft import AutoPeftModelForSequenceClassification
+
+        model = AutoPeftModelForSequenceClassification.from_pretrained(str(self.path), local_files_only=True)
+        return model.eval()
+
+    def load_tokenizer(self) -> Any:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+
+
+ACCEPTED_FILE = "accepted.json"
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """Macro F1 must reach `floor` and not fall more than `max_drop` below the last accepted adapter."""
+
+    floor: float
+    max_drop: float
+
+    def judge(self, f1_macro: float, previous: dict[str, Any] | None) -> tuple[bool, str]:
+        if f1_macro < self.floor:
+            return False, f"test macro F1 {f1_macro:.4f} is below the floor {self.floor:.4f}"
+        if previous is not None and f1_macro < previous["f1_macro"] - self.max_drop:
+            return False, (
+                f"test macro F1 {f1_macro:.4f} is more than {self.max_drop:.4f} below the last accepted adapter "
+                f"{previous['version']} ({previous['f1_macro']:.4f})"
+            )
+        return True, f"test macro F1 {f1_macro:.4f} passes (floor {self.floor:.4f})"
+
+
+def last_accepted(store_root: Path) -> dict[str, Any] | None:
+    """{"version", "f1_macro", ...} of the newest adapter that passed its gate, if any."""
+    path = store_root / ACCEPTED_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def accepted_adapter(store_root: Path) -> AdapterRef | None:
+    accepted = last_accepted(store_root)
+    return AdapterRef(store_root / accepted["version"]) if accepted else None
+
+
+def mark_accepted(adapter: AdapterRef, f1_macro: float) -> None:
+    """Record `adapter` as the one downstream uses (atomic replace of accepted.json)."""
+    target = adapter.path.parent / ACCEPTED_FILE
+    temp = target.with_name(f".{ACCEPTED_FILE}.{adapter.version}.tmp")
+    temp.write_text(json.dumps({"version": adapter.version, "f1_macro": f1_macro}), encoding="utf-8")
+    os.replace(temp, target)

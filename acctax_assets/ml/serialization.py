@@ -1,0 +1,94 @@
+"""Feature rows -> model text (DESIGN §3 lesson 9): `col:value` pairs in the configured order, dates as
+YYYY-MM-DD, missing as NULL, amounts as sign/mantissa/exponent, free text last. The label and its name are
+refused: they must never reach the model's input."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from acctax_assets.errors import FeatureConfigError
+from acctax_assets.ledger.features import LABEL_COLUMNS
+from acctax_assets.ledger.parsing import TEXT
+from acctax_assets.ledger.schema import AMOUNT_COLUMNS
+
+SEPARATOR = " | "
+MISSING = "NULL"
+FREE_TEXT_COLUMNS: tuple[str, ...] = ("desc", "item")
+# Short keys: every key token is paid for on every row, and Hangul already costs several tokens a syllable.
+KEY_ALIASES: dict[str, str] = {
+    "company_name": "co",
+    "company_business_type": "co_type",
+    "company_business_item": "co_item",
+    "taxpayer_type": "taxpayer",
+    "party_name": "party",
+    "business_type": "party_type",
+    "business_item": "party_item",
+    "document_type": "doc",
+    "vat_type": "vat",
+    "supply_amount": "supply",
+    "vat_amount": "vat_amt",
+    "total_amount": "amt",
+    "desc": "memo",
+}
+# What the dataset serializes by default: the strongest signals, short enough for CPU training.
+DEFAULT_TEXT_FEATURES: tuple[str, ...] = (
+    "company_business_type",
+    "party_name",
+    "business_type",
+    "business_item",
+    "document_type",
+    "vat_type",
+    "day_type",
+    "total_amount",
+    "desc",
+    "item",
+)
+
+
+def format_amounts(values: pd.Series) -> pd.Series:
+    """KRW integers as `+1.1e4` / `-5.0e3` / `0`: a short, tokenizer-friendly magnitude and shape."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    magnitude = numbers.abs().to_numpy()
+    exponent = np.floor(np.log10(np.where(magnitude > 0, magnitude, 1.0))).astype("int64")
+    mantissa = np.round(magnitude / np.power(10.0, exponent), 1)
+    carry = mantissa >= 10.0
+    mantissa = np.where(carry, mantissa / 10.0, mantissa)
+    exponent = exponent + carry
+    sign = np.where(numbers.to_numpy() < 0, "-", "+")
+    text = pd.Series(sign, index=values.index, dtype=object) + pd.Series(
+        [f"{m:.1f}e{e}" for m, e in zip(mantissa, exponent)], index=values.index, dtype=object
+    )
+    text = text.where(magnitude > 0, "0").where(numbers.notna(), MISSING)
+    return text.astype(TEXT)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d").astype(TEXT).fillna(MISSING)
+    if pd.api.types.is_bool_dtype(values):
+        return values.map({True: "yes", False: "no"}).astype(TEXT).fillna(MISSING)
+    text = values.astype(TEXT).str.strip()
+    return text.mask(text == "").fillna(MISSING).str.replace(SEPARATOR.strip(), "/", regex=False)
+
+
+def text_order(features: Sequence[str]) -> list[str]:
+    """The configured order with the free-text columns moved to the end (the strongest signal last)."""
+    return [f for f in features if f not in FREE_TEXT_COLUMNS] + [f for f in FREE_TEXT_COLUMNS if f in features]
+
+
+def serialize_rows(frame: pd.DataFrame, features: Sequence[str]) -> pd.Series:
+    """One text per row from `features` (validated: present, not the label)."""
+    leaked = [f for f in features if f in LABEL_COLUMNS]
+    if leaked:
+        raise FeatureConfigError(f"features {leaked} are the label or its name; they must not be serialized into model text")
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise FeatureConfigError(f"features {missing} are not columns of ledger_features; re-materialize it or fix the feature list")
+    text = pd.Series("", index=frame.index, dtype=TEXT)
+    for position, column in enumerate(text_order(features)):
+        values = format_amounts(frame[column]) if column in AMOUNT_COLUMNS else _as_text(frame[column])
+        text = text + (SEPARATOR if position else "") + f"{KEY_ALIASES.get(column, column)}:" + values
+    return text

