@@ -3,7 +3,10 @@
 import warnings
 
 from dagster import BetaWarning, PreviewWarning
+from datasets.utils.logging import disable_progress_bar
 
 # Features we opt into on purpose: per-partition asset checks (preview) and dagster-mlflow (beta).
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
 warnings.filterwarnings("ignore", message=".*_create_mlflow_run_hook", category=BetaWarning)
+# Progress bars of datasets' save/map end up as noise in the run logs; metadata carries the figures.
+disable_progress_bar()

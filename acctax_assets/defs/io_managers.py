@@ -54,6 +54,19 @@ class _ParquetUPathIOManager(UPathIOManager):
         with path.open("rb") as handle:
             return pd.read_parquet(handle)
 
+    def load_partitions(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
+        """All-months inputs get the months that exist, with one line naming the missing ones (instead of
+        a warning per unmaterialized month of the whole partition range)."""
+        keys = context.asset_partition_keys
+        if len(keys) == 1:
+            return super().load_partitions(context)
+        paths = self._get_paths_for_partitions(context)
+        present = {key: path for key, path in paths.items() if path.exists()}
+        missing = sorted(set(keys) - set(present))
+        if missing:
+            context.log.info(f"{context.asset_key.to_user_string()}: {len(present)} of {len(keys)} partitions materialized; not loaded: {missing[0]} … {missing[-1]} ({len(missing)})")
+        return {key: self.load_from_path(context, path) for key, path in sorted(present.items())}
+
     def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, MetadataValue]:
         preview = obj.head(PREVIEW_ROWS).astype("string").fillna("NULL").to_markdown(index=False)
         return {

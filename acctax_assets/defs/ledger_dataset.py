@@ -39,7 +39,7 @@ def _label_table(counts: pd.DataFrame, registry: LabelRegistry) -> str:
 @asset(
     group_name="ml",
     io_manager_key="dataset_io_manager",
-    ins={"ledger_features": AssetIn(metadata={"allow_missing_partitions": True})},
+    ins={"ledger_features": AssetIn()},
     kinds={"huggingface"},
 )
 def ledger_dataset(

@@ -1,0 +1,70 @@
+"""Directory assets: atomic versions, a crash keeps the previous version, and the adapter quality gate."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from acctax_assets.ml.adapter import AdapterRef, QualityGate, accepted_adapter, last_accepted, mark_accepted
+from acctax_assets.versioned_dirs import POINTER, VersionedDirs
+
+
+def write(folder: Path, text: str) -> None:
+    (folder / "data.txt").write_text(text)
+
+
+def test_publish_makes_a_new_current_version_and_prunes(tmp_path: Path) -> None:
+    store = VersionedDirs(tmp_path / "asset")
+    assert store.current() is None
+    first = store.publish("v1", lambda f: write(f, "one"))
+    second = store.publish("v2", lambda f: write(f, "two"), keep=1)
+    assert store.current() == second and (second / "data.txt").read_text() == "two"
+    assert not first.exists()
+    assert sorted(p.name for p in (tmp_path / "asset").iterdir()) == [POINTER, "v2"]
+
+
+def test_crash_while_building_keeps_the_previous_version(tmp_path: Path) -> None:
+    store = VersionedDirs(tmp_path / "asset")
+    good = store.publish("v1", lambda f: write(f, "good"))
+
+    def crash(folder: Path) -> None:
+        write(folder, "half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        store.publish("v2", crash)
+    assert store.current() == good
+    assert sorted(p.name for p in (tmp_path / "asset").iterdir()) == [POINTER, "v1"]
+
+
+def test_versions_are_never_overwritten(tmp_path: Path) -> None:
+    store = VersionedDirs(tmp_path / "asset")
+    store.publish("v1", lambda f: write(f, "one"))
+    with pytest.raises(FileExistsError):
+        store.publish("v1", lambda f: write(f, "again"))
+
+
+def adapter(root: Path, version: str, f1: float) -> AdapterRef:
+    folder = root / version
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"test": {"f1_macro": f1}}))
+    return AdapterRef(folder)
+
+
+def test_quality_gate_floor_and_regression(tmp_path: Path) -> None:
+    gate = QualityGate(floor=0.3, max_drop=0.05)
+    assert not gate.judge(0.25, None)[0]
+    assert gate.judge(0.5, None)[0]
+    previous = {"version": "v1", "f1_macro": 0.6}
+    assert gate.judge(0.56, previous)[0]
+    passed, reason = gate.judge(0.54, previous)
+    assert not passed and "v1" in reason
+
+
+def test_accepted_pointer_follows_the_last_passing_adapter(tmp_path: Path) -> None:
+    assert last_accepted(tmp_path) is None and accepted_adapter(tmp_path) is None
+    first = adapter(tmp_path, "v1", 0.5)
+    mark_accepted(first, 0.5)
+    adapter(tmp_path, "v2", 0.1)
+    assert accepted_adapter(tmp_path) == first
+    assert last_accepted(tmp_path) == {"version": "v1", "f1_macro": 0.5}
