@@ -31,11 +31,26 @@ class AdapterRef:
         return json.loads((self.path / METRICS_FILE).read_text(encoding="utf-8"))
 
     def load_model(self) -> Any:
-        """Base model + adapter, ready for inference (AutoPeftModelForSequenceClassification)."""
-        from peft import AutoPeftModelForSequenceClassification
+        """Base model with a head of every registry slot + the adapter, in eval mode.
 
-        model = AutoPeftModelForSequenceClassification.from_pretrained(str(self.path), local_files_only=True)
-        return model.eval()
+        AutoPeftModelForSequenceClassification alone would build a 2-label head and refuse the weights; the
+        head size and label names come from the registry stored with the adapter.
+        """
+        from peft import PeftConfig, PeftModel
+        from transformers import AutoModelForSequenceClassification
+
+        registry = self.registry()
+        base = AutoModelForSequenceClassification.from_pretrained(
+            PeftConfig.from_pretrained(str(self.path)).base_model_name_or_path,
+            num_labels=registry.max_classes,
+            id2label=registry.id2label,
+            label2id=registry.label2id,
+            local_files_only=True,
+        )
+        tokenizer = self.load_tokenizer()
+        if base.config.pad_token_id is None:
+            base.config.pad_token_id = tokenizer.pad_token_id
+        return PeftModel.from_pretrained(base, str(self.path)).eval()
 
     def load_tokenizer(self) -> Any:
         from transformers import AutoTokenizer

@@ -1,0 +1,715 @@
+"""Training entry point: LoRA fine-tuning of a sequence classifier on the tokenized ledger dataset.
+
+Run by the DeepSpeed launcher, one process per rank:
+
+    deepspeed --num_gpus N --master_port P --module acctax_assets.ml.train --config /path/config.json
+
+It imports `dagster_pipes` only (never `dagster`): the Dagster process owns orchestration and the MLflow run, this
+process owns every torch byte (DESIGN §4). Only global rank 0 opens Pipes, reports, and writes files; all ranks join
+the collective steps (training, evaluation, the ZeRO-3 weight gather) so none waits on a missing peer (lesson 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import deepspeed
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import PartialState
+from dagster_pipes import PipesContext, PipesEnvVarParamsLoader, open_dagster_pipes
+from datasets import Dataset, DatasetDict, load_from_disk
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+from pydantic import ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EvalPrediction,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.integrations import is_deepspeed_zero3_enabled
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
+
+from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.launch import check_base_model, threads_per_rank
+from acctax_assets.ml.metrics import class_weights, classification_report
+from acctax_assets.ml.training_config import TrainingConfig
+
+logger = logging.getLogger("acctax_assets.ml.train")
+
+SPLITS = ("train", "valid", "test")
+# Logit given to classes the model cannot learn (absent from train, spare slots). Finite so that 0-weighted rows
+# of such classes give 0 loss rather than NaN, and representable in bf16.
+MASKED_LOGIT = -1.0e4
+TRAINED_CLASSES_FILE = "trained_classes.json"
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "training_config.json"
+
+
+class TrainingError(AcctaxError):
+    """The inputs of a training run are unusable (dataset, labels, base model architecture)."""
+
+
+class CheckpointError(AcctaxError):
+    """A checkpoint to resume from cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """Where this process sits in the launch; read from the launcher's environment."""
+
+    rank: int
+    world_size: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> Ranks:
+        return cls(rank=int(os.environ.get("RANK", "0")), world_size=int(os.environ.get("WORLD_SIZE", "1")))
+
+
+class Reporter:
+    """Progress and the final materialization: to Dagster Pipes when rank 0 runs under Pipes, else to stderr."""
+
+    def __init__(self, pipes: PipesContext | None) -> None:
+        self._pipes = pipes
+
+    def info(self, message: str) -> None:
+        logger.info(message)
+        if self._pipes is not None:
+            self._pipes.log.info(message)
+
+    def warning(self, message: str) -> None:
+        logger.warning(message)
+        if self._pipes is not None:
+            self._pipes.log.warning(message)
+
+    def materialize(self, metadata: Mapping[str, float | int | str | bool]) -> None:
+        if self._pipes is not None:
+            self._pipes.report_asset_materialization(metadata=dict(metadata))
+
+
+@contextmanager
+def open_reporter(ranks: Ranks) -> Iterator[Reporter]:
+    """Every rank inherits the Pipes environment; only global rank 0 may open it (else Dagster sees several results)."""
+    if ranks.is_main and PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        with open_dagster_pipes() as pipes:
+            yield Reporter(pipes)
+    else:
+        yield Reporter(None)
+
+
+class MlflowCurves:
+    """Writes metrics into the parent's existing MLflow run; never ends it (the Dagster run owns it, lesson 7)."""
+
+    def __init__(self, tracking_uri: str, run_id: str) -> None:
+        # Imported here: MLflow is slow to import and unused unless the parent handed over a run.
+        from mlflow import MlflowClient
+
+        self._client = MlflowClient(tracking_uri)
+        self._run_id = run_id
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MlflowCurves | None:
+        run_id, uri = env.get("MLFLOW_RUN_ID"), env.get("MLFLOW_TRACKING_URI")
+        return cls(uri, run_id) if run_id and uri else None
+
+    def log(self, values: Mapping[str, Any], step: int) -> None:
+        """Best effort: a busy MLflow store must not kill hours of training; the Pipes metadata carries the result."""
+        from mlflow.entities import Metric
+        from mlflow.exceptions import MlflowException
+
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(key=key, value=float(value), timestamp=now, step=step)
+            for key, value in values.items()
+            if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+        ]
+        if not metrics:
+            return
+        try:
+            self._client.log_batch(self._run_id, metrics=metrics)
+        except MlflowException as error:
+            logger.warning("could not log %d metrics at step %d to MLflow run %s: %s", len(metrics), step, self._run_id, error)
+
+
+class ProgressCallback(TrainerCallback):
+    """One readable line per log event on the main process (replaces the Trainer's print-based callback)."""
+
+    def __init__(self, reporter: Reporter, samples_per_step: int, mlflow: MlflowCurves | None) -> None:
+        self._reporter = reporter
+        self._samples_per_step = samples_per_step
+        self._mlflow = mlflow
+        self._last_time = time.perf_counter()
+        self._last_step = 0
+        self.train_began = False
+        self.start_step = 0
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        self.train_began = True
+        self.start_step = self._last_step = state.global_step
+        self._last_time = time.perf_counter()
+        if state.is_world_process_zero:
+            self._reporter.info(f"training from step {state.global_step} to {state.max_steps}")
+
+    def on_log(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        step = f"step {state.global_step}/{state.max_steps}"
+        if "loss" in logs:
+            now = time.perf_counter()
+            elapsed = now - self._last_time
+            rate = (state.global_step - self._last_step) * self._samples_per_step / elapsed if elapsed > 0 else 0.0
+            self._last_time, self._last_step = now, state.global_step
+            self._reporter.info(
+                f"{step} loss={logs['loss']:.4g} lr={logs.get('learning_rate', 0.0):.2e} "
+                f"samples/s={rate:.1f} epoch={logs.get('epoch', 0.0):.2f}"
+            )
+        elif "eval_loss" in logs:
+            scores = " ".join(f"{key}={logs[key]:.4f}" for key in ("eval_loss", "eval_accuracy", "eval_f1_macro") if key in logs)
+            self._reporter.info(f"{step} {scores}")
+        elif "train_runtime" in logs:
+            self._reporter.info(
+                f"{step} training done in {logs['train_runtime']:.1f} s, "
+                f"samples/s={logs.get('train_samples_per_second', 0.0):.1f}"
+            )
+        if self._mlflow is not None:
+            self._mlflow.log(logs, state.global_step)
+
+
+class WeightedLossTrainer(Trainer):
+    """Class-weighted cross-entropy; classes the model cannot learn are masked out of loss and predictions."""
+
+    # compute_loss returns a per-batch mean, so the Trainer must still divide it by the accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args: Any, class_weight: torch.Tensor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.class_weight = class_weight
+        self.untrained = class_weight == 0
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, torch.Tensor | Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        labels = inputs["labels"]
+        outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
+        logits = mask_untrained(outputs["logits"], self.untrained)
+        outputs["logits"] = logits
+        weight = self.class_weight.to(logits.device)
+        per_row = F.cross_entropy(logits.float(), labels, reduction="none")
+        row_weight = weight[labels]
+        # Weighted mean; a batch made only of untrained classes (possible in eval) contributes 0, not NaN.
+        loss = (per_row * row_weight).sum() / row_weight.sum().clamp_min(torch.finfo(torch.float32).tiny)
+        return (loss, outputs) if return_outputs else loss
+
+    def _run_epoch(self, *args: Any, **kwargs: Any) -> None:
+        # transformers 5 runs one more step after resuming from a checkpoint already at max_steps (checkpoint-21 of
+        # 20 on every relaunch); a finished run must resume to evaluation and saving only.
+        if self.state.global_step >= self.state.max_steps:
+            self.control.should_training_stop = True
+            return
+        super()._run_epoch(*args, **kwargs)
+
+
+def mask_untrained(logits: torch.Tensor, untrained: torch.Tensor) -> torch.Tensor:
+    """Logits with untrained class slots pinned low, so a spare slot can never be the argmax."""
+    return logits.masked_fill(untrained.to(logits.device), MASKED_LOGIT)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="LoRA training of the account classifier (run under `deepspeed`).")
+    parser.add_argument("--config", required=True, type=Path, help="TrainingConfig JSON written by the Dagster asset")
+    # Appended by the DeepSpeed launcher; the rank itself is read from RANK/LOCAL_RANK.
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=-1)
+    return parser.parse_args(argv)
+
+
+def load_config(path: Path) -> TrainingConfig:
+    try:
+        return TrainingConfig.read(path)
+    except FileNotFoundError:
+        raise TrainingError(f"training config {path} does not exist. Fix: pass the JSON the asset wrote with --config") from None
+    except ValidationError as error:
+        raise TrainingError(f"training config {path} is invalid: {error}") from None
+
+
+def configure_threads(config: TrainingConfig) -> int:
+    """Thread pool per rank, before any tensor work: oversubscribed cores made DeepSpeed 15x slower (DESIGN §4)."""
+    threads = threads_per_rank(config)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+    return threads
+
+
+def configure_logging(ranks: Ranks) -> None:
+    logging.basicConfig(
+        level=logging.INFO if ranks.is_main else logging.WARNING,
+        stream=sys.stderr,
+        format=f"%(asctime)s rank{ranks.rank} %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("DeepSpeed").setLevel(logging.WARNING)
+
+
+def load_dataset(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, registry: LabelRegistry) -> DatasetDict:
+    """The tokenized splits, cut to what the model consumes, with every label checked against the registry."""
+    path = Path(config.dataset_dir)
+    if not path.exists():
+        raise TrainingError(f"tokenized dataset {path} does not exist. Fix: materialize tokenized_dataset first")
+    loaded = load_from_disk(str(path))
+    if not isinstance(loaded, DatasetDict) or any(split not in loaded for split in SPLITS):
+        found = list(loaded.keys()) if isinstance(loaded, DatasetDict) else type(loaded).__name__
+        raise TrainingError(f"{path} must be a DatasetDict with splits {list(SPLITS)}; found {found}")
+    columns = loaded["train"].column_names
+    missing = [column for column in ("input_ids", "label") if column not in columns]
+    if missing:
+        raise TrainingError(f"{path} lacks columns {missing} (has {columns}). Fix: re-materialize tokenized_dataset")
+    keep = [name for name in tokenizer.model_input_names if name in columns] + ["label"]
+    dataset = DatasetDict({split: loaded[split].select_columns(keep) for split in SPLITS})
+    for split in SPLITS:
+        labels = np.asarray(dataset[split]["label"])
+        if labels.size == 0:
+            raise TrainingError(f"split {split!r} of {path} is empty; training needs rows in train, valid and test")
+        if labels.min() < 0 or labels.max() >= registry.used:
+            bad = sorted({int(x) for x in labels if x < 0 or x >= registry.used})[:10]
+            raise TrainingError(
+                f"split {split!r} has class ids {bad} outside the {registry.used} registered codes of {config.registry_path}. "
+                "Fix: rebuild ledger_dataset and tokenized_dataset with the current label registry"
+            )
+    return dataset
+
+
+def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
+    tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True)
+    if tokenizer.pad_token_id is None:
+        # Decoder-only checkpoints (Llama, Qwen) ship without a pad token; batching needs one.
+        if tokenizer.eos_token is None:
+            raise TrainingError(f"tokenizer of {base_model} has neither a pad nor an eos token; cannot pad batches")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def default_target_modules(model: PreTrainedModel) -> list[str]:
+    """LoRA targets when the config names none: attention query/value projections, by naming convention."""
+    linear_names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
+    for pair in (["q_proj", "v_proj"], ["query", "value"]):
+        if set(pair) <= linear_names:
+            return pair
+    model_type = getattr(model.config, "model_type", "")
+    if model_type in TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING:
+        return list(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[model_type])
+    raise TrainingError(
+        f"no default LoRA target modules for model_type {model_type!r}. "
+        f"Fix: set lora.target_modules in the training config to some of its linear layers, e.g. {sorted(linear_names)[:12]}"
+    )
+
+
+def classifier_head(model: PreTrainedModel, num_labels: int) -> tuple[str, torch.nn.Linear]:
+    """The output projection of the classification head (`classifier` for BERT, `score` for Qwen/Llama)."""
+    heads = [(name, module) for name, module in model.named_modules() if isinstance(module, torch.nn.Linear) and module.out_features == num_labels]
+    if not heads:
+        raise TrainingError(f"{type(model).__name__} has no linear layer with {num_labels} outputs; it is not a sequence classifier")
+    return heads[-1]
+
+
+def silence_untrained_slots(head: torch.nn.Linear, untrained: torch.Tensor) -> None:
+    """Zero the head rows of untrained classes and push their bias low.
+
+    Their logits are masked in the loss, so these rows get no gradient and stay as set: the saved adapter then never
+    predicts a spare slot even when a caller forgets the mask (heads without bias rely on trained_classes.json).
+    """
+    params = [head.weight] + ([head.bias] if head.bias is not None else [])
+    gathered: AbstractContextManager[Any]
+    if is_deepspeed_zero3_enabled():
+        gathered = deepspeed.zero.GatheredParameters(params, modifier_rank=0)
+    else:
+        gathered = nullcontext()
+    with gathered, torch.no_grad():
+        rows = untrained.to(head.weight.device)
+        head.weight[rows] = 0.0
+        if head.bias is not None:
+            head.bias[rows] = MASKED_LOGIT
+
+
+def build_model(config: TrainingConfig, registry: LabelRegistry, tokenizer: PreTrainedTokenizerBase, untrained: torch.Tensor, bf16: bool) -> PeftModel:
+    model = AutoModelForSequenceClassification.from_pretrained(
+        config.base_model,
+        num_labels=registry.max_classes,
+        id2label=registry.id2label,
+        label2id=registry.label2id,
+        problem_type="single_label_classification",
+        # A checkpoint already fine-tuned for another label set gets a fresh head of the registry's size.
+        ignore_mismatched_sizes=True,
+        dtype=torch.bfloat16 if bf16 else torch.float32,
+        local_files_only=True,
+    )
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    head_name, head = classifier_head(model, registry.max_classes)
+    silence_untrained_slots(head, untrained)
+    head_module = head_name.split(".")[0]
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules or default_target_modules(model),
+        layers_to_transform=config.lora.layers_to_transform,
+        # PEFT keeps `classifier` / `score` trainable for SEQ_CLS; any other head name must be listed.
+        modules_to_save=None if head_module in ("classifier", "score") else [head_module],
+    )
+    return get_peft_model(model, lora)
+
+
+def deepspeed_config(zero_stage: int, bf16: bool) -> dict[str, Any]:
+    """ZeRO config; "auto" values are filled from TrainingArguments so the two cannot disagree."""
+    zero: dict[str, Any] = {"stage": zero_stage}
+    if zero_stage == 3:
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+    return {
+        "train_micro_batch_size_per_gpu": "auto",
+        "gradient_accumulation_steps": "auto",
+        "train_batch_size": "auto",
+        "gradient_clipping": "auto",
+        "zero_optimization": zero,
+        "bf16": {"enabled": bf16},
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+
+
+def use_bf16(config: TrainingConfig) -> bool:
+    if config.bf16 is not None:
+        return config.bf16
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def training_arguments(config: TrainingConfig, bf16: bool) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(config.checkpoint_dir),
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_steps,
+        per_device_train_batch_size=config.per_device_batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        eval_strategy="steps",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        logging_strategy="steps",
+        logging_steps=max(1, min(50, config.max_steps // 20)),
+        seed=config.seed,
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
+        deepspeed=deepspeed_config(config.zero_stage, bf16),
+        # Each rank's loss is its own batch mean; averaging token counts across ranks doubled it with 2 ranks.
+        average_tokens_across_devices=False,
+        report_to="none",
+        disable_tqdm=True,
+        log_level="warning",
+        dataloader_num_workers=0,
+    )
+
+
+def checkpoint_problem(checkpoint: Path, world_size: int) -> str | None:
+    """Why `checkpoint` cannot be resumed from, or None; every file is read so a damaged one shows up here."""
+    state_file = checkpoint / "trainer_state.json"
+    if not state_file.is_file():
+        return "trainer_state.json is missing (the save was interrupted)"
+    try:
+        int(json.loads(state_file.read_text(encoding="utf-8"))["global_step"])
+    except (ValueError, KeyError, TypeError) as error:
+        return f"trainer_state.json is unreadable ({error})"
+    latest = checkpoint / "latest"
+    if not latest.is_file():
+        return "the DeepSpeed 'latest' tag file is missing"
+    tag_dir = checkpoint / latest.read_text(encoding="utf-8").strip()
+    if not tag_dir.is_dir():
+        return f"the DeepSpeed state folder {tag_dir.name} is missing"
+    shards = list(tag_dir.glob("*optim_states.pt"))
+    if shards and len(shards) != world_size:
+        return (
+            f"its ZeRO optimizer state is split over {len(shards)} ranks but this launch has {world_size} "
+            f"(relaunch with num_ranks={len(shards)} to resume it)"
+        )
+    for file in sorted(checkpoint.rglob("*")):
+        try:
+            if file.suffix == ".safetensors":
+                load_file(file)
+            elif file.suffix in (".pt", ".pth", ".bin"):
+                # Our own checkpoint files; DeepSpeed pickles non-tensor objects, so weights_only cannot be used.
+                torch.load(file, map_location="cpu", weights_only=False)
+        except (OSError, RuntimeError, EOFError, SafetensorError, ValueError) as error:
+            return f"{file.relative_to(checkpoint)} cannot be read ({type(error).__name__}: {error})"
+    return None
+
+
+def set_checkpoints_aside(checkpoint_dir: Path, reason: str) -> Path:
+    """Move every checkpoint out of the Trainer's sight, so a fresh run never mixes with old steps."""
+    target = checkpoint_dir.parent / f"checkpoints-{reason}-{time.strftime('%Y%m%d-%H%M%S')}"
+    target.mkdir(parents=True)
+    for checkpoint in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        shutil.move(str(checkpoint), str(target / checkpoint.name))
+    return target
+
+
+def resume_checkpoint(config: TrainingConfig, state: PartialState, reporter: Reporter) -> Path | None:
+    """The checkpoint to resume from, decided on rank 0 and shared, so every rank takes the same path."""
+    decision: list[str | None] = [None]
+    error: list[str | None] = [None]
+    if state.is_main_process:
+        newest = get_last_checkpoint(str(config.checkpoint_dir)) if config.checkpoint_dir.is_dir() else None
+        if newest is not None and not config.resume:
+            moved = set_checkpoints_aside(config.checkpoint_dir, "superseded")
+            reporter.info(f"resume is off: moved existing checkpoints to {moved} and starting from the base model")
+        elif newest is not None:
+            problem = checkpoint_problem(Path(newest), state.num_processes)
+            if problem is None:
+                decision[0] = newest
+            elif config.restart_on_corrupt_checkpoint:
+                moved = set_checkpoints_aside(config.checkpoint_dir, "corrupt")
+                reporter.warning(f"checkpoint {newest} cannot be loaded ({problem}); moved checkpoints to {moved} and starting over")
+            else:
+                error[0] = (
+                    f"cannot resume from checkpoint {newest}: {problem}. Fix: delete {newest} (or all of "
+                    f"{config.checkpoint_dir}) to start over, or set restart_on_corrupt_checkpoint=true"
+                )
+    if state.num_processes > 1:
+        torch.distributed.broadcast_object_list(decision, src=0)
+        torch.distributed.broadcast_object_list(error, src=0)
+    if error[0] is not None:
+        raise CheckpointError(error[0])
+    return Path(decision[0]) if decision[0] is not None else None
+
+
+def compute_metrics_for(registry: LabelRegistry) -> Callable[[EvalPrediction], dict[str, float]]:
+    def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
+        report = classification_report(prediction.label_ids, prediction.predictions, registry)
+        return {key: report[key] for key in ("accuracy", "f1_weighted", "f1_macro")}
+
+    return compute_metrics
+
+
+def argmax_for(untrained: torch.Tensor) -> Callable[[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor]:
+    """Keeps only class ids during evaluation (not full logit matrices) and masks again for label-free batches."""
+
+    def argmax(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch.Tensor) -> torch.Tensor:
+        scores = logits[0] if isinstance(logits, tuple) else logits
+        return mask_untrained(scores, untrained).argmax(dim=-1)
+
+    return argmax
+
+
+def evaluate_split(trainer: Trainer, dataset: Dataset, registry: LabelRegistry, split: str) -> dict[str, Any]:
+    """Predictions on one split (a collective: every rank calls it); the report is built from the gathered ids."""
+    output = trainer.predict(dataset, metric_key_prefix=split)
+    report = classification_report(output.label_ids, output.predictions, registry)
+    report["loss"] = float(output.metrics[f"{split}_loss"])
+    return report
+
+
+def gather_adapter_state(trainer: Trainer, zero_stage: int) -> dict[str, torch.Tensor] | None:
+    """Under ZeRO-3 the LoRA weights are sharded: gather them on every rank (collective). Else read in place."""
+    trainer.accelerator.wait_for_everyone()
+    if zero_stage == 3:
+        return trainer.model_wrapped._zero3_consolidated_16bit_state_dict(exclude_frozen_parameters=True)
+    return None
+
+
+def write_adapter(
+    trainer: Trainer,
+    state_dict: dict[str, torch.Tensor] | None,
+    tokenizer: PreTrainedTokenizerBase,
+    config: TrainingConfig,
+    trained_ids: list[int],
+    registry: LabelRegistry,
+    metrics: dict[str, Any],
+) -> None:
+    """Main process only: the adapter folder is built beside the old one and swapped in, never seen half-written."""
+    adapter_dir = config.adapter_dir
+    staging = adapter_dir.with_name(f"{adapter_dir.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    trainer.model.save_pretrained(str(staging), state_dict=state_dict)
+    if not (staging / "adapter_model.safetensors").is_file():
+        raise TrainingError(f"PEFT wrote no adapter weights into {staging}; the adapter would be empty")
+    tokenizer.save_pretrained(str(staging))
+    shutil.copyfile(config.registry_path, staging / REGISTRY_FILE)
+    config.write(staging / CONFIG_FILE)
+    (staging / TRAINED_CLASSES_FILE).write_text(
+        json.dumps({"class_ids": trained_ids, "codes": [registry.codes[i] for i in trained_ids]}, ensure_ascii=False, indent=2),
+        encoding="utf-8",
+    )
+    (staging / METRICS_FILE).write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    if adapter_dir.exists():
+        retired = adapter_dir.with_name(f"{adapter_dir.name}.old-{os.getpid()}")
+        adapter_dir.rename(retired)
+        staging.rename(adapter_dir)
+        shutil.rmtree(retired)
+    else:
+        staging.rename(adapter_dir)
+
+
+def last_logged_loss(log_history: list[dict[str, Any]]) -> float:
+    losses = [entry["loss"] for entry in log_history if "loss" in entry]
+    return float(losses[-1]) if losses else float("nan")
+
+
+def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float) -> dict[str, Any]:
+    """Train, evaluate, save; returns the flat metadata for the materialization (meaningful on rank 0)."""
+    check_base_model(config.base_model)
+    registry = LabelRegistry.from_json(Path(config.registry_path).read_text(encoding="utf-8"))
+    tokenizer = load_tokenizer(config.base_model)
+    dataset = load_dataset(config, tokenizer, registry)
+    counts = np.bincount(np.asarray(dataset["train"]["label"]), minlength=registry.max_classes)
+    weights = torch.tensor(class_weights(counts, config.class_weight_alpha, config.class_weight_clip), dtype=torch.float32)
+    untrained = weights == 0
+    trained_ids = [int(i) for i in np.flatnonzero(counts)]
+
+    bf16 = use_bf16(config)
+    args = training_arguments(config, bf16)  # initialises the process group; must precede the ZeRO-3 model load
+    state = PartialState()
+    # On CPU, Accelerate starts torch.distributed itself; DeepSpeed must adopt that group before ZeRO-3's zero.Init
+    # (inside from_pretrained), else it assumes one rank and rejects the batch size.
+    deepspeed.init_distributed()
+    if ranks.world_size != config.num_ranks:
+        reporter.warning(f"config asks for {config.num_ranks} ranks but the launcher started {ranks.world_size}")
+    resume_from = resume_checkpoint(config, state, reporter)
+    if resume_from is not None:
+        reporter.info(f"resuming from {resume_from}")
+
+    set_seed(config.seed)  # the new head and the LoRA matrices are drawn here, before the Trainer seeds anything
+    model = build_model(config, registry, tokenizer, untrained, bf16)
+    reporter.info(
+        f"base model {config.base_model}: {len(trained_ids)} trained classes of {registry.used} codes "
+        f"({registry.max_classes} slots), {len(dataset['train'])} train rows, ZeRO-{config.zero_stage}, "
+        f"{ranks.world_size} rank(s) x {torch.get_num_threads()} threads, {'bf16' if bf16 else 'fp32'}"
+    )
+    mlflow = MlflowCurves.from_env(os.environ) if ranks.is_main else None
+    progress = ProgressCallback(
+        reporter, config.per_device_batch_size * config.gradient_accumulation_steps * ranks.world_size, mlflow
+    )
+    trainer = WeightedLossTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset["train"],
+        eval_dataset=dataset["valid"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics_for(registry),
+        preprocess_logits_for_metrics=argmax_for(untrained),
+        callbacks=[progress],
+        class_weight=weights,
+    )
+    trainer.remove_callback(PrinterCallback)
+
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except Exception as error:
+        if resume_from is not None and not progress.train_began:
+            raise CheckpointError(
+                f"could not resume from checkpoint {resume_from}: {type(error).__name__}: {error}. "
+                f"Fix: delete {resume_from} to start over, or set restart_on_corrupt_checkpoint=true"
+            ) from error
+        raise
+
+    adapter_state = gather_adapter_state(trainer, config.zero_stage)
+    reports = {split: evaluate_split(trainer, dataset[split], registry, split) for split in ("valid", "test")}
+    steps_this_launch = trainer.state.global_step - progress.start_step
+    train_loss = output.training_loss if steps_this_launch > 0 else last_logged_loss(trainer.state.log_history)
+    train = {
+        "steps": trainer.state.global_step,
+        "steps_this_launch": steps_this_launch,
+        "train_loss": float(train_loss),
+        "samples_per_second": float(output.metrics.get("train_samples_per_second", 0.0)),
+        "train_runtime_seconds": float(output.metrics.get("train_runtime", 0.0)),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "num_ranks": ranks.world_size,
+        "zero_stage": config.zero_stage,
+        "bf16": bf16,
+        "resumed_from": str(resume_from) if resume_from else None,
+    }
+    metrics = {**reports, "train": train, "log_history": trainer.state.log_history}
+    if state.is_main_process:
+        write_adapter(trainer, adapter_state, tokenizer, config, trained_ids, registry, metrics)
+        reporter.info(
+            f"adapter saved to {config.adapter_dir}: test accuracy={reports['test']['accuracy']:.4f} "
+            f"f1_weighted={reports['test']['f1_weighted']:.4f} f1_macro={reports['test']['f1_macro']:.4f}"
+        )
+        if mlflow is not None:
+            mlflow.log(
+                {f"{split}_{key}": reports[split][key] for split in reports for key in ("accuracy", "f1_weighted", "f1_macro")},
+                trainer.state.global_step,
+            )
+    state.wait_for_everyone()
+    return {
+        "test_accuracy": reports["test"]["accuracy"],
+        "test_f1_weighted": reports["test"]["f1_weighted"],
+        "test_f1_macro": reports["test"]["f1_macro"],
+        "valid_f1_macro": reports["valid"]["f1_macro"],
+        "steps": train["steps"],
+        "train_loss": train["train_loss"],
+        "samples_per_second": train["samples_per_second"],
+        "wall_seconds": train["wall_seconds"],
+        "num_ranks": ranks.world_size,
+        "zero_stage": config.zero_stage,
+        "bf16": bf16,
+        "base_model": config.base_model,
+        "adapter_dir": str(config.adapter_dir),
+        "resumed_from": train["resumed_from"] or "none",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = parse_args(argv)
+    ranks = Ranks.from_env()
+    configure_logging(ranks)
+    config = load_config(args.config)
+    configure_threads(config)
+    with open_reporter(ranks) as reporter:
+        metadata = run(config, ranks, reporter, started)
+        if ranks.is_main:
+            reporter.materialize(metadata)
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
