@@ -56,5 +56,5 @@ def mlflow_tracking(context: InitResourceContext) -> Any:
     ensure_experiment(uri, name, home.mlflow / "artifacts")
     config = {"experiment_name": name, "mlflow_tracking_uri": uri, "parent_run_id": None, "mlflow_run_id": None,
               "env": {}, "env_to_tag": None, "extra_tags": {}}
-    shim = SimpleNamespace(log=context.log, dagster_run=context.dagster_run, run_id=context.run_id, resource_config=config)
+    shim = SimpleNamespace(log=context.log, dagster_run=context.run, run_id=context.run.run_id, resource_config=config)
     return MlFlow(shim)
