@@ -1,6 +1,6 @@
 """`acctax`: the main job on the embedded default, and the UI with the instance inside ACCTAX_HOME.
 
-    acctax materialize   # demo into landing (if empty), then every landed month through the data layer
+    acctax materialize   # demo into landing (if empty), every landed month through the data layer, then training
     acctax ui            # dagster dev on 127.0.0.1 with DAGSTER_HOME=$ACCTAX_HOME/dagster
 """
 
@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from acctax_assets.paths import AcctaxHome
 
@@ -53,12 +54,12 @@ def expand_months(specs: Sequence[str]) -> list[str]:
 
 
 def materialize(args: argparse.Namespace) -> int:
-    """Run the data layer for every landed month (or the requested ones) on the local instance."""
+    """The whole graph on the local instance: the data layer for every landed month (or the requested ones),
+    then the training chain (dataset → tokenized → adapter) once over all materialized months."""
     home = AcctaxHome.from_env().ensure()
     from dagster import DagsterInstance
 
     from acctax_assets import demo
-    from acctax_assets.definitions import defs
     from acctax_assets.ledger.ingestion import list_landing_files
 
     if not list_landing_files(home.landing) and not args.no_demo:
@@ -77,29 +78,44 @@ def materialize(args: argparse.Namespace) -> int:
     if not months:
         log.error("Nothing to materialize: no ledger file in %s maps to a partition", home.landing)
         return 2
-    job = defs.resolve_job_def("ledger_data_job")
     failed = []
     with DagsterInstance.get() as instance:
         for month in months:
-            result = job.execute_in_process(
-                instance=instance, partition_key=month, run_config=QUIET_RUN_CONFIG, raise_on_error=False
-            )
-            status = "ok" if result.success else "FAILED"
-            log.info("%s %s (run %s)", month[:7], status, result.run_id)
-            for evaluation in result.get_asset_check_evaluations():
-                if not evaluation.passed:
-                    log.warning(
-                        "%s check %s on %s did not pass (%s): %s", month[:7], evaluation.check_name,
-                        evaluation.asset_key.to_user_string(), evaluation.severity.value,
-                        {k: v.value for k, v in evaluation.metadata.items()},
-                    )
+            result = run_job(instance, "ledger_data_job", month[:7], partition_key=month)
             if not result.success:
                 failed.append(month[:7])
-    log.info("Materialized %d month(s) into %s; instance at %s", len(months) - len(failed), home.storage, home.dagster_home)
-    if failed:
-        log.error("Failed months: %s — open the UI (`acctax ui`) to read the run logs", failed)
-        return 1
+        log.info("Data layer: %d month(s) into %s; instance at %s", len(months) - len(failed), home.storage, home.dagster_home)
+        if failed:
+            log.error("Failed months: %s — open the UI (`acctax ui`) to read the run logs", failed)
+            return 1
+        if args.no_train:
+            return 0
+        result = run_job(instance, "training_job", "training")
+        if not result.success:
+            log.error("Training failed — open the UI (`acctax ui`) to read the run logs")
+            return 1
+        for materialization in result.asset_materializations_for_node("account_classifier"):
+            figures = {k: materialization.metadata[k].value for k in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "wall_seconds") if k in materialization.metadata}
+            log.info("account_classifier %s: %s", materialization.metadata["version"].value, figures)
     return 0
+
+
+def run_job(instance: Any, job_name: str, label: str, partition_key: str | None = None) -> Any:
+    """Execute one job in this process on the local instance; log its outcome and any check that did not pass."""
+    from acctax_assets.definitions import defs
+
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance, partition_key=partition_key, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+    )
+    log.info("%s %s (run %s)", label, "ok" if result.success else "FAILED", result.run_id)
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            log.warning(
+                "%s check %s on %s did not pass (%s): %s", label, evaluation.check_name,
+                evaluation.asset_key.to_user_string(), evaluation.severity.value,
+                {k: v.value for k, v in evaluation.metadata.items()},
+            )
+    return result
 
 
 def ui(args: argparse.Namespace) -> int:
@@ -115,9 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("acctax_assets").setLevel(logging.INFO)
     parser = argparse.ArgumentParser(prog="acctax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("materialize", help="demo ledger (if landing is empty) + every landed month through the data layer")
+    run = commands.add_parser("materialize", help="demo ledger (if landing is empty), every landed month, then training")
     run.add_argument("--months", nargs="*", metavar="YYYY-MM[:YYYY-MM]", help="only these months or ranges (default: every month with files)")
     run.add_argument("--no-demo", action="store_true", help="never generate the demo, even if landing is empty")
+    run.add_argument("--no-train", action="store_true", help="stop after the data layer (no dataset, tokenizer or training)")
     run.set_defaults(handler=materialize)
     serve = commands.add_parser("ui", help="start the Dagster UI and daemon on loopback")
     serve.add_argument("--host", default="127.0.0.1")
