@@ -284,7 +284,7 @@ def configure_logging(ranks: Ranks) -> None:
     logging.getLogger("DeepSpeed").setLevel(logging.WARNING)
 
 
-def load_dataset(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, registry: LabelRegistry) -> DatasetDict:
+def load_splits(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, registry: LabelRegistry) -> DatasetDict:
     """The tokenized splits, cut to what the model consumes, with every label checked against the registry."""
     path = Path(config.dataset_dir)
     if not path.exists():
@@ -427,7 +427,8 @@ def training_arguments(config: TrainingConfig, bf16: bool) -> TrainingArguments:
         per_device_train_batch_size=config.per_device_batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        eval_strategy="steps",
+        # The final valid/test report follows training anyway: an eval scheduled at the last step would repeat it.
+        eval_strategy="steps" if config.eval_steps < config.max_steps else "no",
         eval_steps=config.eval_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
@@ -566,8 +567,11 @@ def write_adapter(
     staging = adapter_dir.with_name(f"{adapter_dir.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     trainer.model.save_pretrained(str(staging), state_dict=state_dict)
-    if not (staging / "adapter_model.safetensors").is_file():
-        raise TrainingError(f"PEFT wrote no adapter weights into {staging}; the adapter would be empty")
+    weights_file = staging / "adapter_model.safetensors"
+    saved = load_file(weights_file) if weights_file.is_file() else {}
+    if not saved or any(tensor.numel() == 0 for tensor in saved.values()):
+        # ZeRO-3 can hand PEFT still-partitioned (empty) parameters; such an adapter must never replace a good one.
+        raise TrainingError(f"the adapter written to {staging} is empty or has empty tensors; not publishing it to {adapter_dir}")
     tokenizer.save_pretrained(str(staging))
     shutil.copyfile(config.registry_path, staging / REGISTRY_FILE)
     config.write(staging / CONFIG_FILE)
@@ -595,7 +599,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     check_base_model(config.base_model)
     registry = LabelRegistry.from_json(Path(config.registry_path).read_text(encoding="utf-8"))
     tokenizer = load_tokenizer(config.base_model)
-    dataset = load_dataset(config, tokenizer, registry)
+    dataset = load_splits(config, tokenizer, registry)
     counts = np.bincount(np.asarray(dataset["train"]["label"]), minlength=registry.max_classes)
     weights = torch.tensor(class_weights(counts, config.class_weight_alpha, config.class_weight_clip), dtype=torch.float32)
     untrained = weights == 0

