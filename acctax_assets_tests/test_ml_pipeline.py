@@ -1,9 +1,12 @@
 """The ML layer end to end on a real Dagster instance: dataset → tokenized → LoRA adapter trained by the real
 `deepspeed` launcher (CPU, ZeRO-2) through Pipes, with MLflow tracking and the quality gate."""
 
+import threading
+import time
 from pathlib import Path
 
 import mlflow
+import psutil
 import pytest
 import torch
 from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult, instance_for_test
@@ -124,3 +127,38 @@ def test_adapter_ref_reads_registry_and_metrics(home: AcctaxHome) -> None:
     assert isinstance(adapter, AdapterRef)
     assert adapter.metrics()["test"]["f1_macro"] >= 0
     assert adapter.registry().max_classes == 260
+
+
+def test_killed_training_fails_with_the_child_log_and_the_retry_resumes(home: AcctaxHome) -> None:
+    config = run_config({"max_steps": 40, "save_steps": 5, "eval_steps": 40, "seed": 7})
+    work_root = home.storage / "_work" / "account_classifier"
+    killed: list[int] = []
+
+    def kill_after_first_checkpoint() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not killed:
+            for checkpoint in work_root.glob("*/checkpoints/checkpoint-*"):
+                if (checkpoint / "trainer_state.json").exists():
+                    for process in psutil.process_iter(["cmdline"]):
+                        if "acctax_assets.ml.train" in " ".join(process.info["cmdline"] or []) and "--local_rank" in " ".join(process.info["cmdline"] or []):
+                            process.kill()
+                            killed.append(process.pid)
+                    break
+            time.sleep(0.5)
+
+    killer = threading.Thread(target=kill_after_first_checkpoint)
+    killer.start()
+    with instance_for_test() as instance:
+        first = train(instance, config)
+    killer.join()
+    assert killed, "the training process was never seen with a checkpoint"
+    assert not first.success
+    message = failure_text(first)
+    assert "Last lines of" in message and "resumes from the newest one" in message
+
+    with instance_for_test() as instance:
+        retry = train(instance, config)
+    assert retry.success, failure_text(retry)
+    metadata = retry.asset_materializations_for_node("account_classifier")[0].metadata
+    assert "checkpoint-" in metadata["resumed_from"].value
+    assert metadata["steps"].value == 40

@@ -43,11 +43,11 @@ TABLE_ROWS = 10
 class ClassifierConfig(Config):
     """Training knobs shown in the launchpad; ranges are validated by TrainingConfig before launch."""
 
-    max_steps: int = Field(default=300, description="Optimizer steps (the demo default fits a 2-core CPU)")
-    learning_rate: float = 1e-3
+    max_steps: int = Field(default=160, description="Optimizer steps (the default fits the demo on a 2-core CPU)")
+    learning_rate: float = 5e-3
     per_device_batch_size: int = 32
     gradient_accumulation_steps: int = 1
-    eval_steps: int = 100
+    eval_steps: int = Field(default=200, description="Evaluate on valid every N steps (valid and test are always evaluated at the end)")
     save_steps: int = 100
     warmup_steps: float = Field(default=0.05, description="Steps, or a fraction of max_steps when < 1")
     weight_decay: float = 0.0

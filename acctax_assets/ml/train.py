@@ -438,7 +438,7 @@ def training_arguments(config: TrainingConfig, bf16: bool) -> TrainingArguments:
         seed=config.seed,
         bf16=bf16,
         use_cpu=not torch.cuda.is_available(),
-        deepspeed=deepspeed_config(config.zero_stage, bf16),
+        deepspeed=deepspeed_config(config.zero_stage, bf16) if config.use_deepspeed else None,
         # Each rank's loss is its own batch mean; averaging token counts across ranks doubled it with 2 ranks.
         average_tokens_across_devices=False,
         report_to="none",
@@ -610,7 +610,8 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     state = PartialState()
     # On CPU, Accelerate starts torch.distributed itself; DeepSpeed must adopt that group before ZeRO-3's zero.Init
     # (inside from_pretrained), else it assumes one rank and rejects the batch size.
-    deepspeed.init_distributed()
+    if config.use_deepspeed:
+        deepspeed.init_distributed()
     if ranks.world_size != config.num_ranks:
         reporter.warning(f"config asks for {config.num_ranks} ranks but the launcher started {ranks.world_size}")
     resume_from = resume_checkpoint(config, state, reporter)
@@ -652,7 +653,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
             ) from error
         raise
 
-    adapter_state = gather_adapter_state(trainer, config.zero_stage)
+    adapter_state = gather_adapter_state(trainer, config.zero_stage if config.use_deepspeed else 0)
     reports = {split: evaluate_split(trainer, dataset[split], registry, split) for split in ("valid", "test")}
     steps_this_launch = trainer.state.global_step - progress.start_step
     train_loss = output.training_loss if steps_this_launch > 0 else last_logged_loss(trainer.state.log_history)
