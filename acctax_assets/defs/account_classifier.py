@@ -40,28 +40,33 @@ LOG_TAIL_LINES = 40
 TABLE_ROWS = 10
 
 
+def _default(field: str, model: type = TrainingConfig) -> Any:
+    """Defaults live in TrainingConfig/LoraSettings (with the ranges); the launchpad mirrors them."""
+    return model.model_fields[field].default
+
+
 class ClassifierConfig(Config):
     """Training knobs shown in the launchpad; ranges are validated by TrainingConfig before launch."""
 
-    max_steps: int = Field(default=160, description="Optimizer steps (the default fits the demo on a 2-core CPU)")
-    learning_rate: float = 5e-3
-    per_device_batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    eval_steps: int = Field(default=200, description="Evaluate on valid every N steps (valid and test are always evaluated at the end)")
-    save_steps: int = 100
-    warmup_steps: float = Field(default=0.05, description="Steps, or a fraction of max_steps when < 1")
-    weight_decay: float = 0.0
-    class_weight_alpha: float = Field(default=0.5, description="Class weight = (1/count)^alpha, clipped, mean 1")
-    class_weight_clip: float = 10.0
-    zero_stage: int = Field(default=2, description="DeepSpeed ZeRO stage (2 recommended with LoRA)")
-    num_ranks: int = Field(default=1, description="Processes: GPUs on a GPU node, CPU ranks otherwise")
-    bf16: bool | None = Field(default=None, description="None: bf16 on a GPU that supports it, fp32 on CPU")
-    seed: int = 42
-    resume: bool = Field(default=True, description="Resume from a checkpoint of the same config + dataset")
-    restart_on_corrupt_checkpoint: bool = False
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
+    max_steps: int = Field(default=_default("max_steps"), description="Optimizer steps (the default fits the demo on a 2-core CPU)")
+    learning_rate: float = _default("learning_rate")
+    per_device_batch_size: int = _default("per_device_batch_size")
+    gradient_accumulation_steps: int = _default("gradient_accumulation_steps")
+    eval_steps: int = Field(default=_default("eval_steps"), description="Evaluate on valid every N steps (valid and test are always evaluated at the end)")
+    save_steps: int = _default("save_steps")
+    warmup_steps: float = Field(default=_default("warmup_steps"), description="Steps, or a fraction of max_steps when < 1")
+    weight_decay: float = _default("weight_decay")
+    class_weight_alpha: float = Field(default=_default("class_weight_alpha"), description="Class weight = (1/count)^alpha, clipped, mean 1")
+    class_weight_clip: float = _default("class_weight_clip")
+    zero_stage: int = Field(default=_default("zero_stage"), description="DeepSpeed ZeRO stage (2 recommended with LoRA)")
+    num_ranks: int = Field(default=_default("num_ranks"), description="Processes: GPUs on a GPU node, CPU ranks otherwise")
+    bf16: bool | None = Field(default=_default("bf16"), description="None: bf16 on a GPU that supports it, fp32 on CPU")
+    seed: int = _default("seed")
+    resume: bool = Field(default=_default("resume"), description="Resume from a checkpoint of the same config + dataset")
+    restart_on_corrupt_checkpoint: bool = _default("restart_on_corrupt_checkpoint")
+    lora_r: int = _default("r", LoraSettings)
+    lora_alpha: int = _default("alpha", LoraSettings)
+    lora_dropout: float = _default("dropout", LoraSettings)
     lora_target_modules: list[str] | None = Field(default=None, description="Default: chosen per architecture")
     lora_layers: list[int] | None = Field(default=None, description="Only these layer indices (default all)")
 
