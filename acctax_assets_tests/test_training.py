@@ -243,3 +243,34 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
     assert resumed["resumed_from"].endswith("checkpoint-20")
     assert resumed["steps"] == 20 and resumed["steps_this_launch"] == 0
 
+
+
+def fake_checkpoint(folder: Path, shards: int = 1) -> Path:
+    import torch
+
+    checkpoint = folder / "checkpoint-10"
+    state = checkpoint / "global_step10"
+    state.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 10}))
+    (checkpoint / "latest").write_text("global_step10")
+    for rank in range(shards):
+        torch.save({"step": 10}, state / f"bf16_zero_pp_rank_{rank}_mp_rank_00_optim_states.pt")
+    return checkpoint
+
+
+def test_checkpoint_problems_are_named(tmp_path: Path) -> None:
+    from acctax_assets.ml.train import checkpoint_problem
+
+    good = fake_checkpoint(tmp_path / "good")
+    assert checkpoint_problem(good, world_size=1) is None
+    assert "split over 1 ranks" in checkpoint_problem(good, world_size=2)
+    corrupt = fake_checkpoint(tmp_path / "corrupt")
+    (corrupt / "global_step10" / "bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt").write_bytes(b"\x00garbage")
+    assert "optim_states.pt cannot be read" in checkpoint_problem(corrupt, world_size=1)
+    interrupted = fake_checkpoint(tmp_path / "interrupted")
+    (interrupted / "trainer_state.json").unlink()
+    assert "trainer_state.json is missing" in checkpoint_problem(interrupted, world_size=1)
+    plain = fake_checkpoint(tmp_path / "plain")
+    (plain / "latest").unlink()
+    assert "latest" in checkpoint_problem(plain, world_size=1)
+    assert checkpoint_problem(plain, world_size=1, deepspeed_state=False) is None

@@ -2,8 +2,8 @@
 
 The Dagster process never imports torch: it writes the typed training config, launches the `deepspeed`
 launcher with PipesSubprocessClient (only global rank 0 reports back), and turns the child's report into
-metadata. Checkpoints live in a work folder keyed by the config + dataset fingerprint, so a retry of the
-same training resumes instead of starting over. MLflow: the parent owns the run (dagster-mlflow) and hands
+metadata. Checkpoints live in a work folder keyed by the config + a hash of the dataset's content, so a retry
+of the same training (even after the datasets were re-materialized identically) resumes instead of starting over. MLflow: the parent owns the run (dagster-mlflow) and hands
 its id to rank 0, which logs curves and metrics into it.
 """
 
@@ -127,7 +127,7 @@ def account_classifier(
         draft = training_config(config, base_model, tokenized_dataset)
     except (AcctaxError, ValidationError) as exc:
         raise Failure(description=f"account_classifier not started: {exc}") from exc
-    work = settings.acctax_home.storage / "_work" / "account_classifier" / draft.fingerprint(tokenized_dataset.path.name)
+    work = settings.acctax_home.storage / "_work" / "account_classifier" / draft.fingerprint(tokenized_dataset.content_hash())
     train = draft.model_copy(update={"output_dir": str(work)})
     config_path = train.write(work / "training_config.json")
     log_path = work / "train.log"

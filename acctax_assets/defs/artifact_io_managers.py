@@ -1,6 +1,7 @@
 """IO managers for directory assets: HF datasets (save_to_disk) and LoRA adapters, written as atomic
 versions (see versioned_dirs); downstream receives a reference, not a copy."""
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,6 +43,17 @@ class SavedDataset:
 
     def registry(self) -> LabelRegistry:
         return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
+
+    def content_hash(self) -> str:
+        """Hash of the data files and registry (not the version name): identical splits give the same hash."""
+        digest = hashlib.sha256()
+        for file in sorted(self.path.rglob("*")):
+            if file.is_file() and (file.suffix == ".arrow" or file.name == REGISTRY_FILE):
+                digest.update(file.relative_to(self.path).as_posix().encode())
+                with file.open("rb") as stream:
+                    for block in iter(lambda: stream.read(1 << 20), b""):
+                        digest.update(block)
+        return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import pickle
 import shutil
 import sys
 import time
@@ -448,7 +449,7 @@ def training_arguments(config: TrainingConfig, bf16: bool) -> TrainingArguments:
     )
 
 
-def checkpoint_problem(checkpoint: Path, world_size: int) -> str | None:
+def checkpoint_problem(checkpoint: Path, world_size: int, deepspeed_state: bool = True) -> str | None:
     """Why `checkpoint` cannot be resumed from, or None; every file is read so a damaged one shows up here."""
     state_file = checkpoint / "trainer_state.json"
     if not state_file.is_file():
@@ -457,6 +458,23 @@ def checkpoint_problem(checkpoint: Path, world_size: int) -> str | None:
         int(json.loads(state_file.read_text(encoding="utf-8"))["global_step"])
     except (ValueError, KeyError, TypeError) as error:
         return f"trainer_state.json is unreadable ({error})"
+    if deepspeed_state:
+        problem = _deepspeed_state_problem(checkpoint, world_size)
+        if problem is not None:
+            return problem
+    for file in sorted(checkpoint.rglob("*")):
+        try:
+            if file.suffix == ".safetensors":
+                load_file(file)
+            elif file.suffix in (".pt", ".pth", ".bin"):
+                # Our own checkpoint files; DeepSpeed pickles non-tensor objects, so weights_only cannot be used.
+                torch.load(file, map_location="cpu", weights_only=False)
+        except (OSError, RuntimeError, EOFError, SafetensorError, ValueError, pickle.UnpicklingError) as error:
+            return f"{file.relative_to(checkpoint)} cannot be read ({type(error).__name__}: {error})"
+    return None
+
+
+def _deepspeed_state_problem(checkpoint: Path, world_size: int) -> str | None:
     latest = checkpoint / "latest"
     if not latest.is_file():
         return "the DeepSpeed 'latest' tag file is missing"
@@ -469,15 +487,6 @@ def checkpoint_problem(checkpoint: Path, world_size: int) -> str | None:
             f"its ZeRO optimizer state is split over {len(shards)} ranks but this launch has {world_size} "
             f"(relaunch with num_ranks={len(shards)} to resume it)"
         )
-    for file in sorted(checkpoint.rglob("*")):
-        try:
-            if file.suffix == ".safetensors":
-                load_file(file)
-            elif file.suffix in (".pt", ".pth", ".bin"):
-                # Our own checkpoint files; DeepSpeed pickles non-tensor objects, so weights_only cannot be used.
-                torch.load(file, map_location="cpu", weights_only=False)
-        except (OSError, RuntimeError, EOFError, SafetensorError, ValueError) as error:
-            return f"{file.relative_to(checkpoint)} cannot be read ({type(error).__name__}: {error})"
     return None
 
 
@@ -500,7 +509,7 @@ def resume_checkpoint(config: TrainingConfig, state: PartialState, reporter: Rep
             moved = set_checkpoints_aside(config.checkpoint_dir, "superseded")
             reporter.info(f"resume is off: moved existing checkpoints to {moved} and starting from the base model")
         elif newest is not None:
-            problem = checkpoint_problem(Path(newest), state.num_processes)
+            problem = checkpoint_problem(Path(newest), state.num_processes, config.use_deepspeed)
             if problem is None:
                 decision[0] = newest
             elif config.restart_on_corrupt_checkpoint:

@@ -61,8 +61,11 @@ class TrainingConfig(BaseModel):
         return Path(self.output_dir) / "checkpoints"
 
     def fingerprint(self, *extra: str) -> str:
-        """Hash of what decides the training result (not where files go): same hash, resumable checkpoints."""
-        decisive = self.model_dump(exclude={"output_dir", "resume", "restart_on_corrupt_checkpoint", "torch_threads"})
+        """Hash of what decides the training result, not where files live (`extra` carries the dataset's
+        content hash): same fingerprint, resumable checkpoints."""
+        decisive = self.model_dump(
+            exclude={"output_dir", "dataset_dir", "registry_path", "resume", "restart_on_corrupt_checkpoint", "torch_threads"}
+        )
         payload = json.dumps(decisive, sort_keys=True) + "".join(extra)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
