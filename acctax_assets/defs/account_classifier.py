@@ -142,6 +142,7 @@ def account_classifier(
     try:
         report = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(work)).get_materialize_result()
     except Exception as exc:
+        mlflow.end_run(status="FAILED")
         raise Failure(
             description=(
                 f"Training process failed: {exc}. Last lines of {log_path}:\n{log_tail(log_path)}\n"
@@ -161,9 +162,6 @@ def account_classifier(
     splits = tokenized_dataset.load()
     metadata = {
         **report.metadata,
-        "test_accuracy": metrics["test"]["accuracy"],
-        "test_f1_weighted": metrics["test"]["f1_weighted"],
-        "test_f1_macro": metrics["test"]["f1_macro"],
         "classes_in_test": len(per_class),
         "train_rows": splits["train"].num_rows,
         "valid_rows": splits["valid"].num_rows,
