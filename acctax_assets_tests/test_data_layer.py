@@ -1,7 +1,5 @@
 """The data layer through real Dagster runs on a test instance: raw → cleaned (+ rejected) → features."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from dagster import DagsterInstance, ExecuteInProcessResult, instance_for_test

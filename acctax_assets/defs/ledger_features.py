@@ -4,7 +4,8 @@ import pandas as pd
 from dagster import AssetExecutionContext, Failure, Output, asset
 
 from acctax_assets.errors import FeatureConfigError
-from acctax_assets.ledger.features import build_features, korean_holidays
+from acctax_assets.ledger.features import build_features, on_korean_holiday
+from acctax_assets.ledger.quality import null_rates
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 
@@ -16,15 +17,13 @@ def ledger_features(context: AssetExecutionContext, cleaned_ledger: pd.DataFrame
         features = build_features(cleaned_ledger, settings.features)
     except FeatureConfigError as exc:
         raise Failure(description=str(exc)) from exc
-    null_rates = {f: round(float(features[f].isna().mean()), 4) if len(features) else 0.0 for f in settings.features}
-    on_holiday = features["date"].dt.normalize().isin(korean_holidays(features["date"]))
-    holiday_rate = float(on_holiday.mean()) if len(features) else 0.0
+    holiday_rate = float(on_korean_holiday(features["date"]).mean()) if len(features) else 0.0
     return Output(
         features,
         metadata={
             "rows": len(features),
             "features": list(settings.features),
-            "null_rates": null_rates,
+            "null_rates": null_rates(features, settings.features),
             "holiday_rate": round(holiday_rate, 4),
         },
     )

@@ -3,8 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
-from acctax_assets.errors import LedgerFileError
-from acctax_assets.ledger.ingestion import combine, list_landing_files, month_of_file, read_ledger_file
+from acctax_assets.ledger.ingestion import combine, files_for_month, list_landing_files, read_ledger_file
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 
@@ -15,13 +14,7 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
     month = context.partition_key
     home = settings.acctax_home
     column_map = settings.column_map()
-    files, unmapped = [], []
-    for path in list_landing_files(home.landing):
-        try:
-            if month_of_file(path, column_map, home.landing) == month:
-                files.append(path)
-        except LedgerFileError as exc:
-            unmapped.append(str(exc))
+    files, unmapped = files_for_month(list_landing_files(home.landing), month, column_map, home.landing)
     for problem in unmapped:
         context.log.warning(f"Skipped a file whose month cannot be determined: {problem}")
     if not files:

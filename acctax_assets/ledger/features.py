@@ -55,16 +55,16 @@ _SIZE_BANDS = np.array(["low", "typical", "high", "top"], dtype=object)
 MONTH_END_DAYS = 3
 
 
-def korean_holidays(dates: pd.Series) -> pd.DatetimeIndex:
-    """Korean public holidays (substitute holidays included) of every year the dates touch."""
+def on_korean_holiday(dates: pd.Series) -> pd.Series:
+    """Whether each date is a Korean public holiday (substitute holidays included)."""
     years = sorted({int(y) for y in dates.dt.year.dropna().unique()})
-    return pd.DatetimeIndex(list(holidays.country_holidays("KR", years=years)))
+    return dates.dt.normalize().isin(pd.DatetimeIndex(list(holidays.country_holidays("KR", years=years))))
 
 
 def calendar_features(dates: pd.Series) -> pd.DataFrame:
     """Weekday, workday/weekend/holiday, month end, quarter and the Korean VAT filing period."""
     weekday = dates.dt.weekday
-    is_holiday = dates.dt.normalize().isin(korean_holidays(dates))
+    is_holiday = on_korean_holiday(dates)
     day_type = np.where(is_holiday, "holiday", np.where(weekday >= 5, "weekend", "workday"))
     quarter = dates.dt.quarter
     return pd.DataFrame(

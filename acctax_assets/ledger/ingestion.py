@@ -226,9 +226,16 @@ def month_of_file(path: Path, column_map: ColumnMap, landing: Path) -> str | Non
 
 def files_for_month(
     files: Iterable[Path], month: str, column_map: ColumnMap, landing: Path
-) -> list[Path]:
-    """The files of one partition; unreadable files without a period in the name raise here, loudly."""
-    return [path for path in files if month_of_file(path, column_map, landing) == month]
+) -> tuple[list[Path], list[str]]:
+    """The files of one partition, and why files whose month cannot be determined were left out."""
+    selected, unmapped = [], []
+    for path in files:
+        try:
+            if month_of_file(path, column_map, landing) == month:
+                selected.append(path)
+        except LedgerFileError as exc:
+            unmapped.append(str(exc))
+    return selected, unmapped
 
 
 def combine(files: list[LedgerFile]) -> pd.DataFrame:

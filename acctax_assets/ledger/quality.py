@@ -105,9 +105,13 @@ def amount_consistency(cleaned: pd.DataFrame, tolerance: int, max_abs_amount: in
     )
 
 
+def null_rates(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, float]:
+    """Share of missing values per column (0 for an empty frame), rounded for metadata."""
+    return {c: round(float(frame[c].isna().mean()), 4) if len(frame) else 0.0 for c in columns}
+
+
 def feature_null_rates(features: pd.DataFrame, key_features: Sequence[str], max_null_rate: float) -> Verdict:
-    present = [f for f in key_features if f in features.columns]
-    rates = {f: round(float(features[f].isna().mean()), 4) if len(features) else 0.0 for f in present}
+    rates = null_rates(features, [f for f in key_features if f in features.columns])
     too_high = {f: r for f, r in rates.items() if r > max_null_rate}
     return Verdict(passed=not too_high, severity="WARN", metadata={"null_rates": rates, "above_limit": too_high, "limit": max_null_rate})
 

@@ -9,7 +9,7 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from acctax_assets.ml.launch import check_base_model
+from acctax_assets.ml.launch import BaseModelError, check_base_model
 
 
 def default_base_model() -> str:
@@ -20,10 +20,15 @@ def default_base_model() -> str:
 
 
 def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
-    """The base model's tokenizer, offline; decoder tokenizers without a pad token pad with EOS."""
+    """The base model's tokenizer, offline, shared by the tokenized dataset and the trainer so both pad alike.
+
+    Decoder-only checkpoints (Llama, Qwen) ship without a pad token; they pad with EOS.
+    """
     check_base_model(base_model)
     tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True)
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token is None:
+            raise BaseModelError(f"tokenizer of {base_model} has neither a pad nor an eos token; cannot pad batches")
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 

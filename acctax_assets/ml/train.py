@@ -39,7 +39,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import (
     AutoModelForSequenceClassification,
-    AutoTokenizer,
     DataCollatorWithPadding,
     EvalPrediction,
     PreTrainedModel,
@@ -59,6 +58,7 @@ from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.launch import check_base_model, threads_per_rank
 from acctax_assets.ml.metrics import class_weights, classification_report
+from acctax_assets.ml.tokenization import load_tokenizer
 from acctax_assets.ml.training_config import TrainingConfig
 
 logger = logging.getLogger("acctax_assets.ml.train")
@@ -311,16 +311,6 @@ def load_splits(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, regi
                 "Fix: rebuild ledger_dataset and tokenized_dataset with the current label registry"
             )
     return dataset
-
-
-def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
-    tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True)
-    if tokenizer.pad_token_id is None:
-        # Decoder-only checkpoints (Llama, Qwen) ship without a pad token; batching needs one.
-        if tokenizer.eos_token is None:
-            raise TrainingError(f"tokenizer of {base_model} has neither a pad nor an eos token; cannot pad batches")
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def default_target_modules(model: PreTrainedModel) -> list[str]:
