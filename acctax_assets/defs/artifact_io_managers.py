@@ -14,6 +14,7 @@ from pydantic import Field
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.serialization import TEXT_SPEC_FILE, TextSpec
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
 
@@ -26,10 +27,12 @@ class MissingArtifactError(AcctaxError):
 
 @dataclass(frozen=True)
 class DatasetArtifact:
-    """What a dataset asset returns: the splits and the label registry they were encoded with."""
+    """What a dataset asset returns: the splits, the label registry they were encoded with and how rows
+    became text."""
 
     dataset: DatasetDict
     registry: LabelRegistry
+    text_spec: TextSpec
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,14 @@ class SavedDataset:
     def registry(self) -> LabelRegistry:
         return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
 
+    def text_spec(self) -> TextSpec:
+        return TextSpec.load(self.path)
+
     def content_hash(self) -> str:
         """Hash of the data files and registry (not the version name): identical splits give the same hash."""
         digest = hashlib.sha256()
         for file in sorted(self.path.rglob("*")):
-            if file.is_file() and (file.suffix == ".arrow" or file.name == REGISTRY_FILE):
+            if file.is_file() and (file.suffix == ".arrow" or file.name in (REGISTRY_FILE, TEXT_SPEC_FILE)):
                 digest.update(file.relative_to(self.path).as_posix().encode())
                 with file.open("rb") as stream:
                     for block in iter(lambda: stream.read(1 << 20), b""):
@@ -91,6 +97,7 @@ class DatasetIOManager(ConfigurableIOManager):
         def build(folder: Path) -> None:
             obj.dataset.save_to_disk(str(folder))
             obj.registry.save(folder / REGISTRY_FILE)
+            obj.text_spec.save(folder)
 
         path = _store(self.base_path, context.asset_key.path).publish(_version(context), build, keep=DATASET_VERSIONS_KEPT)
         context.add_output_metadata({"path": MetadataValue.path(str(path))})

@@ -9,7 +9,7 @@ from pydantic import Field
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.dataset import build_dataset, labelled_rows
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES
+from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact
 from acctax_assets.defs.ml_resources import ModelSettings
@@ -72,7 +72,7 @@ def ledger_dataset(
         if codes:
             context.log.warning(f"{split_name} has codes never seen in train: {codes}")
     return Output(
-        DatasetArtifact(dataset=dataset, registry=registry),
+        DatasetArtifact(dataset=dataset, registry=registry, text_spec=TextSpec(tuple(config.text_features))),
         metadata={
             "months": [m[:7] for m in months],
             "split_strategy": config.split_strategy,

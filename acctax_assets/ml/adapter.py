@@ -8,10 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.serialization import TextSpec
 
 METRICS_FILE = "metrics.json"
 TRAINING_CONFIG_FILE = "training_config.json"
+TRAINED_CLASSES_FILE = "trained_classes.json"
+# One row per valid/test example: split, label, predicted, confidence (for calibration and the review threshold).
+EVAL_PREDICTIONS_FILE = "eval_predictions.parquet"
+
+
+class RegistryMismatchError(AcctaxError):
+    """The adapter's label registry is not a prefix of the current one: its class ids mean other codes now."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,33 @@ class AdapterRef:
 
     def metrics(self) -> dict[str, Any]:
         return json.loads((self.path / METRICS_FILE).read_text(encoding="utf-8"))
+
+    def text_spec(self) -> TextSpec:
+        return TextSpec.load(self.path)
+
+    def trained_classes(self) -> dict[str, Any]:
+        """{"class_ids", "codes", "counts"}: the slots that had training rows, and how many."""
+        return json.loads((self.path / TRAINED_CLASSES_FILE).read_text(encoding="utf-8"))
+
+    def trained_class_ids(self) -> list[int]:
+        return [int(i) for i in self.trained_classes()["class_ids"]]
+
+    def eval_predictions(self) -> pd.DataFrame:
+        return pd.read_parquet(self.path / EVAL_PREDICTIONS_FILE)
+
+    def check_registry(self, current: LabelRegistry) -> None:
+        """The registry is append-only, so the adapter's codes must still sit in the same slots today."""
+        mine = self.registry()
+        moved = [(i, code, current.codes[i] if i < current.used else None) for i, code in enumerate(mine.codes)
+                 if i >= current.used or current.codes[i] != code]
+        if moved or mine.max_classes != current.max_classes:
+            detail = (f"slot {moved[0][0]} is {moved[0][1]!r} in the adapter but {moved[0][2]!r} now" if moved
+                      else f"the adapter has {mine.max_classes} slots, the registry {current.max_classes}")
+            raise RegistryMismatchError(
+                f"adapter {self.version} was trained with a label registry that does not match the current one ({detail}), "
+                "so its class ids would name the wrong codes. Fix: re-materialize ledger_dataset, tokenized_dataset and "
+                "account_classifier to retrain on the current registry"
+            )
 
     def load_model(self) -> Any:
         """Base model with a head of every registry slot + the adapter, in eval mode.

@@ -4,7 +4,10 @@ refused: they must never reach the model's input."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -91,3 +94,34 @@ def serialize_rows(frame: pd.DataFrame, features: Sequence[str]) -> pd.Series:
         values = format_amounts(frame[column]) if column in AMOUNT_COLUMNS else _as_text(frame[column])
         text = text + (SEPARATOR if position else "") + f"{KEY_ALIASES.get(column, column)}:" + values
     return text
+
+
+TEXT_SPEC_FILE = "text_spec.json"
+
+
+class MissingTextSpecError(FeatureConfigError):
+    """A dataset or adapter folder was written before text specs were stored with it."""
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """How rows became model text, stored with every dataset and adapter: prediction must serialize new rows
+    with the same features in the same order and truncate at the same length as training did."""
+
+    text_features: tuple[str, ...]
+    max_length: int | None = None
+    ledger_dataset_version: str | None = None
+
+    def save(self, folder: Path) -> None:
+        (folder / TEXT_SPEC_FILE).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TextSpec:
+        path = folder / TEXT_SPEC_FILE
+        if not path.is_file():
+            raise MissingTextSpecError(
+                f"{path} is missing, so the text the model was trained on is unknown. "
+                "Fix: re-materialize ledger_dataset, tokenized_dataset and account_classifier"
+            )
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(tuple(data["text_features"]), data.get("max_length"), data.get("ledger_dataset_version"))

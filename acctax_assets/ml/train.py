@@ -27,6 +27,7 @@ from typing import Any
 
 import deepspeed
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from accelerate import PartialState
@@ -55,21 +56,18 @@ from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.adapter import EVAL_PREDICTIONS_FILE, METRICS_FILE, TRAINED_CLASSES_FILE, TRAINING_CONFIG_FILE
+from acctax_assets.ml.inference import MASKED_LOGIT, mask_untrained
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.launch import check_base_model, threads_per_rank
 from acctax_assets.ml.metrics import class_weights, classification_report
+from acctax_assets.ml.serialization import TEXT_SPEC_FILE
 from acctax_assets.ml.tokenization import load_tokenizer
 from acctax_assets.ml.training_config import TrainingConfig
 
 logger = logging.getLogger("acctax_assets.ml.train")
 
 SPLITS = ("train", "valid", "test")
-# Logit given to classes the model cannot learn (absent from train, spare slots). Finite so that 0-weighted rows
-# of such classes give 0 loss rather than NaN, and representable in bf16.
-MASKED_LOGIT = -1.0e4
-TRAINED_CLASSES_FILE = "trained_classes.json"
-METRICS_FILE = "metrics.json"
-CONFIG_FILE = "training_config.json"
 
 
 class TrainingError(AcctaxError):
@@ -245,11 +243,6 @@ class WeightedLossTrainer(Trainer):
         super()._run_epoch(*args, **kwargs)
 
 
-def mask_untrained(logits: torch.Tensor, untrained: torch.Tensor) -> torch.Tensor:
-    """Logits with untrained class slots pinned low, so a spare slot can never be the argmax."""
-    return logits.masked_fill(untrained.to(logits.device), MASKED_LOGIT)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="LoRA training of the account classifier (run under `deepspeed`).")
     parser.add_argument("--config", required=True, type=Path, help="TrainingConfig JSON written by the Dagster asset")
@@ -290,6 +283,8 @@ def load_splits(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, regi
     path = Path(config.dataset_dir)
     if not path.exists():
         raise TrainingError(f"tokenized dataset {path} does not exist. Fix: materialize tokenized_dataset first")
+    if not (path / TEXT_SPEC_FILE).is_file():
+        raise TrainingError(f"{path} lacks {TEXT_SPEC_FILE} (how rows became text). Fix: re-materialize ledger_dataset and tokenized_dataset")
     loaded = load_from_disk(str(path))
     if not isinstance(loaded, DatasetDict) or any(split not in loaded for split in SPLITS):
         found = list(loaded.keys()) if isinstance(loaded, DatasetDict) else type(loaded).__name__
@@ -520,28 +515,35 @@ def resume_checkpoint(config: TrainingConfig, state: PartialState, reporter: Rep
 
 def compute_metrics_for(registry: LabelRegistry) -> Callable[[EvalPrediction], dict[str, float]]:
     def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-        report = classification_report(prediction.label_ids, prediction.predictions, registry)
+        report = classification_report(prediction.label_ids, prediction.predictions[:, 0].astype(np.int64), registry)
         return {key: report[key] for key in ("accuracy", "f1_weighted", "f1_macro")}
 
     return compute_metrics
 
 
-def argmax_for(untrained: torch.Tensor) -> Callable[[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor]:
-    """Keeps only class ids during evaluation (not full logit matrices) and masks again for label-free batches."""
+def top1_for(untrained: torch.Tensor) -> Callable[[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor]:
+    """Keeps only (class id, probability) per row during evaluation, not full logit matrices; masks again."""
 
-    def argmax(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch.Tensor) -> torch.Tensor:
+    def top1(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch.Tensor) -> torch.Tensor:
         scores = logits[0] if isinstance(logits, tuple) else logits
-        return mask_untrained(scores, untrained).argmax(dim=-1)
+        best = torch.softmax(mask_untrained(scores.float(), untrained), dim=-1).max(dim=-1)
+        return torch.stack([best.indices.float(), best.values], dim=-1)
 
-    return argmax
+    return top1
 
 
-def evaluate_split(trainer: Trainer, dataset: Dataset, registry: LabelRegistry, split: str) -> dict[str, Any]:
-    """Predictions on one split (a collective: every rank calls it); the report is built from the gathered ids."""
+def evaluate_split(trainer: Trainer, dataset: Dataset, registry: LabelRegistry, split: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Predictions on one split (a collective: every rank calls it): the report from the gathered ids, and one
+    row per example with its confidence (calibration and the review threshold are derived from these)."""
     output = trainer.predict(dataset, metric_key_prefix=split)
-    report = classification_report(output.label_ids, output.predictions, registry)
+    predicted = output.predictions[:, 0].astype(np.int64)
+    report = classification_report(output.label_ids, predicted, registry)
     report["loss"] = float(output.metrics[f"{split}_loss"])
-    return report
+    rows = pd.DataFrame(
+        {"split": split, "label": output.label_ids.astype(np.int64), "predicted": predicted,
+         "confidence": output.predictions[:, 1].astype(np.float32)}
+    )
+    return report, rows
 
 
 def gather_adapter_state(trainer: Trainer, zero_stage: int) -> dict[str, torch.Tensor] | None:
@@ -558,8 +560,10 @@ def write_adapter(
     tokenizer: PreTrainedTokenizerBase,
     config: TrainingConfig,
     trained_ids: list[int],
+    counts: np.ndarray,
     registry: LabelRegistry,
     metrics: dict[str, Any],
+    eval_rows: pd.DataFrame,
 ) -> None:
     """Main process only: the adapter folder is built beside the old one and swapped in, never seen half-written."""
     adapter_dir = config.adapter_dir
@@ -573,12 +577,17 @@ def write_adapter(
         raise TrainingError(f"the adapter written to {staging} is empty or has empty tensors; not publishing it to {adapter_dir}")
     tokenizer.save_pretrained(str(staging))
     shutil.copyfile(config.registry_path, staging / REGISTRY_FILE)
-    config.write(staging / CONFIG_FILE)
+    config.write(staging / TRAINING_CONFIG_FILE)
+    shutil.copyfile(Path(config.dataset_dir) / TEXT_SPEC_FILE, staging / TEXT_SPEC_FILE)
     (staging / TRAINED_CLASSES_FILE).write_text(
-        json.dumps({"class_ids": trained_ids, "codes": [registry.codes[i] for i in trained_ids]}, ensure_ascii=False, indent=2),
+        json.dumps(
+            {"class_ids": trained_ids, "codes": [registry.codes[i] for i in trained_ids], "counts": [int(counts[i]) for i in trained_ids]},
+            ensure_ascii=False, indent=2,
+        ),
         encoding="utf-8",
     )
     (staging / METRICS_FILE).write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    eval_rows.to_parquet(staging / EVAL_PREDICTIONS_FILE, index=False)
     if adapter_dir.exists():
         retired = adapter_dir.with_name(f"{adapter_dir.name}.old-{os.getpid()}")
         adapter_dir.rename(retired)
@@ -636,7 +645,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics_for(registry),
-        preprocess_logits_for_metrics=argmax_for(untrained),
+        preprocess_logits_for_metrics=top1_for(untrained),
         callbacks=[progress],
         class_weight=weights,
     )
@@ -653,7 +662,8 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         raise
 
     adapter_state = gather_adapter_state(trainer, config.zero_stage if config.use_deepspeed else 0)
-    reports = {split: evaluate_split(trainer, dataset[split], registry, split) for split in ("valid", "test")}
+    evaluated = {split: evaluate_split(trainer, dataset[split], registry, split) for split in ("valid", "test")}
+    reports = {split: report for split, (report, _) in evaluated.items()}
     steps_this_launch = trainer.state.global_step - progress.start_step
     train_loss = output.training_loss if steps_this_launch > 0 else last_logged_loss(trainer.state.log_history)
     train = {
@@ -670,7 +680,8 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     }
     metrics = {**reports, "train": train, "log_history": trainer.state.log_history}
     if state.is_main_process:
-        write_adapter(trainer, adapter_state, tokenizer, config, trained_ids, registry, metrics)
+        eval_rows = pd.concat([rows for _, rows in evaluated.values()], ignore_index=True)
+        write_adapter(trainer, adapter_state, tokenizer, config, trained_ids, counts, registry, metrics, eval_rows)
         reporter.info(
             f"adapter saved to {config.adapter_dir}: test accuracy={reports['test']['accuracy']:.4f} "
             f"f1_weighted={reports['test']['f1_weighted']:.4f} f1_macro={reports['test']['f1_macro']:.4f}"

@@ -1,0 +1,86 @@
+"""Batch prediction with a stored adapter (no Dagster): top-k codes and probabilities per text.
+
+Untrained slots (spare slots, codes absent from the training split) are masked with the adapter's
+trained_classes.json, so no head type (BERT with bias, Qwen `score` without) can ever propose them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from acctax_assets.ml.adapter import AdapterRef
+
+# Logit given to classes the model cannot learn (absent from train, spare slots). Finite so that 0-weighted rows
+# of such classes give 0 loss rather than NaN in training, and representable in bf16.
+MASKED_LOGIT = -1.0e4
+TOP_K = 3
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def mask_untrained(logits: torch.Tensor, untrained: torch.Tensor) -> torch.Tensor:
+    """Logits with untrained class slots pinned low, so a spare slot can never be the argmax."""
+    return logits.masked_fill(untrained.to(logits.device), MASKED_LOGIT)
+
+
+def resolve_device(device: Device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but torch sees no CUDA GPU. Fix: use device='auto' or 'cpu'")
+    return torch.device(device)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Class ids and probabilities, best first: `ids[i, 0]` is row i's proposal, `probs[i, 0]` its confidence."""
+
+    ids: np.ndarray
+    probs: np.ndarray
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return len(self.ids) / self.seconds if self.seconds > 0 else 0.0
+
+
+class Predictor:
+    """The adapter on its base model in eval mode, with the untrained-slot mask and the training truncation."""
+
+    def __init__(self, adapter: AdapterRef, device: Device = "auto", batch_size: int = 64, top_k: int = TOP_K) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self.max_length = adapter.text_spec().max_length
+        self.tokenizer = adapter.load_tokenizer()
+        self.model = adapter.load_model().to(self.device)
+        registry = adapter.registry()
+        self.top_k = min(top_k, len(adapter.trained_class_ids()))
+        untrained = torch.ones(registry.max_classes, dtype=torch.bool)
+        untrained[adapter.trained_class_ids()] = False
+        self.untrained = untrained.to(self.device)
+
+    def predict(self, texts: Sequence[str]) -> Predictions:
+        """Rows are batched by length (less padding), results come back in input order."""
+        started = time.perf_counter()
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        ids = np.zeros((len(texts), self.top_k), dtype=np.int64)
+        probs = np.zeros((len(texts), self.top_k), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            batch = self.tokenizer(
+                [texts[i] for i in rows], truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
+            ).to(self.device)
+            with torch.inference_mode():
+                logits = self.model(**batch).logits.float()
+            top = torch.softmax(mask_untrained(logits, self.untrained), dim=-1).topk(self.top_k, dim=-1)
+            ids[rows] = top.indices.cpu().numpy()
+            probs[rows] = top.values.cpu().numpy()
+        return Predictions(ids=ids, probs=probs, seconds=time.perf_counter() - started)
