@@ -27,10 +27,10 @@ from dagster import (
 from pydantic import Field, ValidationError
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.adapter import METRICS_FILE
+from acctax_assets.ml.adapter import EVAL_PREDICTIONS_FILE, METRICS_FILE, TRAINED_CLASSES_FILE
 from acctax_assets.ml.label_registry import REGISTRY_FILE
 from acctax_assets.ml.launch import check_base_model, deepspeed_command, free_port, training_env
-from acctax_assets.ml.reports import confusion_matrix_png, per_class_frame
+from acctax_assets.ml.reports import EvaluationReport, confusion_matrix_png, evaluation_report, per_class_frame
 from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
 from acctax_assets.defs.ml_resources import ModelSettings
@@ -106,6 +106,17 @@ def _per_class_markdown(per_class: pd.DataFrame) -> str:
     return shown.round(3).to_markdown(index=False)
 
 
+def _evaluation_metrics(evaluation: EvaluationReport) -> dict[str, float]:
+    """Figures shared by metadata and MLflow; an unreachable threshold is reported as 1.0 (review everything)."""
+    return {
+        "review_threshold": evaluation.threshold.threshold if evaluation.threshold.reachable else 1.0,
+        "valid_review_share": evaluation.threshold.review_share,
+        "test_review_share": evaluation.test_review_share,
+        "test_error_capture": evaluation.test_error_capture,
+        "test_ece": evaluation.ece,
+    }
+
+
 @asset(
     group_name="ml",
     io_manager_key="adapter_io_manager",
@@ -154,10 +165,18 @@ def account_classifier(
     metrics = json.loads((adapter_dir / METRICS_FILE).read_text(encoding="utf-8"))
     per_class = per_class_frame(metrics["test"])
     per_class.to_csv(adapter_dir / "per_class_test.csv", index=False)
-    confusion_matrix_png(metrics["test"], adapter_dir / "confusion_matrix_test.png")
-    for name in ("per_class_test.csv", "confusion_matrix_test.png", METRICS_FILE):
-        mlflow.log_artifact(str(adapter_dir / name))
+    confusion = confusion_matrix_png(metrics["test"], adapter_dir / "confusion_matrix_test.png")
+    trained = json.loads((adapter_dir / TRAINED_CLASSES_FILE).read_text(encoding="utf-8"))
+    evaluation = evaluation_report(
+        metrics, pd.read_parquet(adapter_dir / EVAL_PREDICTIONS_FILE), dict(zip(trained["codes"], trained["counts"], strict=True)),
+        model_settings.review_target_accuracy, model_settings.review_min_auto_rows,
+    )
+    report_files = evaluation.write(adapter_dir)
+    for path in [adapter_dir / "per_class_test.csv", confusion, adapter_dir / METRICS_FILE, *report_files]:
+        mlflow.log_artifact(str(path))
     mlflow.log_artifacts(str(adapter_dir), artifact_path="adapter")
+    mlflow.log_metrics(_evaluation_metrics(evaluation))
+    context.log.info(f"Review threshold: {evaluation.threshold.describe()}")
     experiment_id = run.info.experiment_id
     splits = tokenized_dataset.load()
     metadata = {
@@ -169,6 +188,9 @@ def account_classifier(
         "base_model": base_model,
         "lora": train.lora.model_dump(),
         "per_class_test": MetadataValue.md(_per_class_markdown(per_class)),
+        "evaluation_report": MetadataValue.md(evaluation.markdown()),
+        "f1_by_band_test": MetadataValue.md(evaluation.bands.round(3).to_markdown(index=False)),
+        **_evaluation_metrics(evaluation),
         "mlflow_run_id": run.info.run_id,
         "mlflow_run_url": MetadataValue.url(f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run.info.run_id}"),
         "mlflow_ui": f"mlflow ui --backend-store-uri {mlflow.get_tracking_uri()} --port 5000",

@@ -117,7 +117,8 @@ class AdapterIOManager(ConfigurableIOManager):
         )
         if obj.work_dir is not None:
             shutil.rmtree(obj.work_dir, ignore_errors=True)
-        context.add_output_metadata({"path": MetadataValue.path(str(path)), "version": path.name})
+        images = {image.stem: MetadataValue.path(str(image)) for image in sorted(path.glob("*.png"))}
+        context.add_output_metadata({"path": MetadataValue.path(str(path)), "version": path.name, **images})
 
     def load_input(self, context: InputContext) -> AdapterRef:
         return AdapterRef(_current(_store(self.base_path, context.asset_key.path), context))

@@ -23,6 +23,11 @@ class ModelSettings(ConfigurableResource):
     max_classes: int = Field(default=DEFAULT_MAX_CLASSES, ge=2, le=100_000, description="Classifier head size (spare slots included)")
     min_f1_macro: float = Field(default=0.05, ge=0.0, le=1.0, description="Quality gate: test macro F1 floor (a sanity floor for the CPU demo budget; raise it in production)")
     max_f1_drop: float = Field(default=0.05, ge=0.0, le=1.0, description="Quality gate: allowed drop vs the last accepted adapter")
+    review_target_accuracy: float = Field(
+        default=0.9, gt=0.0, le=1.0,
+        description="Review queue: rows below the confidence at which auto-accepted valid rows reach this accuracy go to review",
+    )
+    review_min_auto_rows: int = Field(default=20, ge=1, le=1_000_000, description="Valid rows that must back the chosen review threshold")
 
     @property
     def base_model_path(self) -> str:

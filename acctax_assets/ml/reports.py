@@ -1,13 +1,17 @@
-"""Evaluation artefacts from a classification report (see metrics.classification_report): a per-class
-table and a confusion-matrix image, for Dagster metadata and MLflow."""
+"""Evaluation artefacts from a classification report (see metrics.classification_report) and the per-row
+valid/test confidences: a per-class table, a confusion-matrix image and the evaluation report (review queue,
+F1 by frequency band, calibration), for Dagster metadata and MLflow."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from acctax_assets.ml.evaluation import ReviewThreshold, band_report, frequency_bands, reliability_table, review_threshold, review_tradeoff
 
 MAX_MATRIX_CLASSES = 40
 
@@ -43,3 +47,73 @@ def confusion_matrix_png(report: dict[str, Any], path: Path) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Everything a reviewer of a new adapter needs beyond accuracy: where it fails (bands), whether its
+    confidence means what it says (calibration), and what the review queue costs and catches."""
+
+    threshold: ReviewThreshold
+    test_review_share: float
+    test_error_capture: float
+    test_auto_accuracy: float
+    ece: float
+    reliability: pd.DataFrame
+    tradeoff: pd.DataFrame
+    bands: pd.DataFrame
+
+    def markdown(self) -> str:
+        def table(frame: pd.DataFrame) -> str:
+            return frame.round(3).to_markdown(index=False)
+
+        return "\n\n".join(
+            [
+                "## Review queue",
+                f"Threshold chosen on valid: {self.threshold.describe()}.",
+                f"On test the same threshold reviews {self.test_review_share:.1%} of rows and catches "
+                f"{self.test_error_capture:.1%} of errors; "
+                + (f"rows accepted without review are {self.test_auto_accuracy:.1%} right." if self.test_review_share < 1
+                   else "no row is accepted without review."),
+                "### Trade-off on test (review the least confident share)",
+                table(self.tradeoff),
+                "## F1 by frequency band (test)",
+                table(self.bands),
+                f"## Calibration (test), ECE {self.ece:.3f}",
+                table(self.reliability),
+            ]
+        )
+
+    def write(self, folder: Path) -> list[Path]:
+        files = {
+            "evaluation_report.md": self.markdown(),
+            "review_tradeoff_test.csv": self.tradeoff.to_csv(index=False),
+            "reliability_test.csv": self.reliability.to_csv(index=False),
+            "f1_by_band_test.csv": self.bands.to_csv(index=False),
+        }
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        return [folder / name for name in files]
+
+
+def evaluation_report(
+    metrics: dict[str, Any], eval_rows: pd.DataFrame, train_counts: dict[str, int], target_accuracy: float, min_auto_rows: int
+) -> EvaluationReport:
+    """From the trainer's metrics.json and per-row valid/test confidences (adapter.EVAL_PREDICTIONS_FILE)."""
+    correct = eval_rows["label"] == eval_rows["predicted"]
+    valid, test = eval_rows["split"] == "valid", eval_rows["split"] == "test"
+    threshold = review_threshold(eval_rows.loc[valid, "confidence"], correct[valid], target_accuracy, min_auto_rows)
+    test_conf, test_correct = eval_rows.loc[test, "confidence"].to_numpy(), correct[test].to_numpy()
+    reviewed = threshold.needs_review(test_conf)
+    errors = int((~test_correct).sum())
+    reliability, ece = reliability_table(test_conf, test_correct)
+    return EvaluationReport(
+        threshold=threshold,
+        test_review_share=float(reviewed.mean()) if reviewed.size else 0.0,
+        test_error_capture=float((reviewed & ~test_correct).sum() / errors) if errors else 1.0,
+        test_auto_accuracy=float(test_correct[~reviewed].mean()) if (~reviewed).any() else float("nan"),
+        ece=ece,
+        reliability=reliability,
+        tradeoff=review_tradeoff(test_conf, test_correct),
+        bands=band_report(metrics["test"]["per_class"], frequency_bands(train_counts)),
+    )
