@@ -1,6 +1,8 @@
 """`acctax`: the main job on the embedded default, and the UI with the instance inside ACCTAX_HOME.
 
-    acctax materialize   # demo into landing (if empty), every landed month through the data layer, then training
+    acctax materialize   # demo into landing (if empty), every landed month through the data layer, training,
+                         # then proposals for the months that came without account codes
+    acctax predict --months 2025-01 [--format xlsx]   # proposals + export file for those months
     acctax ui            # dagster dev on 127.0.0.1 with DAGSTER_HOME=$ACCTAX_HOME/dagster
 """
 
@@ -64,7 +66,7 @@ def materialize(args: argparse.Namespace) -> int:
 
     if not list_landing_files(home.landing) and not args.no_demo:
         log.info("Landing folder %s is empty: generating the demo ledger", home.landing)
-        demo.main(["--out", str(home.landing)])
+        demo.main(["--out", str(home.landing), "--unlabelled-months", "1"])
     months, unmapped = landed_months(home)
     for problem in unmapped:
         log.warning("Not ingested: %s", problem)
@@ -78,12 +80,14 @@ def materialize(args: argparse.Namespace) -> int:
     if not months:
         log.error("Nothing to materialize: no ledger file in %s maps to a partition", home.landing)
         return 2
-    failed = []
+    failed, unlabelled = [], []
     with DagsterInstance.get() as instance:
         for month in months:
             result = run_job(instance, "ledger_data_job", month[:7], partition_key=month)
             if not result.success:
                 failed.append(month[:7])
+            elif _labelled_rows(result) == 0:
+                unlabelled.append(month)
         log.info("Data layer: %d month(s) into %s; instance at %s", len(months) - len(failed), home.storage, home.dagster_home)
         if failed:
             log.error("Failed months: %s — open the UI (`acctax ui`) to read the run logs", failed)
@@ -97,15 +101,53 @@ def materialize(args: argparse.Namespace) -> int:
         for materialization in result.asset_materializations_for_node("account_classifier"):
             figures = {k: materialization.metadata[k].value for k in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "wall_seconds") if k in materialization.metadata}
             log.info("account_classifier %s: %s", materialization.metadata["version"].value, figures)
+        return predict_months(instance, unlabelled, "csv")
+
+
+def _labelled_rows(result: Any) -> int:
+    cleaned = [m for m in result.asset_materializations_for_node("cleaning") if m.asset_key.path == ["cleaned_ledger"]]
+    return int(cleaned[0].metadata["labelled_rows"].value) if cleaned else 0
+
+
+def predict_months(instance: Any, months: Sequence[str], fmt: str) -> int:
+    """ledger_predictions + prediction_export for each month; logs the review queue and the file written."""
+    failed = []
+    for month in months:
+        config = {**QUIET_RUN_CONFIG, "ops": {"prediction_export": {"config": {"format": fmt}}}}
+        result = run_job(instance, "prediction_job", f"predictions {month[:7]}", partition_key=month, run_config=config)
+        if not result.success:
+            failed.append(month[:7])
+            continue
+        predicted = result.asset_materializations_for_node("ledger_predictions")[0].metadata
+        exported = result.asset_materializations_for_node("prediction_export")[0].metadata
+        log.info(
+            "%s: %d rows, %d to review (%.1f%%), %.0f rows/s -> %s", month[:7], predicted["rows"].value,
+            predicted["review_rows"].value, 100 * predicted["review_share"].value, predicted["rows_per_second"].value,
+            exported["path"].value,
+        )
+    if failed:
+        log.error("Predictions failed for %s — open the UI (`acctax ui`) to read the run logs", failed)
+        return 1
     return 0
 
 
-def run_job(instance: Any, job_name: str, label: str, partition_key: str | None = None) -> Any:
+def predict(args: argparse.Namespace) -> int:
+    """Proposals for the requested months (their data layer must be materialized and an adapter accepted)."""
+    AcctaxHome.from_env().ensure()
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        return predict_months(instance, expand_months(args.months), args.format)
+
+
+def run_job(
+    instance: Any, job_name: str, label: str, partition_key: str | None = None, run_config: dict[str, Any] | None = None
+) -> Any:
     """Execute one job in this process on the local instance; log its outcome and any check that did not pass."""
     from acctax_assets.definitions import defs
 
     result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, partition_key=partition_key, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+        instance=instance, partition_key=partition_key, run_config=run_config or QUIET_RUN_CONFIG, raise_on_error=False
     )
     log.info("%s %s (run %s)", label, "ok" if result.success else "FAILED", result.run_id)
     for evaluation in result.get_asset_check_evaluations():
@@ -131,11 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("acctax_assets").setLevel(logging.INFO)
     parser = argparse.ArgumentParser(prog="acctax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("materialize", help="demo ledger (if landing is empty), every landed month, then training")
+    run = commands.add_parser("materialize", help="demo ledger (if landing is empty), every landed month, training, then proposals for uncoded months")
     run.add_argument("--months", nargs="*", metavar="YYYY-MM[:YYYY-MM]", help="only these months or ranges (default: every month with files)")
     run.add_argument("--no-demo", action="store_true", help="never generate the demo, even if landing is empty")
     run.add_argument("--no-train", action="store_true", help="stop after the data layer (no dataset, tokenizer or training)")
     run.set_defaults(handler=materialize)
+    proposals = commands.add_parser("predict", help="proposed account codes and the export file for months already landed")
+    proposals.add_argument("--months", nargs="+", required=True, metavar="YYYY-MM[:YYYY-MM]", help="months or ranges")
+    proposals.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="export file format (default csv, UTF-8 with BOM)")
+    proposals.set_defaults(handler=predict)
     serve = commands.add_parser("ui", help="start the Dagster UI and daemon on loopback")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)

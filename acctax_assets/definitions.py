@@ -5,17 +5,20 @@ from __future__ import annotations
 from dagster import Definitions, PipesSubprocessClient
 
 from acctax_assets.defs.account_classifier import account_classifier
-from acctax_assets.defs.artifact_io_managers import AdapterIOManager, DatasetIOManager
-from acctax_assets.defs.classifier_checks import classifier_quality_gate
+from acctax_assets.defs.artifact_io_managers import AdapterIOManager, BaselineIOManager, DatasetIOManager
+from acctax_assets.defs.baseline_classifier import baseline_classifier
+from acctax_assets.defs.classifier_checks import classifier_beats_baseline, classifier_quality_gate
 from acctax_assets.defs.cleaned_ledger import cleaning
 from acctax_assets.defs.io_managers import ParquetIOManager
-from acctax_assets.defs.jobs import ledger_data_job, training_job
+from acctax_assets.defs.jobs import ledger_data_job, prediction_job, training_job
 from acctax_assets.defs.ledger_checks import ledger_checks
 from acctax_assets.defs.ledger_dataset import ledger_dataset
 from acctax_assets.defs.ledger_features import ledger_features
 from acctax_assets.defs.ledger_file_sensor import build_ledger_file_sensor
+from acctax_assets.defs.ledger_predictions import ledger_predictions
 from acctax_assets.defs.ml_resources import ModelSettings, mlflow_tracking
 from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.prediction_export import prediction_export
 from acctax_assets.defs.raw_ledger import raw_ledger
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.defs.tokenized_dataset import tokenized_dataset
@@ -25,14 +28,18 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
     """All assets, checks, jobs, sensors and resources; tests pass a zero settle time for the sensor."""
     sensor_kwargs = {} if settle_seconds is None else {"settle_seconds": settle_seconds}
     return Definitions(
-        assets=[raw_ledger, cleaning, ledger_features, ledger_dataset, tokenized_dataset, account_classifier],
-        asset_checks=[*ledger_checks, classifier_quality_gate],
-        jobs=[ledger_data_job, training_job],
+        assets=[
+            raw_ledger, cleaning, ledger_features, ledger_dataset, tokenized_dataset, account_classifier, baseline_classifier,
+            ledger_predictions, prediction_export,
+        ],
+        asset_checks=[*ledger_checks, classifier_quality_gate, classifier_beats_baseline],
+        jobs=[ledger_data_job, training_job, prediction_job],
         sensors=[build_ledger_file_sensor(ledger_data_job, ledger_months, **sensor_kwargs)],
         resources={
             "io_manager": ParquetIOManager(),
             "dataset_io_manager": DatasetIOManager(),
             "adapter_io_manager": AdapterIOManager(),
+            "baseline_io_manager": BaselineIOManager(),
             "settings": LedgerSettings(),
             "model_settings": ModelSettings(),
             "mlflow": mlflow_tracking,

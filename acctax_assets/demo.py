@@ -49,6 +49,11 @@ def months_between(start: str, end: str) -> list[str]:
     return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
 
 
+def _shift(month: str, months: int) -> str:
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m acctax_assets.demo",
@@ -71,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated months to write as .xlsx; '' for none "
         "(default in mixed mode: 2024-06 if in range, else the middle month)",
     )
+    parser.add_argument(
+        "--unlabelled-months",
+        type=_at_least(0),
+        default=0,
+        help="extra months after --end written without account codes: new months for the classifier to code (default 0)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: ACCTAX_HOME/landing)")
     return parser
 
@@ -82,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.end < args.start:
         parser.error(f"--end {args.end} is before --start {args.start}")
     months = months_between(args.start, args.end)
+    unlabelled = months_between(args.end, _shift(args.end, args.unlabelled_months))[1:]
     if args.xlsx_months is None:
         if args.encoding != "mixed":
             xlsx_months: list[str] = []
@@ -97,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out if args.out is not None else AcctaxHome.from_env().landing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    paths = write_demo_ledger(out_dir, months, args.rows_per_month, args.seed, args.encoding, xlsx_months)
+    paths = write_demo_ledger(out_dir, months + unlabelled, args.rows_per_month, args.seed, args.encoding, xlsx_months, unlabelled)
     logger.info("wrote %d files with %d rows each to %s", len(paths), args.rows_per_month, out_dir)
     return 0
 

@@ -49,6 +49,11 @@ class AcctaxHome:
         return self.root / "mlflow"
 
     @property
+    def exports(self) -> Path:
+        """Files written back for the office: the proposed account codes of each month."""
+        return self.root / "exports"
+
+    @property
     def column_map_override(self) -> Path:
         """Optional YAML that extends or overrides the packaged column map."""
         return self.root / "column_map.yaml"

@@ -12,13 +12,16 @@ from datasets import DatasetDict, load_from_disk
 from pydantic import Field
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.adapter import AdapterRef
+from acctax_assets.ml.adapter import AdapterRef, accepted_adapter
+from acctax_assets.ml.baseline import BaselineModel, BaselineRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import TEXT_SPEC_FILE, TextSpec
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
 
-DATASET_VERSIONS_KEPT = 3
+VERSIONS_KEPT = 3
+# Input metadata asking the adapter IO manager for the newest adapter that passed its quality gate.
+ACCEPTED_ADAPTER = {"adapter": "accepted"}
 
 
 class MissingArtifactError(AcctaxError):
@@ -99,7 +102,7 @@ class DatasetIOManager(ConfigurableIOManager):
             obj.registry.save(folder / REGISTRY_FILE)
             obj.text_spec.save(folder)
 
-        path = _store(self.base_path, context.asset_key.path).publish(_version(context), build, keep=DATASET_VERSIONS_KEPT)
+        path = _store(self.base_path, context.asset_key.path).publish(_version(context), build, keep=VERSIONS_KEPT)
         context.add_output_metadata({"path": MetadataValue.path(str(path))})
 
     def load_input(self, context: InputContext) -> SavedDataset:
@@ -107,7 +110,8 @@ class DatasetIOManager(ConfigurableIOManager):
 
 
 class AdapterIOManager(ConfigurableIOManager):
-    """Stores every adapter as its own version (never overwritten, never pruned)."""
+    """Stores every adapter as its own version (never overwritten, never pruned). Checks read the newest
+    version; inputs declared with ACCEPTED_ADAPTER metadata read the newest one that passed the gate."""
 
     base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
 
@@ -121,4 +125,26 @@ class AdapterIOManager(ConfigurableIOManager):
         context.add_output_metadata({"path": MetadataValue.path(str(path)), "version": path.name, **images})
 
     def load_input(self, context: InputContext) -> AdapterRef:
-        return AdapterRef(_current(_store(self.base_path, context.asset_key.path), context))
+        store = _store(self.base_path, context.asset_key.path)
+        if (context.definition_metadata or {}).get("adapter") != ACCEPTED_ADAPTER["adapter"]:
+            return AdapterRef(_current(store, context))
+        accepted = accepted_adapter(store.root)
+        if accepted is None:
+            raise MissingArtifactError(
+                f"no account_classifier adapter has passed classifier_quality_gate yet (none recorded in {store.root}). "
+                "Fix: materialize account_classifier (training_job) and let its quality gate pass, then retry"
+            )
+        return accepted
+
+
+class BaselineIOManager(ConfigurableIOManager):
+    """Stores the scikit-learn baseline (joblib + metrics + registry) as atomic versions; keeps the last few."""
+
+    base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
+
+    def handle_output(self, context: OutputContext, obj: BaselineModel) -> None:
+        path = _store(self.base_path, context.asset_key.path).publish(_version(context), obj.save, keep=VERSIONS_KEPT)
+        context.add_output_metadata({"path": MetadataValue.path(str(path)), "version": path.name})
+
+    def load_input(self, context: InputContext) -> BaselineRef:
+        return BaselineRef(_current(_store(self.base_path, context.asset_key.path), context))

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ledger.schema import DOCUMENT_TYPES, DR_CR, KOREAN_HEADERS, TAXPAYER_TYPES, VAT_TYPES
+from acctax_assets.ledger.schema import DOCUMENT_TYPES, DR_CR, KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, TAXPAYER_TYPES, VAT_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -1416,8 +1416,10 @@ def write_demo_ledger(
     seed: int,
     encoding: str = "mixed",
     xlsx_months: Collection[str] = (),
+    unlabelled_months: Collection[str] = (),
 ) -> list[Path]:
-    """Write one `ledger_YYYY-MM.csv|xlsx` per month and return the paths in month order."""
+    """Write one `ledger_YYYY-MM.csv|xlsx` per month and return the paths in month order. Files of
+    `unlabelled_months` lack the account-code columns, like a new month before the clerk coded it."""
     if encoding not in ENCODING_CHOICES:
         raise ValueError(f"encoding must be one of {ENCODING_CHOICES}, got {encoding!r}")
     unknown = sorted(set(xlsx_months) - set(months))
@@ -1431,6 +1433,8 @@ def write_demo_ledger(
     for month in months:
         file_encoding, date_separator, thousands = file_layout(month, encoding)
         frame = _render(generate_month(month, rows_per_month, seed).frame, date_separator, thousands)
+        if month in unlabelled_months:
+            frame = frame.drop(columns=[KOREAN_HEADERS[LABEL_COLUMN], KOREAN_HEADERS[LABEL_NAME_COLUMN]])
         if month in xlsx_months:
             path = out_dir / f"ledger_{month}.xlsx"
             _write_xlsx(frame, path)

@@ -45,6 +45,10 @@ class Predictions:
     probs: np.ndarray
     seconds: float
 
+    @classmethod
+    def empty(cls) -> Predictions:
+        return cls(ids=np.zeros((0, 1), dtype=np.int64), probs=np.zeros((0, 1), dtype=np.float32), seconds=0.0)
+
     @property
     def rows_per_second(self) -> float:
         return len(self.ids) / self.seconds if self.seconds > 0 else 0.0

@@ -1,0 +1,112 @@
+"""`ledger_predictions`: the proposed account code of every cleaned row of a month, with the review queue.
+
+Uses the newest adapter that passed `classifier_quality_gate` (never a rejected one) and derives the review
+threshold from that adapter's valid-split confidences.
+"""
+
+from typing import Literal
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
+from pydantic import Field
+
+from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.adapter import AdapterRef
+from acctax_assets.ml.evaluation import ReviewThreshold, review_threshold
+from acctax_assets.ml.inference import Predictions, Predictor
+from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.predictions import PredictionScores, prediction_scores, prediction_table
+from acctax_assets.ml.serialization import serialize_rows
+from acctax_assets.defs.artifact_io_managers import ACCEPTED_ADAPTER
+from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.resources import LedgerSettings
+
+SHOWN_ROWS = 10
+
+
+class PredictionConfig(Config):
+    batch_size: int = Field(default=64, ge=1, le=4096, description="Rows per forward pass")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: a CUDA GPU when torch sees one, else CPU")
+
+
+def _threshold(adapter: AdapterRef, model_settings: ModelSettings) -> ReviewThreshold:
+    rows = adapter.eval_predictions()
+    valid = rows[rows["split"] == "valid"]
+    return review_threshold(
+        valid["confidence"], valid["label"] == valid["predicted"], model_settings.review_target_accuracy, model_settings.review_min_auto_rows
+    )
+
+
+def _score_metadata(scores: PredictionScores | None) -> dict[str, object]:
+    if scores is None:
+        return {"labelled_rows": 0}
+    return {
+        "labelled_rows": scores.labelled_rows,
+        "accuracy": scores.accuracy,
+        "f1_weighted": scores.f1_weighted,
+        "f1_macro": scores.f1_macro,
+        "review_errors_caught": scores.review_errors_caught,
+        "codes_unknown_to_adapter": list(scores.unknown_codes),
+    }
+
+
+@asset(
+    partitions_def=ledger_months,
+    group_name="predictions",
+    ins={"account_classifier": AssetIn(metadata=ACCEPTED_ADAPTER)},
+    kinds={"pytorch", "parquet"},
+)
+def ledger_predictions(
+    context: AssetExecutionContext,
+    config: PredictionConfig,
+    ledger_features: pd.DataFrame,
+    account_classifier: AdapterRef,
+    settings: LedgerSettings,
+    model_settings: ModelSettings,
+) -> Output[pd.DataFrame]:
+    """Proposed code, name, confidence and top-3 for every row; `needs_review` marks the clerk's queue."""
+    month = context.partition_key[:7]
+    try:
+        registry = account_classifier.registry()
+        registry_path = settings.acctax_home.storage / REGISTRY_FILE
+        if registry_path.exists():
+            account_classifier.check_registry(LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")))
+        text_features = account_classifier.text_spec().text_features
+        texts = serialize_rows(ledger_features, text_features).astype(str).tolist()
+        threshold = _threshold(account_classifier, model_settings)
+    except AcctaxError as exc:
+        raise Failure(description=f"ledger_predictions {month}: {exc}") from exc
+    if ledger_features.empty:
+        context.log.warning(f"{month} has no cleaned rows (see rejected_ledger_rows); writing an empty prediction table")
+        predictions = Predictions.empty()
+    else:
+        predictor = Predictor(account_classifier, device=config.device, batch_size=config.batch_size)
+        predictions = predictor.predict(texts)
+        context.log.info(f"{len(texts)} rows predicted on {predictor.device} in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)")
+    table = prediction_table(ledger_features, predictions, registry, threshold)
+    scores = prediction_scores(table, registry)
+    if scores is not None and scores.unknown_codes:
+        context.log.warning(f"{month} has codes the adapter never saw (always counted wrong): {list(scores.unknown_codes)}")
+    review_rows = int(table["needs_review"].sum())
+    return Output(
+        table,
+        metadata={
+            "rows": len(table),
+            "review_rows": review_rows,
+            "review_share": review_rows / len(table) if len(table) else 0.0,
+            "review_by_reason": {reason: int(n) for reason, n in table.loc[table["needs_review"], "review_reason"].value_counts().items()},
+            "review_threshold": threshold.threshold if threshold.reachable else 1.0,
+            "review_rule": threshold.describe(),
+            "rows_per_second": round(predictions.rows_per_second, 1),
+            "adapter_version": account_classifier.version,
+            **_score_metadata(scores),
+            "least_confident": MetadataValue.md(_least_confident(table)),
+        },
+    )
+
+
+def _least_confident(table: pd.DataFrame) -> str:
+    shown = table.sort_values("confidence").head(SHOWN_ROWS)
+    columns = [c for c in ("party_name", "item", "predicted_code", "predicted_name", "confidence", "review_reason", "true_code") if c in shown]
+    return shown[columns].round(3).to_markdown(index=False) if len(shown) else "no rows"

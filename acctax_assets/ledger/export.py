@@ -1,0 +1,77 @@
+"""A month's proposals written back in the office's own layout (pure pandas): every raw row as it was read,
+under its 더존 header, plus the proposed 계정과목코드/계정과목 and the review flag, ready to import.
+
+Rows that cleaning rejected are kept too, flagged for review with the reject reason: the file the clerk
+imports holds every line of the month, none silently missing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from acctax_assets.ledger.schema import KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, PARSE_ERROR, SOURCE_FILE, SOURCE_LABELLED, SOURCE_ROW
+
+ExportFormat = Literal["csv", "xlsx"]
+KEY = [SOURCE_FILE, SOURCE_ROW]
+# Proposal columns and their headers in the exported file.
+PROPOSAL_HEADERS: dict[str, str] = {
+    "predicted_code": KOREAN_HEADERS[LABEL_COLUMN],
+    "predicted_name": KOREAN_HEADERS[LABEL_NAME_COLUMN],
+    "confidence": "추천신뢰도",
+    "needs_review": "검토필요",
+    "review_reason": "검토사유",
+    "top2_code": "대안계정코드2",
+    "top2_confidence": "대안신뢰도2",
+    "top3_code": "대안계정코드3",
+    "top3_confidence": "대안신뢰도3",
+}
+# The clerk's own codes, when the month had them, stay beside the proposal instead of being overwritten.
+ORIGINAL_LABEL_HEADERS: dict[str, str] = {LABEL_COLUMN: "원계정과목코드", LABEL_NAME_COLUMN: "원계정과목"}
+LINEAGE_HEADERS: dict[str, str] = {SOURCE_FILE: "원본파일", SOURCE_ROW: "원본행"}
+
+
+def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
+    """Raw rows in file/row order with Korean headers and the proposal; rejected rows get `review_reason`
+    `rejected:<reason>` and no proposal. Raises if a raw row is neither predicted nor rejected."""
+    proposals = predictions[[*KEY, *[c for c in PROPOSAL_HEADERS if c in predictions.columns]]]
+    reasons = rejected[[*KEY, "reject_reason"]].drop_duplicates(KEY) if len(rejected) else pd.DataFrame(columns=[*KEY, "reject_reason"])
+    merged = raw.merge(proposals, on=KEY, how="left", validate="one_to_one").merge(
+        reasons.astype({SOURCE_ROW: raw[SOURCE_ROW].dtype}), on=KEY, how="left", validate="one_to_one"
+    )
+    lost = merged["predicted_code"].isna() & merged["reject_reason"].isna()
+    if lost.any():
+        sample = merged.loc[lost, KEY].head(3).to_dict("records")
+        raise ValueError(
+            f"{int(lost.sum())} raw rows are neither in ledger_predictions nor in rejected_ledger_rows (e.g. {sample}). "
+            "Fix: re-materialize cleaned_ledger, ledger_features and ledger_predictions for this month"
+        )
+    rejected_rows = merged["reject_reason"].notna()
+    merged["needs_review"] = merged["needs_review"].astype("boolean").fillna(True)
+    merged["review_reason"] = merged["review_reason"].astype("string").mask(rejected_rows, "rejected:" + merged["reject_reason"].astype("string"))
+    merged["needs_review"] = merged["needs_review"].map({True: "Y", False: "N"})
+    original = [c for c in raw.columns if c not in (*KEY, SOURCE_LABELLED, PARSE_ERROR)]
+    layout = merged[[*original, *[c for c in PROPOSAL_HEADERS if c in merged.columns], *KEY]].sort_values(KEY, kind="stable")
+    headers = {**{c: KOREAN_HEADERS.get(c, c) for c in original}, **ORIGINAL_LABEL_HEADERS, **PROPOSAL_HEADERS, **LINEAGE_HEADERS}
+    return layout.rename(columns=headers).reset_index(drop=True)
+
+
+def write_export(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
+    """CSV in UTF-8 with BOM (Excel and 더존 read it as Korean) or XLSX; written to a temp file and renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        if fmt == "csv":
+            frame.to_csv(temp, index=False, encoding="utf-8-sig")
+        else:
+            frame.to_excel(temp, index=False, engine="openpyxl")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,89 @@
+"""A month's feature rows + the classifier's top-k -> the prediction table a clerk works from (pure pandas).
+
+Every row keeps its identity (source file and row, voucher key) so a proposal can be traced back to the line
+in the office's export, and carries the reason it needs review, if it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+from acctax_assets.ledger.parsing import TEXT
+from acctax_assets.ledger.schema import LABEL_COLUMN, SOURCE_FILE, SOURCE_ROW
+from acctax_assets.ml.evaluation import ReviewThreshold
+from acctax_assets.ml.inference import Predictions
+from acctax_assets.ml.label_registry import LabelRegistry
+
+IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "journal_key_count")
+CONTEXT_COLUMNS: tuple[str, ...] = ("date", "company_name", "party_name", "item", "total_amount")
+# Without any of these the model sees only amounts and codes: its proposal is a guess whatever its confidence.
+DESCRIPTIVE_COLUMNS: tuple[str, ...] = ("party_name", "desc", "item")
+REVIEW_REASONS: tuple[str, ...] = ("low_confidence", "empty_text")
+
+
+@dataclass(frozen=True)
+class PredictionScores:
+    """How the proposals compare with the clerk's codes, for months that already have them."""
+
+    labelled_rows: int
+    accuracy: float
+    f1_weighted: float
+    f1_macro: float
+    unknown_codes: tuple[str, ...]
+    review_errors_caught: float
+
+
+def empty_text(features: pd.DataFrame) -> pd.Series:
+    """Rows whose descriptive fields are all blank."""
+    present = [column for column in DESCRIPTIVE_COLUMNS if column in features.columns]
+    blank = pd.Series(True, index=features.index)
+    for column in present:
+        blank &= features[column].astype(TEXT).str.strip().fillna("").eq("")
+    return blank
+
+
+def prediction_table(
+    features: pd.DataFrame, predictions: Predictions, registry: LabelRegistry, threshold: ReviewThreshold
+) -> pd.DataFrame:
+    """One row per feature row, in the same order: identity, context, proposal, alternatives, review flag."""
+    if len(features) != len(predictions.ids):
+        raise ValueError(f"{len(features)} feature rows but {len(predictions.ids)} predictions")
+    columns = [c for c in (*IDENTITY_COLUMNS, *CONTEXT_COLUMNS) if c in features.columns]
+    table = features[columns].reset_index(drop=True).copy()
+    codes = np.asarray(registry.codes, dtype=object)
+    for rank in range(predictions.ids.shape[1]):
+        prefix = "predicted" if rank == 0 else f"top{rank + 1}"
+        table[f"{prefix}_code"] = pd.array(codes[predictions.ids[:, rank]], dtype="string")
+        table[f"{prefix}_confidence"] = predictions.probs[:, rank].astype("float64")
+        if rank == 0:
+            table["predicted_name"] = pd.array([registry.names.get(code, "") for code in codes[predictions.ids[:, 0]]], dtype="string")
+    blank = empty_text(features).to_numpy()
+    low = threshold.needs_review(predictions.probs[:, 0])
+    table["needs_review"] = low | blank
+    table["review_reason"] = pd.array(np.where(blank, "empty_text", np.where(low, "low_confidence", "")), dtype="string")
+    labels = features[LABEL_COLUMN].astype("string").reset_index(drop=True) if LABEL_COLUMN in features else pd.Series(pd.NA, index=table.index, dtype="string")
+    table["true_code"] = labels
+    table["correct"] = (labels == table["predicted_code"]).astype("boolean")
+    return table.rename(columns={"predicted_confidence": "confidence"})
+
+
+def prediction_scores(table: pd.DataFrame, registry: LabelRegistry) -> PredictionScores | None:
+    """Scores over labelled rows (None for an unlabelled month). Codes the adapter never saw count as errors."""
+    labelled = table[table["true_code"].notna()]
+    if labelled.empty:
+        return None
+    truth, proposed = labelled["true_code"].astype(str), labelled["predicted_code"].astype(str)
+    wrong = ~labelled["correct"].astype(bool)
+    return PredictionScores(
+        labelled_rows=len(labelled),
+        accuracy=float(accuracy_score(truth, proposed)),
+        f1_weighted=float(f1_score(truth, proposed, average="weighted", zero_division=0)),
+        f1_macro=float(f1_score(truth, proposed, average="macro", zero_division=0)),
+        unknown_codes=tuple(sorted(set(truth) - set(registry.codes))),
+        review_errors_caught=float((wrong & labelled["needs_review"]).sum() / wrong.sum()) if wrong.any() else 1.0,
+    )
+
