@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import psutil
 import pytest
 import torch
@@ -15,6 +16,8 @@ from acctax_assets import demo
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import EXPERIMENT, tracking_uri
 from acctax_assets.ml.adapter import AdapterRef, accepted_adapter
+from acctax_assets.ml.evaluation import review_threshold
+from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.paths import AcctaxHome
 
 pytestmark = pytest.mark.slow
@@ -45,10 +48,10 @@ def landed_home(tmp_path_factory: pytest.TempPathFactory) -> AcctaxHome:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ACCTAX_HOME", str(root))
         home.ensure()
-        demo.main(["--start", "2024-01", "--end", "2024-03", "--rows-per-month", "300", "--out", str(home.landing)])
+        demo.main(["--start", "2024-01", "--end", "2024-03", "--unlabelled-months", "1", "--rows-per-month", "300", "--out", str(home.landing)])
         job = defs.resolve_job_def("ledger_data_job")
         with instance_for_test() as instance:
-            for month in ("2024-01-01", "2024-02-01", "2024-03-01"):
+            for month in ("2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"):
                 assert job.execute_in_process(instance=instance, partition_key=month, raise_on_error=False).success
     return home
 
@@ -99,8 +102,88 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     assert run.data.params["lora.r"] == "8"
     assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"confusion_matrix_test.png", "per_class_test.csv", "metrics.json", "adapter"} <= artifacts
+    assert {"confusion_matrix_test.png", "per_class_test.csv", "metrics.json", "adapter", "evaluation_report.md",
+            "reliability_test.csv", "review_tradeoff_test.csv", "f1_by_band_test.csv"} <= artifacts
+    assert {"test_ece", "review_threshold", "test_error_capture"} <= set(run.data.metrics)
     assert str(home.mlflow) in client.get_experiment(run.info.experiment_id).artifact_location
+
+    for key in ("evaluation_report", "f1_by_band_test", "test_review_share", "test_ece", "confusion_matrix_test"):
+        assert key in metadata or key in result.asset_materializations_for_node("account_classifier")[0].metadata, key
+    report = metadata["evaluation_report"].value
+    assert "Trade-off on test" in report and "F1 by frequency band" in report and "Calibration" in report
+    baseline = result.asset_materializations_for_node("baseline_classifier")[0].metadata
+    assert baseline["test_f1_macro"].value > 0.3, "TF-IDF on the demo's party/item text is a strong baseline"
+    comparison = {e.check_name: e for e in result.get_asset_check_evaluations()}["classifier_beats_baseline"]
+    assert comparison.severity.value == "WARN"
+    assert comparison.passed == (metadata["test_f1_macro"].value > baseline["test_f1_macro"].value)
+
+
+def predict(instance: DagsterInstance, month: str, target_accuracy: float = 0.9, fmt: str = "csv") -> ExecuteInProcessResult:
+    config = {
+        "ops": {"prediction_export": {"config": {"format": fmt}}},
+        "resources": {"model_settings": {"config": {"review_target_accuracy": target_accuracy, "review_min_auto_rows": 5}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    return defs.resolve_job_def("prediction_job").execute_in_process(instance=instance, partition_key=month, run_config=config, raise_on_error=False)
+
+
+def test_predictions_on_a_labelled_month_reach_the_adapter_test_accuracy(home: AcctaxHome) -> None:
+    adapter = accepted_adapter(home.storage / "account_classifier")
+    with instance_for_test() as instance:
+        result = predict(instance, "2024-03-01", target_accuracy=0.3)
+    assert result.success, failure_text(result)
+    metadata = result.asset_materializations_for_node("ledger_predictions")[0].metadata
+    table = pd.read_parquet(home.storage / "ledger_predictions" / "2024-03-01.parquet")
+    cleaned = pd.read_parquet(home.storage / "cleaned_ledger" / "2024-03-01.parquet")
+    assert len(table) == len(cleaned) == metadata["rows"].value
+    assert table[["source_file", "source_row"]].equals(cleaned[["source_file", "source_row"]].astype(table[["source_file", "source_row"]].dtypes))
+    assert metadata["adapter_version"].value == adapter.version
+    test_accuracy = adapter.metrics()["test"]["accuracy"]
+    assert metadata["accuracy"].value >= test_accuracy - 0.05, (metadata["accuracy"].value, test_accuracy)
+    assert metadata["accuracy"].value == pytest.approx(table["correct"].mean())
+    assert (table["confidence"] >= table["top2_confidence"]).all() and (table["top2_confidence"] >= table["top3_confidence"]).all()
+    assert set(table["predicted_code"]) <= set(adapter.trained_classes()["codes"]), "only trained codes are proposed"
+
+    valid = adapter.eval_predictions().query("split == 'valid'")
+    derived = review_threshold(valid["confidence"], valid["label"] == valid["predicted"], 0.3, 5)
+    expected = derived.threshold if derived.reachable else 1.0
+    assert metadata["review_threshold"].value == pytest.approx(expected)
+    low = table["review_reason"] == "low_confidence"
+    assert (table.loc[low, "confidence"] < derived.threshold).all() and (table.loc[~table["needs_review"], "confidence"] >= derived.threshold).all()
+
+    with instance_for_test() as instance:
+        strict = predict(instance, "2024-03-01", target_accuracy=0.99)
+    stricter = strict.asset_materializations_for_node("ledger_predictions")[0].metadata
+    assert stricter["review_rows"].value >= metadata["review_rows"].value, "a stricter target never shrinks the queue"
+
+
+def test_an_uncoded_month_gets_a_proposal_for_every_row_and_an_export(home: AcctaxHome) -> None:
+    with instance_for_test() as instance:
+        result = predict(instance, "2024-04-01", fmt="xlsx")
+    assert result.success, failure_text(result)
+    table = pd.read_parquet(home.storage / "ledger_predictions" / "2024-04-01.parquet")
+    cleaned = pd.read_parquet(home.storage / "cleaned_ledger" / "2024-04-01.parquet")
+    assert len(table) == len(cleaned) > 250 and table["predicted_code"].notna().all() and table["true_code"].isna().all()
+    assert result.asset_materializations_for_node("ledger_predictions")[0].metadata["labelled_rows"].value == 0
+    exported = pd.read_excel(home.exports / "account_proposals_2024-04.xlsx", dtype=str)
+    raw = pd.read_parquet(home.storage / "raw_ledger" / "2024-04-01.parquet")
+    assert len(exported) == len(raw) == 300, "every raw line is in the export, rejected ones included"
+    assert set(exported["검토필요"]) <= {"Y", "N"} and exported["계정과목코드"].notna().sum() == len(table)
+    assert exported["검토사유"].fillna("").str.startswith("rejected:").sum() == len(raw) - len(cleaned)
+
+
+def test_predictions_refuse_an_adapter_whose_registry_no_longer_matches(home: AcctaxHome) -> None:
+    path = home.storage / "label_registry.json"
+    original = path.read_text(encoding="utf-8")
+    registry = LabelRegistry.from_json(original)
+    path.write_text(LabelRegistry(registry.max_classes, tuple(reversed(registry.codes)), registry.names).to_json(), encoding="utf-8")
+    try:
+        with instance_for_test() as instance:
+            result = predict(instance, "2024-04-01")
+    finally:
+        path.write_text(original, encoding="utf-8")
+    assert not result.success
+    assert "does not match the current one" in failure_text(result) and "re-materialize ledger_dataset" in failure_text(result)
 
 
 def test_quality_gate_blocks_a_model_below_the_floor(home: AcctaxHome) -> None:

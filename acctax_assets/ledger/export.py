@@ -63,7 +63,7 @@ def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.Dat
 def write_export(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
     """CSV in UTF-8 with BOM (Excel and 더존 read it as Korean) or XLSX; written to a temp file and renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(handle)
     try:
         if fmt == "csv":
