@@ -64,7 +64,8 @@ class Predictor:
         self.batch_size = batch_size
         self.max_length = adapter.text_spec().max_length
         self.tokenizer = adapter.load_tokenizer()
-        self.model = adapter.load_model().to(self.device)
+        # Folding the LoRA deltas into the base weights removes the adapter's extra matmuls from every forward pass.
+        self.model = adapter.load_model().merge_and_unload().to(self.device)
         registry = adapter.registry()
         self.top_k = min(top_k, len(adapter.trained_class_ids()))
         untrained = torch.ones(registry.max_classes, dtype=torch.bool)
