@@ -65,5 +65,6 @@ class AcctaxHome:
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():
             dagster_yaml.write_text(_DAGSTER_YAML, encoding="utf-8")
-        os.environ.setdefault("DAGSTER_HOME", str(self.dagster_home))
+        if not os.environ.get("DAGSTER_HOME"):
+            os.environ["DAGSTER_HOME"] = str(self.dagster_home)
         return self
