@@ -15,7 +15,7 @@ from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef, accepted_adapter
 from acctax_assets.ml.baseline import BaselineModel, BaselineRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.serialization import TEXT_SPEC_FILE, TextSpec
+from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
 
@@ -54,10 +54,11 @@ class SavedDataset:
         return TextSpec.load(self.path)
 
     def content_hash(self) -> str:
-        """Hash of the data files and registry (not the version name): identical splits give the same hash."""
+        """Hash of the data files and registry (not the version name, nor text_spec.json which names the source
+        version; its features and max_length already shape the arrow files): identical splits give the same hash."""
         digest = hashlib.sha256()
         for file in sorted(self.path.rglob("*")):
-            if file.is_file() and (file.suffix == ".arrow" or file.name in (REGISTRY_FILE, TEXT_SPEC_FILE)):
+            if file.is_file() and (file.suffix == ".arrow" or file.name == REGISTRY_FILE):
                 digest.update(file.relative_to(self.path).as_posix().encode())
                 with file.open("rb") as stream:
                     for block in iter(lambda: stream.read(1 << 20), b""):
