@@ -33,7 +33,7 @@ from acctax_assets.ml.launch import check_base_model, deepspeed_command, free_po
 from acctax_assets.ml.reports import EvaluationReport, confusion_matrix_png, evaluation_report, per_class_frame
 from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
-from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.defs.ml_resources import ModelSettings, redact_uri
 from acctax_assets.defs.resources import LedgerSettings
 
 LOG_TAIL_LINES = 40
@@ -193,7 +193,7 @@ def account_classifier(
         **_evaluation_metrics(evaluation),
         "mlflow_run_id": run.info.run_id,
         "mlflow_run_url": MetadataValue.url(f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run.info.run_id}"),
-        "mlflow_ui": f"mlflow ui --backend-store-uri {mlflow.get_tracking_uri()} --port 5000",
+        "mlflow_ui": f"mlflow ui --backend-store-uri {redact_uri(mlflow.get_tracking_uri())} --port 5000",
         "dataset_version": tokenized_dataset.path.name,
     }
     mlflow.end_run()

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any
 
 import mlflow
@@ -32,6 +33,16 @@ class ModelSettings(ConfigurableResource):
     @property
     def base_model_path(self) -> str:
         return self.base_model or default_base_model()
+
+
+def redact_uri(uri: str) -> str:
+    """The URI with any password replaced by ***, for metadata and logs (a Postgres/HTTP tracking URI may carry one)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def tracking_uri(home: AcctaxHome) -> str:
