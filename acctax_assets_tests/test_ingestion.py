@@ -186,6 +186,15 @@ def test_landing_listing_skips_temp_hidden_and_foreign_files(tmp_path: Path) -> 
     assert [p.name for p in list_landing_files(tmp_path)] == ["ledger_2024-01.csv"]
 
 
+def test_landing_listing_ignores_symlinks_that_escape_the_landing_folder(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    outside = write_ledger(tmp_path / "private" / "ledger_2024-02.csv", ledger_rows(1))
+    inside = write_ledger(landing / "ledger_2024-01.csv", ledger_rows(1))
+    (landing / "ledger_2024-02.csv").symlink_to(outside)
+    (landing / "alias_2024-01.csv").symlink_to(inside)
+    assert [p.name for p in list_landing_files(landing)] == ["alias_2024-01.csv", "ledger_2024-01.csv"]
+
+
 def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
     first = read_ledger_file(write_ledger(tmp_path / "a_2024-01.csv", ledger_rows(1)), COLUMN_MAP, tmp_path)
     unlabelled = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]

@@ -56,13 +56,17 @@ def is_ledger_file(path: Path) -> bool:
 
 
 def list_landing_files(landing: Path) -> list[Path]:
-    """All ledger files under the landing folder (sub-folders included, hidden folders skipped), sorted."""
+    """All ledger files under the landing folder (sub-folders included, hidden folders skipped), sorted.
+    A symlink that resolves outside the landing folder is ignored: a landing file cannot pull in other files."""
     if not landing.exists():
         return []
+    root = landing.resolve()
     files = [
         path
         for path in landing.rglob("*")
-        if is_ledger_file(path) and not any(part.startswith(".") for part in path.relative_to(landing).parts[:-1])
+        if is_ledger_file(path)
+        and not any(part.startswith(".") for part in path.relative_to(landing).parts[:-1])
+        and path.resolve().is_relative_to(root)
     ]
     return sorted(files)
 
