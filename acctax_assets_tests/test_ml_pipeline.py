@@ -203,6 +203,7 @@ def test_missing_base_model_fails_before_launch(home: AcctaxHome) -> None:
         result = train(instance, config)
     assert not result.success
     assert "no-such-model" in failure_text(result) and "does not exist" in failure_text(result)
+    assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY], "a config error is not retried"
 
 
 def test_adapter_ref_reads_registry_and_metrics(home: AcctaxHome) -> None:
@@ -212,7 +213,7 @@ def test_adapter_ref_reads_registry_and_metrics(home: AcctaxHome) -> None:
     assert adapter.registry().max_classes == 260
 
 
-def test_killed_training_fails_with_the_child_log_and_the_retry_resumes(home: AcctaxHome) -> None:
+def test_killed_training_is_retried_in_the_same_run_and_resumes_from_its_checkpoint(home: AcctaxHome) -> None:
     config = run_config({"max_steps": 40, "save_steps": 5, "eval_steps": 40, "seed": 7})
     work_root = home.storage / "_work" / "account_classifier"
     killed: list[int] = []
@@ -232,16 +233,15 @@ def test_killed_training_fails_with_the_child_log_and_the_retry_resumes(home: Ac
     killer = threading.Thread(target=kill_after_first_checkpoint)
     killer.start()
     with instance_for_test() as instance:
-        first = train(instance, config)
+        result = train(instance, config)
     killer.join()
     assert killed, "the training process was never seen with a checkpoint"
-    assert not first.success
-    message = failure_text(first)
+    assert result.success, failure_text(result)
+    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY and e.step_key == "account_classifier"]
+    assert len(retries) == 1
+    message = retries[0].event_specific_data.error.to_string()
     assert "Last lines of" in message and "resumes from the newest one" in message
 
-    with instance_for_test() as instance:
-        retry = train(instance, config)
-    assert retry.success, failure_text(retry)
-    metadata = retry.asset_materializations_for_node("account_classifier")[0].metadata
+    metadata = result.asset_materializations_for_node("account_classifier")[0].metadata
     assert "checkpoint-" in metadata["resumed_from"].value
     assert metadata["steps"].value == 40

@@ -22,6 +22,7 @@ from dagster import (
     Output,
     PipesSubprocessClient,
     ResourceParam,
+    RetryPolicy,
     asset,
 )
 from pydantic import Field, ValidationError
@@ -37,6 +38,9 @@ from acctax_assets.defs.ml_resources import ModelSettings, redact_uri
 from acctax_assets.defs.resources import LedgerSettings
 
 LOG_TAIL_LINES = 40
+# A killed or crashed trainer (OOM, preempted node, lost rank) is retried in the same run and resumes from
+# its newest checkpoint; configuration errors are raised with allow_retries=False and fail at once.
+TRAINING_RETRIES = RetryPolicy(max_retries=2, delay=10)
 TABLE_ROWS = 10
 
 
@@ -121,6 +125,7 @@ def _evaluation_metrics(evaluation: EvaluationReport) -> dict[str, float]:
     group_name="ml",
     io_manager_key="adapter_io_manager",
     kinds={"pytorch", "deepspeed", "mlflow"},
+    retry_policy=TRAINING_RETRIES,
 )
 def account_classifier(
     context: AssetExecutionContext,
@@ -137,13 +142,14 @@ def account_classifier(
         check_base_model(base_model)
         draft = training_config(config, base_model, tokenized_dataset)
     except (AcctaxError, ValidationError) as exc:
-        raise Failure(description=f"account_classifier not started: {exc}") from exc
+        raise Failure(description=f"account_classifier not started: {exc}", allow_retries=False) from exc
     work = settings.acctax_home.storage / "_work" / "account_classifier" / draft.fingerprint(tokenized_dataset.content_hash())
     train = draft.model_copy(update={"output_dir": str(work)})
     config_path = train.write(work / "training_config.json")
     log_path = work / "train.log"
 
-    run = mlflow.active_run()
+    # A retry in the same process finds the failed attempt's MLflow run ended; it records itself as a new run.
+    run = mlflow.active_run() or mlflow.start_run(run_name=f"{context.run.run_id[:8]} retry {context.retry_number}")
     mlflow.log_params(flat_params(train.model_dump(exclude={"output_dir", "dataset_dir", "registry_path"})))
     env = training_env(train, os.environ)
     env.update({"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "MLFLOW_RUN_ID": run.info.run_id})
@@ -157,7 +163,8 @@ def account_classifier(
         raise Failure(
             description=(
                 f"Training process failed: {exc}. Last lines of {log_path}:\n{log_tail(log_path)}\n"
-                f"Checkpoints in {train.checkpoint_dir} are kept: re-materializing with the same config resumes from the newest one."
+                f"Checkpoints in {train.checkpoint_dir} are kept: a retry (RetryPolicy: {TRAINING_RETRIES.max_retries} in the same run) "
+                "or re-materializing with the same config resumes from the newest one."
             )
         ) from exc
 
