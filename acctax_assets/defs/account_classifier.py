@@ -30,7 +30,7 @@ from pydantic import Field, ValidationError
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import EVAL_PREDICTIONS_FILE, METRICS_FILE, TRAINED_CLASSES_FILE
 from acctax_assets.ml.label_registry import REGISTRY_FILE
-from acctax_assets.ml.launch import check_base_model, deepspeed_command, free_port, training_env
+from acctax_assets.ml.launch import check_base_model, deepspeed_command, free_port, logged_command, training_env
 from acctax_assets.ml.reports import EvaluationReport, confusion_matrix_png, evaluation_report, per_class_frame
 from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
@@ -153,9 +153,9 @@ def account_classifier(
     mlflow.log_params(flat_params(train.model_dump(exclude={"output_dir", "dataset_dir", "registry_path"})))
     env = training_env(train, os.environ)
     env.update({"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "MLFLOW_RUN_ID": run.info.run_id})
-    command = ["bash", "-c", 'set -o pipefail; "${@:2}" 2>&1 | tee -a "$1"', "tee-training-log", str(log_path),
-               *deepspeed_command(train, config_path, free_port())]
-    context.log.info(f"Launching: {' '.join(command[4:])} (work dir {work})")
+    launcher = deepspeed_command(train, config_path, free_port())
+    command = logged_command(launcher, log_path)
+    context.log.info(f"Launching: {' '.join(launcher)} (work dir {work})")
     try:
         report = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(work)).get_materialize_result()
     except Exception as exc:

@@ -43,6 +43,13 @@ def deepspeed_command(config: TrainingConfig, config_path: Path, master_port: in
     ]
 
 
+def logged_command(command: list[str], log_path: Path) -> list[str]:
+    """`command` under the supervisor (acctax_assets.ml.supervise): its output also goes to `log_path`, and an
+    interrupt (Dagster Pipes sends SIGINT to the process it started) reaches the launcher's whole process group,
+    so no DeepSpeed rank keeps training after the run was stopped."""
+    return [sys.executable, "-m", "acctax_assets.ml.supervise", str(log_path), "--", *command]
+
+
 def threads_per_rank(config: TrainingConfig) -> int:
     """Torch/OpenMP threads for each rank: oversubscribed cores made DeepSpeed 15x slower (DESIGN §4)."""
     if config.torch_threads is not None:

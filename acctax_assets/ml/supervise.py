@@ -1,0 +1,63 @@
+"""`python -m acctax_assets.ml.supervise LOG -- COMMAND...`: run the training launcher so that stopping it stops
+every rank, and keep a copy of its output.
+
+Dagster Pipes interrupts a run by signalling only the process it started. The single-node DeepSpeed launcher
+does not forward signals to `launch.py` or the ranks, so they would keep training as orphans. This supervisor
+starts the launcher in its own process group and sends SIGINT/SIGTERM to the whole group; it also copies the
+launcher's stdout+stderr into LOG (the last lines go into the step's failure message).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+GRACE_SECONDS = 20
+
+
+def supervise(log_path: Path, command: list[str]) -> int:
+    """Run `command` in a new process group, tee its output to stdout and `log_path`, forward stop signals."""
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        try:
+            os.killpg(child.pid, signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    if child.stdout is None:
+        raise RuntimeError("the launcher's output pipe was not opened")
+    with log_path.open("ab") as log:
+        for line in iter(child.stdout.readline, b""):
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+            log.write(line)
+            log.flush()
+    try:
+        code = child.wait(timeout=GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        code = child.wait()
+    try:
+        os.killpg(child.pid, signal.SIGKILL)  # ranks the launcher left behind when it exited on a signal
+    except ProcessLookupError:
+        pass
+    return code if code >= 0 else 128 - code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 3 or args[1] != "--":
+        print("usage: python -m acctax_assets.ml.supervise LOG -- COMMAND...", file=sys.stderr)
+        return 2
+    return supervise(Path(args[0]), args[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
