@@ -42,16 +42,17 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:]) - 1
+
+
+def _month_name(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def months_between(start: str, end: str) -> list[str]:
     """Every month from start to end, both included."""
-    first = int(start[:4]) * 12 + int(start[5:]) - 1
-    last = int(end[:4]) * 12 + int(end[5:]) - 1
-    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
-
-
-def _shift(month: str, months: int) -> str:
-    index = int(month[:4]) * 12 + int(month[5:]) - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return [_month_name(m) for m in range(_month_index(start), _month_index(end) + 1)]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.end < args.start:
         parser.error(f"--end {args.end} is before --start {args.start}")
     months = months_between(args.start, args.end)
-    unlabelled = months_between(args.end, _shift(args.end, args.unlabelled_months))[1:]
+    unlabelled = [_month_name(_month_index(args.end) + n) for n in range(1, args.unlabelled_months + 1)]
     if args.xlsx_months is None:
         if args.encoding != "mixed":
             xlsx_months: list[str] = []

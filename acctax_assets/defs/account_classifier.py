@@ -7,7 +7,6 @@ of the same training (even after the datasets were re-materialized identically) 
 its id to rank 0, which logs curves and metrics into it.
 """
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +27,7 @@ from dagster import (
 from pydantic import Field, ValidationError
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.adapter import EVAL_PREDICTIONS_FILE, METRICS_FILE, TRAINED_CLASSES_FILE
+from acctax_assets.ml.adapter import METRICS_FILE, AdapterRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE
 from acctax_assets.ml.launch import check_base_model, deepspeed_command, free_port, logged_command, training_env
 from acctax_assets.ml.reports import EvaluationReport, confusion_matrix_png, evaluation_report, per_class_frame
@@ -111,9 +110,9 @@ def _per_class_markdown(per_class: pd.DataFrame) -> str:
 
 
 def _evaluation_metrics(evaluation: EvaluationReport) -> dict[str, float]:
-    """Figures shared by metadata and MLflow; an unreachable threshold is reported as 1.0 (review everything)."""
+    """Figures shared by metadata and MLflow."""
     return {
-        "review_threshold": evaluation.threshold.threshold if evaluation.threshold.reachable else 1.0,
+        "review_threshold": evaluation.threshold.reported,
         "valid_review_share": evaluation.threshold.review_share,
         "test_review_share": evaluation.test_review_share,
         "test_error_capture": evaluation.test_error_capture,
@@ -169,13 +168,14 @@ def account_classifier(
         ) from exc
 
     adapter_dir = train.adapter_dir
-    metrics = json.loads((adapter_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    trained = AdapterRef(adapter_dir)
+    metrics = trained.metrics()
     per_class = per_class_frame(metrics["test"])
     per_class.to_csv(adapter_dir / "per_class_test.csv", index=False)
     confusion = confusion_matrix_png(metrics["test"], adapter_dir / "confusion_matrix_test.png")
-    trained = json.loads((adapter_dir / TRAINED_CLASSES_FILE).read_text(encoding="utf-8"))
+    classes = trained.trained_classes()
     evaluation = evaluation_report(
-        metrics, pd.read_parquet(adapter_dir / EVAL_PREDICTIONS_FILE), dict(zip(trained["codes"], trained["counts"], strict=True)),
+        metrics, trained.eval_predictions(), dict(zip(classes["codes"], classes["counts"], strict=True)),
         model_settings.review_target_accuracy, model_settings.review_min_auto_rows,
     )
     report_files = evaluation.write(adapter_dir)

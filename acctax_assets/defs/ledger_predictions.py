@@ -12,7 +12,7 @@ from pydantic import Field
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.evaluation import ReviewThreshold, review_threshold
+from acctax_assets.ml.evaluation import valid_threshold
 from acctax_assets.ml.inference import Predictions, Predictor
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.predictions import PredictionScores, prediction_scores, prediction_table
@@ -28,14 +28,6 @@ SHOWN_ROWS = 10
 class PredictionConfig(Config):
     batch_size: int = Field(default=64, ge=1, le=4096, description="Rows per forward pass")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: a CUDA GPU when torch sees one, else CPU")
-
-
-def _threshold(adapter: AdapterRef, model_settings: ModelSettings) -> ReviewThreshold:
-    rows = adapter.eval_predictions()
-    valid = rows[rows["split"] == "valid"]
-    return review_threshold(
-        valid["confidence"], valid["label"] == valid["predicted"], model_settings.review_target_accuracy, model_settings.review_min_auto_rows
-    )
 
 
 def _score_metadata(scores: PredictionScores | None) -> dict[str, object]:
@@ -74,7 +66,9 @@ def ledger_predictions(
             account_classifier.check_registry(LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")))
         text_features = account_classifier.text_spec().text_features
         texts = serialize_rows(ledger_features, text_features).astype(str).tolist()
-        threshold = _threshold(account_classifier, model_settings)
+        threshold = valid_threshold(
+            account_classifier.eval_predictions(), model_settings.review_target_accuracy, model_settings.review_min_auto_rows
+        )
     except AcctaxError as exc:
         raise Failure(description=f"ledger_predictions {month}: {exc}") from exc
     if ledger_features.empty:
@@ -96,7 +90,7 @@ def ledger_predictions(
             "review_rows": review_rows,
             "review_share": review_rows / len(table) if len(table) else 0.0,
             "review_by_reason": {reason: int(n) for reason, n in table.loc[table["needs_review"], "review_reason"].value_counts().items()},
-            "review_threshold": threshold.threshold if threshold.reachable else 1.0,
+            "review_threshold": threshold.reported,
             "review_rule": threshold.describe(),
             "rows_per_second": round(predictions.rows_per_second, 1),
             "adapter_version": account_classifier.version,

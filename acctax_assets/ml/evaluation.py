@@ -45,6 +45,11 @@ class ReviewThreshold:
     def reachable(self) -> bool:
         return math.isfinite(self.threshold)
 
+    @property
+    def reported(self) -> float:
+        """The threshold as a metadata/metric value: 1.0 when out of reach (every row is reviewed)."""
+        return self.threshold if self.reachable else 1.0
+
     def needs_review(self, confidence: np.ndarray) -> np.ndarray:
         return np.asarray(confidence, dtype=np.float64) < self.threshold
 
@@ -87,6 +92,13 @@ def review_threshold(
         error_capture=float(caught / errors) if errors else 1.0,
         valid_rows=total,
     )
+
+
+def valid_threshold(eval_rows: pd.DataFrame, target_accuracy: float, min_auto_rows: int) -> ReviewThreshold:
+    """The review threshold from the valid rows of an adapter's per-row evaluation (split, label, predicted,
+    confidence): what both the evaluation report and ledger_predictions apply."""
+    valid = eval_rows[eval_rows["split"] == "valid"]
+    return review_threshold(valid["confidence"], valid["label"] == valid["predicted"], target_accuracy, min_auto_rows)
 
 
 def review_tradeoff(confidence: Sequence[float], correct: Sequence[bool], shares: Sequence[float] = REVIEW_SHARES) -> pd.DataFrame:

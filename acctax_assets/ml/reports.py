@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ml.evaluation import ReviewThreshold, band_report, frequency_bands, reliability_table, review_threshold, review_tradeoff
+from acctax_assets.ml.evaluation import ReviewThreshold, band_report, frequency_bands, reliability_table, review_tradeoff, valid_threshold
 
 MAX_MATRIX_CLASSES = 40
 
@@ -100,10 +100,9 @@ def evaluation_report(
     metrics: dict[str, Any], eval_rows: pd.DataFrame, train_counts: dict[str, int], target_accuracy: float, min_auto_rows: int
 ) -> EvaluationReport:
     """From the trainer's metrics.json and per-row valid/test confidences (adapter.EVAL_PREDICTIONS_FILE)."""
-    correct = eval_rows["label"] == eval_rows["predicted"]
-    valid, test = eval_rows["split"] == "valid", eval_rows["split"] == "test"
-    threshold = review_threshold(eval_rows.loc[valid, "confidence"], correct[valid], target_accuracy, min_auto_rows)
-    test_conf, test_correct = eval_rows.loc[test, "confidence"].to_numpy(), correct[test].to_numpy()
+    threshold = valid_threshold(eval_rows, target_accuracy, min_auto_rows)
+    test = eval_rows[eval_rows["split"] == "test"]
+    test_conf, test_correct = test["confidence"].to_numpy(), (test["label"] == test["predicted"]).to_numpy()
     reviewed = threshold.needs_review(test_conf)
     errors = int((~test_correct).sum())
     reliability, ece = reliability_table(test_conf, test_correct)

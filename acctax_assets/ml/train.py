@@ -559,7 +559,6 @@ def write_adapter(
     state_dict: dict[str, torch.Tensor] | None,
     tokenizer: PreTrainedTokenizerBase,
     config: TrainingConfig,
-    trained_ids: list[int],
     counts: np.ndarray,
     registry: LabelRegistry,
     metrics: dict[str, Any],
@@ -578,6 +577,7 @@ def write_adapter(
     tokenizer.save_pretrained(str(staging))
     shutil.copyfile(config.registry_path, staging / REGISTRY_FILE)
     config.write(staging / TRAINING_CONFIG_FILE)
+    trained_ids = [int(i) for i in np.flatnonzero(counts)]
     shutil.copyfile(Path(config.dataset_dir) / TEXT_SPEC_FILE, staging / TEXT_SPEC_FILE)
     (staging / TRAINED_CLASSES_FILE).write_text(
         json.dumps(
@@ -681,7 +681,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     metrics = {**reports, "train": train, "log_history": trainer.state.log_history}
     if state.is_main_process:
         eval_rows = pd.concat([rows for _, rows in evaluated.values()], ignore_index=True)
-        write_adapter(trainer, adapter_state, tokenizer, config, trained_ids, counts, registry, metrics, eval_rows)
+        write_adapter(trainer, adapter_state, tokenizer, config, counts, registry, metrics, eval_rows)
         reporter.info(
             f"adapter saved to {config.adapter_dir}: test accuracy={reports['test']['accuracy']:.4f} "
             f"f1_weighted={reports['test']['f1_weighted']:.4f} f1_macro={reports['test']['f1_macro']:.4f}"
