@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dagster import Definitions, PipesSubprocessClient
 
 from acctax_assets.defs.account_classifier import account_classifier
@@ -19,9 +21,21 @@ from acctax_assets.defs.ledger_predictions import ledger_predictions
 from acctax_assets.defs.ml_resources import ModelSettings, mlflow_tracking
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.prediction_export import prediction_export
+from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
 from acctax_assets.defs.raw_ledger import raw_ledger
 from acctax_assets.defs.resources import LedgerSettings
+from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
 from acctax_assets.defs.tokenized_dataset import tokenized_dataset
+
+
+RETRAIN_AFTER_MONTHS_ENV = "ACCTAX_RETRAIN_AFTER_MONTHS"
+
+
+def model_settings_from_env() -> ModelSettings:
+    """ModelSettings with retraining_sensor's threshold taken from ACCTAX_RETRAIN_AFTER_MONTHS when set (sensors
+    read resources from the code location, not from a launchpad)."""
+    value = os.environ.get(RETRAIN_AFTER_MONTHS_ENV)
+    return ModelSettings(retrain_after_months=int(value)) if value else ModelSettings()
 
 
 def build_definitions(settle_seconds: float | None = None) -> Definitions:
@@ -34,14 +48,15 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
         ],
         asset_checks=[*ledger_checks, classifier_quality_gate, classifier_beats_baseline],
         jobs=[ledger_data_job, training_job, prediction_job],
-        sensors=[build_ledger_file_sensor(ledger_data_job, ledger_months, **sensor_kwargs)],
+        schedules=[monthly_retraining_schedule],
+        sensors=[build_ledger_file_sensor(ledger_data_job, ledger_months, **sensor_kwargs), retraining_sensor, ledger_prediction_sensor],
         resources={
             "io_manager": ParquetIOManager(),
             "dataset_io_manager": DatasetIOManager(),
             "adapter_io_manager": AdapterIOManager(),
             "baseline_io_manager": BaselineIOManager(),
             "settings": LedgerSettings(),
-            "model_settings": ModelSettings(),
+            "model_settings": model_settings_from_env(),
             "mlflow": mlflow_tracking,
             "pipes_subprocess_client": PipesSubprocessClient(),
         },

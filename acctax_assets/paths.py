@@ -14,6 +14,18 @@ _DAGSTER_YAML = """\
 # Written by acctax_assets on first use. Local SQLite storage under this folder; no telemetry.
 telemetry:
   enabled: false
+concurrency:
+  # Steps in a pool (account_classifier is in pool "training") run one at a time across all runs.
+  pools:
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 4
+    # Two runs of the same month never run at once (the second waits in the queue).
+    tag_concurrency_limits:
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 
 

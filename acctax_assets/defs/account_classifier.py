@@ -40,6 +40,8 @@ LOG_TAIL_LINES = 40
 # A killed or crashed trainer (OOM, preempted node, lost rank) is retried in the same run and resumes from
 # its newest checkpoint; configuration errors are raised with allow_retries=False and fail at once.
 TRAINING_RETRIES = RetryPolicy(max_retries=2, delay=10)
+# The instance limits this pool to one slot (dagster.yaml written by AcctaxHome.ensure): one training at a time.
+TRAINING_POOL = "training"
 TABLE_ROWS = 10
 
 
@@ -125,6 +127,7 @@ def _evaluation_metrics(evaluation: EvaluationReport) -> dict[str, float]:
     io_manager_key="adapter_io_manager",
     kinds={"pytorch", "deepspeed", "mlflow"},
     retry_policy=TRAINING_RETRIES,
+    pool=TRAINING_POOL,
 )
 def account_classifier(
     context: AssetExecutionContext,

@@ -29,6 +29,9 @@ class ModelSettings(ConfigurableResource):
         description="Review queue: rows below the confidence at which auto-accepted valid rows reach this accuracy go to review",
     )
     review_min_auto_rows: int = Field(default=20, ge=1, le=1_000_000, description="Valid rows that must back the chosen review threshold")
+    retrain_after_months: int = Field(
+        default=3, ge=1, le=120, description="retraining_sensor: new labelled months (blocking checks passed) that trigger training_job",
+    )
 
     @property
     def base_model_path(self) -> str:

@@ -1,0 +1,70 @@
+"""`ledger_prediction_sensor`: a month with uncoded rows gets its proposals as soon as its features are
+materialized, with the newest adapter that passed `classifier_quality_gate`.
+
+The cursor is the newest `ledger_features` storage id handled; it only moves once an adapter is accepted, so
+months landed before the first accepted adapter are predicted when one appears.
+"""
+
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from acctax_assets.defs.jobs import prediction_job
+from acctax_assets.defs.retraining import CLASSIFIER, CLEANED, FEATURES
+
+QUALITY_GATE = AssetCheckKey(CLASSIFIER, "classifier_quality_gate")
+
+
+def adapter_accepted(instance: DagsterInstance) -> bool:
+    passed = instance.event_log_storage.get_asset_check_execution_history(
+        QUALITY_GATE, limit=1, status={AssetCheckExecutionRecordStatus.SUCCEEDED}
+    )
+    return bool(passed)
+
+
+def uncoded_rows(instance: DagsterInstance, month: str) -> int:
+    """Cleaned rows of `month` without an account code, from its latest cleaned_ledger materialization."""
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=CLEANED, asset_partitions=[month]), limit=1).records
+    if not records or records[0].asset_materialization is None:
+        return 0
+    metadata = records[0].asset_materialization.metadata
+    if "rows_out" not in metadata or "labelled_rows" not in metadata:
+        return 0
+    return int(metadata["rows_out"].value) - int(metadata["labelled_rows"].value)
+
+
+@sensor(
+    name="ledger_prediction_sensor",
+    job=prediction_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Requests ledger_predictions → prediction_export for every month with uncoded rows once its ledger_features is materialized.",
+)
+def ledger_prediction_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+    instance = context.instance
+    if not adapter_accepted(instance):
+        return SkipReason("No account_classifier adapter has passed classifier_quality_gate yet")
+    after = int(context.cursor) if context.cursor else None
+    features = instance.get_latest_storage_id_by_partition(FEATURES, DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after)
+    if not features:
+        return SkipReason("No ledger_features materialized since the last tick")
+    requests = [
+        RunRequest(run_key=f"{month}:{storage_id}", partition_key=month, tags={"acctax/trigger": "ledger_prediction_sensor"})
+        for month, storage_id in sorted(features.items())
+        if uncoded_rows(instance, month) > 0
+    ]
+    cursor = str(max(features.values()))
+    if not requests:
+        return SensorResult(skip_reason=SkipReason(f"{len(features)} month(s) of new features, all fully coded"), cursor=cursor)
+    return SensorResult(run_requests=requests, cursor=cursor)

@@ -1,0 +1,153 @@
+"""Retraining schedule/sensor and the prediction sensor, evaluated against a real instance holding real data-layer
+materializations (training and the quality gate are stood in by runless events: the sensors read only the
+event log)."""
+
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetCheckEvaluation,
+    AssetMaterialization,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunRequest,
+    SensorResult,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
+from dagster._core.test_utils import create_run_for_test
+
+from acctax_assets.definitions import defs
+from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
+from acctax_assets.defs.retraining import CLASSIFIER, monthly_retraining_schedule, retraining_sensor
+from acctax_assets.paths import AcctaxHome
+from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
+
+UNCODED_COLUMNS = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
+
+
+def land_month(home: AcctaxHome, month: str, rows: int = 20, broken: bool = False, coded: bool = True) -> None:
+    """A month of valid rows; `broken` makes half of them unparseable so the blocking rejected_share check fails."""
+    records = ledger_rows(rows, date=f"{month.replace('-', '')}15")
+    if broken:
+        for row in records[: rows // 2]:
+            row["supply_amount"] = "n/a"
+    write_ledger(home.landing / f"ledger_{month}.csv", records, columns=None if coded else UNCODED_COLUMNS)
+
+
+def materialize_month(instance: DagsterInstance, month: str) -> None:
+    defs.resolve_job_def("ledger_data_job").execute_in_process(instance=instance, partition_key=f"{month}-01", raise_on_error=False)
+
+
+def retrain(instance: DagsterInstance, months: int) -> RunRequest | SkipReason:
+    context = build_sensor_context(instance=instance, resources={"model_settings": ModelSettings(retrain_after_months=months)})
+    return retraining_sensor(context)
+
+
+def record_training(instance: DagsterInstance, gate_passed: bool = True) -> None:
+    instance.report_runless_asset_event(AssetMaterialization(CLASSIFIER))
+    instance.report_runless_asset_event(AssetCheckEvaluation(asset_key=CLASSIFIER, check_name="classifier_quality_gate", passed=gate_passed))
+
+
+@pytest.fixture
+def instance(home: AcctaxHome) -> DagsterInstance:
+    with instance_for_test() as instance:
+        yield instance
+
+
+def test_retraining_sensor_waits_for_enough_new_labelled_months(home: AcctaxHome, instance: DagsterInstance) -> None:
+    for month in ("2024-01", "2024-02"):
+        land_month(home, month)
+        materialize_month(instance, month)
+
+    waiting = retrain(instance, months=3)
+    assert isinstance(waiting, SkipReason) and "2 new labelled month(s)" in waiting.skip_message and "needs 3" in waiting.skip_message
+
+    request = retrain(instance, months=2)
+    assert isinstance(request, RunRequest)
+    assert request.tags["acctax/new_months"] == "2024-01,2024-02"
+    assert request.run_key == retrain(instance, months=2).run_key, "the same months give the same run key (one run per change)"
+
+    create_run_for_test(instance, job_name="training_job", status=DagsterRunStatus.STARTED)
+    busy = retrain(instance, months=1)
+    assert isinstance(busy, SkipReason) and "already queued or running" in busy.skip_message
+
+
+def test_training_resets_the_count_and_a_corrected_month_counts_again(home: AcctaxHome, instance: DagsterInstance) -> None:
+    for month in ("2024-01", "2024-02"):
+        land_month(home, month)
+        materialize_month(instance, month)
+    record_training(instance)
+
+    assert isinstance(retrain(instance, months=1), SkipReason)
+    assert isinstance(monthly_retraining_schedule(build_schedule_context(instance=instance)), SkipReason)
+
+    land_month(home, "2024-02", rows=25)
+    materialize_month(instance, "2024-02")
+    scheduled = monthly_retraining_schedule(build_schedule_context(instance=instance))
+    assert isinstance(scheduled, RunRequest) and scheduled.tags["acctax/new_months"] == "2024-02"
+    assert isinstance(retrain(instance, months=2), SkipReason)
+
+
+def test_a_failed_blocking_check_stops_retraining_and_names_the_month(home: AcctaxHome, instance: DagsterInstance) -> None:
+    land_month(home, "2024-01")
+    land_month(home, "2024-02", broken=True)
+    for month in ("2024-01", "2024-02"):
+        materialize_month(instance, month)
+
+    skipped = retrain(instance, months=1)
+    assert isinstance(skipped, SkipReason)
+    assert "2024-02" in skipped.skip_message and "rejected_share: FAILED" in skipped.skip_message
+    assert "2024-01" not in skipped.skip_message
+
+    land_month(home, "2024-02")
+    materialize_month(instance, "2024-02")
+    assert isinstance(retrain(instance, months=2), RunRequest), "a corrected month unblocks retraining"
+
+
+def test_uncoded_month_is_predicted_once_after_its_features(home: AcctaxHome, instance: DagsterInstance) -> None:
+    land_month(home, "2024-01")
+    land_month(home, "2024-02", coded=False)
+    for month in ("2024-01", "2024-02"):
+        materialize_month(instance, month)
+
+    context = build_sensor_context(instance=instance)
+    no_adapter = ledger_prediction_sensor(context)
+    assert isinstance(no_adapter, SkipReason) and "classifier_quality_gate" in no_adapter.skip_message
+
+    record_training(instance, gate_passed=False)
+    assert isinstance(ledger_prediction_sensor(build_sensor_context(instance=instance)), SkipReason), "a gate-failing adapter is never used"
+
+    record_training(instance)
+    result = ledger_prediction_sensor(build_sensor_context(instance=instance))
+    assert isinstance(result, SensorResult)
+    assert [(r.partition_key, r.job_name) for r in result.run_requests] == [("2024-02-01", None)]
+    assert defs.resolve_sensor_def("ledger_prediction_sensor").job_name == "prediction_job"
+
+    again = ledger_prediction_sensor(build_sensor_context(instance=instance, cursor=result.cursor))
+    assert isinstance(again, SkipReason) and "since the last tick" in again.skip_message
+
+    land_month(home, "2024-02", rows=30, coded=False)
+    materialize_month(instance, "2024-02")
+    rerun = ledger_prediction_sensor(build_sensor_context(instance=instance, cursor=result.cursor))
+    assert [r.partition_key for r in rerun.run_requests] == ["2024-02-01"], "re-materialized features are predicted again"
+    assert rerun.run_requests[0].run_key != result.run_requests[0].run_key
+
+
+def test_automation_is_registered_and_on_by_default() -> None:
+    assert defs.resolve_schedule_def("monthly_retraining_schedule").cron_schedule == "0 3 2 * *"
+    for name in ("ledger_file_sensor", "retraining_sensor", "ledger_prediction_sensor"):
+        assert defs.resolve_sensor_def(name).default_status.value == "RUNNING"
+
+
+def test_retraining_threshold_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from acctax_assets.definitions import model_settings_from_env
+
+    monkeypatch.setenv("ACCTAX_RETRAIN_AFTER_MONTHS", "6")
+    assert model_settings_from_env().retrain_after_months == 6
+    monkeypatch.setenv("ACCTAX_RETRAIN_AFTER_MONTHS", "0")
+    with pytest.raises(ValueError):
+        model_settings_from_env()
