@@ -7,7 +7,6 @@ months landed before the first accepted adapter are predicted when one appears.
 
 from dagster import (
     AssetCheckKey,
-    AssetKey,
     AssetRecordsFilter,
     DagsterEventType,
     DagsterInstance,
