@@ -3,6 +3,7 @@
     acctax materialize   # demo into landing (if empty), every landed month through the data layer, training,
                          # then proposals for the months that came without account codes
     acctax predict --months 2025-01 [--format xlsx]   # proposals + export file for those months
+    acctax backfill --months 2024-01:2024-06 [--wait]   # a Dagster backfill of the data layer, run by the daemon
     acctax ui            # dagster dev on 127.0.0.1 with DAGSTER_HOME=$ACCTAX_HOME/dagster
 """
 
@@ -11,8 +12,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,6 +163,55 @@ def run_job(
     return result
 
 
+BACKFILL_ID = re.compile(r"Launched backfill job `([^`]+)`")
+
+
+def backfill(args: argparse.Namespace) -> int:
+    """Submit a real Dagster backfill (visible under Runs → Backfills) through `dagster job backfill`; the daemon
+    of `acctax ui` (or `dagster-daemon run`) launches one run per month. `--wait` follows it to the end."""
+    home = AcctaxHome.from_env().ensure()
+    months = expand_months(args.months)
+    env = {**os.environ, "DAGSTER_HOME": str(home.dagster_home)}
+    command = [
+        sys.executable, "-m", "dagster", "job", "backfill", "-m", "acctax_assets.definitions", "-j", args.job,
+        "--partitions", ",".join(months), "--tags", '{"acctax/trigger": "cli"}', "--noprompt",
+    ]
+    submitted = subprocess.run(command, env=env, capture_output=True, text=True)
+    found = BACKFILL_ID.search(submitted.stdout)
+    if submitted.returncode != 0 or not found:
+        log.error("dagster job backfill failed (exit %d): %s", submitted.returncode, (submitted.stderr or submitted.stdout)[-2000:])
+        return 1
+    backfill_id = found.group(1)
+    log.info("Backfill %s of %s: %d month(s) %s … %s queued for the daemon", backfill_id, args.job, len(months), months[0][:7], months[-1][:7])
+    if not args.wait:
+        return 0
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        return wait_for_backfill(instance, backfill_id, len(months), args.timeout)
+
+
+def wait_for_backfill(instance: Any, backfill_id: str, expected_runs: int, timeout: float) -> int:
+    """Poll the backfill's runs until all finished; 1 if any failed or the daemon never picked them up."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    done = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
+        if len(runs) >= expected_runs and all(run.status in done for run in runs):
+            failed = sorted(run.tags.get("dagster/partition", run.run_id)[:7] for run in runs if run.status != DagsterRunStatus.SUCCESS)
+            if failed:
+                log.error("Backfill %s: runs for %s did not succeed — open the UI (`acctax ui`) to read their logs", backfill_id, failed)
+                return 1
+            log.info("Backfill %s: %d run(s) succeeded", backfill_id, len(runs))
+            return 0
+        time.sleep(2)
+    hint = "" if instance.get_daemon_heartbeats() else " No Dagster daemon is running: start `acctax ui` (or `dagster-daemon run`) to launch queued runs."
+    log.error("Backfill %s not finished after %.0f s.%s", backfill_id, timeout, hint)
+    return 1
+
+
 def ui(args: argparse.Namespace) -> int:
     """Start `dagster dev` bound to loopback with the instance inside ACCTAX_HOME."""
     home = AcctaxHome.from_env().ensure()
@@ -182,6 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     proposals.add_argument("--months", nargs="+", required=True, metavar="YYYY-MM[:YYYY-MM]", help="months or ranges")
     proposals.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="export file format (default csv, UTF-8 with BOM)")
     proposals.set_defaults(handler=predict)
+    backfills = commands.add_parser("backfill", help="a Dagster backfill of a range of months, launched by the daemon (see `acctax ui`)")
+    backfills.add_argument("--months", nargs="+", required=True, metavar="YYYY-MM[:YYYY-MM]", help="months or ranges")
+    backfills.add_argument("--job", choices=("ledger_data_job", "prediction_job"), default="ledger_data_job")
+    backfills.add_argument("--wait", action="store_true", help="follow the runs until all finished (needs the daemon)")
+    backfills.add_argument("--timeout", type=float, default=1800.0, help="seconds --wait waits (default 1800)")
+    backfills.set_defaults(handler=backfill)
     serve = commands.add_parser("ui", help="start the Dagster UI and daemon on loopback")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)

@@ -1,6 +1,12 @@
-"""Jobs: the per-month data chain (sensor, CLI) and the training chain over all months."""
+"""Jobs: the per-month data chain (sensor, CLI) and the training chain over all months.
 
-from dagster import AssetSelection, define_asset_job
+The per-month jobs run their steps in one process: their steps take milliseconds to seconds, while a step
+process of the multiprocess executor spends several seconds importing the code location. `training_job` keeps
+the multiprocess executor, so the baseline trains beside the adapter; the `training` pool keeps adapters to one
+at a time across runs.
+"""
+
+from dagster import AssetSelection, define_asset_job, in_process_executor
 from dagster_mlflow import end_mlflow_on_run_finished
 
 DATA_LAYER = AssetSelection.assets("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
@@ -10,6 +16,7 @@ PREDICTIONS = AssetSelection.assets("ledger_predictions", "prediction_export")
 ledger_data_job = define_asset_job(
     "ledger_data_job",
     selection=DATA_LAYER,
+    executor_def=in_process_executor,
     description="raw_ledger → cleaned_ledger (+ rejected_ledger_rows) → ledger_features for one month, with their checks.",
 )
 
@@ -23,5 +30,6 @@ training_job = define_asset_job(
 prediction_job = define_asset_job(
     "prediction_job",
     selection=PREDICTIONS,
+    executor_def=in_process_executor,
     description="ledger_predictions → prediction_export for one month with the newest accepted adapter.",
 )
