@@ -6,7 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 from typing import Any
 
 import mlflow
-from dagster import ConfigurableResource, Field as DagsterField, InitResourceContext, Noneable, resource
+from dagster import ConfigurableResource, Field as DagsterField, InitResourceContext, Noneable, StringSource, resource
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
@@ -64,7 +64,10 @@ def ensure_experiment(uri: str, name: str, artifact_root: Path) -> str:
 @resource(
     config_schema={
         "experiment_name": DagsterField(str, default_value=EXPERIMENT, description="MLflow experiment"),
-        "mlflow_tracking_uri": DagsterField(Noneable(str), default_value=None, description="Default: sqlite in $ACCTAX_HOME/mlflow"),
+        "mlflow_tracking_uri": DagsterField(
+            Noneable(StringSource), default_value=None,
+            description="Default: sqlite in $ACCTAX_HOME/mlflow. A URI with credentials goes in as {env: VAR}, so the stored run config holds only the variable's name",
+        ),
     },
     description="dagster-mlflow's MlFlow: one MLflow run per Dagster run, tracked in $ACCTAX_HOME/mlflow.",
 )
