@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
@@ -110,6 +111,19 @@ def test_deepspeed_command(tmp_path: Path) -> None:
         "--num_gpus", "2", "--master_port", "29512", "--module", "acctax_assets.ml.train",
         "--config", str((tmp_path / "config.json").resolve()),
     ]
+
+
+def test_deepspeed_command_for_several_nodes(tmp_path: Path) -> None:
+    hostfile = tmp_path / "hostfile"
+    hostfile.write_text("gpu-a slots=8\ngpu-b slots=8\n")
+    config = config_for(tmp_path, hostfile=str(hostfile), master_addr="10.0.0.1")
+    command = deepspeed_command(config, tmp_path / "config.json", 29512)
+    assert command[1:7] == ["--hostfile", str(hostfile), "--master_addr", "10.0.0.1", "--master_port", "29512"]
+    assert "--num_gpus" not in command
+    with pytest.raises(ValidationError, match="master_addr"):
+        config_for(tmp_path, hostfile=str(hostfile))
+    with pytest.raises(AcctaxError, match="does not exist"):
+        deepspeed_command(config_for(tmp_path, hostfile=str(tmp_path / "absent"), master_addr="10.0.0.1"), tmp_path / "c.json", 29512)
 
 
 def test_training_env_sets_threads_per_rank_and_offline(tmp_path: Path) -> None:

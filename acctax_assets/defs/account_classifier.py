@@ -65,6 +65,8 @@ class ClassifierConfig(Config):
     class_weight_clip: float = _default("class_weight_clip")
     zero_stage: int = Field(default=_default("zero_stage"), description="DeepSpeed ZeRO stage (2 recommended with LoRA)")
     num_ranks: int = Field(default=_default("num_ranks"), description="Processes: GPUs on a GPU node, CPU ranks otherwise")
+    hostfile: str | None = Field(default=_default("hostfile"), description="DeepSpeed hostfile for several nodes (README: multi-node); its slots replace num_ranks")
+    master_addr: str | None = Field(default=_default("master_addr"), description="Address of the hostfile's first host, where this run and rank 0 run")
     bf16: bool | None = Field(default=_default("bf16"), description="None: bf16 on a GPU that supports it, fp32 on CPU")
     seed: int = _default("seed")
     resume: bool = Field(default=_default("resume"), description="Resume from a checkpoint of the same config + dataset")

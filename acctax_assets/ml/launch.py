@@ -30,10 +30,15 @@ def deepspeed_command(config: TrainingConfig, config_path: Path, master_port: in
             f"DeepSpeed launcher not found at {launcher}. Fix: install deepspeed into this environment "
             "together with the pinned torch (`pip install deepspeed torch==<pinned>`)"
         )
+    if config.hostfile:
+        if not Path(config.hostfile).is_file():
+            raise AcctaxError(f"DeepSpeed hostfile {config.hostfile} does not exist. Fix: write one `host slots=N` line per node, or unset hostfile")
+        topology = ["--hostfile", config.hostfile, "--master_addr", str(config.master_addr)]
+    else:
+        topology = ["--num_gpus", str(config.num_ranks)]
     return [
         str(launcher),
-        "--num_gpus",
-        str(config.num_ranks),
+        *topology,
         "--master_port",
         str(master_port),
         "--module",

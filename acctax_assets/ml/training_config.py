@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class LoraSettings(BaseModel):
@@ -44,6 +44,10 @@ class TrainingConfig(BaseModel):
     zero_stage: int = Field(default=2, ge=0, le=3)
     use_deepspeed: bool = Field(default=True, description="False: plain HF Trainer in one process (benchmarks, debugging)")
     num_ranks: int = Field(default=1, ge=1, le=1024, description="Processes on this node (GPUs, or CPU ranks)")
+    hostfile: str | None = Field(
+        default=None, description="DeepSpeed hostfile (`host slots=N` per line) for several nodes; its slots replace num_ranks",
+    )
+    master_addr: str | None = Field(default=None, description="Address of the first host of the hostfile (rank 0), reachable from every node")
     bf16: bool | None = Field(default=None, description="None: bf16 on a GPU that supports it, fp32 on CPU")
     seed: int = Field(default=42, ge=0)
     resume: bool = Field(default=True, description="Resume from the newest checkpoint in output_dir")
@@ -51,6 +55,12 @@ class TrainingConfig(BaseModel):
     torch_threads: int | None = Field(default=None, ge=1, description="Threads per rank; default cores / ranks")
     eval_batch_size: int = Field(default=128, ge=1, le=8192)
     lora: LoraSettings = Field(default_factory=LoraSettings)
+
+    @model_validator(mode="after")
+    def _hostfile_needs_master(self) -> TrainingConfig:
+        if self.hostfile and not self.master_addr:
+            raise ValueError("hostfile is set but master_addr is not: give the address of the hostfile's first host (rank 0)")
+        return self
 
     @property
     def adapter_dir(self) -> Path:
