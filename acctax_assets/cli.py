@@ -97,6 +97,7 @@ def materialize(args: argparse.Namespace) -> int:
             return 1
         if args.no_train:
             return 0
+        release_stale_training_slots(instance)
         result = run_job(instance, "training_job", "training")
         if not result.success:
             log.error("Training failed — open the UI (`acctax ui`) to read the run logs")
@@ -105,6 +106,23 @@ def materialize(args: argparse.Namespace) -> int:
             figures = {k: materialization.metadata[k].value for k in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "wall_seconds") if k in materialization.metadata}
             log.info("account_classifier %s: %s", materialization.metadata["version"].value, figures)
         return predict_months(instance, unlabelled, "csv")
+
+
+def release_stale_training_slots(instance: Any) -> None:
+    """Free `training` pool slots still held by runs that ended (a process killed mid-training never released
+    its slot); a slot held by a live run is reported, because this training waits for it."""
+    from acctax_assets.defs.account_classifier import TRAINING_POOL
+
+    for run_id in instance.event_log_storage.get_concurrency_info(TRAINING_POOL).active_run_ids:
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+            log.info("Freed the training pool slot of ended run %s", run_id)
+        else:
+            log.warning(
+                "Training pool held by run %s (%s): this training waits for it. If that run is dead, terminate it in the UI (`acctax ui`)",
+                run_id, run.status.value,
+            )
 
 
 def _labelled_rows(result: Any) -> int:

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, execute_job, reconstructable
+from dagster import DagsterInstance, DagsterRunStatus, execute_job, reconstructable
+from dagster._core.test_utils import create_run_for_test
 from upath import UPath
 
+from acctax_assets.cli import release_stale_training_slots
 from acctax_assets.definitions import defs
 from acctax_assets.defs.account_classifier import TRAINING_POOL
 from acctax_assets.paths import AcctaxHome
@@ -55,3 +57,18 @@ def test_pool_serializes_training_steps_under_the_multiprocess_executor(home: Ac
             assert result.success
     (a_start, a_end), (b_start, b_end) = (map(float, (trace / name).read_text().split()) for name in ("first", "second"))
     assert a_end <= b_start or b_end <= a_start, "the two training steps overlapped"
+
+
+@pytest.mark.parametrize("status, freed", [(DagsterRunStatus.FAILURE, True), (DagsterRunStatus.STARTED, False)])
+def test_cli_frees_training_slots_of_ended_runs_only(home: AcctaxHome, status: DagsterRunStatus, freed: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """A CLI process killed mid-training leaves its pool slot claimed; the next `acctax materialize` must not wait
+    forever for a run that has ended, but must wait for one that is still going."""
+    with DagsterInstance.get() as instance:
+        run = create_run_for_test(instance, job_name="training_job", status=status)
+        instance.event_log_storage.set_concurrency_slots(TRAINING_POOL, 1)
+        assert instance.event_log_storage.claim_concurrency_slot(TRAINING_POOL, run.run_id, "account_classifier").is_claimed
+        release_stale_training_slots(instance)
+        held = instance.event_log_storage.get_concurrency_info(TRAINING_POOL).active_run_ids
+    assert (run.run_id not in held) is freed
+    if not freed:
+        assert "this training waits for it" in caplog.text
