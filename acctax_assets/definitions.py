@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, PipesSubprocessClient
+from dagster import Definitions, PipesSubprocessClient, in_process_executor
 
 from acctax_assets.defs.account_classifier import account_classifier
 from acctax_assets.defs.artifact_io_managers import AdapterIOManager, BaselineIOManager, DatasetIOManager
@@ -48,6 +48,7 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
         ],
         asset_checks=[*ledger_checks, classifier_quality_gate, classifier_beats_baseline],
         jobs=[ledger_data_job, training_job, prediction_job],
+        executor=in_process_executor,
         schedules=[monthly_retraining_schedule],
         sensors=[build_ledger_file_sensor(ledger_data_job, ledger_months, **sensor_kwargs), retraining_sensor, ledger_prediction_sensor],
         resources={

@@ -1,12 +1,12 @@
 """Jobs: the per-month data chain (sensor, CLI) and the training chain over all months.
 
-The per-month jobs run their steps in one process: their steps take milliseconds to seconds, while a step
-process of the multiprocess executor spends several seconds importing the code location. `training_job` keeps
-the multiprocess executor, so the baseline trains beside the adapter; the `training` pool keeps adapters to one
-at a time across runs.
+The code location's default executor is in-process (definitions.py): data steps take milliseconds to seconds,
+while a step process of the multiprocess executor spends several seconds importing the code location; that
+default also serves *Materialize* in the UI. `training_job` uses the multiprocess executor, so the baseline
+trains beside the adapter; the `training` pool keeps adapters to one at a time across runs.
 """
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetSelection, define_asset_job, multiprocess_executor
 from dagster_mlflow import end_mlflow_on_run_finished
 
 DATA_LAYER = AssetSelection.assets("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
@@ -16,13 +16,13 @@ PREDICTIONS = AssetSelection.assets("ledger_predictions", "prediction_export")
 ledger_data_job = define_asset_job(
     "ledger_data_job",
     selection=DATA_LAYER,
-    executor_def=in_process_executor,
     description="raw_ledger → cleaned_ledger (+ rejected_ledger_rows) → ledger_features for one month, with their checks.",
 )
 
 training_job = define_asset_job(
     "training_job",
     selection=ML_LAYER,
+    executor_def=multiprocess_executor,
     hooks={end_mlflow_on_run_finished},
     description="ledger_dataset → tokenized_dataset → account_classifier (+ baseline_classifier) over every materialized month; one MLflow run.",
 )
@@ -30,6 +30,5 @@ training_job = define_asset_job(
 prediction_job = define_asset_job(
     "prediction_job",
     selection=PREDICTIONS,
-    executor_def=in_process_executor,
     description="ledger_predictions → prediction_export for one month with the newest accepted adapter.",
 )
