@@ -1,0 +1,247 @@
+"""The Dagster UI in a real browser, driven the way an office user drives it: look at the asset graph, materialize
+one month of the data layer, read that month's row counts and check results, backfill a range of months, and
+read the adapter's F1 — then confirm through the instance that the UI really materialized.
+
+The months' first materialization and a 12-step adapter are produced in process beforehand (training through
+the UI takes minutes); everything after that happens in `acctax ui` (webserver + daemon) and headless Chromium.
+Screenshots and the UI's log land in test-artifacts/ui/ (or $ACCTAX_TEST_ARTIFACTS).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
+from playwright.sync_api import Locator, Page, expect
+
+from acctax_assets import demo
+from acctax_assets.cli import QUIET_RUN_CONFIG
+from acctax_assets.definitions import RETRAIN_AFTER_MONTHS_ENV, build_definitions
+from acctax_assets.defs.ledger_checks import ledger_checks
+from acctax_assets.defs.resources import LedgerSettings
+from acctax_assets.paths import AcctaxHome
+from acctax_assets_tests.test_ml_pipeline import run_config as tiny_training_config
+from acctax_assets_tests.ui_browser import (
+    CHROMIUM,
+    DagsterUI,
+    acctax_ui,
+    artifacts_dir,
+    chromium,
+    labelled,
+    metadata_number,
+    nav_link,
+    open_page,
+    screenshot,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.ui,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (Debian package `chromium`; CI installs it)"),
+]
+
+MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
+ONE_MONTH = "2024-02-01"
+DATA_LAYER = ["raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features"]
+RUN_TIMEOUT_S = 600
+BACKFILL_TIMEOUT_S = 900
+FINAL_RUN_STATUS = re.compile(r"^(Success|Failure|Canceled)$")
+UNFINISHED_BACKFILL = ("", "Requested", "In progress", "Canceling")
+
+
+def land_and_train(home: AcctaxHome) -> None:
+    """Demo files for three months, their data layer and a tiny adapter, on the persistent instance the UI opens.
+    The month runs carry the landing sensor's own run keys, so when the UI's daemon evaluates
+    `ledger_file_sensor` it finds these files handled and launches nothing that would race the UI actions."""
+    demo.main(["--start", "2024-01", "--end", "2024-03", "--rows-per-month", "200", "--out", str(home.landing)])
+    defs = build_definitions(settle_seconds=0)
+    sensor = defs.resolve_sensor_def("ledger_file_sensor")
+    job = defs.resolve_job_def("ledger_data_job")
+    with DagsterInstance.get() as instance:
+        requests = sensor(build_sensor_context(instance=instance, resources={"settings": LedgerSettings()})).run_requests
+        assert [r.partition_key for r in requests] == MONTHS
+        for request in requests:
+            tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": sensor.name}
+            result = job.execute_in_process(
+                instance=instance, partition_key=request.partition_key, tags=tags, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+            )
+            assert result.success, f"data layer for {request.partition_key} failed in process"
+        training = defs.resolve_job_def("training_job").execute_in_process(
+            instance=instance, run_config=tiny_training_config(), raise_on_error=False
+        )
+        assert training.success, "tiny training_job failed in process"
+
+
+@pytest.fixture
+def ui(home: AcctaxHome) -> Iterator[DagsterUI]:
+    land_and_train(home)
+    # The UI re-materializes labelled months; keep retraining_sensor from starting a full-size training run.
+    env = {**os.environ, RETRAIN_AFTER_MONTHS_ENV: "120"}
+    with acctax_ui(env, artifacts_dir() / "dagster-dev.log") as running:
+        yield running
+
+
+def cleaned_ledger_checks() -> list[str]:
+    return sorted(spec.name for checks in ledger_checks for spec in checks.check_specs if spec.asset_key == AssetKey("cleaned_ledger"))
+
+
+def visible_text(page: Page, text: str) -> Locator:
+    """Dagster renders names twice (one hidden copy measures truncation); the visible one is what a user sees."""
+    return page.get_by_text(text, exact=True).filter(visible=True).first
+
+
+def look_at_the_asset_graph(page: Page, ui: DagsterUI) -> None:
+    nav_link(page, "Lineage").click()
+    for group in ("ledger", "ml", "predictions"):
+        expect(visible_text(page, group), f"asset group {group} on the global lineage").to_be_visible()
+    expect(page.get_by_text("fetching statuses"), "asset statuses loaded on the global lineage").to_have_count(0)
+    screenshot(page, "01-global-lineage")
+
+    page.goto(f"{ui.url}/locations/acctax_assets.definitions/asset-groups/ledger")
+    for asset in DATA_LAYER:
+        expect(visible_text(page, asset), f"{asset} in the ledger group's graph").to_be_visible()
+    checks = len(cleaned_ledger_checks())
+    expect(visible_text(page, f"{checks} / {checks} Passed"), "cleaned_ledger's checks passed on the months landed").to_be_visible()
+    screenshot(page, "02-ledger-group-graph")
+
+
+def launch_from_job_page(page: Page, selection: str, partitions: int, button: str, shot: str) -> str:
+    """Jobs → ledger_data_job → Materialize all… → type the partitions → launch; returns the toast's View link."""
+    nav_link(page, "Jobs").click()
+    page.get_by_role("link", name=labelled("ledger_data_job")).click()
+    expect(visible_text(page, "raw_ledger")).to_be_visible()
+    page.get_by_role("button", name=labelled("Materialize all…")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"materialize {len(DATA_LAYER)} assets")
+    # The dialog starts on the last 90 days; the demo months are older.
+    dialog.get_by_role("button", name="Show all partitions").click()
+    box = dialog.get_by_role("textbox")
+    box.fill(selection)
+    box.press("Enter")
+    selected = dialog.get_by_text(re.compile(rf"^{partitions} partitions?$"))
+    expect(selected, f"{selection} selects {partitions} partition(s) in the dialog").to_be_visible()
+    launch = dialog.get_by_role("button", name=button, exact=True)
+    expect(launch, f"the partition dialog should offer {button!r} for {selection}").to_be_enabled()
+    screenshot(page, shot)
+    launch.click()
+    view = page.get_by_role("link", name="View", exact=True)
+    expect(view, f"a toast with a View link after {button!r}").to_be_visible()
+    return view.get_attribute("href") or ""
+
+
+def wait_for_run(page: Page, ui: DagsterUI, run_path: str) -> str:
+    """Open the run page and wait until its status tag shows a final state."""
+    page.goto(f"{ui.url}{run_path}")
+    status = page.get_by_text(FINAL_RUN_STATUS).first
+    expect(status, f"run {run_path} reaches a final status within {RUN_TIMEOUT_S} s").to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
+    return status.inner_text()
+
+
+def read_month_metadata_and_checks(page: Page, ui: DagsterUI, run_id: str) -> None:
+    """cleaned_ledger → Partitions → the month: counts as stored by the UI's run; then the Checks tab."""
+    with DagsterInstance.get() as instance:
+        record = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey("cleaned_ledger"), asset_partitions=[ONE_MONTH]), limit=1
+        ).records[0]
+    assert record.run_id == run_id, "the month's latest cleaned_ledger comes from the run launched in the UI"
+    stored = record.asset_materialization.metadata
+    page.goto(f"{ui.url}/assets/cleaned_ledger?view=partitions&partition={ONE_MONTH}")
+    expect(visible_text(page, run_id[:8]), "the partition's latest materialization names the UI run").to_be_visible()
+    shown = {key: metadata_number(page, key) for key in ("rows_in", "rows_out", "rows_rejected", "dagster/row_count")}
+    for key, value in shown.items():
+        assert value == stored[key].value, f"cleaned_ledger {ONE_MONTH} should show {key}={stored[key].value}, shows {value}"
+    assert shown["rows_in"] == shown["rows_out"] + shown["rows_rejected"], shown
+    screenshot(page, "04-cleaned-ledger-month-metadata")
+
+    page.get_by_role("tab", name="Checks").click()
+    checks = cleaned_ledger_checks()
+    for check in checks:
+        expect(visible_text(page, check), f"check {check} listed on the Checks tab").to_be_visible()
+    expect(page.get_by_text("Succeeded", exact=True), f"all {len(checks)} checks of cleaned_ledger succeeded").to_have_count(len(checks))
+    expect(visible_text(page, "Passed"), "the selected check's latest evaluation passed").to_be_visible()
+    expect(visible_text(page, ONE_MONTH), "the latest check evaluation is for the month run in the UI").to_be_visible()
+    screenshot(page, "05-cleaned-ledger-checks")
+
+
+def read_adapter_f1(page: Page, ui: DagsterUI) -> None:
+    with DagsterInstance.get() as instance:
+        stored = instance.fetch_materializations(AssetKey("account_classifier"), limit=1).records[0].asset_materialization.metadata
+    page.goto(f"{ui.url}/assets/account_classifier")
+    for key in ("test_f1_macro", "test_f1_weighted", "test_accuracy"):
+        shown = metadata_number(page, key)
+        assert shown == pytest.approx(stored[key].value), f"account_classifier should show {key}={stored[key].value}, shows {shown}"
+    screenshot(page, "07-account-classifier-f1")
+
+
+def backfill_status(page: Page) -> str:
+    """The value under the "Status" label of a backfill's overview."""
+    return page.get_by_text("Status", exact=True).locator("xpath=..").inner_text().replace("Status", "", 1).strip()
+
+
+def wait_for_backfill(page: Page, ui: DagsterUI, backfill_path: str) -> str:
+    """The backfill page refreshes itself; wait until its Status is final."""
+    page.goto(f"{ui.url}{backfill_path}")
+    expect(page.get_by_text("Status", exact=True)).to_be_visible()
+    deadline = time.monotonic() + BACKFILL_TIMEOUT_S
+    while backfill_status(page) in UNFINISHED_BACKFILL and time.monotonic() < deadline:
+        page.wait_for_timeout(2000)
+    status = backfill_status(page)
+    assert status not in UNFINISHED_BACKFILL, f"backfill {backfill_path} still {status!r} after {BACKFILL_TIMEOUT_S} s:\n{ui.log_tail()}"
+    return status
+
+
+def materialized_by(instance: DagsterInstance, run_id: str, month: str) -> list[str]:
+    """The data-layer assets whose materialization of `month` came from run `run_id`."""
+    return [
+        asset for asset in DATA_LAYER
+        if run_id in {
+            r.run_id
+            for r in instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[month]), limit=10).records
+        }
+    ]
+
+
+def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI) -> None:
+    with chromium() as browser:
+        page = open_page(browser)
+        page.goto(ui.url)
+        look_at_the_asset_graph(page, ui)
+
+        run_path = launch_from_job_page(page, ONE_MONTH, 1, "Launch 1 run", "03a-launch-one-month")
+        assert run_path.startswith("/runs/"), f"the toast should link a run page, links {run_path!r}"
+        run_id = run_path.rsplit("/", 1)[-1]
+        status = wait_for_run(page, ui, run_path)
+        expect(page.get_by_text(f"partition: {ONE_MONTH}"), "the run page names the month").to_be_visible()
+        screenshot(page, "03b-run-of-one-month")
+        assert status == "Success", f"the UI run of {ONE_MONTH} ended {status}:\n{ui.log_tail()}"
+
+        read_month_metadata_and_checks(page, ui, run_id)
+
+        backfill_path = launch_from_job_page(page, f"[{MONTHS[0]}...{MONTHS[-1]}]", len(MONTHS), "Launch backfill", "06-launch-backfill")
+        assert backfill_path.startswith("/runs/b/"), f"the toast should link a backfill page, links {backfill_path!r}"
+        backfill_id = backfill_path.rsplit("/", 1)[-1]
+        # While the daemon works through the months: the adapter's figures, and the backfill in Runs → Backfills.
+        read_adapter_f1(page, ui)
+        nav_link(page, "Runs").click()
+        page.get_by_role("tab", name="Backfills").click()
+        expect(visible_text(page, backfill_id), "the new backfill listed under Runs → Backfills").to_be_visible()
+        screenshot(page, "08-backfills")
+
+        status = wait_for_backfill(page, ui, backfill_path)
+        expect(page.get_by_text("100% completed"), "every partition of the backfill done").to_be_visible()
+        screenshot(page, "09-backfill-done")
+        assert status == "Succeeded", f"backfill {backfill_id} ended {status!r}:\n{ui.log_tail()}"
+
+    with DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(run_id).status == DagsterRunStatus.SUCCESS
+        assert materialized_by(instance, run_id, ONE_MONTH) == DATA_LAYER, "the UI run materialized the month's whole data layer"
+        runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
+        assert sorted(r.tags["dagster/partition"] for r in runs) == MONTHS, "one backfill run per month of the range"
+        for run in runs:
+            month = run.tags["dagster/partition"]
+            assert run.status == DagsterRunStatus.SUCCESS, f"backfill run for {month}: {run.status}"
+            assert materialized_by(instance, run.run_id, month) == DATA_LAYER, f"the backfill run for {month} materialized the data layer"
