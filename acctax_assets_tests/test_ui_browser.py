@@ -1,6 +1,7 @@
 """The Dagster UI in a real browser, driven the way an office user drives it: look at the asset graph, materialize
-one month of the data layer, read that month's row counts and check results, backfill a range of months, and
-read the adapter's F1 — then confirm through the instance that the UI really materialized.
+one month of the data layer, read that month's row counts and check results, backfill a range of months, read
+the adapter's F1, and terminate a running training — then confirm through the instance that the UI really
+materialized, and through the process table that no DeepSpeed rank outlived the terminated run.
 
 The months' first materialization and a 12-step adapter are produced in process beforehand (training through
 the UI takes minutes); everything after that happens in `acctax ui` (webserver + daemon) and headless Chromium.
@@ -14,6 +15,7 @@ import re
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
 from playwright.sync_api import Locator, Page, expect
@@ -51,6 +53,8 @@ RUN_TIMEOUT_S = 600
 BACKFILL_TIMEOUT_S = 900
 FINAL_RUN_STATUS = re.compile(r"^(Success|Failure|Canceled)$")
 UNFINISHED_BACKFILL = ("", "Requested", "In progress", "Canceling")
+TRAINER_START_TIMEOUT_S = 420
+TRAINER_EXIT_TIMEOUT_S = 90
 
 
 def land_and_train(home: AcctaxHome) -> None:
@@ -205,7 +209,47 @@ def materialized_by(instance: DagsterInstance, run_id: str, month: str) -> list[
     ]
 
 
-def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI) -> None:
+def trainer_processes(home: AcctaxHome) -> list[psutil.Process]:
+    """The supervisor, launcher and ranks of a training in `home` (their command lines name its work folder)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if str(home.root) in command and ("acctax_assets.ml.train" in command or "acctax_assets.ml.supervise" in command):
+            found.append(process)
+    return found
+
+
+def terminate_training_from_the_ui(page: Page, ui: DagsterUI, home: AcctaxHome) -> None:
+    """Jobs → training_job → Materialize all; once the DeepSpeed ranks run, Terminate on the run page: the run
+    ends Canceled and no rank, launcher or supervisor outlives it."""
+    nav_link(page, "Jobs").click()
+    page.get_by_role("link", name=labelled("training_job")).click()
+    materialize = page.get_by_role("button", name=re.compile(r"(^|\s)Materialize all…?$"))
+    expect(materialize, "training_job's page offers Materialize all").to_be_enabled()
+    materialize.click()
+    view = page.get_by_role("link", name="View", exact=True)
+    expect(view, "a toast with a View link after launching training_job").to_be_visible()
+    run_path = view.get_attribute("href") or ""
+    deadline = time.monotonic() + TRAINER_START_TIMEOUT_S
+    while not any("acctax_assets.ml.train" in " ".join(p.cmdline()) for p in trainer_processes(home)) and time.monotonic() < deadline:
+        time.sleep(2)
+    assert trainer_processes(home), f"no DeepSpeed rank started within {TRAINER_START_TIMEOUT_S} s:\n{ui.log_tail()}"
+
+    page.goto(f"{ui.url}{run_path}")
+    page.get_by_role("button", name=labelled("Terminate")).click()
+    dialog = page.get_by_role("dialog")
+    screenshot(page, "10-terminate-training")
+    dialog.get_by_role("button", name=re.compile(r"^Terminate \d+ runs?$")).click()
+    expect(page.get_by_text("Canceled", exact=True).first, "the terminated training run ends Canceled").to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
+    screenshot(page, "11-training-canceled")
+    deadline = time.monotonic() + TRAINER_EXIT_TIMEOUT_S
+    while trainer_processes(home) and time.monotonic() < deadline:
+        time.sleep(1)
+    left = [" ".join(p.cmdline())[:160] for p in trainer_processes(home)]
+    assert not left, f"training processes outlived the terminated run: {left}"
+
+
+def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, home: AcctaxHome) -> None:
     with chromium() as browser:
         page = open_page(browser)
         page.goto(ui.url)
@@ -235,6 +279,8 @@ def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI) 
         expect(page.get_by_text("100% completed"), "every partition of the backfill done").to_be_visible()
         screenshot(page, "09-backfill-done")
         assert status == "Succeeded", f"backfill {backfill_id} ended {status!r}:\n{ui.log_tail()}"
+
+        terminate_training_from_the_ui(page, ui, home)
 
     with DagsterInstance.get() as instance:
         assert instance.get_run_by_id(run_id).status == DagsterRunStatus.SUCCESS
