@@ -4,12 +4,13 @@ A crash at any point leaves the previous version current and intact."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from acctax_assets.atomic_files import write_text_atomically
 
 POINTER = "CURRENT"
 _VERSION = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -53,10 +54,7 @@ class VersionedDirs:
         return target
 
     def point_to(self, version: Path) -> None:
-        handle, temp = tempfile.mkstemp(dir=self.root, prefix=f".{POINTER}.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(version.name)
-        os.replace(temp, self.root / POINTER)
+        write_text_atomically(self.root / POINTER, version.name)
 
     def prune(self, keep: int) -> None:
         current = self.current()

@@ -8,6 +8,7 @@ import pytest
 from acctax_assets.errors import ColumnMapError, LedgerFileError
 from acctax_assets.ledger.column_map import load_column_map, snake_case
 from acctax_assets.ledger.ingestion import (
+    TRUNCATED_CHARACTER,
     combine,
     list_landing_files,
     month_from_name,
@@ -133,13 +134,14 @@ def test_truncated_and_overlong_lines_are_flagged_not_dropped(tmp_path: Path) ->
     assert "truncated" in errors[2]
 
 
-def test_truncated_multibyte_tail_is_decoded(tmp_path: Path) -> None:
+def test_truncated_multibyte_tail_is_decoded_and_flagged(tmp_path: Path) -> None:
     path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(2))
     data = path.read_bytes().rstrip(b"\n")
     path.write_bytes(data[:-2])
     frame = read(path)
     assert len(frame) == 2
     assert frame["acct_name"].tolist() == ["복리후생비", "복리후생"]
+    assert frame["parse_error"].tolist() == ["", TRUNCATED_CHARACTER], "the cut line is flagged, not silently shortened"
 
 
 def test_undecodable_bytes_fail_naming_the_file(tmp_path: Path) -> None:

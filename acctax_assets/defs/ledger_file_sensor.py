@@ -57,7 +57,10 @@ def scan_landing(
     """Map every settled ledger file to its month; files still being written wait for the next tick."""
     scan = LandingScan()
     for path in list_landing_files(landing):
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue  # moved or deleted since the listing; the next tick sees the folder as it is then
         relative = path.relative_to(landing).as_posix()
         signature = f"{relative}|{stat.st_mtime_ns}|{stat.st_size}"
         if now - stat.st_mtime < settle_seconds:

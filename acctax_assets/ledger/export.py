@@ -7,13 +7,12 @@ imports holds every line of the month, none silently missing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
+from acctax_assets.atomic_files import replace_atomically
 from acctax_assets.ledger.schema import KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, PARSE_ERROR, SOURCE_FILE, SOURCE_LABELLED, SOURCE_ROW
 
 ExportFormat = Literal["csv", "xlsx"]
@@ -62,16 +61,10 @@ def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.Dat
 
 def write_export(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
     """CSV in UTF-8 with BOM (Excel and 더존 read it as Korean) or XLSX; written to a temp file and renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(handle)
-    try:
+    def write(temp: Path) -> None:
         if fmt == "csv":
             frame.to_csv(temp, index=False, encoding="utf-8-sig")
         else:
             frame.to_excel(temp, index=False, engine="openpyxl")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return replace_atomically(path, write)

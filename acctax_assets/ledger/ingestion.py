@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pyarrow import csv as pa_csv
@@ -77,31 +78,36 @@ def month_from_name(name: str) -> str | None:
     return periods.pop() if len(periods) == 1 else None
 
 
-def _decode(path: Path, data: bytes) -> tuple[str, str]:
-    """Decode UTF-8 (with or without BOM) or CP949; a multi-byte character cut by truncation is dropped."""
+TRUNCATED_CHARACTER = "file ends inside a character (truncated file?)"
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, str, bool]:
+    """Decode UTF-8 (with or without BOM) or CP949. A multi-byte character cut at the very end is dropped and
+    reported (third value), so the cut line is quarantined instead of cleaned with a shortened value."""
     if not data:
         raise LedgerFileError(path, "the file is empty (0 bytes)", "re-export it or delete it from the landing folder")
     for encoding in ("utf-8-sig", "cp949"):
         try:
-            return data.decode(encoding), encoding
+            return data.decode(encoding), encoding, False
         except UnicodeDecodeError as exc:
             if exc.start >= len(data) - 3:
-                return data[: exc.start].decode(encoding), encoding
+                return data[: exc.start].decode(encoding), encoding, True
     raise LedgerFileError(path, "text is neither UTF-8 nor CP949/EUC-KR", f"{_CSV_FIX}")
 
 
-def _parse_csv_checked(text: str) -> tuple[list[str], pd.DataFrame, pd.Series]:
+def _parse_csv_checked(text: str) -> tuple[list[str], pd.DataFrame, pd.Series, list[int]]:
     """Split CSV text with the csv module, flagging short (truncated) and overlong lines row by row.
 
-    The slow path: used when the fast Arrow reader finds a malformed line, so such a line is kept and
-    flagged instead of being padded silently, skipped, or aborting the whole file.
+    The slow path: used when the fast Arrow reader finds a malformed line or a blank line, so such a line is
+    kept and flagged instead of being padded silently, skipped, or aborting the whole file. Blank lines are
+    dropped but still counted, so each row keeps the row number a spreadsheet shows for it (4th value).
     """
-    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
-    while rows and not any(cell.strip() for cell in rows[-1]):
-        rows.pop()
-    if not rows:
-        return [], pd.DataFrame(), pd.Series(dtype=object)
-    header, body = rows[0], rows[1:]
+    numbered = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1) if row]
+    while numbered and not any(cell.strip() for cell in numbered[-1][1]):
+        numbered.pop()
+    if not numbered:
+        return [], pd.DataFrame(), pd.Series(dtype=object), []
+    header, body = numbered[0][1], [row for _, row in numbered[1:]]
     width = len(header)
     errors = [""] * len(body)
     for index, row in enumerate(body):
@@ -112,10 +118,10 @@ def _parse_csv_checked(text: str) -> tuple[list[str], pd.DataFrame, pd.Series]:
             errors[index] = f"line has {len(row)} fields, header has {width}; extra: {row[width:]!r}"
             del row[width:]
     frame = pd.DataFrame(body, columns=range(width), dtype=object).astype(TEXT)
-    return header, frame, pd.Series(errors, dtype=object)
+    return header, frame, pd.Series(errors, dtype=object), [number for number, _ in numbered[1:]]
 
 
-def _parse_csv_fast(text: str) -> tuple[list[str], pd.DataFrame, pd.Series] | None:
+def _parse_csv_fast(text: str) -> tuple[list[str], pd.DataFrame, pd.Series, list[int]] | None:
     """Multi-threaded Arrow CSV reader for well-formed files; None when any line is malformed or blank."""
     header = next(csv.reader(io.StringIO(text, newline="")), [])
     body_start = text.find("\n") + 1
@@ -142,7 +148,11 @@ def _parse_csv_fast(text: str) -> tuple[list[str], pd.DataFrame, pd.Series] | No
         return None
     frame = table.to_pandas(types_mapper={pa.string(): TEXT}.get)
     frame.columns = range(len(header))
-    return header, frame, pd.Series([""] * len(frame), dtype=object)
+    return header, frame, pd.Series([""] * len(frame), dtype=object), _sequential_rows(len(frame))
+
+
+def _sequential_rows(count: int) -> list[int]:
+    return list(range(_FIRST_DATA_ROW, _FIRST_DATA_ROW + count))
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -167,14 +177,17 @@ class LedgerFile:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_cells(path: Path) -> tuple[list[str], pd.DataFrame, pd.Series, str]:
+def _read_cells(path: Path) -> tuple[list[str], pd.DataFrame, pd.Series, list[int], str]:
+    """Header, cells as text, a parse error per row ("" when fine), each row's spreadsheet row number, encoding."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        text, encoding = _decode(path, path.read_bytes())
-        header, frame, errors = _parse_csv_fast(text) or _parse_csv_checked(text)
+        text, encoding, truncated = _decode(path, path.read_bytes())
+        header, frame, errors, rows = _parse_csv_fast(text) or _parse_csv_checked(text)
         if not header:
             raise LedgerFileError(path, "the file has no header line", "re-export it with its header row")
-        return header, frame, errors, encoding
+        if truncated and len(frame):
+            errors.iloc[-1] = "; ".join(e for e in (errors.iloc[-1], TRUNCATED_CHARACTER) if e)
+        return header, frame, errors, rows, encoding
     try:
         if suffix == ".xlsx":
             table = pd.read_excel(path, dtype=str, engine="openpyxl", keep_default_na=False)
@@ -186,12 +199,12 @@ def _read_cells(path: Path) -> tuple[list[str], pd.DataFrame, pd.Series, str]:
         raise LedgerFileError(path, f"cannot be read as {suffix[1:].upper()} ({exc})", _CSV_FIX) from exc
     header = [str(column) for column in table.columns]
     table.columns = range(len(header))
-    return header, _as_text(table), pd.Series([""] * len(table), dtype=object), encoding
+    return header, _as_text(table), pd.Series([""] * len(table), dtype=object), _sequential_rows(len(table)), encoding
 
 
 def read_ledger_file(path: Path, column_map: ColumnMap, landing: Path) -> LedgerFile:
     """Read one file into canonical columns plus lineage; raise LedgerFileError when it is unusable."""
-    header, cells, errors, encoding = _read_cells(path)
+    header, cells, errors, rows, encoding = _read_cells(path)
     try:
         mapping = column_map.map_headers(header, path.name)
     except ColumnMapError as exc:
@@ -208,7 +221,7 @@ def read_ledger_file(path: Path, column_map: ColumnMap, landing: Path) -> Ledger
         )
     frame = cells.set_axis(columns, axis=1)
     frame[SOURCE_FILE] = path.relative_to(landing).as_posix() if path.is_relative_to(landing) else path.name
-    frame[SOURCE_ROW] = pd.RangeIndex(_FIRST_DATA_ROW, _FIRST_DATA_ROW + len(frame)).to_numpy()
+    frame[SOURCE_ROW] = np.asarray(rows, dtype=np.int64)
     frame[SOURCE_LABELLED] = LABEL_COLUMN in columns
     frame[PARSE_ERROR] = errors.to_numpy()
     warnings = [] if len(frame) else [f"{path.name}: header only, no data rows"]

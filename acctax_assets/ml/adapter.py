@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from acctax_assets.atomic_files import write_text_atomically
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import TextSpec
@@ -153,7 +153,4 @@ def accepted_adapter(store_root: Path) -> AdapterRef | None:
 
 def mark_accepted(adapter: AdapterRef, f1_macro: float) -> None:
     """Record `adapter` as the one downstream uses (atomic replace of accepted.json)."""
-    target = adapter.path.parent / ACCEPTED_FILE
-    temp = target.with_name(f".{ACCEPTED_FILE}.{adapter.version}.tmp")
-    temp.write_text(json.dumps({"version": adapter.version, "f1_macro": f1_macro}), encoding="utf-8")
-    os.replace(temp, target)
+    write_text_atomically(adapter.path.parent / ACCEPTED_FILE, json.dumps({"version": adapter.version, "f1_macro": f1_macro}))

@@ -8,12 +8,11 @@ silent mapping to a real class.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acctax_assets.atomic_files import write_text_atomically
 from acctax_assets.errors import AcctaxError
 
 REGISTRY_FILE = "label_registry.json"
@@ -105,7 +104,13 @@ class LabelRegistry:
         """The registry at `path`, or an empty one when none exists yet."""
         if not path.exists():
             return cls(max_classes=max_classes)
-        registry = cls.from_json(path.read_text(encoding="utf-8"))
+        try:
+            registry = cls.from_json(path.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError, AcctaxError) as exc:
+            raise AcctaxError(
+                f"{path} is not a valid label registry ({exc}). Fix: restore it from the label_registry.json of the "
+                "newest storage/ledger_dataset/<version>/ folder; deleting it renumbers the classes and needs a retrain from the base model"
+            ) from exc
         if registry.max_classes != max_classes:
             raise AcctaxError(
                 f"{path} has max_classes={registry.max_classes}, config asks for {max_classes}. "
@@ -115,8 +120,4 @@ class LabelRegistry:
 
     def save(self, path: Path) -> None:
         """Atomic write (temp file + rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(self.to_json())
-        os.replace(temp, path)
+        write_text_atomically(path, self.to_json())
