@@ -27,5 +27,15 @@ class NoLedgerFilesError(AcctaxError):
     """No landing file belongs to the requested month."""
 
 
+class StorageWriteError(AcctaxError):
+    """Writing an asset's file failed (disk full, permissions); the previous version is still in place."""
+
+    def __init__(self, path: object, cause: OSError) -> None:
+        super().__init__(
+            f"{path}: writing failed ({cause}); the previous version of this file is unchanged. "
+            "Fix: free disk space or repair permissions on the storage, then re-materialize"
+        )
+
+
 class FeatureConfigError(AcctaxError):
     """The configured feature list names a feature the pipeline does not build."""

@@ -17,6 +17,7 @@ from dagster._core.storage.upath_io_manager import escape_dotdot_segments
 from pydantic import Field
 from upath import UPath
 
+from acctax_assets.errors import StorageWriteError
 from acctax_assets.paths import AcctaxHome
 
 PREVIEW_ROWS = 5
@@ -33,9 +34,11 @@ def write_atomically(path: UPath, write: Any) -> None:
         with temp.open("wb") as handle:
             write(handle)
         temp.rename(path)
-    except BaseException:
+    except BaseException as exc:
         if temp.exists():
             temp.unlink()
+        if isinstance(exc, OSError):
+            raise StorageWriteError(path, exc) from exc
         raise
 
 
