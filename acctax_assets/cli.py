@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from acctax_assets.paths import AcctaxHome
 
@@ -230,12 +230,14 @@ def wait_for_backfill(instance: Any, backfill_id: str, expected_runs: int, timeo
     return 1
 
 
-def ui(args: argparse.Namespace) -> int:
-    """Start `dagster dev` bound to loopback with the instance inside ACCTAX_HOME."""
+def ui(args: argparse.Namespace) -> NoReturn:
+    """Become `dagster dev` bound to loopback with the instance inside ACCTAX_HOME (exec, so a stop signal reaches
+    dagster dev itself and no wrapper process is left between the user and the webserver/daemon)."""
     home = AcctaxHome.from_env().ensure()
     command = [sys.executable, "-m", "dagster", "dev", "-m", "acctax_assets.definitions", "-h", args.host, "-p", str(args.port)]
     log.info("Dagster UI on http://%s:%d (DAGSTER_HOME=%s)", args.host, args.port, home.dagster_home)
-    return subprocess.call(command, env={**os.environ, "DAGSTER_HOME": str(home.dagster_home)})
+    logging.shutdown()
+    os.execve(sys.executable, command, {**os.environ, "DAGSTER_HOME": str(home.dagster_home)})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,7 @@
 """`acctax materialize`: the main job on the local instance inside ACCTAX_HOME, as README runs it."""
 
+import os
+
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
@@ -43,3 +45,13 @@ def test_predict_fails_cleanly_before_any_adapter_was_accepted(home: AcctaxHome,
     assert cli.main(["predict", "--months", "2024-05"]) == 1
     assert "Predictions failed for ['2024-05']" in caplog.text
     assert not home.exports.exists()
+
+
+def test_ui_binds_dagster_dev_to_loopback_by_default(home: AcctaxHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`acctax ui` execs `dagster dev` on 127.0.0.1 with the instance inside ACCTAX_HOME."""
+    calls = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: calls.append((argv, env)))
+    cli.main(["ui"])
+    (argv, env), = calls
+    assert argv[argv.index("-h") + 1] == "127.0.0.1" and argv[argv.index("-p") + 1] == "3000"
+    assert env["DAGSTER_HOME"] == str(home.dagster_home)
