@@ -1,6 +1,7 @@
 """The Dagster UI in a real browser, driven the way an office user drives it: look at the asset graph, materialize
 one month of the data layer, read that month's row counts and check results, backfill a range of months, read
-the adapter's F1, and terminate a running training — then confirm through the instance that the UI really
+the adapter's F1, and terminate a running training; meanwhile an uncoded month dropped into landing gets its
+proposals with no click (landing sensor, then prediction sensor) — then confirm through the instance that the UI really
 materialized, and through the process table that no DeepSpeed rank outlived the terminated run.
 
 The months' first materialization and a 12-step adapter are produced in process beforehand (training through
@@ -12,9 +13,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
@@ -53,6 +57,8 @@ RUN_TIMEOUT_S = 600
 BACKFILL_TIMEOUT_S = 900
 FINAL_RUN_STATUS = re.compile(r"^(Success|Failure|Canceled)$")
 UNFINISHED_BACKFILL = ("", "Requested", "In progress", "Canceling")
+UNCODED_MONTH = "2024-04-01"
+AUTOMATION_TIMEOUT_S = 420
 TRAINER_START_TIMEOUT_S = 420
 TRAINER_EXIT_TIMEOUT_S = 90
 
@@ -209,6 +215,36 @@ def materialized_by(instance: DagsterInstance, run_id: str, month: str) -> list[
     ]
 
 
+def land_uncoded_month(home: AcctaxHome, scratch: Path) -> None:
+    """A month without account codes dropped into landing while the UI runs (generated aside, then copied, so
+    the coded months' files keep their mtimes)."""
+    demo.main(["--start", "2024-01", "--end", "2024-03", "--unlabelled-months", "1", "--rows-per-month", "200", "--out", str(scratch)])
+    (uncoded,) = [path for path in scratch.iterdir() if "2024-04" in path.name]
+    shutil.copy2(uncoded, home.landing / uncoded.name)
+    os.utime(home.landing / uncoded.name)
+
+
+def wait_for_automatic_proposals(home: AcctaxHome, ui: DagsterUI) -> None:
+    """No click: ledger_file_sensor runs the month's data layer, then ledger_prediction_sensor its proposals."""
+    deadline = time.monotonic() + AUTOMATION_TIMEOUT_S
+    export = home.exports / f"account_proposals_{UNCODED_MONTH[:7]}.csv"
+    with DagsterInstance.get() as instance:
+        while time.monotonic() < deadline:
+            runs = instance.get_runs(RunsFilter(job_name="prediction_job", tags={"dagster/partition": UNCODED_MONTH}))
+            if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE):
+                break
+            time.sleep(3)
+        assert runs, f"no prediction_job run for {UNCODED_MONTH} within {AUTOMATION_TIMEOUT_S} s:\n{ui.log_tail()}"
+        assert runs[0].status == DagsterRunStatus.SUCCESS, f"the automatic prediction run ended {runs[0].status}:\n{ui.log_tail()}"
+        assert runs[0].tags.get("dagster/sensor_name") == "ledger_prediction_sensor"
+        data_runs = instance.get_runs(RunsFilter(job_name="ledger_data_job", tags={"dagster/partition": UNCODED_MONTH}))
+        assert [r.tags.get("dagster/sensor_name") for r in data_runs] == ["ledger_file_sensor"], "the data layer ran once, by the landing sensor"
+    proposals = pd.read_csv(export, encoding="utf-8-sig")
+    proposed = proposals[~proposals["검토사유"].fillna("").str.startswith("rejected")]
+    assert len(proposals) == 200, "the export holds every raw line of the month"
+    assert len(proposed) and proposed["계정과목코드"].notna().all(), "every cleaned line got a proposed code"
+
+
 def trainer_processes(home: AcctaxHome) -> list[psutil.Process]:
     """The supervisor, launcher and ranks of a training in `home` (their command lines name its work folder)."""
     found = []
@@ -249,7 +285,8 @@ def terminate_training_from_the_ui(page: Page, ui: DagsterUI, home: AcctaxHome) 
     assert not left, f"training processes outlived the terminated run: {left}"
 
 
-def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, home: AcctaxHome) -> None:
+def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, home: AcctaxHome, tmp_path: Path) -> None:
+    land_uncoded_month(home, tmp_path / "uncoded")
     with chromium() as browser:
         page = open_page(browser)
         page.goto(ui.url)
@@ -280,6 +317,7 @@ def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, 
         screenshot(page, "09-backfill-done")
         assert status == "Succeeded", f"backfill {backfill_id} ended {status!r}:\n{ui.log_tail()}"
 
+        wait_for_automatic_proposals(home, ui)
         terminate_training_from_the_ui(page, ui, home)
 
     with DagsterInstance.get() as instance:
