@@ -22,7 +22,8 @@ from dagster._core.test_utils import create_run_for_test
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
-from acctax_assets.defs.retraining import CLASSIFIER, monthly_retraining_schedule, retraining_sensor
+from acctax_assets.defs.materialization_records import CLASSIFIER
+from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
 

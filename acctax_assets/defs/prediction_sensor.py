@@ -7,7 +7,6 @@ months landed before the first accepted adapter are predicted when one appears.
 
 from dagster import (
     AssetCheckKey,
-    AssetRecordsFilter,
     DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
@@ -20,7 +19,7 @@ from dagster import (
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from acctax_assets.defs.jobs import prediction_job
-from acctax_assets.defs.retraining import CLASSIFIER, CLEANED, FEATURES
+from acctax_assets.defs.materialization_records import CLASSIFIER, FEATURES, ROW_COUNTS, cleaned_row_counts
 
 QUALITY_GATE = AssetCheckKey(CLASSIFIER, "classifier_quality_gate")
 
@@ -34,13 +33,10 @@ def adapter_accepted(instance: DagsterInstance) -> bool:
 
 def uncoded_rows(instance: DagsterInstance, month: str) -> int:
     """Cleaned rows of `month` without an account code, from its latest cleaned_ledger materialization."""
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=CLEANED, asset_partitions=[month]), limit=1).records
-    if not records or records[0].asset_materialization is None:
+    counts = cleaned_row_counts(instance, month)
+    if not counts.keys() >= set(ROW_COUNTS):
         return 0
-    metadata = records[0].asset_materialization.metadata
-    if "rows_out" not in metadata or "labelled_rows" not in metadata:
-        return 0
-    return int(metadata["rows_out"].value) - int(metadata["labelled_rows"].value)
+    return counts["rows_out"] - counts["labelled_rows"]
 
 
 @sensor(

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 
 from dagster import (
     AssetCheckKey,
-    AssetKey,
-    AssetRecordsFilter,
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
@@ -30,11 +28,9 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from acctax_assets.defs.jobs import training_job
 from acctax_assets.defs.ledger_checks import ledger_checks
+from acctax_assets.defs.materialization_records import CLASSIFIER, CLEANED, FEATURES, cleaned_row_counts
 from acctax_assets.defs.ml_resources import ModelSettings
 
-CLASSIFIER = AssetKey("account_classifier")
-CLEANED = AssetKey("cleaned_ledger")
-FEATURES = AssetKey("ledger_features")
 ACTIVE_RUN_STATUSES = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 RETRAINING_CRON = "0 3 2 * *"
 OFFICE_TIMEZONE = "Asia/Seoul"
@@ -64,18 +60,11 @@ def last_training_storage_id(instance: DagsterInstance) -> int | None:
     return records[0].storage_id if records else None
 
 
-def _labelled_rows(instance: DagsterInstance, month: str) -> int:
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=CLEANED, asset_partitions=[month]), limit=1).records
-    materialization = records[0].asset_materialization if records else None
-    value = materialization.metadata.get("labelled_rows") if materialization else None
-    return int(value.value) if value is not None else 0
-
-
 def new_labelled_months(instance: DagsterInstance, after: int | None) -> LabelledMonths:
     """Months whose cleaned_ledger was materialized after storage id `after` and holds labelled rows, split by
     whether their data chain finished with every blocking check passing on the current materialization."""
     cleaned = instance.get_latest_storage_id_by_partition(CLEANED, DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after)
-    months = sorted(month for month in cleaned if _labelled_rows(instance, month) > 0)
+    months = sorted(month for month in cleaned if cleaned_row_counts(instance, month).get("labelled_rows", 0) > 0)
     if not months:
         return LabelledMonths()
     features = instance.get_latest_storage_id_by_partition(FEATURES, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months))

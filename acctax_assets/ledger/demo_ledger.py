@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import calendar
 import logging
-import os
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from acctax_assets.atomic_files import replace_atomically
 from acctax_assets.ledger.schema import DOCUMENT_TYPES, DR_CR, KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, TAXPAYER_TYPES, VAT_TYPES
 
 logger = logging.getLogger(__name__)
@@ -1388,25 +1388,15 @@ def _render(frame: pd.DataFrame, date_separator: str, thousands: bool) -> pd.Dat
     return out
 
 
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a dot-prefixed temp file in the same folder so watchers never see a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_csv(frame: pd.DataFrame, path: Path, encoding: str) -> None:
     # CP949 files usually come from Windows tools, so they get Windows line ends too.
     terminator = "\r\n" if encoding == "cp949" else "\n"
-    _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, encoding=encoding, lineterminator=terminator))
+    replace_atomically(path, lambda tmp: frame.to_csv(tmp, index=False, encoding=encoding, lineterminator=terminator))
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
     # Every cell is a Python str, so openpyxl stores text cells: codes keep leading zeros, amounts their commas.
-    _atomic_write(path, lambda tmp: frame.to_excel(tmp, index=False, engine="openpyxl"))
+    replace_atomically(path, lambda tmp: frame.to_excel(tmp, index=False, engine="openpyxl"))
 
 
 def write_demo_ledger(
