@@ -11,14 +11,13 @@ import pandas as pd
 
 from acctax_assets.atomic_files import write_text_atomically
 from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import TextSpec
 
 METRICS_FILE = "metrics.json"
 TRAINING_CONFIG_FILE = "training_config.json"
 TRAINED_CLASSES_FILE = "trained_classes.json"
-# One row per valid/test example: split, label, predicted, confidence (for calibration and the review threshold).
-EVAL_PREDICTIONS_FILE = "eval_predictions.parquet"
 
 
 class RegistryMismatchError(AcctaxError):

@@ -99,7 +99,7 @@ class EvaluationReport:
 def evaluation_report(
     metrics: dict[str, Any], eval_rows: pd.DataFrame, train_counts: dict[str, int], target_accuracy: float, min_auto_rows: int
 ) -> EvaluationReport:
-    """From the trainer's metrics.json and per-row valid/test confidences (adapter.EVAL_PREDICTIONS_FILE)."""
+    """From the trainer's metrics.json and per-row valid/test confidences (eval_outputs.EVAL_PREDICTIONS_FILE)."""
     threshold = valid_threshold(eval_rows, target_accuracy, min_auto_rows)
     test = eval_rows[eval_rows["split"] == "test"]
     test_conf, test_correct = test["confidence"].to_numpy(), (test["label"] == test["predicted"]).to_numpy()

@@ -27,7 +27,6 @@ from typing import Any
 
 import deepspeed
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from accelerate import PartialState
@@ -56,7 +55,8 @@ from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.adapter import EVAL_PREDICTIONS_FILE, METRICS_FILE, TRAINED_CLASSES_FILE, TRAINING_CONFIG_FILE
+from acctax_assets.ml.adapter import METRICS_FILE, TRAINED_CLASSES_FILE, TRAINING_CONFIG_FILE
+from acctax_assets.ml.eval_outputs import EvalOutputs
 from acctax_assets.ml.inference import MASKED_LOGIT, mask_untrained
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.launch import check_base_model, threads_per_rank
@@ -515,35 +515,31 @@ def resume_checkpoint(config: TrainingConfig, state: PartialState, reporter: Rep
 
 def compute_metrics_for(registry: LabelRegistry) -> Callable[[EvalPrediction], dict[str, float]]:
     def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-        report = classification_report(prediction.label_ids, prediction.predictions[:, 0].astype(np.int64), registry)
+        report = classification_report(prediction.label_ids, prediction.predictions.argmax(axis=1), registry)
         return {key: report[key] for key in ("accuracy", "f1_weighted", "f1_macro")}
 
     return compute_metrics
 
 
-def top1_for(untrained: torch.Tensor) -> Callable[[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor]:
-    """Keeps only (class id, probability) per row during evaluation, not full logit matrices; masks again."""
+def probabilities_for(untrained: torch.Tensor) -> Callable[[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor]:
+    """Class probabilities with untrained slots masked (they get 0), kept per row so the ensemble can mix them."""
 
-    def top1(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch.Tensor) -> torch.Tensor:
+    def probabilities(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch.Tensor) -> torch.Tensor:
         scores = logits[0] if isinstance(logits, tuple) else logits
-        best = torch.softmax(mask_untrained(scores.float(), untrained), dim=-1).max(dim=-1)
-        return torch.stack([best.indices.float(), best.values], dim=-1)
+        return torch.softmax(mask_untrained(scores.float(), untrained), dim=-1)
 
-    return top1
+    return probabilities
 
 
-def evaluate_split(trainer: Trainer, dataset: Dataset, registry: LabelRegistry, split: str) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Predictions on one split (a collective: every rank calls it): the report from the gathered ids, and one
-    row per example with its confidence (calibration and the review threshold are derived from these)."""
+def evaluate_split(trainer: Trainer, dataset: Dataset, registry: LabelRegistry, split: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Predictions on one split (a collective: every rank calls it): the report, the labels and each row's class
+    probabilities (calibration, the review threshold and the ensemble are derived from these)."""
     output = trainer.predict(dataset, metric_key_prefix=split)
-    predicted = output.predictions[:, 0].astype(np.int64)
-    report = classification_report(output.label_ids, predicted, registry)
+    probabilities = np.asarray(output.predictions, dtype=np.float32)
+    labels = output.label_ids.astype(np.int64)
+    report = classification_report(labels, probabilities.argmax(axis=1), registry)
     report["loss"] = float(output.metrics[f"{split}_loss"])
-    rows = pd.DataFrame(
-        {"split": split, "label": output.label_ids.astype(np.int64), "predicted": predicted,
-         "confidence": output.predictions[:, 1].astype(np.float32)}
-    )
-    return report, rows
+    return report, labels, probabilities
 
 
 def gather_adapter_state(trainer: Trainer, zero_stage: int) -> dict[str, torch.Tensor] | None:
@@ -562,7 +558,7 @@ def write_adapter(
     counts: np.ndarray,
     registry: LabelRegistry,
     metrics: dict[str, Any],
-    eval_rows: pd.DataFrame,
+    eval_outputs: EvalOutputs,
 ) -> None:
     """Main process only: the adapter folder is built beside the old one and swapped in, never seen half-written."""
     adapter_dir = config.adapter_dir
@@ -587,7 +583,7 @@ def write_adapter(
         encoding="utf-8",
     )
     (staging / METRICS_FILE).write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
-    eval_rows.to_parquet(staging / EVAL_PREDICTIONS_FILE, index=False)
+    eval_outputs.save(staging)
     if adapter_dir.exists():
         retired = adapter_dir.with_name(f"{adapter_dir.name}.old-{os.getpid()}")
         adapter_dir.rename(retired)
@@ -645,7 +641,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics_for(registry),
-        preprocess_logits_for_metrics=top1_for(untrained),
+        preprocess_logits_for_metrics=probabilities_for(untrained),
         callbacks=[progress],
         class_weight=weights,
     )
@@ -663,7 +659,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
 
     adapter_state = gather_adapter_state(trainer, config.zero_stage if config.use_deepspeed else 0)
     evaluated = {split: evaluate_split(trainer, dataset[split], registry, split) for split in ("valid", "test")}
-    reports = {split: report for split, (report, _) in evaluated.items()}
+    reports = {split: report for split, (report, _, _) in evaluated.items()}
     steps_this_launch = trainer.state.global_step - progress.start_step
     train_loss = output.training_loss if steps_this_launch > 0 else last_logged_loss(trainer.state.log_history)
     train = {
@@ -680,8 +676,11 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     }
     metrics = {**reports, "train": train, "log_history": trainer.state.log_history}
     if state.is_main_process:
-        eval_rows = pd.concat([rows for _, rows in evaluated.values()], ignore_index=True)
-        write_adapter(trainer, adapter_state, tokenizer, config, counts, registry, metrics, eval_rows)
+        outputs = EvalOutputs(
+            labels={split: labels for split, (_, labels, _) in evaluated.items()},
+            probabilities={split: probs for split, (_, _, probs) in evaluated.items()},
+        )
+        write_adapter(trainer, adapter_state, tokenizer, config, counts, registry, metrics, outputs)
         reporter.info(
             f"adapter saved to {config.adapter_dir}: test accuracy={reports['test']['accuracy']:.4f} "
             f"f1_weighted={reports['test']['f1_weighted']:.4f} f1_macro={reports['test']['f1_macro']:.4f}"

@@ -1,0 +1,86 @@
+"""Per-row valid/test outputs of a candidate model (pure numpy/pandas), stored beside every candidate.
+
+Every candidate (LoRA adapter, TF-IDF baseline, their ensemble) writes the same two files, so all are scored
+alike and an ensemble can mix probabilities row by row:
+
+- `eval_predictions.parquet`: split, label, predicted, confidence (one row per valid/test example);
+- `eval_probabilities.npz`: per split, a float32 matrix (rows x registry slots) of probabilities that sum to
+  one over the classes the candidate was trained on (untrained slots hold 0).
+
+Rows are in the order of the ledger_dataset split they came from, which is what makes two candidates of the same
+dataset version comparable row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from acctax_assets.errors import AcctaxError
+
+EVAL_PREDICTIONS_FILE = "eval_predictions.parquet"
+EVAL_PROBABILITIES_FILE = "eval_probabilities.npz"
+EVAL_SPLITS: tuple[str, ...] = ("valid", "test")
+
+
+class EvalOutputsError(AcctaxError):
+    """A candidate's stored per-row outputs are missing or do not fit the split they claim to score."""
+
+
+@dataclass(frozen=True)
+class EvalOutputs:
+    """Labels and class probabilities per evaluated split."""
+
+    labels: Mapping[str, np.ndarray]
+    probabilities: Mapping[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        for split in EVAL_SPLITS:
+            if split not in self.labels or split not in self.probabilities:
+                raise EvalOutputsError(f"evaluation outputs lack the {split!r} split")
+            labels, probs = self.labels[split], self.probabilities[split]
+            if probs.ndim != 2 or probs.shape[0] != labels.shape[0]:
+                raise EvalOutputsError(f"{split}: {labels.shape[0]} labels but probabilities of shape {probs.shape}")
+
+    def predicted(self, split: str) -> np.ndarray:
+        return self.probabilities[split].argmax(axis=1).astype(np.int64)
+
+    def confidence(self, split: str) -> np.ndarray:
+        return self.probabilities[split].max(axis=1).astype(np.float32)
+
+    def rows(self) -> pd.DataFrame:
+        """One row per example: split, label, predicted, confidence (what thresholds and reports read)."""
+        return pd.concat(
+            [
+                pd.DataFrame({"split": split, "label": self.labels[split].astype(np.int64),
+                              "predicted": self.predicted(split), "confidence": self.confidence(split)})
+                for split in EVAL_SPLITS
+            ],
+            ignore_index=True,
+        )
+
+    def save(self, folder: Path) -> None:
+        self.rows().to_parquet(folder / EVAL_PREDICTIONS_FILE, index=False)
+        arrays = {f"{split}_probabilities": self.probabilities[split].astype(np.float32) for split in EVAL_SPLITS}
+        arrays.update({f"{split}_labels": self.labels[split].astype(np.int64) for split in EVAL_SPLITS})
+        with (folder / EVAL_PROBABILITIES_FILE).open("wb") as stream:
+            np.savez_compressed(stream, **arrays)
+
+    @classmethod
+    def load(cls, folder: Path) -> EvalOutputs:
+        path = folder / EVAL_PROBABILITIES_FILE
+        if not path.is_file():
+            raise EvalOutputsError(
+                f"{path} is missing: this candidate was stored before per-row probabilities were kept, so it cannot be "
+                "scored beside the others. Fix: re-materialize it (training_job)"
+            )
+        with np.load(path) as data:
+            return cls(
+                labels={split: data[f"{split}_labels"] for split in EVAL_SPLITS},
+                probabilities={split: data[f"{split}_probabilities"] for split in EVAL_SPLITS},
+            )
+
