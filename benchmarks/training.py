@@ -1,12 +1,20 @@
-"""Benchmark training: plain HF Trainer vs the DeepSpeed subprocess path at identical settings, and the tokens
-a batch costs with dynamic padding (what the collator does) vs padding to the longest row.
+"""Benchmark training: plain HF Trainer vs the DeepSpeed subprocess path at identical settings, the tokens a batch
+costs with dynamic padding (what the collator does) vs padding to the longest row, and adapter variants on the
+default demo.
 
-Builds a demo dataset with the same functions the assets use, then launches the real entry point
-(`acctax_assets.ml.train`) twice: as one plain process (`use_deepspeed=false`) and through the `deepspeed`
-launcher (ZeRO-2). Prints samples/s, wall time and peak RSS of each process tree.
+`--mode paths` (the original benchmark) builds a small demo dataset with the same functions the assets use, then
+launches the real entry point (`acctax_assets.ml.train`) twice: as one plain process (`use_deepspeed=false`) and
+through the `deepspeed` launcher (ZeRO-2). Prints samples/s, wall time and peak RSS of each process tree.
 
-    .venv/bin/python benchmarks/training.py                     # 6 months x 1000 rows, 60 steps, batch 32
+`--mode variants` builds the demo exactly as `acctax materialize` does (`python -m acctax_assets.demo --out DIR
+--unlabelled-months 1`: 12 coded months x 2,000 rows), the dataset and tokenized dataset with the asset defaults
+(vocabulary extension included), then trains each named variant through the DeepSpeed launcher, one at a time,
+and prints variant x tokens/row x samples/s x minutes x valid/test macro F1 x test accuracy, next to the TF-IDF
+baseline on the same split.
+
+    .venv/bin/python benchmarks/training.py                     # paths: 6 months x 1000 rows, 60 steps, batch 32
     .venv/bin/python benchmarks/training.py --steps 100 --ranks 2
+    .venv/bin/python benchmarks/training.py --mode variants --variants default,no-vocab --work /tmp/acctax-bench
 """
 
 from __future__ import annotations
@@ -18,24 +26,30 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import psutil
 
+from acctax_assets import demo
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.demo_ledger import write_demo_ledger
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
+from acctax_assets.ml.baseline import BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.dataset import build_dataset, labelled_rows
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.launch import deepspeed_command, free_port, training_env
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
-from acctax_assets.ml.tokenization import default_base_model, load_tokenizer, tokenize_dataset
-from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets.ml.tokenization import TokenizedTextSpec, default_base_model, load_tokenizer, mean_tokens, tokenize_dataset
+from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
+from acctax_assets.ml.vocabulary import extend_tokenizer
 
 POLL_SECONDS = 0.5
 
@@ -85,16 +99,11 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[fl
     return time.perf_counter() - started, peak / 2**20, process.returncode
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--months", type=int, default=6)
-    parser.add_argument("--rows", type=int, default=1000, help="rows per month")
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--ranks", type=int, default=1, help="DeepSpeed ranks (CPU ranks without a GPU)")
-    parser.add_argument("--max-length", type=int, default=128)
-    args = parser.parse_args()
+def launch_env(config: TrainingConfig) -> dict[str, str]:
+    return {k: v for k, v in training_env(config, os.environ).items() if k not in ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI")}
 
+
+def compare_paths(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         months = [str(p) for p in pd.period_range("2024-01", periods=args.months, freq="M")]
@@ -117,8 +126,7 @@ def main() -> None:
             config_path = config.write(folder / f"config-{use_deepspeed}.json")
             command = (deepspeed_command(config, config_path, free_port()) if use_deepspeed
                        else [sys.executable, "-m", "acctax_assets.ml.train", "--config", str(config_path)])
-            env = {k: v for k, v in training_env(config, os.environ).items() if k not in ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI")}
-            wall, peak, code = run_measured(command, env, folder)
+            wall, peak, code = run_measured(command, launch_env(config), folder)
             if code != 0:
                 raise SystemExit(f"{label} failed with exit code {code}")
             train = json.loads((config.adapter_dir / "metrics.json").read_text())["train"]
@@ -129,6 +137,179 @@ def main() -> None:
             print(f"{label:<22} {rate:>10.1f} {runtime:>8.1f} {wall:>8.1f} {peak:>13,.0f}")
         print(f"\n{args.steps} steps x batch {args.batch}, {os.cpu_count()} cores; wall includes process start, model load, "
               "valid/test evaluation and saving")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What shapes the tokenized dataset; defaults are the assets' defaults (ledger_dataset, tokenized_dataset)."""
+
+    text_features: tuple[str, ...] = DEFAULT_TEXT_FEATURES
+    vocab_max_words: int = -1
+    vocab_min_count: int = -1
+    max_length: int = -1
+
+    def resolved(self) -> DataSettings:
+        from acctax_assets.defs.tokenized_dataset import TokenizationConfig
+
+        defaults = TokenizationConfig.model_fields
+        return DataSettings(
+            self.text_features,
+            self.vocab_max_words if self.vocab_max_words >= 0 else defaults["vocab_max_words"].default,
+            self.vocab_min_count if self.vocab_min_count >= 0 else defaults["vocab_min_count"].default,
+            self.max_length if self.max_length >= 0 else defaults["max_length"].default,
+        )
+
+    def key(self) -> str:
+        return f"{'-'.join(self.text_features)}_{self.vocab_max_words}_{self.vocab_min_count}_{self.max_length}"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named change against the defaults: dataset settings and TrainingConfig / LoRA overrides."""
+
+    data: DataSettings = DataSettings()
+    training: Mapping[str, Any] = field(default_factory=dict)
+    lora: Mapping[str, Any] = field(default_factory=dict)
+
+
+VARIANTS: dict[str, Variant] = {
+    "default": Variant(),
+    "no-vocab": Variant(DataSettings(vocab_max_words=0)),
+    "no-company": Variant(DataSettings(text_features=tuple(f for f in DEFAULT_TEXT_FEATURES if f != "company_name"))),
+    "lr-1e-2": Variant(training={"learning_rate": 1e-2}),
+    "lr-2e-3": Variant(training={"learning_rate": 2e-3}),
+    "bs-16": Variant(training={"per_device_batch_size": 16}),
+    "r-16-qkvd": Variant(lora={"r": 16, "alpha": 32, "target_modules": ["query", "key", "value", "dense"]}),
+    "alpha-0": Variant(training={"class_weight_alpha": 0.0}),
+    "alpha-1": Variant(training={"class_weight_alpha": 1.0}),
+}
+
+
+def demo_features(work: Path) -> dict[str, pd.DataFrame]:
+    """The main command's demo (`acctax materialize` on an empty landing folder) through the data layer's functions;
+    cached in `work`."""
+    cache = work / "features.pkl"
+    if cache.exists():
+        return pd.read_pickle(cache)
+    landing = work / "landing"
+    if not landing.exists():
+        demo.main(["--out", str(landing), "--unlabelled-months", "1"])
+    column_map = load_column_map()
+    features = {}
+    for path in sorted(landing.iterdir()):
+        month = f"{path.stem.split('_')[-1]}-01"
+        raw = combine([read_ledger_file(path, column_map, landing)])
+        features[month] = build_features(clean_ledger(raw, month, CleaningRules()).cleaned)
+    pd.to_pickle(features, cache)
+    return features
+
+
+def build_variant_dataset(work: Path, features: dict[str, pd.DataFrame], data: DataSettings) -> tuple[Path, float, float, dict[str, float]]:
+    """Dataset + tokenized dataset as ledger_dataset/tokenized_dataset build them (cached per settings); returns
+    the folder, tokens/row before and after the vocabulary extension, and the baseline's valid/test scores."""
+    target = work / "datasets" / data.key()
+    summary_file = target / "bench_summary.json"
+    if not summary_file.exists():
+        dataset, registry, _ = build_dataset(labelled_rows(features, list(data.text_features)), LabelRegistry(), SplitSettings())
+        tokenizer = load_tokenizer(default_base_model())
+        before = mean_tokens(dataset["train"]["text"], tokenizer)
+        report = extend_tokenizer(tokenizer, dataset["train"]["text"], data.vocab_min_count, data.vocab_max_words)
+        tokenized, stats = tokenize_dataset(dataset, tokenizer, data.max_length)
+        tokenized.save_to_disk(str(target))
+        registry.save(target / REGISTRY_FILE)
+        TokenizedTextSpec(data.text_features, max_length=data.max_length, tokenizer=tokenizer).save(target)
+        started = time.perf_counter()
+        pipeline = train_baseline(dataset["train"]["text"], dataset["train"]["label"], BaselineSettings())
+        splits = {split: (dataset[split]["text"], dataset[split]["label"]) for split in ("valid", "test")}
+        reports, _ = evaluate_baseline(pipeline, splits, registry)
+        summary = {
+            "tokens_before": before, "tokens_after": stats.mean, "added": len(report.added),
+            "truncation_rate": stats.truncation_rate, "baseline_seconds": time.perf_counter() - started,
+            "baseline": {
+                "valid_f1_macro": reports["valid"]["f1_macro"], "test_f1_macro": reports["test"]["f1_macro"],
+                "test_accuracy": reports["test"]["accuracy"],
+            },
+        }
+        summary_file.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    print(f"dataset {data.key()}: {summary['added']} added tokens, tokens/row {summary['tokens_before']:.1f} -> "
+          f"{summary['tokens_after']:.1f}, truncated {summary['truncation_rate']:.1%}")
+    return target, summary["tokens_before"], summary["tokens_after"], summary["baseline"]
+
+
+def variant_config(
+    name: str, variant: Variant, dataset_dir: Path, output_dir: Path, steps: int | None, eval_steps: int | None
+) -> TrainingConfig:
+    """The asset's defaults (ClassifierConfig mirrors TrainingConfig) with the variant's overrides."""
+    lora = LoraSettings(**variant.lora)
+    knobs: dict[str, Any] = dict(variant.training)
+    if steps is not None:
+        knobs["max_steps"] = steps
+    if eval_steps is not None:
+        knobs["eval_steps"] = eval_steps
+    return TrainingConfig(
+        base_model=default_base_model(), dataset_dir=str(dataset_dir), registry_path=str(dataset_dir / REGISTRY_FILE),
+        output_dir=str(output_dir / name), resume=False, lora=lora, **knobs,
+    )
+
+
+def compare_variants(args: argparse.Namespace) -> None:
+    unknown = [name for name in args.variants if name not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="acctax-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    features = demo_features(work)
+    rows = []
+    baseline: dict[str, float] = {}
+    for name in args.variants:
+        variant = VARIANTS[name]
+        dataset_dir, _, tokens, baseline = build_variant_dataset(work, features, variant.data.resolved())
+        config = variant_config(name, variant, dataset_dir, work / "runs", args.steps, args.eval_steps)
+        config_path = config.write(work / "runs" / f"{name}.json")
+        wall, _, code = run_measured(deepspeed_command(config, config_path, free_port()), launch_env(config), work)
+        if code != 0:
+            print(f"{name}: failed with exit code {code}")
+            continue
+        metrics = json.loads((config.adapter_dir / "metrics.json").read_text(encoding="utf-8"))
+        train = metrics["train"]
+        rows.append((
+            name, tokens, train["samples_per_second"], train["train_runtime_seconds"] / 60, wall / 60, train["steps"],
+            metrics["valid"]["f1_macro"], metrics["test"]["f1_macro"], metrics["test"]["accuracy"],
+        ))
+        curve = ", ".join(f"{entry['step']}: {entry['eval_f1_macro']:.3f}" for entry in metrics["log_history"] if "eval_f1_macro" in entry)
+        print(f"{name}: test macro F1 {metrics['test']['f1_macro']:.4f} in {wall / 60:.1f} min"
+              + (f" (valid macro F1 by step {curve})" if curve else ""), flush=True)
+
+    print(f"\n{'variant':<14} {'tok/row':>7} {'samples/s':>9} {'train min':>9} {'wall min':>8} {'steps':>6} "
+          f"{'valid F1m':>9} {'test F1m':>8} {'test acc':>8}")
+    for name, tokens, rate, train_min, wall_min, steps, valid, test, accuracy in rows:
+        print(f"{name:<14} {tokens:>7.1f} {rate:>9.1f} {train_min:>9.1f} {wall_min:>8.1f} {steps:>6} {valid:>9.4f} {test:>8.4f} {accuracy:>8.4f}")
+    if baseline:
+        print(f"{'tfidf-logreg':<14} {'-':>7} {'-':>9} {'-':>9} {'-':>8} {'-':>6} {baseline['valid_f1_macro']:>9.4f} "
+              f"{baseline['test_f1_macro']:>8.4f} {baseline['test_accuracy']:>8.4f}")
+    print(f"\n{os.cpu_count()} cores; wall = DeepSpeed launch + model load + training + valid/test evaluation + saving; work dir {work}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=("paths", "variants"), default="paths")
+    parser.add_argument("--months", type=int, default=6, help="paths mode: months of demo data")
+    parser.add_argument("--rows", type=int, default=1000, help="paths mode: rows per month")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (paths: default 60; variants: the config default)")
+    parser.add_argument("--eval-steps", type=int, default=None, help="variants mode: periodic valid evaluation (a learning curve)")
+    parser.add_argument("--batch", type=int, default=32, help="paths mode: batch size")
+    parser.add_argument("--ranks", type=int, default=1, help="paths mode: DeepSpeed ranks (CPU ranks without a GPU)")
+    parser.add_argument("--max-length", type=int, default=128, help="paths mode: truncation")
+    parser.add_argument("--variants", type=lambda text: [v for v in text.split(",") if v], default=["default"],
+                        help=f"variants mode: comma-separated, run one at a time; known: {', '.join(VARIANTS)}")
+    parser.add_argument("--work", default=None, help="variants mode: folder for the demo, datasets and runs (reused when given)")
+    args = parser.parse_args()
+    if args.mode == "paths":
+        args.steps = args.steps or 60
+        compare_paths(args)
+    else:
+        compare_variants(args)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,14 @@ from typing import Any
 
 import pandas as pd
 
-from acctax_assets.atomic_files import write_text_atomically
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE, EvalOutputs
+from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
 from acctax_assets.ml.serialization import TextSpec
 
 METRICS_FILE = "metrics.json"
 TRAINING_CONFIG_FILE = "training_config.json"
 TRAINED_CLASSES_FILE = "trained_classes.json"
-
-
-class RegistryMismatchError(AcctaxError):
-    """The adapter's label registry is not a prefix of the current one: its class ids mean other codes now."""
 
 
 @dataclass(frozen=True)
@@ -53,19 +48,11 @@ class AdapterRef:
     def eval_predictions(self) -> pd.DataFrame:
         return pd.read_parquet(self.path / EVAL_PREDICTIONS_FILE)
 
+    def eval_outputs(self) -> EvalOutputs:
+        return EvalOutputs.load(self.path)
+
     def check_registry(self, current: LabelRegistry) -> None:
-        """The registry is append-only, so the adapter's codes must still sit in the same slots today."""
-        mine = self.registry()
-        moved = [(i, code, current.codes[i] if i < current.used else None) for i, code in enumerate(mine.codes)
-                 if i >= current.used or current.codes[i] != code]
-        if moved or mine.max_classes != current.max_classes:
-            detail = (f"slot {moved[0][0]} is {moved[0][1]!r} in the adapter but {moved[0][2]!r} now" if moved
-                      else f"the adapter has {mine.max_classes} slots, the registry {current.max_classes}")
-            raise RegistryMismatchError(
-                f"adapter {self.version} was trained with a label registry that does not match the current one ({detail}), "
-                "so its class ids would name the wrong codes. Fix: re-materialize ledger_dataset, tokenized_dataset and "
-                "account_classifier to retrain on the current registry"
-            )
+        check_registry_matches(self.registry(), current, f"adapter {self.version}")
 
     def load_model(self) -> Any:
         """Base model with a head of every registry slot + the adapter, in eval mode.
@@ -87,33 +74,17 @@ class AdapterRef:
         tokenizer = self.load_tokenizer()
         if base.config.pad_token_id is None:
             base.config.pad_token_id = tokenizer.pad_token_id
+        # The saved tokenizer may hold words added for training: give them rows as the trainer did (their trained
+        # values come with the adapter's trainable tokens); rows a decoder already has spare are kept.
+        if len(tokenizer) > base.get_input_embeddings().num_embeddings:
+            base.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         return PeftModel.from_pretrained(base, str(self.path)).eval()
 
     def load_tokenizer(self) -> Any:
+        """The tokenizer the adapter was trained with (base vocabulary plus any added words)."""
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
-
-
-ACCEPTED_FILE = "accepted.json"
-
-
-@dataclass(frozen=True)
-class QualityGate:
-    """Macro F1 must reach `floor` and not fall more than `max_drop` below the last accepted adapter."""
-
-    floor: float
-    max_drop: float
-
-    def judge(self, f1_macro: float, previous: dict[str, Any] | None) -> tuple[bool, str]:
-        if f1_macro < self.floor:
-            return False, f"test macro F1 {f1_macro:.4f} is below the floor {self.floor:.4f}"
-        if previous is not None and f1_macro < previous["f1_macro"] - self.max_drop:
-            return False, (
-                f"test macro F1 {f1_macro:.4f} is more than {self.max_drop:.4f} below the last accepted adapter "
-                f"{previous['version']} ({previous['f1_macro']:.4f})"
-            )
-        return True, f"test macro F1 {f1_macro:.4f} passes (floor {self.floor:.4f})"
 
 
 @dataclass(frozen=True)
@@ -135,21 +106,5 @@ def compare_with_baseline(adapter_test: dict[str, Any], baseline_metrics: dict[s
         return Comparison(True, f"adapter test macro F1 {ours:.4f} beats the baseline's {theirs:.4f}")
     return Comparison(False, (
         f"adapter test macro F1 {ours:.4f} does not beat the TF-IDF + logistic regression baseline ({theirs:.4f}). "
-        "Fix: train longer or on a stronger base model, or serve the baseline"
+        "served_classifier serves whichever candidate is best on valid; to make the adapter win, train longer or on a stronger base model"
     ))
-
-
-def last_accepted(store_root: Path) -> dict[str, Any] | None:
-    """{"version", "f1_macro", ...} of the newest adapter that passed its gate, if any."""
-    path = store_root / ACCEPTED_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def accepted_adapter(store_root: Path) -> AdapterRef | None:
-    accepted = last_accepted(store_root)
-    return AdapterRef(store_root / accepted["version"]) if accepted else None
-
-
-def mark_accepted(adapter: AdapterRef, f1_macro: float) -> None:
-    """Record `adapter` as the one downstream uses (atomic replace of accepted.json)."""
-    write_text_atomically(adapter.path.parent / ACCEPTED_FILE, json.dumps({"version": adapter.version, "f1_macro": f1_macro}))

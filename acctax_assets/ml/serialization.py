@@ -36,10 +36,12 @@ KEY_ALIASES: dict[str, str] = {
     "total_amount": "amt",
     "desc": "memo",
 }
-# What the dataset serializes by default: the strongest signals in ~90 tokens, so CPU training stays
-# affordable (MiniLM's vocabulary splits Hangul into jamo, 2-3 tokens a syllable). Add counterparty
-# business type/item, calendar features etc. through the ledger_dataset config when training on a GPU.
+# What the dataset serializes by default: the strongest signals in few tokens, so CPU training stays
+# affordable (tokenized_dataset adds the train split's frequent words as whole tokens; MiniLM alone splits
+# Hangul into jamo, 2-3 tokens a syllable). The client company decides how the same vendor is booked. Add
+# counterparty business type/item, calendar features etc. through the ledger_dataset config on a GPU.
 DEFAULT_TEXT_FEATURES: tuple[str, ...] = (
+    "company_name",
     "company_business_type",
     "party_name",
     "document_type",

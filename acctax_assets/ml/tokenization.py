@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from datasets import DatasetDict
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from acctax_assets.ml.launch import BaseModelError, check_base_model
+from acctax_assets.ml.serialization import TextSpec
+
+# Sub-folder of a tokenized dataset holding the tokenizer its ids came from (the base one, possibly extended
+# with the train split's words): trainer, evaluation and prediction all read this one.
+TOKENIZER_DIR = "tokenizer"
 
 
 def default_base_model() -> str:
@@ -33,6 +40,40 @@ def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+def load_dataset_tokenizer(dataset_dir: str | Path, base_model: str) -> PreTrainedTokenizerBase:
+    """The tokenizer stored with a tokenized dataset; datasets written before it was stored used the base one."""
+    folder = Path(dataset_dir) / TOKENIZER_DIR
+    if not folder.is_dir():
+        return load_tokenizer(base_model)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    if tokenizer.pad_token_id is None:
+        raise BaseModelError(f"the tokenizer stored in {folder} has no pad token. Fix: re-materialize tokenized_dataset")
+    return tokenizer
+
+
+@dataclass(frozen=True)
+class TokenizedTextSpec(TextSpec):
+    """The text spec of a tokenized dataset plus the tokenizer that produced its ids, written beside it.
+
+    The dataset IO manager saves a dataset's text spec into the published folder; saving the tokenizer from here
+    puts it in that same folder, so the ids and the tokenizer can never come from different versions.
+    """
+
+    tokenizer: PreTrainedTokenizerBase | None = field(default=None, compare=False, repr=False)
+
+    def save(self, folder: Path) -> None:
+        TextSpec(self.text_features, self.max_length, self.ledger_dataset_version).save(folder)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(str(Path(folder) / TOKENIZER_DIR))
+
+
+def mean_tokens(texts: Sequence[str], tokenizer: PreTrainedTokenizerBase) -> float:
+    """Average tokens per text (special tokens included), untruncated: what a row costs."""
+    if not texts:
+        return 0.0
+    return float(np.mean([len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]))
+
+
 @dataclass(frozen=True)
 class TokenStats:
     p50: float
@@ -40,6 +81,7 @@ class TokenStats:
     max: int
     truncation_rate: float
     rows: int
+    mean: float = 0.0
 
 
 def tokenize_dataset(
@@ -63,5 +105,6 @@ def tokenize_dataset(
         max=int(lengths.max()),
         truncation_rate=float((lengths > max_length).mean()),
         rows=int(lengths.size),
+        mean=float(lengths.mean()),
     )
     return tokenized, stats

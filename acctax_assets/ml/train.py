@@ -62,8 +62,9 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.launch import check_base_model, threads_per_rank
 from acctax_assets.ml.metrics import class_weights, classification_report
 from acctax_assets.ml.serialization import TEXT_SPEC_FILE
-from acctax_assets.ml.tokenization import load_tokenizer
+from acctax_assets.ml.tokenization import load_dataset_tokenizer, load_tokenizer
 from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets.ml.vocabulary import added_token_ids, subtoken_ids
 
 logger = logging.getLogger("acctax_assets.ml.train")
 
@@ -338,19 +339,49 @@ def silence_untrained_slots(head: torch.nn.Linear, untrained: torch.Tensor) -> N
     predicts a spare slot even when a caller forgets the mask (heads without bias rely on trained_classes.json).
     """
     params = [head.weight] + ([head.bias] if head.bias is not None else [])
-    gathered: AbstractContextManager[Any]
-    if is_deepspeed_zero3_enabled():
-        gathered = deepspeed.zero.GatheredParameters(params, modifier_rank=0)
-    else:
-        gathered = nullcontext()
-    with gathered, torch.no_grad():
+    with _gathered(params), torch.no_grad():
         rows = untrained.to(head.weight.device)
         head.weight[rows] = 0.0
         if head.bias is not None:
             head.bias[rows] = MASKED_LOGIT
 
 
-def build_model(config: TrainingConfig, registry: LabelRegistry, tokenizer: PreTrainedTokenizerBase, untrained: torch.Tensor, bf16: bool) -> PeftModel:
+def _gathered(params: list[torch.nn.Parameter]) -> AbstractContextManager[Any]:
+    """Full parameters for an in-place edit: under ZeRO-3 they are sharded and must be gathered (rank 0 writes)."""
+    if is_deepspeed_zero3_enabled():
+        return deepspeed.zero.GatheredParameters(params, modifier_rank=0)
+    return nullcontext()
+
+
+def extend_embeddings(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, base_tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Room for the tokens the dataset's tokenizer added, each starting as the mean embedding of its base pieces.
+
+    Works on any architecture through `get_input_embeddings()` (BERT `word_embeddings`, Llama/Qwen `embed_tokens`).
+    Decoders often ship more embedding rows than tokenizer entries: those rows are reused, never cut away.
+    Returns the new token ids (sorted), which the adapter trains.
+    """
+    added = added_token_ids(tokenizer, base_tokenizer)
+    if not added:
+        return []
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    weight = model.get_input_embeddings().weight
+    with _gathered([weight]), torch.no_grad():
+        for word, index in added.items():
+            pieces = subtoken_ids(word, base_tokenizer)
+            if pieces:
+                weight[index] = weight[pieces].mean(dim=0)
+    return sorted(added.values())
+
+
+def build_model(
+    config: TrainingConfig,
+    registry: LabelRegistry,
+    tokenizer: PreTrainedTokenizerBase,
+    base_tokenizer: PreTrainedTokenizerBase,
+    untrained: torch.Tensor,
+    bf16: bool,
+) -> PeftModel:
     model = AutoModelForSequenceClassification.from_pretrained(
         config.base_model,
         num_labels=registry.max_classes,
@@ -367,6 +398,7 @@ def build_model(config: TrainingConfig, registry: LabelRegistry, tokenizer: PreT
     head_name, head = classifier_head(model, registry.max_classes)
     silence_untrained_slots(head, untrained)
     head_module = head_name.split(".")[0]
+    new_tokens = extend_embeddings(model, tokenizer, base_tokenizer)
     lora = LoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=config.lora.r,
@@ -376,6 +408,8 @@ def build_model(config: TrainingConfig, registry: LabelRegistry, tokenizer: PreT
         layers_to_transform=config.lora.layers_to_transform,
         # PEFT keeps `classifier` / `score` trainable for SEQ_CLS; any other head name must be listed.
         modules_to_save=None if head_module in ("classifier", "score") else [head_module],
+        # Only the added words' embedding rows are trained and saved with the adapter (not the whole matrix).
+        trainable_token_indices=new_tokens or None,
     )
     return get_peft_model(model, lora)
 
@@ -564,7 +598,8 @@ def write_adapter(
     adapter_dir = config.adapter_dir
     staging = adapter_dir.with_name(f"{adapter_dir.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    trainer.model.save_pretrained(str(staging), state_dict=state_dict)
+    # The added tokens' rows travel as trainable-token weights; the resized embedding matrix itself is not saved.
+    trainer.model.save_pretrained(str(staging), state_dict=state_dict, save_embedding_layers=False)
     weights_file = staging / "adapter_model.safetensors"
     saved = load_file(weights_file) if weights_file.is_file() else {}
     if not saved or any(tensor.numel() == 0 for tensor in saved.values()):
@@ -602,7 +637,8 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     """Train, evaluate, save; returns the flat metadata for the materialization (meaningful on rank 0)."""
     check_base_model(config.base_model)
     registry = LabelRegistry.from_json(Path(config.registry_path).read_text(encoding="utf-8"))
-    tokenizer = load_tokenizer(config.base_model)
+    base_tokenizer = load_tokenizer(config.base_model)
+    tokenizer = load_dataset_tokenizer(config.dataset_dir, config.base_model)
     dataset = load_splits(config, tokenizer, registry)
     counts = np.bincount(np.asarray(dataset["train"]["label"]), minlength=registry.max_classes)
     weights = torch.tensor(class_weights(counts, config.class_weight_alpha, config.class_weight_clip), dtype=torch.float32)
@@ -623,7 +659,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         reporter.info(f"resuming from {resume_from}")
 
     set_seed(config.seed)  # the new head and the LoRA matrices are drawn here, before the Trainer seeds anything
-    model = build_model(config, registry, tokenizer, untrained, bf16)
+    model = build_model(config, registry, tokenizer, base_tokenizer, untrained, bf16)
     reporter.info(
         f"base model {config.base_model}: {len(trained_ids)} trained classes of {registry.used} codes "
         f"({registry.max_classes} slots), {len(dataset['train'])} train rows, ZeRO-{config.zero_stage}, "
