@@ -4,6 +4,7 @@
                          # then proposals for the months that came without account codes
     acctax predict --months 2025-01 [--format xlsx]   # proposals + export file for those months
     acctax backfill --months 2024-01:2024-06 [--wait]   # a Dagster backfill of the data layer, run by the daemon
+    acctax champion [--set N]   # list the registered candidates / move the `champion` alias (rollback)
     acctax ui            # dagster dev on 127.0.0.1 with DAGSTER_HOME=$ACCTAX_HOME/dagster
 """
 
@@ -99,12 +100,15 @@ def materialize(args: argparse.Namespace) -> int:
             return 0
         release_stale_training_slots(instance)
         result = run_job(instance, "training_job", "training")
-        if not result.success:
-            log.error("Training failed — open the UI (`acctax ui`) to read the run logs")
-            return 1
         for materialization in result.asset_materializations_for_node("account_classifier"):
             figures = {k: materialization.metadata[k].value for k in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "wall_seconds") if k in materialization.metadata}
             log.info("account_classifier %s: %s", materialization.metadata["version"].value, figures)
+        if not result.success:
+            log.error("Training failed — open the UI (`acctax ui`) to read the run logs")
+            return 1
+        served = result.asset_materializations_for_node("served_classifier")[0].metadata
+        log.info("Comparison of candidates (served_classifier):\n%s", served["comparison"].value)
+        log.info("%s", served["reason"].value)
         return predict_months(instance, unlabelled, "csv")
 
 
@@ -142,9 +146,9 @@ def predict_months(instance: Any, months: Sequence[str], fmt: str) -> int:
         predicted = result.asset_materializations_for_node("ledger_predictions")[0].metadata
         exported = result.asset_materializations_for_node("prediction_export")[0].metadata
         log.info(
-            "%s: %d rows, %d to review (%.1f%%), %.0f rows/s -> %s", month[:7], predicted["rows"].value,
-            predicted["review_rows"].value, 100 * predicted["review_share"].value, predicted["rows_per_second"].value,
-            exported["path"].value,
+            "%s: served by %s: %d rows, %d to review (%.1f%%), %.0f rows/s -> %s", month[:7], predicted["served_model"].value,
+            predicted["rows"].value, predicted["review_rows"].value, 100 * predicted["review_share"].value,
+            predicted["rows_per_second"].value, exported["path"].value,
         )
     if failed:
         log.error("Predictions failed for %s — open the UI (`acctax ui`) to read the run logs", failed)
@@ -179,6 +183,41 @@ def run_job(
                 {k: v.value for k, v in evaluation.metadata.items()},
             )
     return result
+
+
+def champion(args: argparse.Namespace) -> int:
+    """List the registered candidates with their aliases and figures, or move `champion` to another version
+    (a rollback: the next ledger_predictions run serves it)."""
+    from acctax_assets.defs.ml_resources import tracking_uri
+    from acctax_assets.errors import AcctaxError
+    from acctax_assets.ml.model_registry import CHAMPION, ModelRegistry
+
+    registry = ModelRegistry(tracking_uri(AcctaxHome.from_env().ensure()))
+    try:
+        versions = registry.versions()
+        if args.set is None:
+            if not versions:
+                log.info("No candidate is registered yet: run `acctax materialize` (training_job promotes one)")
+            for entry in versions:
+                figures = ", ".join(f"{k}={entry.figures[k]:.3f}" for k in ("valid_f1_macro", "test_f1_macro", "test_accuracy") if k in entry.figures)
+                state = "" if entry.path.is_dir() else " [files missing]"
+                log.info("v%s %s %s dataset %s %s%s%s", entry.registry_version, entry.kind, entry.version, entry.dataset_version,
+                         figures, f" <- {', '.join(entry.aliases)}" if entry.aliases else "", state)
+            return 0
+        chosen = next((entry for entry in versions if entry.registry_version == str(args.set)), None)
+        if chosen is None:
+            log.error("Registry version %s does not exist (versions: %s)", args.set, [e.registry_version for e in versions])
+            return 2
+        if not chosen.path.is_dir():
+            log.error("Registry version %s (%s) has no files at %s; pick a version whose files exist", args.set, chosen.label, chosen.path)
+            return 2
+        before = registry.resolve(check_files=False).label if any(CHAMPION in e.aliases for e in versions) else "none"
+        registry.set_alias(CHAMPION, chosen.registry_version)
+    except AcctaxError as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("champion: %s -> %s; the next ledger_predictions run serves it", before, chosen.label)
+    return 0
 
 
 BACKFILL_ID = re.compile(r"Launched backfill job `([^`]+)`")
@@ -260,6 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     backfills.add_argument("--wait", action="store_true", help="follow the runs until all finished (needs the daemon)")
     backfills.add_argument("--timeout", type=float, default=1800.0, help="seconds --wait waits (default 1800)")
     backfills.set_defaults(handler=backfill)
+    aliases = commands.add_parser("champion", help="list registered candidates, or move the champion alias (rollback)")
+    aliases.add_argument("--set", metavar="N", help="registry version to serve from now on")
+    aliases.set_defaults(handler=champion)
     serve = commands.add_parser("ui", help="start the Dagster UI and daemon on loopback")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)

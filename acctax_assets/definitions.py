@@ -7,24 +7,26 @@ import os
 from dagster import Definitions, PipesSubprocessClient, in_process_executor
 
 from acctax_assets.defs.account_classifier import account_classifier
-from acctax_assets.defs.artifact_io_managers import AdapterIOManager, BaselineIOManager, DatasetIOManager
+from acctax_assets.defs.artifact_io_managers import AdapterIOManager, BaselineIOManager, DatasetIOManager, EnsembleIOManager
 from acctax_assets.defs.baseline_classifier import baseline_classifier
 from acctax_assets.defs.classifier_checks import classifier_beats_baseline, classifier_quality_gate
 from acctax_assets.defs.cleaned_ledger import cleaning
 from acctax_assets.defs.io_managers import ParquetIOManager
 from acctax_assets.defs.jobs import ledger_data_job, prediction_job, training_job
+from acctax_assets.defs.ensemble_classifier import ensemble_classifier
 from acctax_assets.defs.ledger_checks import ledger_checks
 from acctax_assets.defs.ledger_dataset import ledger_dataset
 from acctax_assets.defs.ledger_features import ledger_features
 from acctax_assets.defs.ledger_file_sensor import build_ledger_file_sensor
 from acctax_assets.defs.ledger_predictions import ledger_predictions
-from acctax_assets.defs.ml_resources import ModelSettings, mlflow_tracking
+from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings, mlflow_tracking
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.prediction_export import prediction_export
 from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
 from acctax_assets.defs.raw_ledger import raw_ledger
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
+from acctax_assets.defs.served_classifier import served_classifier
 from acctax_assets.defs.tokenized_dataset import tokenized_dataset
 
 
@@ -44,7 +46,7 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
     return Definitions(
         assets=[
             raw_ledger, cleaning, ledger_features, ledger_dataset, tokenized_dataset, account_classifier, baseline_classifier,
-            ledger_predictions, prediction_export,
+            ensemble_classifier, served_classifier, ledger_predictions, prediction_export,
         ],
         asset_checks=[*ledger_checks, classifier_quality_gate, classifier_beats_baseline],
         jobs=[ledger_data_job, training_job, prediction_job],
@@ -56,6 +58,8 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
             "dataset_io_manager": DatasetIOManager(),
             "adapter_io_manager": AdapterIOManager(),
             "baseline_io_manager": BaselineIOManager(),
+            "ensemble_io_manager": EnsembleIOManager(),
+            "model_registry": ModelRegistryResource(),
             "settings": LedgerSettings(),
             "model_settings": model_settings_from_env(),
             "mlflow": mlflow_tracking,

@@ -22,7 +22,7 @@ from dagster._core.test_utils import create_run_for_test
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
-from acctax_assets.defs.materialization_records import CLASSIFIER
+from acctax_assets.defs.materialization_records import CLASSIFIER, SERVED
 from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
@@ -48,9 +48,12 @@ def retrain(instance: DagsterInstance, months: int) -> RunRequest | SkipReason:
     return retraining_sensor(context)
 
 
-def record_training(instance: DagsterInstance, gate_passed: bool = True) -> None:
+def record_training(instance: DagsterInstance, promoted: bool = True) -> None:
+    """A training whose served_classifier promoted a champion, or (promoted=False) failed because no candidate passed."""
     instance.report_runless_asset_event(AssetMaterialization(CLASSIFIER))
-    instance.report_runless_asset_event(AssetCheckEvaluation(asset_key=CLASSIFIER, check_name="classifier_quality_gate", passed=gate_passed))
+    instance.report_runless_asset_event(AssetCheckEvaluation(asset_key=CLASSIFIER, check_name="classifier_quality_gate", passed=promoted))
+    if promoted:
+        instance.report_runless_asset_event(AssetMaterialization(SERVED))
 
 
 @pytest.fixture
@@ -117,10 +120,10 @@ def test_uncoded_month_is_predicted_once_after_its_features(home: AcctaxHome, in
 
     context = build_sensor_context(instance=instance)
     no_adapter = ledger_prediction_sensor(context)
-    assert isinstance(no_adapter, SkipReason) and "classifier_quality_gate" in no_adapter.skip_message
+    assert isinstance(no_adapter, SkipReason) and "No champion yet" in no_adapter.skip_message
 
-    record_training(instance, gate_passed=False)
-    assert isinstance(ledger_prediction_sensor(build_sensor_context(instance=instance)), SkipReason), "a gate-failing adapter is never used"
+    record_training(instance, promoted=False)
+    assert isinstance(ledger_prediction_sensor(build_sensor_context(instance=instance)), SkipReason), "nothing is served before a promotion"
 
     record_training(instance)
     result = ledger_prediction_sensor(build_sensor_context(instance=instance))

@@ -33,7 +33,8 @@ from acctax_assets.ml.launch import check_base_model, deepspeed_command, free_po
 from acctax_assets.ml.reports import EvaluationReport, confusion_matrix_png, evaluation_report, per_class_frame
 from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
-from acctax_assets.defs.ml_resources import ModelSettings, redact_uri
+from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.ml.model_registry import redact_uri
 from acctax_assets.defs.resources import LedgerSettings
 
 LOG_TAIL_LINES = 40

@@ -12,16 +12,15 @@ from datasets import DatasetDict, load_from_disk
 from pydantic import Field
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.adapter import AdapterRef, accepted_adapter
+from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.baseline import BaselineModel, BaselineRef
+from acctax_assets.ml.ensemble import EnsembleModel, EnsembleRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
 
 VERSIONS_KEPT = 3
-# Input metadata asking the adapter IO manager for the newest adapter that passed its quality gate.
-ACCEPTED_ADAPTER = {"adapter": "accepted"}
 
 
 class MissingArtifactError(AcctaxError):
@@ -111,8 +110,8 @@ class DatasetIOManager(ConfigurableIOManager):
 
 
 class AdapterIOManager(ConfigurableIOManager):
-    """Stores every adapter as its own version (never overwritten, never pruned). Checks read the newest
-    version; inputs declared with ACCEPTED_ADAPTER metadata read the newest one that passed the gate."""
+    """Stores every adapter as its own version (never overwritten, never pruned: a registry version may point at
+    any of them); downstream reads the newest."""
 
     base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
 
@@ -126,26 +125,32 @@ class AdapterIOManager(ConfigurableIOManager):
         context.add_output_metadata({"path": MetadataValue.path(str(path)), "version": path.name, **images})
 
     def load_input(self, context: InputContext) -> AdapterRef:
-        store = _store(self.base_path, context.asset_key.path)
-        if (context.definition_metadata or {}).get("adapter") != ACCEPTED_ADAPTER["adapter"]:
-            return AdapterRef(_current(store, context))
-        accepted = accepted_adapter(store.root)
-        if accepted is None:
-            raise MissingArtifactError(
-                f"no account_classifier adapter has passed classifier_quality_gate yet (none recorded in {store.root}). "
-                "Fix: materialize account_classifier (training_job) and let its quality gate pass, then retry"
-            )
-        return accepted
+        return AdapterRef(_current(_store(self.base_path, context.asset_key.path), context))
 
 
-class BaselineIOManager(ConfigurableIOManager):
-    """Stores the scikit-learn baseline (joblib + metrics + registry) as atomic versions; keeps the last few."""
+class SavedModelIOManager(ConfigurableIOManager):
+    """Stores an object with `save(folder)` (baseline, ensemble) as an atomic version, never pruned: a registry
+    version (that model, or an ensemble built on it) may point at any of them. Subclasses say what loads."""
 
     base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
 
-    def handle_output(self, context: OutputContext, obj: BaselineModel) -> None:
-        path = _store(self.base_path, context.asset_key.path).publish(_version(context), obj.save, keep=VERSIONS_KEPT)
+    def handle_output(self, context: OutputContext, obj: BaselineModel | EnsembleModel) -> None:
+        path = _store(self.base_path, context.asset_key.path).publish(_version(context), obj.save)
         context.add_output_metadata({"path": MetadataValue.path(str(path)), "version": path.name})
 
+    def current_path(self, context: InputContext) -> Path:
+        return _current(_store(self.base_path, context.asset_key.path), context)
+
+
+class BaselineIOManager(SavedModelIOManager):
+    """The scikit-learn baseline: joblib pipeline, per-row outputs, label registry, text spec."""
+
     def load_input(self, context: InputContext) -> BaselineRef:
-        return BaselineRef(_current(_store(self.base_path, context.asset_key.path), context))
+        return BaselineRef(self.current_path(context))
+
+
+class EnsembleIOManager(SavedModelIOManager):
+    """The ensemble: spec naming its adapter and baseline, per-row outputs, label registry, text spec."""
+
+    def load_input(self, context: InputContext) -> EnsembleRef:
+        return EnsembleRef(self.current_path(context))

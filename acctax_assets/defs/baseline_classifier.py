@@ -7,6 +7,7 @@ from pydantic import Field
 
 from acctax_assets.ml.baseline import BaselineModel, BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.reports import per_class_frame
+from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.defs.artifact_io_managers import SavedDataset
 
 
@@ -29,14 +30,14 @@ def baseline_classifier(context: AssetExecutionContext, config: BaselineConfig, 
     started = time.perf_counter()
     pipeline = train_baseline(splits["train"]["text"], splits["train"]["label"], settings)
     train_seconds = time.perf_counter() - started
-    reports = {split: evaluate_baseline(pipeline, splits[split]["text"], splits[split]["label"], registry) for split in ("valid", "test")}
+    reports, outputs = evaluate_baseline(pipeline, {split: (splits[split]["text"], splits[split]["label"]) for split in ("valid", "test")}, registry)
     context.log.info(
         f"baseline test accuracy={reports['test']['accuracy']:.4f} f1_macro={reports['test']['f1_macro']:.4f} (trained in {train_seconds:.1f} s)"
     )
     metrics = {**reports, "train_seconds": train_seconds, "dataset_version": ledger_dataset.path.name}
     per_class = per_class_frame(reports["test"]).sort_values(["f1", "support"])
     return Output(
-        BaselineModel(pipeline=pipeline, registry=registry, metrics=metrics),
+        BaselineModel(pipeline=pipeline, registry=registry, metrics=metrics, eval_outputs=outputs, text_spec=TextSpec(ledger_dataset.text_spec().text_features, None, ledger_dataset.path.name)),
         metadata={
             "test_accuracy": reports["test"]["accuracy"],
             "test_f1_weighted": reports["test"]["f1_weighted"],

@@ -10,7 +10,9 @@ from dagster import AssetSelection, define_asset_job, multiprocess_executor
 from dagster_mlflow import end_mlflow_on_run_finished
 
 DATA_LAYER = AssetSelection.assets("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
-ML_LAYER = AssetSelection.assets("ledger_dataset", "tokenized_dataset", "account_classifier", "baseline_classifier")
+ML_LAYER = AssetSelection.assets(
+    "ledger_dataset", "tokenized_dataset", "account_classifier", "baseline_classifier", "ensemble_classifier", "served_classifier"
+)
 PREDICTIONS = AssetSelection.assets("ledger_predictions", "prediction_export")
 
 ledger_data_job = define_asset_job(
@@ -24,11 +26,14 @@ training_job = define_asset_job(
     selection=ML_LAYER,
     executor_def=multiprocess_executor,
     hooks={end_mlflow_on_run_finished},
-    description="ledger_dataset → tokenized_dataset → account_classifier (+ baseline_classifier) over every materialized month; one MLflow run.",
+    description=(
+        "ledger_dataset → tokenized_dataset → account_classifier + baseline_classifier → ensemble_classifier → served_classifier "
+        "(the champion, registered in MLflow) over every materialized month; one MLflow run."
+    ),
 )
 
 prediction_job = define_asset_job(
     "prediction_job",
     selection=PREDICTIONS,
-    description="ledger_predictions → prediction_export for one month with the newest accepted adapter.",
+    description="ledger_predictions → prediction_export for one month with the model the MLflow alias `champion` points at.",
 )

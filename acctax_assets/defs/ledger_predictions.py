@@ -1,24 +1,24 @@
 """`ledger_predictions`: the proposed account code of every cleaned row of a month, with the review queue.
 
-Uses the newest adapter that passed `classifier_quality_gate` (never a rejected one) and derives the review
-threshold from that adapter's valid-split confidences.
+Serves the model the MLflow registry alias `champion` points at when the run starts (adapter, baseline or
+ensemble, as `served_classifier` promoted it or as someone moved the alias back), and derives the review threshold
+from that model's valid-split confidences.
 """
 
 from typing import Literal
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.evaluation import valid_threshold
-from acctax_assets.ml.inference import Predictions, Predictor
+from acctax_assets.ml.inference import Predictions
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.predictions import PredictionScores, prediction_scores, prediction_table
 from acctax_assets.ml.serialization import serialize_rows
-from acctax_assets.defs.artifact_io_managers import ACCEPTED_ADAPTER
-from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.ml.serving import load_served
+from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 
@@ -28,6 +28,7 @@ SHOWN_ROWS = 10
 class PredictionConfig(Config):
     batch_size: int = Field(default=64, ge=1, le=4096, description="Rows per forward pass")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: a CUDA GPU when torch sees one, else CPU")
+    quantize: bool = Field(default=True, description="An adapter on CPU runs with int8 dynamic quantization of its linear layers")
 
 
 def _score_metadata(scores: PredictionScores | None) -> dict[str, object]:
@@ -39,49 +40,46 @@ def _score_metadata(scores: PredictionScores | None) -> dict[str, object]:
         "f1_weighted": scores.f1_weighted,
         "f1_macro": scores.f1_macro,
         "review_errors_caught": scores.review_errors_caught,
-        "codes_unknown_to_adapter": list(scores.unknown_codes),
+        "codes_unknown_to_model": list(scores.unknown_codes),
     }
 
 
 @asset(
     partitions_def=ledger_months,
     group_name="predictions",
-    ins={"account_classifier": AssetIn(metadata=ACCEPTED_ADAPTER)},
-    kinds={"pytorch", "parquet"},
+    deps=["served_classifier"],
+    kinds={"pytorch", "sklearn", "parquet"},
 )
 def ledger_predictions(
     context: AssetExecutionContext,
     config: PredictionConfig,
     ledger_features: pd.DataFrame,
-    account_classifier: AdapterRef,
     settings: LedgerSettings,
     model_settings: ModelSettings,
+    model_registry: ModelRegistryResource,
 ) -> Output[pd.DataFrame]:
     """Proposed code, name, confidence and top-3 for every row; `needs_review` marks the clerk's queue."""
     month = context.partition_key[:7]
     try:
-        registry = account_classifier.registry()
+        served = load_served(model_registry.registry().resolve(), device=config.device, batch_size=config.batch_size, quantize=config.quantize)
         registry_path = settings.acctax_home.storage / REGISTRY_FILE
         if registry_path.exists():
-            account_classifier.check_registry(LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")))
-        text_features = account_classifier.text_spec().text_features
-        texts = serialize_rows(ledger_features, text_features).astype(str).tolist()
-        threshold = valid_threshold(
-            account_classifier.eval_predictions(), model_settings.review_target_accuracy, model_settings.review_min_auto_rows
-        )
+            served.check_registry(LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")))
+        texts = serialize_rows(ledger_features, served.text_spec.text_features).astype(str).tolist()
+        threshold = valid_threshold(served.eval_rows, model_settings.review_target_accuracy, model_settings.review_min_auto_rows)
     except AcctaxError as exc:
         raise Failure(description=f"ledger_predictions {month}: {exc}") from exc
+    context.log.info(f"Serving {served.label} (registry alias champion)")
     if ledger_features.empty:
         context.log.warning(f"{month} has no cleaned rows (see rejected_ledger_rows); writing an empty prediction table")
         predictions = Predictions.empty()
     else:
-        predictor = Predictor(account_classifier, device=config.device, batch_size=config.batch_size)
-        predictions = predictor.predict(texts)
-        context.log.info(f"{len(texts)} rows predicted on {predictor.device} in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)")
-    table = prediction_table(ledger_features, predictions, registry, threshold)
-    scores = prediction_scores(table, registry)
+        predictions = served.predict(texts)
+        context.log.info(f"{len(texts)} rows predicted in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)")
+    table = prediction_table(ledger_features, predictions, served.registry, threshold, served.label)
+    scores = prediction_scores(table, served.registry)
     if scores is not None and scores.unknown_codes:
-        context.log.warning(f"{month} has codes the adapter never saw (always counted wrong): {list(scores.unknown_codes)}")
+        context.log.warning(f"{month} has codes the served model never saw (always counted wrong): {list(scores.unknown_codes)}")
     review_rows = int(table["needs_review"].sum())
     return Output(
         table,
@@ -93,7 +91,10 @@ def ledger_predictions(
             "review_threshold": threshold.reported,
             "review_rule": threshold.describe(),
             "rows_per_second": round(predictions.rows_per_second, 1),
-            "adapter_version": account_classifier.version,
+            "served_model": served.label,
+            "served_kind": served.entry.kind,
+            "served_version": served.entry.version,
+            "registry_version": served.entry.registry_version,
             **_score_metadata(scores),
             "least_confident": MetadataValue.md(_least_confident(table)),
         },

@@ -6,6 +6,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 CLASSIFIER = AssetKey("account_classifier")
 CLEANED = AssetKey("cleaned_ledger")
 FEATURES = AssetKey("ledger_features")
+SERVED = AssetKey("served_classifier")
 ROW_COUNTS = ("rows_out", "labelled_rows")
 
 

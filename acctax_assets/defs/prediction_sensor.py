@@ -1,12 +1,11 @@
 """`ledger_prediction_sensor`: a month with uncoded rows gets its proposals as soon as its features are
-materialized, with the newest adapter that passed `classifier_quality_gate`.
+materialized, with the champion `served_classifier` promoted.
 
-The cursor is the newest `ledger_features` storage id handled; it only moves once an adapter is accepted, so
-months landed before the first accepted adapter are predicted when one appears.
+The cursor is the newest `ledger_features` storage id handled; it only moves once a champion was promoted, so
+months landed before the first promotion are predicted when one appears.
 """
 
 from dagster import (
-    AssetCheckKey,
     DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
@@ -16,19 +15,13 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from acctax_assets.defs.jobs import prediction_job
-from acctax_assets.defs.materialization_records import CLASSIFIER, FEATURES, ROW_COUNTS, cleaned_row_counts
+from acctax_assets.defs.materialization_records import FEATURES, ROW_COUNTS, SERVED, cleaned_row_counts
 
-QUALITY_GATE = AssetCheckKey(CLASSIFIER, "classifier_quality_gate")
-
-
-def adapter_accepted(instance: DagsterInstance) -> bool:
-    passed = instance.event_log_storage.get_asset_check_execution_history(
-        QUALITY_GATE, limit=1, status={AssetCheckExecutionRecordStatus.SUCCEEDED}
-    )
-    return bool(passed)
+def champion_promoted(instance: DagsterInstance) -> bool:
+    """served_classifier has materialized at least once, i.e. some candidate passed its gate and was promoted."""
+    return instance.get_latest_materialization_event(SERVED) is not None
 
 
 def uncoded_rows(instance: DagsterInstance, month: str) -> int:
@@ -48,8 +41,8 @@ def uncoded_rows(instance: DagsterInstance, month: str) -> int:
 )
 def ledger_prediction_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
     instance = context.instance
-    if not adapter_accepted(instance):
-        return SkipReason("No account_classifier adapter has passed classifier_quality_gate yet")
+    if not champion_promoted(instance):
+        return SkipReason("No champion yet: served_classifier has not promoted a candidate that passed its gate (run training_job)")
     after = int(context.cursor) if context.cursor else None
     features = instance.get_latest_storage_id_by_partition(FEATURES, DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after)
     if not features:

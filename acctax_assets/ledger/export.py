@@ -28,6 +28,7 @@ PROPOSAL_HEADERS: dict[str, str] = {
     "top2_confidence": "대안신뢰도2",
     "top3_code": "대안계정코드3",
     "top3_confidence": "대안신뢰도3",
+    "served_model": "추천모델",
 }
 # The clerk's own codes, when the month had them, stay beside the proposal instead of being overwritten.
 ORIGINAL_LABEL_HEADERS: dict[str, str] = {LABEL_COLUMN: "원계정과목코드", LABEL_NAME_COLUMN: "원계정과목"}

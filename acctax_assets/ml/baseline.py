@@ -20,8 +20,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.metrics import classification_report
+from acctax_assets.ml.serialization import TextSpec
 
 MODEL_FILE = "model.joblib"
 BASELINE_METRICS_FILE = "metrics.json"
@@ -52,14 +54,29 @@ def train_baseline(texts: Sequence[str], labels: Sequence[int], settings: Baseli
     return pipeline.fit(list(texts), list(labels))
 
 
-def evaluate_baseline(pipeline: Pipeline, texts: Sequence[str], labels: Sequence[int], registry: LabelRegistry) -> dict[str, Any]:
-    """The adapter's report (metrics.classification_report) for the baseline's predictions, plus rows/s."""
-    started = time.perf_counter()
-    predicted = pipeline.predict(list(texts))
-    seconds = time.perf_counter() - started
-    report = classification_report(labels, predicted, registry)
-    report["rows_per_second"] = len(texts) / seconds if seconds > 0 else 0.0
-    return report
+def slot_probabilities(pipeline: Pipeline, texts: Sequence[str], max_classes: int) -> np.ndarray:
+    """predict_proba placed in registry slots (rows x max_classes, float32): the same layout as the adapter's, so
+    the two can be mixed; classes absent from train keep probability 0 and are never proposed."""
+    probabilities = np.zeros((len(texts), max_classes), dtype=np.float32)
+    if len(texts):
+        probabilities[:, pipeline.classes_] = pipeline.predict_proba(list(texts))
+    return probabilities
+
+
+def evaluate_baseline(
+    pipeline: Pipeline, splits: dict[str, tuple[Sequence[str], Sequence[int]]], registry: LabelRegistry
+) -> tuple[dict[str, dict[str, Any]], EvalOutputs]:
+    """The adapter's report (metrics.classification_report) per split, plus rows/s, and the per-row outputs."""
+    reports, probabilities, labels = {}, {}, {}
+    for split in EVAL_SPLITS:
+        texts, split_labels = splits[split]
+        started = time.perf_counter()
+        probabilities[split] = slot_probabilities(pipeline, texts, registry.max_classes)
+        seconds = time.perf_counter() - started
+        labels[split] = np.asarray(split_labels, dtype=np.int64)
+        reports[split] = classification_report(labels[split], probabilities[split].argmax(axis=1), registry)
+        reports[split]["rows_per_second"] = len(texts) / seconds if seconds > 0 else 0.0
+    return reports, EvalOutputs(labels=labels, probabilities=probabilities)
 
 
 @dataclass(frozen=True)
@@ -69,10 +86,14 @@ class BaselineModel:
     pipeline: Pipeline
     registry: LabelRegistry
     metrics: dict[str, Any]
+    eval_outputs: EvalOutputs
+    text_spec: TextSpec
 
     def save(self, folder: Path) -> None:
         joblib.dump(self.pipeline, folder / MODEL_FILE)
         self.registry.save(folder / REGISTRY_FILE)
+        self.eval_outputs.save(folder)
+        self.text_spec.save(folder)
         (folder / BASELINE_METRICS_FILE).write_text(json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
@@ -91,3 +112,12 @@ class BaselineRef:
 
     def load(self) -> Pipeline:
         return joblib.load(self.path / MODEL_FILE)
+
+    def registry(self) -> LabelRegistry:
+        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
+
+    def eval_outputs(self) -> EvalOutputs:
+        return EvalOutputs.load(self.path)
+
+    def text_spec(self) -> TextSpec:
+        return TextSpec.load(self.path)

@@ -49,15 +49,31 @@ class Predictions:
     def empty(cls) -> Predictions:
         return cls(ids=np.zeros((0, 1), dtype=np.int64), probs=np.zeros((0, 1), dtype=np.float32), seconds=0.0)
 
+    @classmethod
+    def top(cls, probabilities: np.ndarray, trained_ids: np.ndarray, seconds: float, k: int = TOP_K) -> Predictions:
+        """The k most probable trained slots per row of a (rows x slots) probability matrix, best first: only
+        `trained_ids` are ranked, so an untrained slot is never proposed whatever its probability."""
+        trained = probabilities[:, trained_ids]
+        order = np.argsort(-trained, axis=1, kind="stable")[:, :min(k, len(trained_ids))]
+        return cls(
+            ids=trained_ids[order].astype(np.int64),
+            probs=np.take_along_axis(trained, order, axis=1).astype(np.float32),
+            seconds=seconds,
+        )
+
     @property
     def rows_per_second(self) -> float:
         return len(self.ids) / self.seconds if self.seconds > 0 else 0.0
 
 
 class Predictor:
-    """The adapter on its base model in eval mode, with the untrained-slot mask and the training truncation."""
+    """The adapter on its base model in eval mode, with the untrained-slot mask and the training truncation.
 
-    def __init__(self, adapter: AdapterRef, device: Device = "auto", batch_size: int = 64, top_k: int = TOP_K) -> None:
+    On CPU the linear layers are quantized to int8 (torch dynamic quantization) unless `quantize=False`: the
+    matmuls dominate a small encoder's or decoder's forward pass, and int8 weights roughly halve their time.
+    """
+
+    def __init__(self, adapter: AdapterRef, device: Device = "auto", batch_size: int = 64, quantize: bool = True) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = resolve_device(device)
@@ -65,19 +81,23 @@ class Predictor:
         self.max_length = adapter.text_spec().max_length
         self.tokenizer = adapter.load_tokenizer()
         # Folding the LoRA deltas into the base weights removes the adapter's extra matmuls from every forward pass.
-        self.model = adapter.load_model().merge_and_unload().to(self.device)
+        model = adapter.load_model().merge_and_unload().to(self.device)
+        self.quantized = quantize and self.device.type == "cpu"
+        if self.quantized:
+            from torch.ao.quantization import quantize_dynamic
+
+            model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = model
         registry = adapter.registry()
-        self.top_k = min(top_k, len(adapter.trained_class_ids()))
+        self.trained_ids = np.asarray(adapter.trained_class_ids(), dtype=np.int64)
         untrained = torch.ones(registry.max_classes, dtype=torch.bool)
-        untrained[adapter.trained_class_ids()] = False
+        untrained[self.trained_ids] = False
         self.untrained = untrained.to(self.device)
 
-    def predict(self, texts: Sequence[str]) -> Predictions:
-        """Rows are batched by length (less padding), results come back in input order."""
-        started = time.perf_counter()
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """(rows x slots) probabilities in input order; rows are batched by length (less padding)."""
         order = np.argsort([len(text) for text in texts], kind="stable")
-        ids = np.zeros((len(texts), self.top_k), dtype=np.int64)
-        probs = np.zeros((len(texts), self.top_k), dtype=np.float32)
+        probabilities = np.zeros((len(texts), self.untrained.numel()), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             rows = order[start:start + self.batch_size]
             batch = self.tokenizer(
@@ -85,7 +105,10 @@ class Predictor:
             ).to(self.device)
             with torch.inference_mode():
                 logits = self.model(**batch).logits.float()
-            top = torch.softmax(mask_untrained(logits, self.untrained), dim=-1).topk(self.top_k, dim=-1)
-            ids[rows] = top.indices.cpu().numpy()
-            probs[rows] = top.values.cpu().numpy()
-        return Predictions(ids=ids, probs=probs, seconds=time.perf_counter() - started)
+            probabilities[rows] = torch.softmax(mask_untrained(logits, self.untrained), dim=-1).cpu().numpy()
+        return probabilities
+
+    def predict(self, texts: Sequence[str]) -> Predictions:
+        started = time.perf_counter()
+        probabilities = self.probabilities(texts)
+        return Predictions.top(probabilities, self.trained_ids, time.perf_counter() - started)

@@ -121,3 +121,22 @@ class LabelRegistry:
     def save(self, path: Path) -> None:
         """Atomic write (temp file + rename)."""
         write_text_atomically(path, self.to_json())
+
+
+class RegistryMismatchError(AcctaxError):
+    """A model's label registry is not a prefix of the current one: its class ids mean other codes now."""
+
+
+def check_registry_matches(mine: LabelRegistry, current: LabelRegistry, owner: str) -> None:
+    """The registry is append-only, so the codes `owner` (a stored model) was trained on must still sit in the
+    same slots today; otherwise its class ids would name the wrong codes."""
+    moved = [(i, code, current.codes[i] if i < current.used else None) for i, code in enumerate(mine.codes)
+             if i >= current.used or current.codes[i] != code]
+    if moved or mine.max_classes != current.max_classes:
+        detail = (f"slot {moved[0][0]} is {moved[0][1]!r} in the model but {moved[0][2]!r} now" if moved
+                  else f"the model has {mine.max_classes} slots, the registry {current.max_classes}")
+        raise RegistryMismatchError(
+            f"{owner} was trained with a label registry that does not match the current one ({detail}), "
+            "so its class ids would name the wrong codes. Fix: re-run training_job (ledger_dataset, tokenized_dataset, "
+            "account_classifier, baseline_classifier, ensemble_classifier, served_classifier) to retrain on the current registry"
+        )

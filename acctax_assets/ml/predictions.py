@@ -47,9 +47,10 @@ def empty_text(features: pd.DataFrame) -> pd.Series:
 
 
 def prediction_table(
-    features: pd.DataFrame, predictions: Predictions, registry: LabelRegistry, threshold: ReviewThreshold
+    features: pd.DataFrame, predictions: Predictions, registry: LabelRegistry, threshold: ReviewThreshold, served_model: str
 ) -> pd.DataFrame:
-    """One row per feature row, in the same order: identity, context, proposal, alternatives, review flag."""
+    """One row per feature row, in the same order: identity, context, proposal, alternatives, review flag, and
+    the model that proposed it (`served_model`, e.g. "ensemble 2025… (registry v3)")."""
     if len(features) != len(predictions.ids):
         raise ValueError(f"{len(features)} feature rows but {len(predictions.ids)} predictions")
     columns = [c for c in (*IDENTITY_COLUMNS, *CONTEXT_COLUMNS) if c in features.columns]
@@ -65,6 +66,7 @@ def prediction_table(
     low = threshold.needs_review(predictions.probs[:, 0])
     table["needs_review"] = low | blank
     table["review_reason"] = pd.array(np.where(blank, "empty_text", np.where(low, "low_confidence", "")), dtype="string")
+    table["served_model"] = pd.array([served_model] * len(table), dtype="string")
     labels = features[LABEL_COLUMN].astype("string").reset_index(drop=True) if LABEL_COLUMN in features else pd.Series(pd.NA, index=table.index, dtype="string")
     table["true_code"] = labels
     table["correct"] = (labels == table["predicted_code"]).astype("boolean")

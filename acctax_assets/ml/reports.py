@@ -4,6 +4,8 @@ F1 by frequency band, calibration), for Dagster metadata and MLflow."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,40 @@ def confusion_matrix_png(report: dict[str, Any], path: Path) -> Path:
     axes.set_title(f"Confusion (row share), top {len(keep)} classes")
     figure.colorbar(image, ax=axes, fraction=0.046)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=80)
     plt.close(figure)
     return path
+
+
+def reliability_png(curves: Mapping[str, pd.DataFrame], path: Path) -> Path:
+    """Reliability diagram: accuracy against mean confidence per bin (see evaluation.reliability_table), one line
+    per model; points on the diagonal mean a confidence can be taken at its word."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5.5, 5))
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    for name, table in curves.items():
+        filled = table[table["rows"] > 0]
+        axes.plot(filled["mean_confidence"], filled["accuracy"], marker="o", label=name)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("confidence (bin mean)")
+    axes.set_ylabel("accuracy")
+    axes.set_title("Reliability on test")
+    axes.legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def inline_png(path: Path, title: str) -> str:
+    """Markdown that shows the PNG inline (a data URI), so the Dagster UI renders it without file access."""
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"![{title}](data:image/png;base64,{encoded})"
 
 
 @dataclass(frozen=True)

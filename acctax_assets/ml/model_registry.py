@@ -1,0 +1,177 @@
+"""The MLflow Model Registry as the record of what serves (no Dagster).
+
+Every candidate is a version of one registered model (`acctax-account-classifier`) whose source is the
+candidate's stored folder, tagged with its kind, its own version, the dataset version and its figures. The alias
+`champion` names the served version and `challenger` the best other one that passed its gate. Rolling back is
+moving `champion` (MLflow UI, or `acctax champion --set N`); predictions resolve the alias when they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from acctax_assets.errors import AcctaxError
+
+REGISTERED_MODEL = "acctax-account-classifier"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+TAG_KIND = "acctax.kind"
+TAG_VERSION = "acctax.version"
+TAG_CANDIDATE = "acctax.candidate"
+TAG_DATASET = "acctax.dataset_version"
+FIGURE_TAG_PREFIX = "figure."
+
+T = TypeVar("T")
+
+
+class ModelRegistryError(AcctaxError):
+    """The MLflow registry could not be read or written; the message names the (redacted) URI and the fix."""
+
+
+class NoChampionError(ModelRegistryError):
+    """No version carries the `champion` alias yet."""
+
+
+class ServedFilesMissingError(ModelRegistryError):
+    """The alias points at a version whose stored folder is gone: nothing is served silently instead."""
+
+
+def redact_uri(uri: str) -> str:
+    """The URI with any password replaced by ***, for metadata, logs and errors."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True)
+class RegisteredCandidate:
+    """One registry version: which stored candidate it is and where its files are."""
+
+    registry_version: str
+    kind: str
+    version: str
+    path: Path
+    dataset_version: str
+    aliases: tuple[str, ...]
+    figures: Mapping[str, float]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.version} (registry v{self.registry_version})"
+
+
+class ModelRegistry:
+    """Thin, error-translating wrapper over MlflowClient for the one registered model."""
+
+    def __init__(self, tracking_uri: str, name: str = REGISTERED_MODEL) -> None:
+        self.tracking_uri = tracking_uri
+        self.name = name
+
+    def _call(self, action: str, call: Callable[[Any], T]) -> T:
+        from mlflow import MlflowClient
+
+        try:
+            return call(MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri))
+        except AcctaxError:
+            raise
+        except Exception as exc:
+            raise ModelRegistryError(
+                f"MLflow model registry at {redact_uri(self.tracking_uri)}: {action} failed ({type(exc).__name__}: {exc}). "
+                "Fix: make the store reachable and writable (default sqlite:///$ACCTAX_HOME/mlflow/mlflow.db), or point "
+                "the model_registry resource's tracking_uri at the MLflow store the training runs use"
+            ) from exc
+
+    def register(self, kind: str, version: str, path: Path, dataset_version: str, figures: Mapping[str, float], run_id: str | None) -> str:
+        """The registry version of this candidate, created on first sight (idempotent: tagged by kind/version)."""
+        candidate = f"{kind}/{version}"
+
+        def create(client: Any) -> str:
+            if not client.search_registered_models(filter_string=f"name = '{self.name}'"):
+                client.create_registered_model(self.name, description="Account-code classifier candidates; alias champion = served")
+            found = client.search_model_versions(f"name = '{self.name}' and tags.`{TAG_CANDIDATE}` = '{candidate}'")
+            if found:
+                return str(found[0].version)
+            tags = {TAG_KIND: kind, TAG_VERSION: version, TAG_CANDIDATE: candidate, TAG_DATASET: dataset_version,
+                    **{f"{FIGURE_TAG_PREFIX}{key}": f"{value:.4f}" for key, value in figures.items()}}
+            created = client.create_model_version(self.name, source=path.resolve().as_uri(), run_id=run_id, tags=tags,
+                                                  description=f"{kind} {version} trained on ledger_dataset {dataset_version}")
+            return str(created.version)
+
+        return self._call(f"registering {candidate}", create)
+
+    def set_alias(self, alias: str, registry_version: str | None) -> None:
+        """Point `alias` at a version (None removes it)."""
+
+        def move(client: Any) -> None:
+            if registry_version is None:
+                if alias in self._aliases(client):
+                    client.delete_registered_model_alias(self.name, alias)
+            else:
+                client.set_registered_model_alias(self.name, alias, registry_version)
+
+        self._call(f"setting alias {alias!r}", move)
+
+    def _aliases(self, client: Any) -> dict[str, str]:
+        models = client.search_registered_models(filter_string=f"name = '{self.name}'")
+        return dict(models[0].aliases) if models else {}
+
+    def _candidate(self, client: Any, registry_version: str) -> RegisteredCandidate:
+        found = client.get_model_version(self.name, registry_version)
+        tags = found.tags
+        if TAG_KIND not in tags:
+            raise ModelRegistryError(
+                f"version {registry_version} of {self.name} was not registered by acctax (no {TAG_KIND} tag). "
+                f"Fix: point the alias at a version listed by `acctax champion`"
+            )
+        return RegisteredCandidate(
+            registry_version=str(found.version), kind=tags[TAG_KIND], version=tags[TAG_VERSION],
+            path=Path(unquote(urlsplit(found.source).path)), dataset_version=tags.get(TAG_DATASET, ""),
+            aliases=tuple(found.aliases),
+            figures={key[len(FIGURE_TAG_PREFIX):]: float(value) for key, value in tags.items() if key.startswith(FIGURE_TAG_PREFIX)},
+        )
+
+    def resolve(self, alias: str = CHAMPION, check_files: bool = True) -> RegisteredCandidate:
+        """The version behind `alias`, with its files checked: a deleted folder is an error, never a fallback."""
+
+        def lookup(client: Any) -> RegisteredCandidate:
+            aliases = self._aliases(client)
+            if alias not in aliases:
+                raise NoChampionError(
+                    f"no version of {self.name} carries the alias {alias!r} in {redact_uri(self.tracking_uri)}. "
+                    "Fix: materialize served_classifier (training_job) so a candidate that passes its gate is promoted"
+                )
+            return self._candidate(client, aliases[alias])
+
+        found = self._call(f"resolving alias {alias!r}", lookup)
+        if check_files and not found.path.is_dir():
+            raise ServedFilesMissingError(
+                f"alias {alias!r} of {self.name} points at version {found.registry_version} ({found.kind} {found.version}), whose "
+                f"files {found.path} no longer exist; nothing is served in its place. Fix: move the alias to a version whose "
+                "files exist (`acctax champion` lists them, `acctax champion --set N` moves it) or re-run training_job"
+            )
+        return found
+
+    def serving_champion(self) -> dict[str, Any] | None:
+        """{"version", "f1_macro"} of the champion serving now (test macro F1 from its tags), for the quality
+        gate's regression guard; None before the first promotion."""
+        try:
+            champion = self.resolve(check_files=False)
+        except NoChampionError:
+            return None
+        return {"version": champion.label, "f1_macro": champion.figures.get("test_f1_macro", 0.0)}
+
+    def versions(self) -> list[RegisteredCandidate]:
+        def listing(client: Any) -> list[RegisteredCandidate]:
+            if not client.search_registered_models(filter_string=f"name = '{self.name}'"):
+                return []
+            found = client.search_model_versions(f"name = '{self.name}'")
+            return sorted((self._candidate(client, str(v.version)) for v in found), key=lambda c: int(c.registry_version))
+
+        return self._call("listing versions", listing)
