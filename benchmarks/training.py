@@ -81,10 +81,21 @@ def padding_cost(lengths: np.ndarray, batch_size: int, seed: int = 0) -> tuple[f
     return float(dynamic), float(longest)
 
 
-def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS of the process tree in MiB, exit code)."""
+def run_measured(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS of the process tree in MiB, exit code); the child's output goes to `log` (a pipe
+    nobody reads during a long run would fill and stall it)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as sink:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, text=True)
+        peak = _watch(process)
+    if process.returncode != 0:
+        sys.stderr.write(log.read_text(encoding="utf-8", errors="replace")[-3000:])
+    return time.perf_counter() - started, peak / 2**20, process.returncode
+
+
+def _watch(process: subprocess.Popen[str]) -> int:
+    """Peak RSS in bytes of the process tree until it exits."""
     root = psutil.Process(process.pid)
     peak = 0
     while process.poll() is None:
@@ -94,9 +105,7 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[fl
         except psutil.Error:
             pass
         time.sleep(POLL_SECONDS)
-    if process.returncode != 0:
-        sys.stderr.write(process.stderr.read()[-3000:])
-    return time.perf_counter() - started, peak / 2**20, process.returncode
+    return peak
 
 
 def launch_env(config: TrainingConfig) -> dict[str, str]:
@@ -126,7 +135,7 @@ def compare_paths(args: argparse.Namespace) -> None:
             config_path = config.write(folder / f"config-{use_deepspeed}.json")
             command = (deepspeed_command(config, config_path, free_port()) if use_deepspeed
                        else [sys.executable, "-m", "acctax_assets.ml.train", "--config", str(config_path)])
-            wall, peak, code = run_measured(command, launch_env(config), folder)
+            wall, peak, code = run_measured(command, launch_env(config), folder, folder / f"train-{use_deepspeed}.log")
             if code != 0:
                 raise SystemExit(f"{label} failed with exit code {code}")
             train = json.loads((config.adapter_dir / "metrics.json").read_text())["train"]
@@ -267,7 +276,9 @@ def compare_variants(args: argparse.Namespace) -> None:
         dataset_dir, _, tokens, baseline = build_variant_dataset(work, features, variant.data.resolved())
         config = variant_config(name, variant, dataset_dir, work / "runs", args.steps, args.eval_steps)
         config_path = config.write(work / "runs" / f"{name}.json")
-        wall, _, code = run_measured(deepspeed_command(config, config_path, free_port()), launch_env(config), work)
+        wall, _, code = run_measured(
+            deepspeed_command(config, config_path, free_port()), launch_env(config), work, work / "runs" / f"{name}.log"
+        )
         if code != 0:
             print(f"{name}: failed with exit code {code}")
             continue
