@@ -39,7 +39,7 @@ def test_bad_month_spec_exits_with_a_message() -> None:
         cli.expand_months(["2024-13"])
 
 
-def test_predict_fails_cleanly_before_any_adapter_was_accepted(home: AcctaxHome, caplog: pytest.LogCaptureFixture) -> None:
+def test_predict_fails_cleanly_before_any_champion_was_promoted(home: AcctaxHome, caplog: pytest.LogCaptureFixture) -> None:
     demo.main(["--start", "2024-05", "--end", "2024-05", "--rows-per-month", "60", "--out", str(home.landing)])
     assert cli.main(["materialize", "--no-train"]) == 0
     assert cli.main(["predict", "--months", "2024-05"]) == 1

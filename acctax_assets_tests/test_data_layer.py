@@ -94,14 +94,14 @@ def test_unlabelled_month_flows_through(home: AcctaxHome, instance: DagsterInsta
     assert len(features) == 20 and features["acct_code"].isna().all()
 
 
-def test_predictions_without_an_accepted_adapter_name_the_asset_to_materialize(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_predictions_without_a_champion_name_the_asset_to_materialize(home: AcctaxHome, instance: DagsterInstance) -> None:
     columns = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
     write_ledger(home.landing / "ledger_2024-01.csv", ledger_rows(5), columns=columns)
     assert run_month(instance).success
     result = defs.resolve_job_def("prediction_job").execute_in_process(instance=instance, partition_key=JANUARY, raise_on_error=False)
     assert not result.success
     message = failure_messages(result)
-    assert "no account_classifier adapter has passed classifier_quality_gate yet" in message and "Fix: materialize account_classifier" in message
+    assert "carries the alias 'champion'" in message and "Fix: materialize served_classifier" in message
     assert not (home.storage / "ledger_predictions").exists()
 
 

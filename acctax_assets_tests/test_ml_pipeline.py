@@ -1,5 +1,6 @@
 """The ML layer end to end on a real Dagster instance: dataset → tokenized → LoRA adapter trained by the real
-`deepspeed` launcher (CPU, ZeRO-2) through Pipes, with MLflow tracking and the quality gate."""
+`deepspeed` launcher (CPU, ZeRO-2) through Pipes + baseline + ensemble → served_classifier promoting the champion
+in the MLflow Model Registry (SQLite), and predictions served by the registry alias."""
 
 import threading
 import time
@@ -12,12 +13,14 @@ import pytest
 import torch
 from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult, instance_for_test
 
-from acctax_assets import demo
+from acctax_assets import cli, demo
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import EXPERIMENT, tracking_uri
-from acctax_assets.ml.adapter import AdapterRef, accepted_adapter
+from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.evaluation import review_threshold
 from acctax_assets.ml.label_registry import LabelRegistry
+from acctax_assets.ml.model_registry import CHAMPION, ModelRegistry
+from acctax_assets.ml.serving import load_served
 from acctax_assets.paths import AcctaxHome
 
 pytestmark = pytest.mark.slow
@@ -25,16 +28,25 @@ pytestmark = pytest.mark.slow
 TINY_TRAINING = {"max_steps": 12, "eval_steps": 6, "save_steps": 6, "per_device_batch_size": 16, "learning_rate": 2e-3}
 
 
-def run_config(classifier: dict | None = None, min_f1: float = 0.0) -> dict:
+def run_config(classifier: dict | None = None, min_f1: float = 0.0, max_drop: float = 0.05) -> dict:
     return {
         "ops": {"account_classifier": {"config": {**TINY_TRAINING, **(classifier or {})}}},
-        "resources": {"model_settings": {"config": {"min_f1_macro": min_f1}}},
+        "resources": {"model_settings": {"config": {"min_f1_macro": min_f1, "max_f1_drop": max_drop}}},
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
 
 
 def train(instance: DagsterInstance, config: dict) -> ExecuteInProcessResult:
     return defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+
+
+def newest_adapter(home: AcctaxHome) -> AdapterRef:
+    versions = sorted(p for p in (home.storage / "account_classifier").iterdir() if p.is_dir())
+    return AdapterRef(versions[-1])
+
+
+def model_registry(home: AcctaxHome) -> ModelRegistry:
+    return ModelRegistry(tracking_uri(home))
 
 
 def failure_text(result: ExecuteInProcessResult) -> str:
@@ -81,9 +93,10 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
 
         gate = {e.check_name: e for e in result.get_asset_check_evaluations()}["classifier_quality_gate"]
         assert gate.passed
+        served = result.asset_materializations_for_node("served_classifier")[0].metadata
 
-    adapter = accepted_adapter(home.storage / "account_classifier")
-    assert adapter is not None and adapter.path == Path(metadata["path"].value)
+    adapter = newest_adapter(home)
+    assert adapter.path == Path(metadata["path"].value)
     registry = adapter.registry()
     model = adapter.load_model()
     tokenizer = adapter.load_tokenizer()
@@ -117,6 +130,27 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     assert comparison.severity.value == "WARN"
     assert comparison.passed == (metadata["test_f1_macro"].value > baseline["test_f1_macro"].value)
 
+    versions = model_registry(home).versions()
+    assert sorted(v.kind for v in versions) == ["adapter", "baseline", "ensemble"], "every candidate is a registry version"
+    assert all(v.dataset_version == versions[0].dataset_version and "valid_f1_macro" in v.figures for v in versions)
+    champion = model_registry(home).resolve()
+    assert served["registry_version"].value == champion.registry_version and served["champion_kind"].value == champion.kind
+    best = max(v.figures["valid_f1_macro"] for v in versions)
+    assert champion.figures["valid_f1_macro"] == best, "the champion has the best valid macro F1 (all passed the 0.0 floor)"
+    challenger = [v for v in versions if "challenger" in v.aliases]
+    assert len(challenger) == 1 and challenger[0].registry_version != champion.registry_version
+    table = served["comparison"].value
+    assert all(name in table for name in ("adapter ", "baseline ", "ensemble ")) and "test_review_share" in table and "test_f1_tail" in table
+    for image in ("confusion_matrix_test", "reliability_test"):
+        assert served[image].value.startswith("![") and "(data:image/png;base64," in served[image].value, "plots render inline in the UI"
+    served_run = client.get_run(run.info.run_id)
+    assert served_run.data.tags["acctax.champion"] == served["champion"].value
+    assert {"adapter_valid_f1_macro", "baseline_valid_f1_macro", "ensemble_valid_f1_macro"} <= set(served_run.data.metrics)
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "served_classifier")}
+    assert {"served_classifier/comparison.csv", "served_classifier/reliability_test.png", "served_classifier/confusion_matrix_test.png"} <= logged
+    ensemble = result.asset_materializations_for_node("ensemble_classifier")[0].metadata
+    assert 0.0 <= ensemble["adapter_weight"].value <= 1.0 and "valid_f1_macro" in ensemble["weight_search_valid"].value
+
 
 def predict(instance: DagsterInstance, month: str, target_accuracy: float = 0.9, fmt: str = "csv") -> ExecuteInProcessResult:
     config = {
@@ -127,8 +161,9 @@ def predict(instance: DagsterInstance, month: str, target_accuracy: float = 0.9,
     return defs.resolve_job_def("prediction_job").execute_in_process(instance=instance, partition_key=month, run_config=config, raise_on_error=False)
 
 
-def test_predictions_on_a_labelled_month_reach_the_adapter_test_accuracy(home: AcctaxHome) -> None:
-    adapter = accepted_adapter(home.storage / "account_classifier")
+def test_predictions_on_a_labelled_month_are_served_by_the_champion(home: AcctaxHome) -> None:
+    champion = model_registry(home).resolve()
+    served = load_served(champion)
     with instance_for_test() as instance:
         result = predict(instance, "2024-03-01", target_accuracy=0.3)
     assert result.success, failure_text(result)
@@ -137,14 +172,16 @@ def test_predictions_on_a_labelled_month_reach_the_adapter_test_accuracy(home: A
     cleaned = pd.read_parquet(home.storage / "cleaned_ledger" / "2024-03-01.parquet")
     assert len(table) == len(cleaned) == metadata["rows"].value
     assert table[["source_file", "source_row"]].equals(cleaned[["source_file", "source_row"]].astype(table[["source_file", "source_row"]].dtypes))
-    assert metadata["adapter_version"].value == adapter.version
-    test_accuracy = adapter.metrics()["test"]["accuracy"]
+    assert metadata["served_model"].value == champion.label and metadata["registry_version"].value == champion.registry_version
+    assert set(table["served_model"]) == {champion.label}
+    test_accuracy = champion.figures["test_accuracy"]
     assert metadata["accuracy"].value >= test_accuracy - 0.05, (metadata["accuracy"].value, test_accuracy)
     assert metadata["accuracy"].value == pytest.approx(table["correct"].mean())
     assert (table["confidence"] >= table["top2_confidence"]).all() and (table["top2_confidence"] >= table["top3_confidence"]).all()
-    assert set(table["predicted_code"]) <= set(adapter.trained_classes()["codes"]), "only trained codes are proposed"
+    trained_codes = {served.registry.codes[i] for i in served.scorer.trained_ids}
+    assert set(table["predicted_code"]) <= trained_codes, "only trained codes are proposed"
 
-    valid = adapter.eval_predictions().query("split == 'valid'")
+    valid = served.eval_rows.query("split == 'valid'")
     derived = review_threshold(valid["confidence"], valid["label"] == valid["predicted"], 0.3, 5)
     expected = derived.threshold if derived.reachable else 1.0
     assert metadata["review_threshold"].value == pytest.approx(expected)
@@ -170,6 +207,23 @@ def test_an_uncoded_month_gets_a_proposal_for_every_row_and_an_export(home: Acct
     assert len(exported) == len(raw) == 300, "every raw line is in the export, rejected ones included"
     assert set(exported["검토필요"]) <= {"Y", "N"} and exported["계정과목코드"].notna().sum() == len(table)
     assert exported["검토사유"].fillna("").str.startswith("rejected:").sum() == len(raw) - len(cleaned)
+    assert set(exported["추천모델"].dropna()) == {model_registry(home).resolve().label}, "the export names the proposing model"
+
+
+def test_moving_the_champion_alias_is_a_rollback_the_next_prediction_serves(home: AcctaxHome) -> None:
+    registry = model_registry(home)
+    before = registry.resolve()
+    other = next(v for v in registry.versions() if v.registry_version != before.registry_version)
+    try:
+        assert cli.main(["champion", "--set", other.registry_version]) == 0
+        with instance_for_test() as instance:
+            result = predict(instance, "2024-04-01")
+        assert result.success, failure_text(result)
+        assert result.asset_materializations_for_node("ledger_predictions")[0].metadata["served_model"].value == other.label
+        assert cli.main(["champion", "--set", "999"]) == 2, "an unknown version is refused"
+    finally:
+        registry.set_alias(CHAMPION, before.registry_version)
+    assert registry.resolve().registry_version == before.registry_version
 
 
 def test_predictions_refuse_an_adapter_whose_registry_no_longer_matches(home: AcctaxHome) -> None:
@@ -183,17 +237,32 @@ def test_predictions_refuse_an_adapter_whose_registry_no_longer_matches(home: Ac
     finally:
         path.write_text(original, encoding="utf-8")
     assert not result.success
-    assert "does not match the current one" in failure_text(result) and "re-materialize ledger_dataset" in failure_text(result)
+    assert "does not match the current one" in failure_text(result) and "re-run training_job" in failure_text(result)
 
 
-def test_quality_gate_blocks_a_model_below_the_floor(home: AcctaxHome) -> None:
-    before = accepted_adapter(home.storage / "account_classifier")
+SHORT_TRAINING = {"max_steps": 2, "eval_steps": 2, "save_steps": 2}
+
+
+def test_an_adapter_below_the_floor_is_a_failed_candidate_not_a_failed_job(home: AcctaxHome) -> None:
     with instance_for_test() as instance:
-        result = train(instance, run_config({"max_steps": 2, "eval_steps": 2, "save_steps": 2}, min_f1=0.99))
-    assert not result.success
+        result = train(instance, run_config(SHORT_TRAINING, min_f1=0.3, max_drop=1.0))
+    assert result.success, failure_text(result)
     gate = {e.check_name: e for e in result.get_asset_check_evaluations()}["classifier_quality_gate"]
-    assert not gate.passed and "below the floor" in gate.description
-    assert accepted_adapter(home.storage / "account_classifier") == before
+    assert not gate.passed and "below the floor" in gate.description, "the failed gate is shown"
+    served = result.asset_materializations_for_node("served_classifier")[0].metadata
+    assert served["champion_kind"].value != "adapter" and "FAILED: test macro F1" in served["comparison"].value
+    assert model_registry(home).resolve().kind != "adapter"
+
+
+def test_no_candidate_passing_fails_the_promotion_and_keeps_the_champion(home: AcctaxHome) -> None:
+    before = model_registry(home).resolve()
+    with instance_for_test() as instance:
+        result = train(instance, run_config(SHORT_TRAINING, min_f1=0.99))
+    assert not result.success
+    message = failure_text(result)
+    assert "no candidate passed its quality gate" in message and "below the floor 0.9900" in message and "Fix:" in message
+    assert all(kind in message for kind in ("adapter ", "baseline ", "ensemble "))
+    assert model_registry(home).resolve() == before, "nothing new is served"
 
 
 def test_missing_base_model_fails_before_launch(home: AcctaxHome) -> None:
@@ -207,8 +276,7 @@ def test_missing_base_model_fails_before_launch(home: AcctaxHome) -> None:
 
 
 def test_adapter_ref_reads_registry_and_metrics(home: AcctaxHome) -> None:
-    adapter = accepted_adapter(home.storage / "account_classifier")
-    assert isinstance(adapter, AdapterRef)
+    adapter = newest_adapter(home)
     assert adapter.metrics()["test"]["f1_macro"] >= 0
     assert adapter.registry().max_classes == 260
 

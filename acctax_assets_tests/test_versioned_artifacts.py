@@ -1,11 +1,10 @@
 """Directory assets: atomic versions, a crash keeps the previous version, and the adapter quality gate."""
 
-import json
 from pathlib import Path
 
 import pytest
 
-from acctax_assets.ml.adapter import AdapterRef, QualityGate, accepted_adapter, last_accepted, mark_accepted
+from acctax_assets.ml.candidates import QualityGate
 from acctax_assets.versioned_dirs import POINTER, VersionedDirs
 
 
@@ -44,14 +43,7 @@ def test_versions_are_never_overwritten(tmp_path: Path) -> None:
         store.publish("v1", lambda f: write(f, "again"))
 
 
-def adapter(root: Path, version: str, f1: float) -> AdapterRef:
-    folder = root / version
-    folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps({"test": {"f1_macro": f1}}))
-    return AdapterRef(folder)
-
-
-def test_quality_gate_floor_and_regression(tmp_path: Path) -> None:
+def test_quality_gate_floor_and_regression() -> None:
     gate = QualityGate(floor=0.3, max_drop=0.05)
     assert not gate.judge(0.25, None)[0]
     assert gate.judge(0.5, None)[0]
@@ -59,12 +51,3 @@ def test_quality_gate_floor_and_regression(tmp_path: Path) -> None:
     assert gate.judge(0.56, previous)[0]
     passed, reason = gate.judge(0.54, previous)
     assert not passed and "v1" in reason
-
-
-def test_accepted_pointer_follows_the_last_passing_adapter(tmp_path: Path) -> None:
-    assert last_accepted(tmp_path) is None and accepted_adapter(tmp_path) is None
-    first = adapter(tmp_path, "v1", 0.5)
-    mark_accepted(first, 0.5)
-    adapter(tmp_path, "v2", 0.1)
-    assert accepted_adapter(tmp_path) == first
-    assert last_accepted(tmp_path) == {"version": "v1", "f1_macro": 0.5}

@@ -52,6 +52,19 @@ def ensure_experiment(uri: str, name: str, artifact_root: Path) -> str:
     return client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri())
 
 
+def dagster_run_in_mlflow(mlflow: Any, dagster_run_id: str) -> Any:
+    """The MLflow run of this Dagster run, active. dagster-mlflow opens it when the resource starts, but in one
+    process (execute_in_process, the in-process executor) an earlier step may already have ended it: reopen it by
+    its `dagster_run_id` tag, so every step of a training run logs into the same MLflow run."""
+    active = mlflow.active_run()
+    if active is not None:
+        return active
+    found = mlflow.search_runs(filter_string=f"tags.dagster_run_id = '{dagster_run_id}'", search_all_experiments=True, output_format="list")
+    if found:
+        return mlflow.start_run(run_id=found[0].info.run_id)
+    return mlflow.start_run(tags={"dagster_run_id": dagster_run_id})
+
+
 @resource(
     config_schema={
         "experiment_name": DagsterField(str, default_value=EXPERIMENT, description="MLflow experiment"),

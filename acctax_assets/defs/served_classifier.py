@@ -24,7 +24,7 @@ from acctax_assets.ml.model_registry import CHALLENGER, CHAMPION, ModelRegistry
 from acctax_assets.ml.reports import confusion_matrix_png, inline_png, reliability_png
 from acctax_assets.versioned_dirs import VersionedDirs
 from acctax_assets.defs.artifact_io_managers import SavedDataset
-from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
+from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings, dagster_run_in_mlflow
 from acctax_assets.defs.resources import LedgerSettings
 
 COMPARISON_FILE = "comparison.csv"
@@ -94,7 +94,7 @@ def served_classifier(
         ]
         gate = QualityGate(model_settings.min_f1_macro, model_settings.max_f1_drop)
         decision = select_champion(cards, gate, registry.serving_champion(), ledger_dataset.path.name)
-        run = mlflow.active_run() or mlflow.start_run(run_name=f"{context.run.run_id[:8]} served_classifier")
+        run = dagster_run_in_mlflow(mlflow, context.run.run_id)
         decision = register(registry, decision, run.info.run_id)
     except AcctaxError as exc:
         raise Failure(description=f"served_classifier: {exc}") from exc
