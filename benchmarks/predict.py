@@ -1,93 +1,90 @@
-"""Benchmark batch prediction (what `ledger_predictions` does): rows/s per batch size on CPU (or GPU) and
-peak RSS, plus the TF-IDF baseline's rows/s for scale.
+"""Benchmark prediction as `ledger_predictions` runs it: rows/s of every registered candidate of the newest
+dataset version on one month's `ledger_features`, side by side in one run, with the adapter in fp32 (the
+reference) and with int8 dynamic quantization (the CPU default), and the champion the registry serves.
 
-Uses a stored adapter when given one (e.g. $ACCTAX_HOME/storage/account_classifier/<version>); otherwise
-builds an untrained LoRA adapter on the bundled base model (speed does not depend on the weights' values).
+Needs a home where `acctax materialize` ran (a trained adapter, baseline and ensemble, registered in MLflow).
 
-    .venv/bin/python benchmarks/predict.py                       # 2000 demo rows, batch 32/64/128
-    .venv/bin/python benchmarks/predict.py --rows 5000 --adapter .acctax/storage/account_classifier/<version>
+    .venv/bin/python benchmarks/predict.py                      # $ACCTAX_HOME or ./.acctax, newest month
+    .venv/bin/python benchmarks/predict.py --month 2025-01 --batch-sizes 64 256
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import resource
-import tempfile
-import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
-from peft import LoraConfig, TaskType, get_peft_model
-from transformers import AutoModelForSequenceClassification
 
-from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
-from acctax_assets.ledger.column_map import load_column_map
-from acctax_assets.ledger.demo_ledger import write_demo_ledger
-from acctax_assets.ledger.features import build_features
-from acctax_assets.ledger.ingestion import combine, read_ledger_file
-from acctax_assets.ml.adapter import TRAINED_CLASSES_FILE, AdapterRef
-from acctax_assets.ml.baseline import BaselineSettings, train_baseline
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.inference import Predictor
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec, serialize_rows
-from acctax_assets.ml.tokenization import default_base_model, load_tokenizer
-
-
-def demo_features(folder: Path, rows: int) -> tuple[list[str], list[str]]:
-    """(model texts, codes) of one cleaned demo month, serialized as ledger_dataset does."""
-    landing = folder / "landing"
-    path = write_demo_ledger(landing, ["2024-03"], rows, seed=11, encoding="utf-8")[0]
-    cleaned = clean_ledger(combine([read_ledger_file(path, load_column_map(), landing)]), "2024-03-01", CleaningRules()).cleaned
-    features = build_features(cleaned)
-    return serialize_rows(features, DEFAULT_TEXT_FEATURES).astype(str).tolist(), features["acct_code"].astype(str).tolist()
-
-
-def untrained_adapter(folder: Path, codes: list[str], max_length: int) -> AdapterRef:
-    """A LoRA adapter with freshly initialised weights, laid out exactly like the trainer's output."""
-    registry = LabelRegistry().with_codes(codes)
-    base_path = default_base_model()
-    base = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=registry.max_classes, local_files_only=True)
-    model = get_peft_model(base, LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, target_modules=["query", "value"]))
-    model.save_pretrained(str(folder))
-    load_tokenizer(base_path).save_pretrained(str(folder))
-    registry.save(folder / REGISTRY_FILE)
-    TextSpec(DEFAULT_TEXT_FEATURES, max_length=max_length).save(folder)
-    ids = list(range(registry.used))
-    (folder / TRAINED_CLASSES_FILE).write_text(json.dumps({"class_ids": ids, "codes": list(registry.codes), "counts": [1] * len(ids)}))
-    return AdapterRef(folder)
+from acctax_assets.defs.ml_resources import tracking_uri
+from acctax_assets.ml.model_registry import ModelRegistry, RegisteredCandidate
+from acctax_assets.ml.serialization import serialize_rows
+from acctax_assets.ml.serving import ServedModel, load_served
+from acctax_assets.paths import AcctaxHome
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def month_texts(home: AcctaxHome, month: str | None, served: ServedModel) -> tuple[str, list[str]]:
+    folder = home.storage / "ledger_features"
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        raise SystemExit(f"no ledger_features in {folder}: run `acctax materialize` first")
+    path = folder / f"{month}-01.parquet" if month else files[-1]
+    features = pd.read_parquet(path)
+    return path.stem[:7], serialize_rows(features, served.text_spec.text_features).astype(str).tolist()
+
+
+def newest_candidates(registry: ModelRegistry) -> list[RegisteredCandidate]:
+    versions = [v for v in registry.versions() if v.path.is_dir()]
+    if not versions:
+        raise SystemExit("no registered candidate with files: run `acctax materialize` first")
+    newest = versions[-1].dataset_version
+    return [v for v in versions if v.dataset_version == newest]
+
+
+def timed(served: ServedModel, texts: list[str], warmup: int) -> tuple[float, np.ndarray]:
+    served.predict(texts[:warmup])
+    result = served.predict(texts)
+    return result.rows_per_second, result.ids[:, 0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=2000, help="demo rows to predict")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--adapter", type=Path, default=None, help="a stored adapter version folder (default: untrained)")
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("ACCTAX_HOME") or ".acctax"))
+    parser.add_argument("--month", default=None, help="YYYY-MM (default: the newest month with ledger_features)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--max-length", type=int, default=160)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as temp:
-        texts, codes = demo_features(Path(temp), args.rows)
-        adapter = AdapterRef(args.adapter) if args.adapter else untrained_adapter(Path(temp) / "adapter", codes, args.max_length)
-        print(f"{len(texts):,} rows, adapter {adapter.path}, torch threads {torch.get_num_threads()}, RSS before model {peak_rss_mib():.0f} MiB")
-        print("| batch | device | rows/s | seconds | peak RSS MiB |")
-        print("|---|---|---|---|---|")
-        for batch_size in args.batch_sizes:
-            predictor = Predictor(adapter, device=args.device, batch_size=batch_size)
-            predictor.predict(texts[:batch_size])
-            result = predictor.predict(texts)
-            print(f"| {batch_size} | {predictor.device} | {result.rows_per_second:.1f} | {result.seconds:.1f} | {peak_rss_mib():.0f} |")
-        started = time.perf_counter()
-        baseline = train_baseline(texts, codes, BaselineSettings())
-        fitted = time.perf_counter() - started
-        started = time.perf_counter()
-        baseline.predict(texts)
-        print(f"baseline TF-IDF + logistic regression: fit {fitted:.1f} s, predict {len(texts) / (time.perf_counter() - started):,.0f} rows/s")
+    home = AcctaxHome(args.home.resolve())
+    registry = ModelRegistry(tracking_uri(home))
+    candidates = newest_candidates(registry)
+    champion = registry.resolve()
+    first = load_served(candidates[0], device=args.device)
+    month, texts = month_texts(home, args.month, first)
+    print(f"{month}: {len(texts):,} rows, torch threads {torch.get_num_threads()}, champion {champion.label}")
+    print("| model | int8 | batch | rows/s | vs adapter fp32 | same top-1 as fp32 | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    reference: dict[int, tuple[float, np.ndarray]] = {}
+    for entry in sorted(candidates, key=lambda c: (c.kind != "adapter", c.kind)):
+        quantize_options = (False, True) if entry.kind in ("adapter", "ensemble") else (True,)
+        for batch_size in args.batch_sizes if entry.kind != "baseline" else args.batch_sizes[:1]:
+            for quantize in quantize_options:
+                served = load_served(entry, device=args.device, batch_size=batch_size, quantize=quantize)
+                speed, top1 = timed(served, texts, batch_size)
+                if entry.kind == "adapter" and not quantize:
+                    reference[batch_size] = (speed, top1)
+                base_speed, base_top1 = reference.get(batch_size, (float("nan"), None))
+                agreement = f"{(top1 == base_top1).mean():.3f}" if base_top1 is not None else "-"
+                star = " (champion)" if entry.registry_version == champion.registry_version else ""
+                print(f"| {entry.label}{star} | {'yes' if quantize and entry.kind != 'baseline' else 'no'} | {batch_size} | "
+                      f"{speed:,.0f} | {speed / base_speed:.2f}x | {agreement} | {peak_rss_mib():.0f} |")
 
 
 if __name__ == "__main__":
