@@ -265,6 +265,20 @@ def test_no_candidate_passing_fails_the_promotion_and_keeps_the_champion(home: A
     assert model_registry(home).resolve() == before, "nothing new is served"
 
 
+def test_an_unusable_registry_store_fails_the_promotion_with_its_uri_and_the_fix(home: AcctaxHome) -> None:
+    blocker = home.root / "not-a-folder"
+    blocker.write_text("x")
+    uri = f"sqlite:///{blocker}/mlflow.db"
+    config = {"resources": {"model_registry": {"config": {"tracking_uri": uri}}}, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    with instance_for_test() as instance:
+        result = defs.resolve_job_def("training_job").execute_in_process(
+            instance=instance, asset_selection=[AssetKey("served_classifier")], run_config=config, raise_on_error=False
+        )
+    assert not result.success
+    message = failure_text(result)
+    assert f"MLflow model registry at {uri}" in message and "Fix: make the store reachable" in message
+
+
 def test_missing_base_model_fails_before_launch(home: AcctaxHome) -> None:
     with instance_for_test() as instance:
         config = run_config()
