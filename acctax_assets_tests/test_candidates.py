@@ -149,8 +149,9 @@ def test_registry_aliases_and_rollback_decide_what_serves(registry: ModelRegistr
 
     served = load_served(registry.resolve())
     assert served.label == "baseline v2 (registry v2)"
-    proposals = served.predict(["party:가게1 | item:주유", "party:가게2 | item:토너"])
-    assert proposals.ids[:, 0].tolist() == [1, 2] and proposals.ids.max() < 4, "untrained slots are never proposed"
+    proposals = served.predict(["party:가게1 | item:주유", "party:가게2 | item:토너", "party:가게1 | item:주유"])
+    assert proposals.ids[:, 0].tolist() == [1, 2, 1] and proposals.ids.max() < 4, "untrained slots are never proposed"
+    assert (proposals.probs[0] == proposals.probs[2]).all(), "a repeated text gets its text's proposal, rows stay in order"
 
     registry.set_alias(CHAMPION, v1)
     assert load_served(registry.resolve()).label == "baseline v1 (registry v1)", "moving the alias is the rollback"

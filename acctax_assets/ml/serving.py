@@ -79,9 +79,13 @@ class ServedModel:
         check_registry_matches(self.registry, current, self.label)
 
     def predict(self, texts: Sequence[str]) -> Predictions:
+        """Each distinct text is scored once (a month repeats the same vendor, memo and amount often: rent, card
+        fees, subscriptions), then the rows get their text's proposal."""
         started = time.perf_counter()
-        probabilities = self.scorer.probabilities(texts)
-        return Predictions.top(probabilities, self.scorer.trained_ids, time.perf_counter() - started)
+        distinct, row_text = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+        probabilities = self.scorer.probabilities(distinct.tolist())
+        top = Predictions.top(probabilities, self.scorer.trained_ids, 0.0)
+        return Predictions(ids=top.ids[row_text], probs=top.probs[row_text], seconds=time.perf_counter() - started)
 
 
 def load_served(entry: RegisteredCandidate, device: Device = "auto", batch_size: int = 64, quantize: bool = True) -> ServedModel:
