@@ -662,7 +662,8 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     model = build_model(config, registry, tokenizer, base_tokenizer, untrained, bf16)
     reporter.info(
         f"base model {config.base_model}: {len(trained_ids)} trained classes of {registry.used} codes "
-        f"({registry.max_classes} slots), {len(dataset['train'])} train rows, ZeRO-{config.zero_stage}, "
+        f"({registry.max_classes} slots), {len(dataset['train'])} train rows, "
+        f"{len(added_token_ids(tokenizer, base_tokenizer))} tokens added to the base vocabulary, ZeRO-{config.zero_stage}, "
         f"{ranks.world_size} rank(s) x {torch.get_num_threads()} threads, {'bf16' if bf16 else 'fp32'}"
     )
     mlflow = MlflowCurves.from_env(os.environ) if ranks.is_main else None
