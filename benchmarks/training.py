@@ -184,7 +184,7 @@ class Variant:
 VARIANTS: dict[str, Variant] = {
     "default": Variant(),
     "no-vocab": Variant(DataSettings(vocab_max_words=0)),
-    "with-company": Variant(DataSettings(text_features=("company_name", *DEFAULT_TEXT_FEATURES))),
+    "no-company": Variant(DataSettings(text_features=tuple(f for f in DEFAULT_TEXT_FEATURES if f != "company_name"))),
     "lr-1e-2": Variant(training={"learning_rate": 1e-2}),
     "lr-2e-3": Variant(training={"learning_rate": 2e-3}),
     "bs-16": Variant(training={"per_device_batch_size": 16}),
