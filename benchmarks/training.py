@@ -47,7 +47,7 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.launch import deepspeed_command, free_port, training_env
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
-from acctax_assets.ml.tokenization import TokenizedTextSpec, default_base_model, load_tokenizer, mean_tokens, tokenize_dataset
+from acctax_assets.ml.tokenization import default_base_model, load_tokenizer, mean_tokens, save_dataset_tokenizer, tokenize_dataset
 from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.ml.vocabulary import extend_tokenizer
 
@@ -226,7 +226,8 @@ def build_variant_dataset(work: Path, features: dict[str, pd.DataFrame], data: D
         tokenized, stats = tokenize_dataset(dataset, tokenizer, data.max_length)
         tokenized.save_to_disk(str(target))
         registry.save(target / REGISTRY_FILE)
-        TokenizedTextSpec(data.text_features, max_length=data.max_length, tokenizer=tokenizer).save(target)
+        TextSpec(data.text_features, max_length=data.max_length).save(target)
+        save_dataset_tokenizer(tokenizer, target)
         started = time.perf_counter()
         pipeline = train_baseline(dataset["train"]["text"], dataset["train"]["label"], BaselineSettings())
         splits = {split: (dataset[split]["text"], dataset[split]["label"]) for split in ("valid", "test")}

@@ -10,6 +10,7 @@ from pathlib import Path
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from datasets import DatasetDict, load_from_disk
 from pydantic import Field
+from transformers import PreTrainedTokenizerBase
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
@@ -17,6 +18,7 @@ from acctax_assets.ml.baseline import BaselineModel, BaselineRef
 from acctax_assets.ml.ensemble import EnsembleModel, EnsembleRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.tokenization import save_dataset_tokenizer
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
 
@@ -29,12 +31,13 @@ class MissingArtifactError(AcctaxError):
 
 @dataclass(frozen=True)
 class DatasetArtifact:
-    """What a dataset asset returns: the splits, the label registry they were encoded with and how rows
-    became text."""
+    """What a dataset asset returns: the splits, the label registry they were encoded with, how rows became
+    text, and for a tokenized dataset the (extended) tokenizer that produced its ids."""
 
     dataset: DatasetDict
     registry: LabelRegistry
     text_spec: TextSpec
+    tokenizer: PreTrainedTokenizerBase | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class DatasetIOManager(ConfigurableIOManager):
             obj.dataset.save_to_disk(str(folder))
             obj.registry.save(folder / REGISTRY_FILE)
             obj.text_spec.save(folder)
+            if obj.tokenizer is not None:
+                save_dataset_tokenizer(obj.tokenizer, folder)
 
         path = _store(self.base_path, context.asset_key.path).publish(_version(context), build, keep=VERSIONS_KEPT)
         context.add_output_metadata({"path": MetadataValue.path(str(path))})

@@ -5,8 +5,8 @@ from dagster import AssetExecutionContext, Config, Failure, Output, asset
 from pydantic import Field
 
 from acctax_assets.ml.launch import BaseModelError
-from acctax_assets.ml.serialization import MissingTextSpecError
-from acctax_assets.ml.tokenization import TokenizedTextSpec, load_tokenizer, mean_tokens, tokenize_dataset
+from acctax_assets.ml.serialization import MissingTextSpecError, TextSpec
+from acctax_assets.ml.tokenization import load_tokenizer, mean_tokens, tokenize_dataset
 from acctax_assets.ml.vocabulary import extend_tokenizer
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact, SavedDataset
 from acctax_assets.defs.ml_resources import ModelSettings
@@ -39,11 +39,9 @@ def tokenized_dataset(
     tokenized, stats = tokenize_dataset(dataset, tokenizer, config.max_length, config.num_proc)
     if stats.truncation_rate > 0.05:
         context.log.warning(f"{stats.truncation_rate:.1%} of rows exceed max_length={config.max_length} tokens and are truncated")
-    text_spec = TokenizedTextSpec(
-        spec.text_features, max_length=config.max_length, ledger_dataset_version=ledger_dataset.path.name, tokenizer=tokenizer
-    )
+    text_spec = TextSpec(spec.text_features, max_length=config.max_length, ledger_dataset_version=ledger_dataset.path.name)
     return Output(
-        DatasetArtifact(dataset=tokenized, registry=ledger_dataset.registry(), text_spec=text_spec),
+        DatasetArtifact(dataset=tokenized, registry=ledger_dataset.registry(), text_spec=text_spec, tokenizer=tokenizer),
         metadata={
             "tokenizer": f"{type(tokenizer).__name__} ({model_settings.base_model_path}) + {len(vocabulary.added)} added words",
             "added_tokens": len(vocabulary.added),

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,6 @@ from datasets import DatasetDict
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from acctax_assets.ml.launch import BaseModelError, check_base_model
-from acctax_assets.ml.serialization import TextSpec
 
 # Sub-folder of a tokenized dataset holding the tokenizer its ids came from (the base one, possibly extended
 # with the train split's words): trainer, evaluation and prediction all read this one.
@@ -51,20 +50,10 @@ def load_dataset_tokenizer(dataset_dir: str | Path, base_model: str) -> PreTrain
     return tokenizer
 
 
-@dataclass(frozen=True)
-class TokenizedTextSpec(TextSpec):
-    """The text spec of a tokenized dataset plus the tokenizer that produced its ids, written beside it.
-
-    The dataset IO manager saves a dataset's text spec into the published folder; saving the tokenizer from here
-    puts it in that same folder, so the ids and the tokenizer can never come from different versions.
-    """
-
-    tokenizer: PreTrainedTokenizerBase | None = field(default=None, compare=False, repr=False)
-
-    def save(self, folder: Path) -> None:
-        TextSpec(self.text_features, self.max_length, self.ledger_dataset_version).save(folder)
-        if self.tokenizer is not None:
-            self.tokenizer.save_pretrained(str(Path(folder) / TOKENIZER_DIR))
+def save_dataset_tokenizer(tokenizer: PreTrainedTokenizerBase, dataset_dir: Path) -> None:
+    """The tokenizer that produced a tokenized dataset's ids, saved inside that dataset's folder, so the ids and
+    the tokenizer can never come from different versions (load_dataset_tokenizer reads it back)."""
+    tokenizer.save_pretrained(str(Path(dataset_dir) / TOKENIZER_DIR))
 
 
 def mean_tokens(texts: Sequence[str], tokenizer: PreTrainedTokenizerBase) -> float:
