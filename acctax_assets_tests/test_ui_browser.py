@@ -39,6 +39,7 @@ from acctax_assets_tests.ui_browser import (
     chromium,
     labelled,
     metadata_number,
+    metadata_row,
     nav_link,
     open_page,
     screenshot,
@@ -187,6 +188,21 @@ def read_adapter_f1(page: Page, ui: DagsterUI) -> None:
     screenshot(page, "07-account-classifier-f1")
 
 
+def read_served_classifier(page: Page, ui: DagsterUI) -> None:
+    """served_classifier names the champion the registry serves and shows its plots as images in the UI itself."""
+    with DagsterInstance.get() as instance:
+        stored = instance.fetch_materializations(AssetKey("served_classifier"), limit=1).records[0].asset_materialization.metadata
+    page.goto(f"{ui.url}/assets/served_classifier")
+    expect(metadata_row(page, "champion").get_by_text(stored["champion"].value), "the champion is named").to_be_visible()
+    for key in ("confusion_matrix_test", "reliability_test"):
+        metadata_row(page, key).get_by_text("[Show Markdown]").click()
+        image = page.get_by_role("dialog").locator('img[src^="data:image/png;base64,"]')
+        expect(image, f"{key} renders as an inline image").to_be_visible()
+        assert image.bounding_box()["width"] > 200, f"{key} is drawn at a readable size"
+        screenshot(page, f"07b-served-classifier-{key}")
+        page.get_by_role("button", name="Close").click()
+
+
 def backfill_status(page: Page) -> str:
     """The value under the "Status" label of a backfill's overview."""
     return page.get_by_text("Status", exact=True).locator("xpath=..").inner_text().replace("Status", "", 1).strip()
@@ -307,6 +323,7 @@ def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, 
         backfill_id = backfill_path.rsplit("/", 1)[-1]
         # While the daemon works through the months: the adapter's figures, and the backfill in Runs → Backfills.
         read_adapter_f1(page, ui)
+        read_served_classifier(page, ui)
         nav_link(page, "Runs").click()
         page.get_by_role("tab", name="Backfills").click()
         expect(visible_text(page, backfill_id), "the new backfill listed under Runs → Backfills").to_be_visible()
