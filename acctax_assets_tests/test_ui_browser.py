@@ -196,11 +196,13 @@ def read_served_classifier(page: Page, ui: DagsterUI) -> None:
     expect(metadata_row(page, "champion").get_by_text(stored["champion"].value), "the champion is named").to_be_visible()
     for key in ("confusion_matrix_test", "reliability_test"):
         metadata_row(page, key).get_by_text("[Show Markdown]").click()
-        image = page.get_by_role("dialog").locator('img[src^="data:image/png;base64,"]')
+        dialog = page.get_by_role("dialog").filter(has_text=key)
+        image = dialog.locator('img[src^="data:image/png;base64,"]')
         expect(image, f"{key} renders as an inline image").to_be_visible()
         assert image.bounding_box()["width"] > 200, f"{key} is drawn at a readable size"
         screenshot(page, f"07b-served-classifier-{key}")
-        page.get_by_role("button", name="Close").click()
+        dialog.get_by_role("button", name="Close").click()
+        expect(dialog, f"the {key} dialog closes").to_have_count(0)
 
 
 def backfill_status(page: Page) -> str:
