@@ -211,7 +211,7 @@ def champion(args: argparse.Namespace) -> int:
         if not chosen.path.is_dir():
             log.error("Registry version %s (%s) has no files at %s; pick a version whose files exist", args.set, chosen.label, chosen.path)
             return 2
-        before = registry.resolve(check_files=False).label if any(CHAMPION in e.aliases for e in versions) else "none"
+        before = next((entry.label for entry in versions if CHAMPION in entry.aliases), "none")
         registry.set_alias(CHAMPION, chosen.registry_version)
     except AcctaxError as exc:
         log.error("%s", exc)

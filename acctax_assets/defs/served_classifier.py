@@ -8,6 +8,7 @@ resolves when it runs (so moving the alias back is a rollback).
 """
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def register(registry: ModelRegistry, decision: Decision, run_id: str | None) ->
     }
     registry.set_alias(CHAMPION, versions[decision.champion.candidate.name])
     registry.set_alias(CHALLENGER, versions[decision.challenger.candidate.name] if decision.challenger else None)
-    return Decision(decision.champion, decision.challenger, decision.verdicts, decision.reason, decision.dataset_version, versions)
+    return replace(decision, registry_versions=versions)
 
 
 def write_report(folder: Path, decision: Decision, cards: list[Scorecard]) -> None:

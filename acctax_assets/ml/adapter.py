@@ -75,9 +75,8 @@ class AdapterRef:
         if base.config.pad_token_id is None:
             base.config.pad_token_id = tokenizer.pad_token_id
         # The saved tokenizer may hold words added for training: give them rows as the trainer did (their trained
-        # values come with the adapter's trainable tokens); rows a decoder already has spare are kept.
-        if len(tokenizer) > base.get_input_embeddings().num_embeddings:
-            base.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        # values come with the adapter's trainable tokens).
+        grow_input_embeddings(base, len(tokenizer))
         return PeftModel.from_pretrained(base, str(self.path)).eval()
 
     def load_tokenizer(self) -> Any:
@@ -85,6 +84,14 @@ class AdapterRef:
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+
+
+def grow_input_embeddings(model: Any, vocabulary_size: int) -> None:
+    """Input-embedding rows for every token of a tokenizer with added words (any architecture, through
+    `get_input_embeddings()`); a decoder's spare rows beyond its tokenizer are reused, never cut away. The trainer
+    and `load_model` both call this, so the adapter reloads onto the shape it was trained on."""
+    if vocabulary_size > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(vocabulary_size, mean_resizing=False)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.adapter import METRICS_FILE, TRAINED_CLASSES_FILE, TRAINING_CONFIG_FILE
+from acctax_assets.ml.adapter import METRICS_FILE, TRAINED_CLASSES_FILE, TRAINING_CONFIG_FILE, grow_input_embeddings
 from acctax_assets.ml.eval_outputs import EvalOutputs
 from acctax_assets.ml.inference import MASKED_LOGIT, mask_untrained
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
@@ -363,8 +363,7 @@ def extend_embeddings(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     added = added_token_ids(tokenizer, base_tokenizer)
     if not added:
         return []
-    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    grow_input_embeddings(model, len(tokenizer))
     weight = model.get_input_embeddings().weight
     with _gathered([weight]), torch.no_grad():
         for word, index in added.items():
