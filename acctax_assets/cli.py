@@ -61,11 +61,14 @@ def expand_months(specs: Sequence[str]) -> list[str]:
 
 def materialize(args: argparse.Namespace) -> int:
     """The whole graph on the local instance: the data layer for every landed month (or the requested ones),
-    then the training chain (dataset → tokenized → adapter) once over all materialized months."""
+    then the training chain once over the months whose blocking checks passed, then proposals for uncoded months.
+    A month that failed is left out of training, listed with its failing check at the end, and makes the exit
+    status 1 so scripts notice."""
     home = AcctaxHome.from_env().ensure()
     from dagster import DagsterInstance
 
     from acctax_assets import demo
+    from acctax_assets.defs.materialization_records import month_status
     from acctax_assets.ledger.ingestion import list_landing_files
 
     if not list_landing_files(home.landing) and not args.no_demo:
@@ -84,20 +87,20 @@ def materialize(args: argparse.Namespace) -> int:
     if not months:
         log.error("Nothing to materialize: no ledger file in %s maps to a partition", home.landing)
         return 2
-    failed, unlabelled = [], []
+    failed: dict[str, str] = {}
+    unlabelled = []
     with DagsterInstance.get() as instance:
         for month in months:
             result = run_job(instance, "ledger_data_job", month[:7], partition_key=month)
             if not result.success:
-                failed.append(month[:7])
+                failed[month] = _failure_reason(result)
             elif _labelled_rows(result) == 0:
                 unlabelled.append(month)
         log.info("Data layer: %d month(s) into %s; instance at %s", len(months) - len(failed), home.storage, home.dagster_home)
         if failed:
-            log.error("Failed months: %s — open the UI (`acctax ui`) to read the run logs", failed)
-            return 1
+            log.error("Failed months (training goes on without them): %s — `acctax ui` shows their run logs", [m[:7] for m in failed])
         if args.no_train:
-            return 0
+            return 1 if failed else 0
         release_stale_training_slots(instance)
         result = run_job(instance, "training_job", "training")
         for materialization in result.asset_materializations_for_node("account_classifier"):
@@ -109,7 +112,21 @@ def materialize(args: argparse.Namespace) -> int:
         served = result.asset_materializations_for_node("served_classifier")[0].metadata
         log.info("Comparison of candidates (served_classifier):\n%s", served["comparison"].value)
         log.info("%s", served["reason"].value)
-        return predict_months(instance, unlabelled, "csv")
+        code = predict_months(instance, unlabelled, "csv")
+        if failed:
+            excluded = month_status(instance, list(failed)).excluded
+            for month, reason in failed.items():
+                log.error("Left out of training: %s: %s", month[:7], excluded.get(month, reason))
+            return 1
+        return code
+
+
+def _failure_reason(result: Any) -> str:
+    """The first step failure of a failed run, in one line (a failed blocking check names itself here)."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            return event.step_failure_data.error.message.strip().splitlines()[0]
+    return "run failed"
 
 
 def release_stale_training_slots(instance: Any) -> None:

@@ -3,9 +3,10 @@
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, Output, multi_asset
+from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, MetadataValue, Output, multi_asset
 
 from acctax_assets.ledger.cleaning import clean_ledger
+from acctax_assets.ledger.fingerprints import table_version
 from acctax_assets.defs.io_managers import table_schema
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
@@ -21,7 +22,8 @@ from acctax_assets.defs.resources import LedgerSettings
     },
 )
 def cleaning(context: AssetExecutionContext, raw_ledger: pd.DataFrame, settings: LedgerSettings) -> Iterator[Output[pd.DataFrame]]:
-    """Split the raw month into clean rows and rejected rows; together they are exactly the raw rows."""
+    """Split the raw month into clean rows and rejected rows; together they are exactly the raw rows. Data versions
+    are content digests, so re-cleaning unchanged files is not a new month for the automation downstream."""
     result = clean_ledger(raw_ledger, context.partition_key, settings.rules)
     by_reason = result.rejected_by_reason
     context.log.info(f"{len(raw_ledger)} raw rows -> {len(result.cleaned)} cleaned, {len(result.rejected)} rejected {by_reason}")
@@ -29,6 +31,7 @@ def cleaning(context: AssetExecutionContext, raw_ledger: pd.DataFrame, settings:
     yield Output(
         result.cleaned,
         output_name="cleaned_ledger",
+        data_version=DataVersion(table_version(result.cleaned)),
         metadata={
             "rows_in": len(raw_ledger),
             "rows_out": len(result.cleaned),
@@ -43,6 +46,7 @@ def cleaning(context: AssetExecutionContext, raw_ledger: pd.DataFrame, settings:
     yield Output(
         result.rejected,
         output_name="rejected_ledger_rows",
+        data_version=DataVersion(table_version(result.rejected)),
         metadata={
             "rows": len(result.rejected),
             "by_reason": MetadataValue.md(reasons_table.to_markdown(index=False)) if by_reason else MetadataValue.md("no rejected rows"),

@@ -1,4 +1,9 @@
-"""`ledger_dataset`: every labelled month of `ledger_features` as text + stable class ids, split train/valid/test."""
+"""`ledger_dataset`: every labelled month of `ledger_features` as text + stable class ids, split train/valid/test.
+
+Months whose blocking data checks failed on their current materialization are left out and listed with the
+failing check, so one broken export does not stop the office. The ledger_features data version of every month
+used is recorded (`month_versions`): retraining compares it with the current versions to find changed months.
+"""
 
 from typing import Literal
 
@@ -12,6 +17,7 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact
+from acctax_assets.defs.materialization_records import FEATURES, MONTH_VERSIONS, latest_data_versions, month_status
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.resources import LedgerSettings
 
@@ -27,6 +33,12 @@ class DatasetConfig(Config):
     min_class_rows: int = Field(default=3, ge=3, le=1000, description="Classes with fewer rows go to train only (reported)")
     window_months: int | None = Field(default=None, ge=1, le=600, description="Only the latest N materialized months; default all")
     seed: int = Field(default=42, ge=0)
+
+
+def _excluded_table(excluded: dict[str, str]) -> str:
+    if not excluded:
+        return "none: every materialized month passed its blocking checks"
+    return pd.DataFrame({"month": [m[:7] for m in excluded], "why": list(excluded.values())}).to_markdown(index=False)
 
 
 def _label_table(counts: pd.DataFrame, registry: LabelRegistry) -> str:
@@ -50,9 +62,14 @@ def ledger_dataset(
     model_settings: ModelSettings,
 ) -> Output[DatasetArtifact]:
     """Labelled rows of all materialized months (or a window); unlabelled months are never trained on."""
-    months = sorted(ledger_features)
+    status = month_status(context.instance, sorted(ledger_features))
+    for line in status.excluded_lines():
+        context.log.warning(f"Left out of training: {line}")
+    months = [month for month in sorted(ledger_features) if month not in status.excluded]
     if config.window_months:
         months = months[-config.window_months:]
+    if not months:
+        raise Failure(description=f"No month passed its blocking data checks: {status.excluded_lines()}. Fix those files and re-materialize their months.")
     rows = labelled_rows({m: ledger_features[m] for m in months}, config.text_features)
     registry_path = settings.acctax_home.storage / REGISTRY_FILE
     split = SplitSettings(
@@ -75,6 +92,8 @@ def ledger_dataset(
         DatasetArtifact(dataset=dataset, registry=registry, text_spec=TextSpec(tuple(config.text_features))),
         metadata={
             "months": [m[:7] for m in months],
+            "excluded_months": MetadataValue.md(_excluded_table(status.excluded)),
+            MONTH_VERSIONS: MetadataValue.json(latest_data_versions(context.instance, FEATURES, months)),
             "split_strategy": config.split_strategy,
             "train_rows": report.sizes["train"],
             "valid_rows": report.sizes["valid"],

@@ -1,11 +1,13 @@
-"""`ledger_file_sensor`: new or changed landing files -> a run of that month's data chain.
+"""`ledger_file_sensor`: landing content that differs from what `raw_ledger` holds -> a run of that month's data chain.
 
-Idempotent: a month's run key is the month plus a digest of (path, mtime, size) of all its files, so the
-same files never trigger twice and a corrected file always does. The cursor holds one digest per month
-(plus the month of files mapped by content), never the file list itself.
+Content-based: a month's landing version is a digest of its files' names and bytes (ledger/fingerprints.py),
+and `raw_ledger` records the version it read as its Dagster data version. The sensor requests a month only when
+the two differ, so months materialized by the CLI, a backfill or a UI click are not re-run, and touching a file
+or replacing it with identical bytes launches nothing. The cursor keeps the month of files dated by content,
+the versions last seen (to log what changed) and the run already requested per month (so a run that failed
+before writing `raw_ledger` is not relaunched every tick: fix the file or re-materialize).
 """
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,7 +28,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ledger.column_map import ColumnMap
+from acctax_assets.ledger.fingerprints import landing_version
 from acctax_assets.ledger.ingestion import list_landing_files, month_from_content, month_from_name
+from acctax_assets.defs.materialization_records import RAW, latest_data_versions
 from acctax_assets.defs.resources import LedgerSettings
 
 DEFAULT_SETTLE_SECONDS = 10.0
@@ -37,13 +41,13 @@ MAX_TAG_LENGTH = 200
 class LandingScan:
     """What the landing folder holds now: file signatures per month, and files we cannot use yet."""
 
-    months: dict[str, list[str]] = field(default_factory=dict)
+    months: dict[str, list[Path]] = field(default_factory=dict)
     content_months: dict[str, str] = field(default_factory=dict)
     unmapped: dict[str, str] = field(default_factory=dict)
     settling: list[str] = field(default_factory=list)
 
-    def digest(self, month: str) -> str:
-        return hashlib.sha1("\n".join(sorted(self.months[month])).encode()).hexdigest()[:20]
+    def files(self, month: str, landing: Path) -> list[str]:
+        return sorted(path.relative_to(landing).as_posix() for path in self.months[month])
 
 
 def scan_landing(
@@ -80,7 +84,7 @@ def scan_landing(
         if month not in partition_keys:
             scan.unmapped[signature] = f"{relative}: month {month[:7]} is not a partition (before the first month or not finished yet)"
             continue
-        scan.months.setdefault(month, []).append(signature)
+        scan.months.setdefault(month, []).append(path)
     return scan
 
 
@@ -106,7 +110,7 @@ def build_ledger_file_sensor(
         job=job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Requests raw → cleaned → features for the month of every new or changed landing file.",
+        description="Requests raw → cleaned → features for each month whose landing content differs from raw_ledger's data version.",
     )
     def ledger_file_sensor(context: SensorEvaluationContext, settings: LedgerSettings) -> SensorResult | SkipReason:
         previous = load_cursor(context.cursor)
@@ -119,31 +123,39 @@ def build_ledger_file_sensor(
             now=time.time(),
             settle_seconds=settle_seconds,
         )
-        digests = {month: scan.digest(month) for month in scan.months}
+        versions = {month: landing_version(paths, home.landing) for month, paths in scan.months.items()}
+        materialized = latest_data_versions(context.instance, RAW, list(versions))
+        requested = {month: key for month, key in previous.get("requested", {}).items() if month in versions}
+        run_requests = []
+        for month, version in sorted(versions.items()):
+            if materialized.get(month) == version:
+                requested.pop(month, None)
+                continue
+            run_key = f"{month}:{version}:{materialized.get(month, 'new')}"
+            if requested.get(month) == run_key:
+                continue
+            requested[month] = run_key
+            files = ",".join(scan.files(month, home.landing))
+            run_requests.append(
+                RunRequest(run_key=run_key, partition_key=month, tags={"acctax/files": files[:MAX_TAG_LENGTH], "acctax/landing_version": version})
+            )
+        seen = previous.get("months", {})
         cursor = json.dumps(
-            {"months": digests, "content": scan.content_months, "unmapped": sorted(scan.unmapped)},
+            {"months": versions, "content": scan.content_months, "unmapped": sorted(scan.unmapped), "requested": requested},
             ensure_ascii=False,
             sort_keys=True,
         )
-        seen = previous.get("months", {})
-        run_requests = [
-            RunRequest(
-                run_key=f"{month}:{digest}",
-                partition_key=month,
-                tags={"acctax/files": ",".join(sorted(s.split("|")[0] for s in scan.months[month]))[:MAX_TAG_LENGTH]},
-            )
-            for month, digest in sorted(digests.items())
-            if seen.get(month) != digest
-        ]
         for signature in sorted(set(scan.unmapped) - set(previous.get("unmapped", []))):
             context.log.warning(f"Landing file not ingested: {scan.unmapped[signature]}")
-        for month in sorted(set(seen) - set(digests)):
+        for month in sorted(set(seen) - set(versions)):
             context.log.warning(f"All files of {month[:7]} left the landing folder; its assets keep their last materialization.")
         if scan.settling:
             context.log.info(f"Waiting for files still being written: {scan.settling}")
         if run_requests:
             return SensorResult(run_requests=run_requests, cursor=cursor)
         problems = f"; {len(scan.unmapped)} file(s) not ingested (see sensor logs)" if scan.unmapped else ""
-        return SensorResult(skip_reason=SkipReason(f"No new or changed ledger files{problems}"), cursor=cursor)
+        return SensorResult(
+            skip_reason=SkipReason(f"Landing content of {len(versions)} month(s) matches raw_ledger's data versions{problems}"), cursor=cursor
+        )
 
     return ledger_file_sensor

@@ -18,6 +18,7 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.predictions import PredictionScores, prediction_scores, prediction_table
 from acctax_assets.ml.serialization import serialize_rows
 from acctax_assets.ml.serving import load_served
+from acctax_assets.defs.materialization_records import FEATURES, FEATURES_VERSION, latest_data_versions
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
@@ -85,6 +86,7 @@ def ledger_predictions(
         table,
         metadata={
             "rows": len(table),
+            FEATURES_VERSION: latest_data_versions(context.instance, FEATURES, [context.partition_key]).get(context.partition_key, ""),
             "review_rows": review_rows,
             "review_share": review_rows / len(table) if len(table) else 0.0,
             "review_by_reason": {reason: int(n) for reason, n in table.loc[table["needs_review"], "review_reason"].value_counts().items()},

@@ -1,19 +1,118 @@
-"""What the automation reads back from the instance's event log: the asset keys it watches and the row counts
-`cleaned_ledger` records for a month (both sensors decide on them without opening any Parquet file)."""
+"""What the assets and the automation read back from the instance's event log: data versions per month, the
+row counts `cleaned_ledger` records, and which months the blocking data checks let through.
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+Everything here is decided by what was materialized and with which content (Dagster data versions), never by
+who launched the run, so the CLI, a backfill, a UI click and a sensor all count alike.
+"""
 
-CLASSIFIER = AssetKey("account_classifier")
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    EventRecordsFilter,
+)
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from acctax_assets.defs.ledger_checks import ledger_checks
+
+RAW = AssetKey("raw_ledger")
 CLEANED = AssetKey("cleaned_ledger")
 FEATURES = AssetKey("ledger_features")
+DATASET = AssetKey("ledger_dataset")
+CLASSIFIER = AssetKey("account_classifier")
 SERVED = AssetKey("served_classifier")
+PREDICTIONS = AssetKey("ledger_predictions")
 ROW_COUNTS = ("rows_out", "labelled_rows")
+# Metadata keys through which an asset names the upstream data versions it consumed.
+MONTH_VERSIONS = "month_versions"
+FEATURES_VERSION = "features_version"
+SHOWN_FIGURES = 4
+
+
+def latest_data_versions(instance: DagsterInstance, key: AssetKey, months: Sequence[str] | None = None) -> dict[str, str]:
+    """The data version of each month's latest materialization of `key` (months never materialized are absent)."""
+    tags = instance.event_log_storage.get_latest_tags_by_partition(
+        key, DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG], asset_partitions=list(months) if months is not None else None
+    )
+    return {month: values[DATA_VERSION_TAG] for month, values in tags.items() if DATA_VERSION_TAG in values}
+
+
+def latest_metadata(instance: DagsterInstance, key: AssetKey, month: str | None = None) -> dict[str, Any]:
+    """Metadata values of the latest materialization of `key` (of one month when partitioned); {} if none."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[month] if month else None), limit=1
+    ).records
+    materialization = records[0].asset_materialization if records else None
+    return {name: value.value for name, value in materialization.metadata.items()} if materialization else {}
+
+
+def consumed_month_versions(instance: DagsterInstance) -> dict[str, str]:
+    """The ledger_features version of each month the latest ledger_dataset was built from."""
+    recorded = latest_metadata(instance, DATASET).get(MONTH_VERSIONS)
+    return json.loads(recorded) if isinstance(recorded, str) else dict(recorded or {})
 
 
 def cleaned_row_counts(instance: DagsterInstance, month: str) -> dict[str, int]:
     """`rows_out` and `labelled_rows` of the month's latest cleaned_ledger materialization (the keys present)."""
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=CLEANED, asset_partitions=[month]), limit=1).records
-    materialization = records[0].asset_materialization if records else None
-    if materialization is None:
-        return {}
-    return {key: int(materialization.metadata[key].value) for key in ROW_COUNTS if key in materialization.metadata}
+    metadata = latest_metadata(instance, CLEANED, month)
+    return {key: int(metadata[key]) for key in ROW_COUNTS if key in metadata}
+
+
+def blocking_check_keys() -> list[AssetCheckKey]:
+    return [spec.key for checks in ledger_checks for spec in checks.check_specs if spec.blocking]
+
+
+@dataclass(frozen=True)
+class MonthStatus:
+    """Months a training may use, and months it must leave out with the failing check and its figures."""
+
+    usable: list[str] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)
+
+    def excluded_lines(self) -> list[str]:
+        return [f"{month[:7]}: {why}" for month, why in self.excluded.items()]
+
+
+def _blocking_failure(instance: DagsterInstance, storage_id: int) -> str | None:
+    """`<figures>` of a check evaluation that failed with ERROR severity (the severity that blocks), else None."""
+    records = instance.get_event_records(EventRecordsFilter(DagsterEventType.ASSET_CHECK_EVALUATION, storage_ids=[storage_id]), limit=1)
+    event = records[0].event_log_entry.dagster_event if records else None
+    evaluation = event.event_specific_data if event else None
+    if not isinstance(evaluation, AssetCheckEvaluation) or evaluation.passed or evaluation.severity != AssetCheckSeverity.ERROR:
+        return None
+    shown = [f"{name}={value.value}" for name, value in evaluation.metadata.items() if isinstance(value.value, (int, float, str))][:SHOWN_FIGURES]
+    return ", ".join(shown)
+
+
+def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatus:
+    """Split months by whether their data chain reached ledger_features from the current cleaned_ledger with no
+    blocking check failing on the current materializations. A month whose checks never ran is usable: unknown is
+    not bad, and the data chain runs its checks with it (the automation waits for data runs in flight)."""
+    if not months:
+        return MonthStatus()
+    cleaned = instance.get_latest_storage_id_by_partition(CLEANED, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months))
+    features = instance.get_latest_storage_id_by_partition(FEATURES, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months))
+    reasons: dict[str, list[str]] = {}
+    for info in instance.event_log_storage.get_asset_check_partition_info(blocking_check_keys(), partition_keys=list(months)):
+        if not info.is_current or info.latest_execution_status != AssetCheckExecutionRecordStatus.FAILED:
+            continue
+        figures = _blocking_failure(instance, info.latest_check_event_storage_id)
+        if figures is not None:
+            reasons.setdefault(info.partition_key, []).append(f"{info.check_key.name} failed ({figures})")
+    for month in months:
+        if month in cleaned and features.get(month, -1) < cleaned[month] and month not in reasons:
+            reasons[month] = ["ledger_features not materialized from the current cleaned_ledger (its run stopped before features)"]
+    excluded = {month: "; ".join(reasons[month]) for month in sorted(reasons)}
+    return MonthStatus(usable=[month for month in months if month not in excluded], excluded=excluded)

@@ -1,23 +1,29 @@
-"""`ledger_prediction_sensor`: a month with uncoded rows gets its proposals as soon as its features are
-materialized, with the champion `served_classifier` promoted.
+"""`ledger_prediction_sensor`: a month with uncoded rows gets its proposals once its `ledger_features` content is
+new to `ledger_predictions`, with a champion `served_classifier` promoted.
 
-The cursor is the newest `ledger_features` storage id handled; it only moves once a champion was promoted, so
-months landed before the first promotion are predicted when one appears.
+Content-based: `ledger_predictions` records the ledger_features data version it predicted (`features_version`),
+and the sensor requests a month only when the current version differs, so a month the CLI or a backfill already
+predicted, or whose files were re-materialized unchanged, is not predicted again. Months landed before the first
+promotion are predicted when one appears. The cursor holds the run requested per month, so a failed prediction
+run is not relaunched every tick.
 """
 
-from dagster import (
-    DagsterEventType,
-    DagsterInstance,
-    DefaultSensorStatus,
-    RunRequest,
-    SensorEvaluationContext,
-    SensorResult,
-    SkipReason,
-    sensor,
-)
+import json
+
+from dagster import DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from acctax_assets.defs.jobs import prediction_job
-from acctax_assets.defs.materialization_records import FEATURES, ROW_COUNTS, SERVED, cleaned_row_counts
+from acctax_assets.defs.materialization_records import (
+    FEATURES,
+    FEATURES_VERSION,
+    PREDICTIONS,
+    ROW_COUNTS,
+    SERVED,
+    cleaned_row_counts,
+    latest_data_versions,
+    latest_metadata,
+)
+
 
 def champion_promoted(instance: DagsterInstance) -> bool:
     """served_classifier has materialized at least once, i.e. some candidate passed its gate and was promoted."""
@@ -32,27 +38,36 @@ def uncoded_rows(instance: DagsterInstance, month: str) -> int:
     return counts["rows_out"] - counts["labelled_rows"]
 
 
+def _requested(cursor: str | None) -> dict[str, str]:
+    try:
+        value = json.loads(cursor) if cursor else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 @sensor(
     name="ledger_prediction_sensor",
     job=prediction_job,
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Requests ledger_predictions → prediction_export for every month with uncoded rows once its ledger_features is materialized.",
+    description="Requests ledger_predictions → prediction_export for every month with uncoded rows whose ledger_features content was not predicted yet.",
 )
 def ledger_prediction_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
     instance = context.instance
     if not champion_promoted(instance):
         return SkipReason("No champion yet: served_classifier has not promoted a candidate that passed its gate (run training_job)")
-    after = int(context.cursor) if context.cursor else None
-    features = instance.get_latest_storage_id_by_partition(FEATURES, DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after)
-    if not features:
-        return SkipReason("No ledger_features materialized since the last tick")
-    requests = [
-        RunRequest(run_key=f"{month}:{storage_id}", partition_key=month, tags={"acctax/trigger": "ledger_prediction_sensor"})
-        for month, storage_id in sorted(features.items())
-        if uncoded_rows(instance, month) > 0
-    ]
-    cursor = str(max(features.values()))
+    previous = _requested(context.cursor)
+    requested: dict[str, str] = {}
+    requests = []
+    for month, version in sorted(latest_data_versions(instance, FEATURES).items()):
+        if uncoded_rows(instance, month) == 0 or latest_metadata(instance, PREDICTIONS, month).get(FEATURES_VERSION) == version:
+            continue
+        run_key = f"{month}:{version}"
+        requested[month] = run_key
+        if previous.get(month) != run_key:
+            requests.append(RunRequest(run_key=run_key, partition_key=month, tags={"acctax/trigger": "ledger_prediction_sensor"}))
+    cursor = json.dumps(requested, sort_keys=True)
     if not requests:
-        return SensorResult(skip_reason=SkipReason(f"{len(features)} month(s) of new features, all fully coded"), cursor=cursor)
+        return SensorResult(skip_reason=SkipReason("Every month with uncoded rows has proposals for its current ledger_features"), cursor=cursor)
     return SensorResult(run_requests=requests, cursor=cursor)

@@ -1,8 +1,9 @@
 """`raw_ledger`: every landing file of the partition's month, stacked as text with its lineage."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
 
+from acctax_assets.ledger.fingerprints import landing_version
 from acctax_assets.ledger.ingestion import combine, files_for_month, list_landing_files, read_ledger_file
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
@@ -10,7 +11,8 @@ from acctax_assets.defs.resources import LedgerSettings
 
 @asset(partitions_def=ledger_months, group_name="ledger", kinds={"pandas", "parquet"})
 def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Output[pd.DataFrame]:
-    """The month's landing files as read: Korean headers mapped to canonical names, values untouched."""
+    """The month's landing files as read: Korean headers mapped to canonical names, values untouched. Its data
+    version is the digest of those files (`landing_version`), which ledger_file_sensor compares with the folder."""
     month = context.partition_key
     home = settings.acctax_home
     column_map = settings.column_map()
@@ -39,9 +41,12 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
             "malformed_lines": [int((f.frame["parse_error"] != "").sum()) for f in ledger_files],
         }
     )
+    version = landing_version(files, home.landing)
     return Output(
         raw,
+        data_version=DataVersion(version),
         metadata={
+            "landing_version": version,
             "source_files": MetadataValue.md(files_table.to_markdown(index=False)),
             "files": len(ledger_files),
             "rows": len(raw),
