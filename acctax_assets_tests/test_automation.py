@@ -1,6 +1,6 @@
 """Retraining schedule/sensor and the prediction sensor, evaluated against a real instance holding real data-layer
-materializations (training and the quality gate are stood in by runless events: the sensors read only the
-event log)."""
+materializations (the dataset, training, promotion and predictions are stood in by runless events carrying the
+metadata those assets record: the sensors read only the event log)."""
 
 from pathlib import Path
 
@@ -8,6 +8,7 @@ import pytest
 from dagster import (
     AssetCheckEvaluation,
     AssetMaterialization,
+    MetadataValue,
     DagsterInstance,
     DagsterRunStatus,
     RunRequest,
@@ -22,7 +23,17 @@ from dagster._core.test_utils import create_run_for_test
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
-from acctax_assets.defs.materialization_records import CLASSIFIER, SERVED
+from acctax_assets.defs.materialization_records import (
+    CLASSIFIER,
+    DATASET,
+    FEATURES,
+    FEATURES_VERSION,
+    MONTH_VERSIONS,
+    PREDICTIONS,
+    SERVED,
+    latest_data_versions,
+    month_status,
+)
 from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
@@ -49,7 +60,11 @@ def retrain(instance: DagsterInstance, months: int) -> RunRequest | SkipReason:
 
 
 def record_training(instance: DagsterInstance, promoted: bool = True) -> None:
-    """A training whose served_classifier promoted a champion, or (promoted=False) failed because no candidate passed."""
+    """A training over every usable month (its ledger_dataset records their feature versions) whose served_classifier
+    promoted a champion, or (promoted=False) failed because no candidate passed."""
+    usable = month_status(instance, sorted(latest_data_versions(instance, FEATURES))).usable
+    versions = latest_data_versions(instance, FEATURES, usable)
+    instance.report_runless_asset_event(AssetMaterialization(DATASET, metadata={MONTH_VERSIONS: MetadataValue.json(versions)}))
     instance.report_runless_asset_event(AssetMaterialization(CLASSIFIER))
     instance.report_runless_asset_event(AssetCheckEvaluation(asset_key=CLASSIFIER, check_name="classifier_quality_gate", passed=promoted))
     if promoted:
@@ -62,25 +77,39 @@ def instance(home: AcctaxHome) -> DagsterInstance:
         yield instance
 
 
-def test_retraining_sensor_waits_for_enough_new_labelled_months(home: AcctaxHome, instance: DagsterInstance) -> None:
+def record_predictions(instance: DagsterInstance, month: str) -> None:
+    """ledger_predictions of `month` made from its current ledger_features (the version it records)."""
+    version = latest_data_versions(instance, FEATURES, [f"{month}-01"])[f"{month}-01"]
+    instance.report_runless_asset_event(AssetMaterialization(PREDICTIONS, partition=f"{month}-01", metadata={FEATURES_VERSION: version}))
+
+
+def test_retraining_sensor_waits_for_enough_changed_labelled_months(home: AcctaxHome, instance: DagsterInstance) -> None:
     for month in ("2024-01", "2024-02"):
         land_month(home, month)
         materialize_month(instance, month)
 
     waiting = retrain(instance, months=3)
-    assert isinstance(waiting, SkipReason) and "2 new labelled month(s)" in waiting.skip_message and "needs 3" in waiting.skip_message
+    assert isinstance(waiting, SkipReason) and "2 labelled month(s) changed" in waiting.skip_message and "needs 3" in waiting.skip_message
 
     request = retrain(instance, months=2)
     assert isinstance(request, RunRequest)
-    assert request.tags["acctax/new_months"] == "2024-01,2024-02"
-    assert request.run_key == retrain(instance, months=2).run_key, "the same months give the same run key (one run per change)"
+    assert request.tags["acctax/changed_months"] == "2024-01,2024-02"
+    assert request.run_key == retrain(instance, months=2).run_key, "the same content gives the same run key (one run per change)"
 
     create_run_for_test(instance, job_name="training_job", status=DagsterRunStatus.STARTED)
     busy = retrain(instance, months=1)
     assert isinstance(busy, SkipReason) and "already queued or running" in busy.skip_message
 
 
-def test_training_resets_the_count_and_a_corrected_month_counts_again(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_data_runs_in_flight_postpone_the_decision(home: AcctaxHome, instance: DagsterInstance) -> None:
+    land_month(home, "2024-01")
+    materialize_month(instance, "2024-01")
+    create_run_for_test(instance, job_name="ledger_data_job", status=DagsterRunStatus.STARTED)
+    waiting = retrain(instance, months=1)
+    assert isinstance(waiting, SkipReason) and "ledger_data_job run(s) queued or running" in waiting.skip_message
+
+
+def test_unchanged_rematerialization_is_not_a_new_month_and_a_corrected_one_is(home: AcctaxHome, instance: DagsterInstance) -> None:
     for month in ("2024-01", "2024-02"):
         land_month(home, month)
         materialize_month(instance, month)
@@ -89,30 +118,41 @@ def test_training_resets_the_count_and_a_corrected_month_counts_again(home: Acct
     assert isinstance(retrain(instance, months=1), SkipReason)
     assert isinstance(monthly_retraining_schedule(build_schedule_context(instance=instance)), SkipReason)
 
+    for month in ("2024-01", "2024-02"):
+        materialize_month(instance, month)
+    unchanged = retrain(instance, months=1)
+    assert isinstance(unchanged, SkipReason) and "0 labelled month(s) changed" in unchanged.skip_message
+
     land_month(home, "2024-02", rows=25)
     materialize_month(instance, "2024-02")
     scheduled = monthly_retraining_schedule(build_schedule_context(instance=instance))
-    assert isinstance(scheduled, RunRequest) and scheduled.tags["acctax/new_months"] == "2024-02"
+    assert isinstance(scheduled, RunRequest) and scheduled.tags["acctax/changed_months"] == "2024-02"
     assert isinstance(retrain(instance, months=2), SkipReason)
 
 
-def test_a_failed_blocking_check_stops_retraining_and_names_the_month(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_a_failed_blocking_check_leaves_its_month_out_without_stopping_the_others(home: AcctaxHome, instance: DagsterInstance) -> None:
     land_month(home, "2024-01")
     land_month(home, "2024-02", broken=True)
     for month in ("2024-01", "2024-02"):
         materialize_month(instance, month)
 
-    skipped = retrain(instance, months=1)
-    assert isinstance(skipped, SkipReason)
-    assert "2024-02" in skipped.skip_message and "rejected_share: FAILED" in skipped.skip_message
-    assert "2024-01" not in skipped.skip_message
+    status = month_status(instance, ["2024-01-01", "2024-02-01"])
+    assert status.usable == ["2024-01-01"]
+    assert status.excluded["2024-02-01"].startswith("rejected_share failed (")
+
+    request = retrain(instance, months=1)
+    assert isinstance(request, RunRequest)
+    assert request.tags["acctax/changed_months"] == "2024-01" and request.tags["acctax/excluded_months"] == "2024-02"
+    skipped = retrain(instance, months=2)
+    assert isinstance(skipped, SkipReason) and "2024-02: rejected_share failed" in skipped.skip_message
 
     land_month(home, "2024-02")
     materialize_month(instance, "2024-02")
-    assert isinstance(retrain(instance, months=2), RunRequest), "a corrected month unblocks retraining"
+    corrected = retrain(instance, months=2)
+    assert isinstance(corrected, RunRequest) and "acctax/excluded_months" not in corrected.tags, "a corrected month counts again"
 
 
-def test_uncoded_month_is_predicted_once_after_its_features(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_uncoded_month_is_predicted_once_per_content(home: AcctaxHome, instance: DagsterInstance) -> None:
     land_month(home, "2024-01")
     land_month(home, "2024-02", coded=False)
     for month in ("2024-01", "2024-02"):
@@ -132,12 +172,17 @@ def test_uncoded_month_is_predicted_once_after_its_features(home: AcctaxHome, in
     assert defs.resolve_sensor_def("ledger_prediction_sensor").job_name == "prediction_job"
 
     again = ledger_prediction_sensor(build_sensor_context(instance=instance, cursor=result.cursor))
-    assert isinstance(again, SkipReason) and "since the last tick" in again.skip_message
+    assert again.run_requests == [], "a requested run is not requested again while it has not produced predictions"
+
+    record_predictions(instance, "2024-02")
+    materialize_month(instance, "2024-02")
+    unchanged = ledger_prediction_sensor(build_sensor_context(instance=instance))
+    assert unchanged.run_requests == [], "re-materialized but identical features are not predicted again, whatever the cursor"
 
     land_month(home, "2024-02", rows=30, coded=False)
     materialize_month(instance, "2024-02")
     rerun = ledger_prediction_sensor(build_sensor_context(instance=instance, cursor=result.cursor))
-    assert [r.partition_key for r in rerun.run_requests] == ["2024-02-01"], "re-materialized features are predicted again"
+    assert [r.partition_key for r in rerun.run_requests] == ["2024-02-01"], "changed features are predicted again"
     assert rerun.run_requests[0].run_key != result.run_requests[0].run_key
 
 

@@ -1,10 +1,14 @@
-"""The landing-folder sensor: one run per changed month, idempotent, reports what it cannot ingest."""
+"""The landing-folder sensor: one run per month whose content differs from raw_ledger, idempotent whoever
+materialized the month, reports what it cannot ingest."""
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 from dagster import DagsterInstance, SensorResult, build_sensor_context, instance_for_test
 
+from acctax_assets.definitions import defs
 from acctax_assets.defs.jobs import ledger_data_job
 from acctax_assets.defs.ledger_file_sensor import build_ledger_file_sensor
 from acctax_assets.defs.partitions import ledger_months
@@ -87,11 +91,61 @@ def test_corrupt_cursor_is_treated_as_empty(landing: Path) -> None:
         assert [r.partition_key for r in result.run_requests] == ["2024-01-01"]
 
 
-def test_cursor_stays_small(landing: Path) -> None:
-    for month in range(1, 13):
-        for client in range(10):
-            write_ledger(landing / f"client{client}" / f"ledger_2024-{month:02d}.csv", ledger_rows(1, date=f"2024{month:02d}05"))
+def test_cursor_grows_with_months_not_files(landing: Path, tmp_path: Path) -> None:
+    def cursor_length(clients: int) -> int:
+        shutil.rmtree(landing)
+        for month in range(1, 13):
+            for client in range(clients):
+                write_ledger(landing / f"client{client}" / f"ledger_2024-{month:02d}.csv", ledger_rows(1, date=f"2024{month:02d}05"))
+        with instance_for_test() as instance:
+            result = tick(instance, None)
+            assert len(result.run_requests) == 12
+            return len(result.cursor)
+
+    assert cursor_length(10) == cursor_length(1)
+
+
+def materialize(instance: DagsterInstance, month: str) -> None:
+    assert defs.resolve_job_def("ledger_data_job").execute_in_process(instance=instance, partition_key=month).success
+
+
+def test_months_materialized_elsewhere_are_not_requested(landing: Path) -> None:
+    """The CLI, a backfill or a UI click materialized the month: a sensor that never saw it launches nothing."""
+    write_ledger(landing / "ledger_2024-01.csv", ledger_rows(2))
+    write_ledger(landing / "ledger_2024-02.csv", ledger_rows(2, date="20240202"))
     with instance_for_test() as instance:
+        materialize(instance, "2024-01-01")
         result = tick(instance, None)
-        assert len(result.run_requests) == 12
-        assert len(result.cursor) < 1000
+        assert [r.partition_key for r in result.run_requests] == ["2024-02-01"]
+        materialize(instance, "2024-02-01")
+        assert tick(instance, None).run_requests == []
+        assert tick(instance, result.cursor).run_requests == []
+
+
+def test_touched_or_identically_replaced_files_launch_nothing(landing: Path) -> None:
+    path = write_ledger(landing / "ledger_2024-01.csv", ledger_rows(2))
+    with instance_for_test() as instance:
+        materialize(instance, "2024-01-01")
+        cursor = tick(instance, None).cursor
+        os.utime(path, (path.stat().st_atime + 60, path.stat().st_mtime + 60))
+        assert tick(instance, cursor).run_requests == [], "a touched file (new mtime, same bytes) is not new content"
+        content = path.read_bytes()
+        path.unlink()
+        path.write_bytes(content)
+        assert tick(instance, cursor).run_requests == [], "a file replaced by identical bytes is not new content"
+
+
+def test_content_that_changes_and_changes_back_is_requested_each_time(landing: Path) -> None:
+    path = write_ledger(landing / "ledger_2024-01.csv", ledger_rows(2))
+    original = path.read_bytes()
+    with instance_for_test() as instance:
+        materialize(instance, "2024-01-01")
+        write_ledger(path, ledger_rows(3))
+        changed = tick(instance, None)
+        assert [r.partition_key for r in changed.run_requests] == ["2024-01-01"]
+        assert changed.run_requests[0].tags["acctax/landing_version"] != ""
+        materialize(instance, "2024-01-01")
+        path.write_bytes(original)
+        back = tick(instance, changed.cursor)
+        assert [r.partition_key for r in back.run_requests] == ["2024-01-01"]
+        assert back.run_requests[0].run_key != changed.run_requests[0].run_key

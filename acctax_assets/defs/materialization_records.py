@@ -20,8 +20,8 @@ from dagster import (
     AssetRecordsFilter,
     DagsterEventType,
     DagsterInstance,
-    EventRecordsFilter,
 )
+from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
@@ -85,10 +85,11 @@ class MonthStatus:
         return [f"{month[:7]}: {why}" for month, why in self.excluded.items()]
 
 
-def _blocking_failure(instance: DagsterInstance, storage_id: int) -> str | None:
-    """`<figures>` of a check evaluation that failed with ERROR severity (the severity that blocks), else None."""
-    records = instance.get_event_records(EventRecordsFilter(DagsterEventType.ASSET_CHECK_EVALUATION, storage_ids=[storage_id]), limit=1)
-    event = records[0].event_log_entry.dagster_event if records else None
+def _blocking_failure(instance: DagsterInstance, check_key: AssetCheckKey, month: str) -> str | None:
+    """The figures of the month's latest evaluation of a check when it failed with ERROR severity (the severity
+    that blocks), else None."""
+    history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=1, partition_filter=PartitionKeyFilter(key=month))
+    event = history[0].event.dagster_event if history and history[0].event else None
     evaluation = event.event_specific_data if event else None
     if not isinstance(evaluation, AssetCheckEvaluation) or evaluation.passed or evaluation.severity != AssetCheckSeverity.ERROR:
         return None
@@ -108,7 +109,7 @@ def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatu
     for info in instance.event_log_storage.get_asset_check_partition_info(blocking_check_keys(), partition_keys=list(months)):
         if not info.is_current or info.latest_execution_status != AssetCheckExecutionRecordStatus.FAILED:
             continue
-        figures = _blocking_failure(instance, info.latest_check_event_storage_id)
+        figures = _blocking_failure(instance, info.check_key, info.partition_key)
         if figures is not None:
             reasons.setdefault(info.partition_key, []).append(f"{info.check_key.name} failed ({figures})")
     for month in months:
