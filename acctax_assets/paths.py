@@ -10,11 +10,16 @@ from pathlib import Path
 HOME_ENV = "ACCTAX_HOME"
 DEFAULT_HOME = ".acctax"
 
+# The UI's first-visit community/newsletter dialog, off: an office user opening the UI has work to look at.
+_NUX_OFF = """\
+nux:
+  enabled: false
+"""
 _DAGSTER_YAML = """\
 # Written by acctax_assets on first use. Local SQLite storage under this folder; no telemetry.
 telemetry:
   enabled: false
-concurrency:
+{nux}concurrency:
   # Steps in a pool (account_classifier is in pool "training") run one at a time across all runs.
   pools:
     default_limit: 1
@@ -76,7 +81,9 @@ class AcctaxHome:
             folder.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():
-            dagster_yaml.write_text(_DAGSTER_YAML, encoding="utf-8")
+            dagster_yaml.write_text(_DAGSTER_YAML.format(nux=_NUX_OFF), encoding="utf-8")
+        elif "nux:" not in (existing := dagster_yaml.read_text(encoding="utf-8")):
+            dagster_yaml.write_text(existing.rstrip("\n") + "\n" + _NUX_OFF, encoding="utf-8")
         if not os.environ.get("DAGSTER_HOME"):
             os.environ["DAGSTER_HOME"] = str(self.dagster_home)
         return self

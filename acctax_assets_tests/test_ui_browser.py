@@ -1,4 +1,5 @@
-"""The Dagster UI in a real browser, driven the way an office user drives it: look at the asset graph, materialize
+"""The Dagster UI in a real browser, driven the way an office user drives it: the daemon's first sensor ticks launch
+nothing for months already materialized outside it; look at the asset graph, materialize
 one month of the data layer, read that month's row counts and check results, backfill a range of months, read
 the adapter's F1, and terminate a running training; meanwhile an uncoded month dropped into landing gets its
 proposals with no click (landing sensor, then prediction sensor) — then confirm through the instance that the UI really
@@ -21,14 +22,14 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickStatus
 from playwright.sync_api import Locator, Page, expect
 
 from acctax_assets import demo
 from acctax_assets.cli import QUIET_RUN_CONFIG
 from acctax_assets.definitions import RETRAIN_AFTER_MONTHS_ENV, build_definitions
 from acctax_assets.defs.ledger_checks import ledger_checks
-from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.test_ml_pipeline import run_config as tiny_training_config
 from acctax_assets_tests.ui_browser import (
@@ -60,27 +61,21 @@ FINAL_RUN_STATUS = re.compile(r"^(Success|Failure|Canceled)$")
 UNFINISHED_BACKFILL = ("", "Requested", "In progress", "Canceling")
 UNCODED_MONTH = "2024-04-01"
 AUTOMATION_TIMEOUT_S = 420
+FIRST_TICKS_TIMEOUT_S = 150
 TRAINER_START_TIMEOUT_S = 420
 TRAINER_EXIT_TIMEOUT_S = 90
 
 
 def land_and_train(home: AcctaxHome) -> None:
-    """Demo files for three months, their data layer and a tiny adapter, on the persistent instance the UI opens.
-    The month runs carry the landing sensor's own run keys, so when the UI's daemon evaluates
-    `ledger_file_sensor` it finds these files handled and launches nothing that would race the UI actions."""
+    """Demo files for three months, their data layer and a tiny adapter, on the persistent instance the UI opens,
+    run in process the way `acctax materialize` runs them (no sensor involved)."""
     demo.main(["--start", "2024-01", "--end", "2024-03", "--rows-per-month", "200", "--out", str(home.landing)])
     defs = build_definitions(settle_seconds=0)
-    sensor = defs.resolve_sensor_def("ledger_file_sensor")
     job = defs.resolve_job_def("ledger_data_job")
     with DagsterInstance.get() as instance:
-        requests = sensor(build_sensor_context(instance=instance, resources={"settings": LedgerSettings()})).run_requests
-        assert [r.partition_key for r in requests] == MONTHS
-        for request in requests:
-            tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": sensor.name}
-            result = job.execute_in_process(
-                instance=instance, partition_key=request.partition_key, tags=tags, run_config=QUIET_RUN_CONFIG, raise_on_error=False
-            )
-            assert result.success, f"data layer for {request.partition_key} failed in process"
+        for month in MONTHS:
+            result = job.execute_in_process(instance=instance, partition_key=month, run_config=QUIET_RUN_CONFIG, raise_on_error=False)
+            assert result.success, f"data layer for {month} failed in process"
         training = defs.resolve_job_def("training_job").execute_in_process(
             instance=instance, run_config=tiny_training_config(), raise_on_error=False
         )
@@ -90,10 +85,36 @@ def land_and_train(home: AcctaxHome) -> None:
 @pytest.fixture
 def ui(home: AcctaxHome) -> Iterator[DagsterUI]:
     land_and_train(home)
-    # The UI re-materializes labelled months; keep retraining_sensor from starting a full-size training run.
-    env = {**os.environ, RETRAIN_AFTER_MONTHS_ENV: "120"}
+    # Retrain after a single changed month: the UI run and the backfill below re-materialize unchanged months,
+    # which must not count as changed.
+    env = {**os.environ, RETRAIN_AFTER_MONTHS_ENV: "1"}
     with acctax_ui(env, artifacts_dir() / "dagster-dev.log") as running:
         yield running
+
+
+def sensor_ticks(instance: DagsterInstance) -> dict[str, list[InstigatorTick]]:
+    """Every tick the daemon recorded, per sensor name."""
+    states = instance.schedule_storage.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+    return {state.instigator_name: list(instance.get_ticks(state.instigator_origin_id, state.selector_id)) for state in states}
+
+
+def first_ticks_launch_nothing(ui: DagsterUI) -> None:
+    """Two ticks of ledger_file_sensor and one of each other sensor, over months materialized outside the daemon:
+    all skipped, no run launched."""
+    wanted = {"ledger_file_sensor": 2, "ledger_prediction_sensor": 1, "retraining_sensor": 1}
+    deadline = time.monotonic() + FIRST_TICKS_TIMEOUT_S
+    with DagsterInstance.get() as instance:
+        runs_before = instance.get_runs_count()
+        while time.monotonic() < deadline:
+            ticks = sensor_ticks(instance)
+            if all(len(ticks.get(name, [])) >= count for name, count in wanted.items()):
+                break
+            time.sleep(2)
+        counts = {name: len(ticks.get(name, [])) for name in wanted}
+        assert all(counts[name] >= count for name, count in wanted.items()), f"sensor ticks {counts} after {FIRST_TICKS_TIMEOUT_S} s:\n{ui.log_tail()}"
+        launched = {name: [tick.status.value for tick in ticks[name] if tick.status != TickStatus.SKIPPED] for name in wanted}
+        assert not any(launched.values()), f"sensor ticks that were not skipped: {launched}"
+        assert instance.get_runs_count() == runs_before, "the daemon launched runs for content that was already materialized"
 
 
 def cleaned_ledger_checks() -> list[str]:
@@ -257,6 +278,10 @@ def wait_for_automatic_proposals(home: AcctaxHome, ui: DagsterUI) -> None:
         assert runs[0].tags.get("dagster/sensor_name") == "ledger_prediction_sensor"
         data_runs = instance.get_runs(RunsFilter(job_name="ledger_data_job", tags={"dagster/partition": UNCODED_MONTH}))
         assert [r.tags.get("dagster/sensor_name") for r in data_runs] == ["ledger_file_sensor"], "the data layer ran once, by the landing sensor"
+        by_sensors = [(r.job_name, r.tags.get("dagster/partition")) for r in instance.get_runs() if r.tags.get("dagster/sensor_name")]
+        assert sorted(by_sensors) == [("ledger_data_job", UNCODED_MONTH), ("prediction_job", UNCODED_MONTH)], (
+            "the sensors ran exactly the new month's chain and its predictions: no other month, no retraining"
+        )
     proposals = pd.read_csv(export, encoding="utf-8-sig")
     proposed = proposals[~proposals["검토사유"].fillna("").str.startswith("rejected")]
     assert len(proposals) == 200, "the export holds every raw line of the month"
@@ -304,11 +329,13 @@ def terminate_training_from_the_ui(page: Page, ui: DagsterUI, home: AcctaxHome) 
 
 
 def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, home: AcctaxHome, tmp_path: Path) -> None:
+    first_ticks_launch_nothing(ui)
     land_uncoded_month(home, tmp_path / "uncoded")
     with chromium() as browser:
         page = open_page(browser)
         page.goto(ui.url)
         look_at_the_asset_graph(page, ui)
+        expect(page.get_by_text("Join the Dagster community"), "a first visit shows no community/newsletter dialog").to_have_count(0)
 
         run_path = launch_from_job_page(page, ONE_MONTH, 1, "Launch 1 run", "03a-launch-one-month")
         assert run_path.startswith("/runs/"), f"the toast should link a run page, links {run_path!r}"

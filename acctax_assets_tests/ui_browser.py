@@ -143,12 +143,9 @@ def chromium() -> Iterator[Browser]:
 
 
 def open_page(browser: Browser) -> Page:
-    """A desktop-sized page that dismisses Dagster's one-time community pop-up whenever it shows up."""
+    """A desktop-sized page (the instance disables Dagster's community pop-up, so no dialog is dismissed here)."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.set_default_timeout(UI_TIMEOUT_MS)
-    page.add_locator_handler(
-        page.get_by_text("Join the Dagster community"), lambda: page.get_by_role("button", name="Skip").click()
-    )
     return page
 
 
