@@ -8,6 +8,7 @@ from dagster import AssetKey, DagsterInstance
 
 from acctax_assets import cli, demo
 from acctax_assets.paths import AcctaxHome
+from acctax_assets_tests.test_ml_pipeline import run_config as tiny_training_config
 
 
 def test_materialize_every_landed_month_into_the_local_instance(home: AcctaxHome) -> None:
@@ -55,3 +56,33 @@ def test_ui_binds_dagster_dev_to_loopback_by_default(home: AcctaxHome, monkeypat
     (argv, env), = calls
     assert argv[argv.index("-h") + 1] == "127.0.0.1" and argv[argv.index("-p") + 1] == "3000"
     assert env["DAGSTER_HOME"] == str(home.dagster_home)
+
+
+@pytest.mark.slow
+def test_a_month_failing_its_blocking_checks_is_left_out_and_the_rest_trains(
+    home: AcctaxHome, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every line of 2024-06 lacks its date: that month fails rejected_share, the other two train, and the exit
+    status says something was left out."""
+    demo.main(["--start", "2024-05", "--end", "2024-07", "--rows-per-month", "300", "--out", str(home.landing)])
+    june = home.landing / "ledger_2024-06.csv"
+    try:
+        frame = pd.read_csv(june, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        frame = pd.read_csv(june, dtype=str, keep_default_na=False, encoding="cp949")
+    frame["전표일자"] = ""
+    june.write_text(frame.to_csv(index=False), encoding="utf-8")
+    run_job = cli.run_job
+
+    def tiny_training(instance, job_name, label, partition_key=None, run_config=None):
+        return run_job(instance, job_name, label, partition_key, tiny_training_config() if job_name == "training_job" else run_config)
+
+    monkeypatch.setattr(cli, "run_job", tiny_training)
+    assert cli.main(["materialize", "--no-demo"]) == 1
+    assert "Left out of training: 2024-06: rejected_share failed (" in caplog.text
+    with DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        dataset = instance.get_latest_materialization_event(AssetKey("ledger_dataset")).asset_materialization.metadata
+        assert instance.get_latest_materialization_event(AssetKey("served_classifier")) is not None
+    assert dataset["months"].value == ["2024-05", "2024-07"]
+    assert "2024-06" in dataset["excluded_months"].value and "rejected_share failed" in dataset["excluded_months"].value
+    assert sorted(dataset["month_versions"].value) == ["2024-05-01", "2024-07-01"]
