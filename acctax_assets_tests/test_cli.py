@@ -65,13 +65,15 @@ def test_a_month_failing_its_blocking_checks_is_left_out_and_the_rest_trains(
     """Every line of 2024-06 lacks its date: that month fails rejected_share, the other two train, and the exit
     status says something was left out."""
     demo.main(["--start", "2024-05", "--end", "2024-07", "--rows-per-month", "300", "--out", str(home.landing)])
-    june = home.landing / "ledger_2024-06.csv"
-    try:
+    (june,) = home.landing.glob("ledger_2024-06.*")
+    if june.suffix == ".xlsx":
+        frame = pd.read_excel(june, dtype=str, keep_default_na=False)
+        frame["전표일자"] = ""
+        frame.to_excel(june, index=False)
+    else:
         frame = pd.read_csv(june, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        frame = pd.read_csv(june, dtype=str, keep_default_na=False, encoding="cp949")
-    frame["전표일자"] = ""
-    june.write_text(frame.to_csv(index=False), encoding="utf-8")
+        frame["전표일자"] = ""
+        june.write_text(frame.to_csv(index=False), encoding="utf-8")
     run_job = cli.run_job
 
     def tiny_training(instance, job_name, label, partition_key=None, run_config=None):
