@@ -17,7 +17,7 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact
-from acctax_assets.defs.materialization_records import FEATURES, MONTH_VERSIONS, latest_data_versions, month_status
+from acctax_assets.defs.materialization_records import CLEANED, FEATURES, MONTH_VERSIONS, latest_data_versions, month_status
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.resources import LedgerSettings
 
@@ -62,7 +62,7 @@ def ledger_dataset(
     model_settings: ModelSettings,
 ) -> Output[DatasetArtifact]:
     """Labelled rows of all materialized months (or a window); unlabelled months are never trained on."""
-    status = month_status(context.instance, sorted(ledger_features))
+    status = month_status(context.instance, sorted(set(ledger_features) | context.instance.get_materialized_partitions(CLEANED)))
     for line in status.excluded_lines():
         context.log.warning(f"Left out of training: {line}")
     months = [month for month in sorted(ledger_features) if month not in status.excluded]
