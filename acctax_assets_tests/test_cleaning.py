@@ -54,7 +54,7 @@ def test_clean_rows_are_typed_and_coded_as_words(tmp_path: Path) -> None:
         ({"date": ""}, "missing_date"),
         ({"date": "20241301"}, "invalid_date"),
         ({"date": "2024.02.01"}, "date_outside_month"),
-        ({"supply_amount": ""}, "missing_amount"),
+        ({"supply_amount": "", "total_amount": ""}, "missing_amount"),
         ({"supply_amount": "abc"}, "invalid_amount"),
         ({"vat_amount": "1,0x0"}, "invalid_amount"),
         ({"supply_amount": "10000000000000", "vat_amount": "0", "total_amount": "10000000000000"}, "amount_outlier"),

@@ -10,6 +10,7 @@ from acctax_assets.ledger.column_map import load_column_map, snake_case
 from acctax_assets.ledger.ingestion import (
     TRUNCATED_CHARACTER,
     combine,
+    is_ledger_file,
     list_landing_files,
     month_from_name,
     month_of_file,
@@ -57,19 +58,43 @@ def test_lineage_columns(tmp_path: Path) -> None:
 
 
 def test_missing_required_column_names_file_column_and_fix(tmp_path: Path) -> None:
-    columns = [c for c in BASE_ROW if c != "supply_amount"]
+    columns = [c for c in BASE_ROW if c not in ("supply_amount", "total_amount")]
     path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(2), columns=columns)
     with pytest.raises(LedgerFileError) as error:
         read(path)
     message = str(error.value)
     assert "ledger_2024-01.csv" in message
-    assert "supply_amount" in message and "매입.공급가액" in message
+    assert "'supply_amount' (usual header '매입.공급가액') or 'total_amount' (usual header '매입.합계금액')" in message
+    assert "headers found: ['전표일자'" in message
     assert "column_map.yaml" in message
 
 
+@pytest.mark.parametrize(
+    ("dropped", "readable"),
+    [
+        (("company_name", "item"), True),
+        (("supply_amount",), True),
+        (("party_name", "item"), True),
+        (("party_name", "desc", "item"), False),
+        (("acct_code", "acct_name", "vat_amount", "total_amount"), True),
+    ],
+)
+def test_only_date_amount_and_one_text_column_are_required(tmp_path: Path, dropped: tuple[str, ...], readable: bool) -> None:
+    columns = [c for c in BASE_ROW if c not in dropped]
+    path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(2), columns=columns)
+    if not readable:
+        with pytest.raises(LedgerFileError, match="'party_name' .* or 'desc' .* or 'item'"):
+            read(path)
+        return
+    ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
+    assert ledger.rows == 2
+    assert set(dropped) - {"company_name"} <= set(ledger.columns_missing)
+
+
 def test_renamed_column_is_mapped_by_an_override(tmp_path: Path) -> None:
+    without_total = [c for c in BASE_ROW if c != "total_amount"]
     path = tmp_path / "ledger_2024-01.csv"
-    write_ledger(path, ledger_rows(2))
+    write_ledger(path, ledger_rows(2), columns=without_total)
     path.write_text(path.read_text(encoding="utf-8").replace("매입.공급가액", "공급가액(원)"), encoding="utf-8")
     with pytest.raises(LedgerFileError):
         read(path)
@@ -77,7 +102,7 @@ def test_renamed_column_is_mapped_by_an_override(tmp_path: Path) -> None:
     override.write_text("sources:\n  'ledger_2024-*.csv':\n    공급가액(원): supply_amount\n", encoding="utf-8")
     frame = read_ledger_file(path, load_column_map(override), tmp_path).frame
     assert frame["supply_amount"].tolist() == ["10,000", "10,000"]
-    other = write_ledger(tmp_path / "other_2024-01.csv", ledger_rows(1))
+    other = write_ledger(tmp_path / "other_2024-01.csv", ledger_rows(1), columns=without_total)
     other.write_text(other.read_text(encoding="utf-8").replace("매입.공급가액", "공급가액(원)"), encoding="utf-8")
     with pytest.raises(LedgerFileError):
         read_ledger_file(other, load_column_map(override), tmp_path)
@@ -151,10 +176,13 @@ def test_undecodable_bytes_fail_naming_the_file(tmp_path: Path) -> None:
         read(path)
 
 
-def test_corrupt_xlsx_fails_naming_the_file(tmp_path: Path) -> None:
+def test_corrupt_xlsx_fails_naming_the_file_and_what_it_is(tmp_path: Path) -> None:
     path = tmp_path / "ledger_2024-01.xlsx"
     path.write_bytes(b"not a zip")
-    with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx.*cannot be read as XLSX"):
+    with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx: named .xlsx but is delimited text; no header row"):
+        read(path)
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 64)
+    with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx: is a ZIP archive but not an XLSX workbook.*Fix:"):
         read(path)
 
 
@@ -182,10 +210,19 @@ def test_month_from_content_when_name_has_no_period(tmp_path: Path) -> None:
 
 def test_landing_listing_skips_temp_hidden_and_foreign_files(tmp_path: Path) -> None:
     write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(1))
-    for name in [".ledger_2024-02.csv.tmp", "~$ledger.xlsx", "ledger_2024-03.csv.part", "notes.txt"]:
+    for name in [".ledger_2024-02.csv.tmp", "~$ledger.xlsx", "ledger_2024-03.csv.part", "notes.pdf", "readme.md"]:
         (tmp_path / name).write_text("x")
     write_ledger(tmp_path / ".hidden" / "ledger_2024-04.csv", ledger_rows(1))
     assert [p.name for p in list_landing_files(tmp_path)] == ["ledger_2024-01.csv"]
+
+
+def test_landing_listing_takes_every_supported_export_kind(tmp_path: Path) -> None:
+    names = ["a_2024-01.csv", "b_2024-01.tsv", "c_2024-01.txt", "d_2024-01.xlsx", "e_2024-01.xls", "f_2024-01.parquet"]
+    for name in names:
+        (tmp_path / "clients" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "clients" / name).write_text("x")
+    assert [p.name for p in list_landing_files(tmp_path)] == names
+    assert all(is_ledger_file(p) for p in list_landing_files(tmp_path))
 
 
 def test_landing_listing_ignores_symlinks_that_escape_the_landing_folder(tmp_path: Path) -> None:
@@ -205,4 +242,4 @@ def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
     assert len(raw) == 3
     assert raw["acct_code"].tolist() == ["81100", "", ""]
     assert raw["source_labelled"].tolist() == [True, False, False]
-    assert list(raw.columns[-4:]) == ["source_file", "source_row", "source_labelled", "parse_error"]
+    assert list(raw.columns[-5:]) == ["source_file", "source_row", "source_labelled", "parse_error", "summary_cell"]

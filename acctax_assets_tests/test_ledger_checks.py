@@ -35,11 +35,14 @@ def rejected(reasons: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"reject_reason": reasons})
 
 
-def test_raw_required_columns() -> None:
-    good = pd.DataFrame({c: ["x"] for c in REQUIRED_COLUMNS})
+def test_raw_required_columns_accept_any_of_the_alternatives() -> None:
+    good = pd.DataFrame({c: ["x"] for c in ("date", "total_amount", "desc")})
     assert checks.raw_required_columns(good).passed
-    result = checks.raw_required_columns(good.drop(columns=["item"]))
-    assert not result.passed and result.metadata["missing"].value == ["item"]
+    assert checks.raw_required_columns(pd.DataFrame({c: ["x"] for group in REQUIRED_COLUMNS for c in group})).passed
+    result = checks.raw_required_columns(good.drop(columns=["desc"]))
+    assert not result.passed and result.metadata["missing"].value == ["party_name|desc|item"]
+    result = checks.raw_required_columns(good.drop(columns=["date", "total_amount"]))
+    assert result.metadata["missing"].value == ["date", "supply_amount|total_amount"]
 
 
 def test_cleaned_schema() -> None:
@@ -66,6 +69,9 @@ def test_rejected_share_passes_warns_and_blocks() -> None:
     raw = pd.DataFrame(index=range(100))
     assert checks.rejected_share(cleaned(), raw, rejected(["invalid_date"] * 2), SETTINGS).passed
     assert checks.rejected_share(cleaned(), raw, rejected(["duplicate"] * 50), SETTINGS).passed
+    totals = checks.rejected_share(cleaned(), raw, rejected(["summary_row"] * 30 + ["invalid_date"]), SETTINGS)
+    assert totals.passed, "totals lines are expected in real exports, not invalid rows"
+    assert totals.metadata["by_reason"].value == {"summary_row": 30, "invalid_date": 1}
     warn = checks.rejected_share(cleaned(), raw, rejected(["invalid_date"] * 10), SETTINGS)
     assert not warn.passed and warn.severity == AssetCheckSeverity.WARN
     error = checks.rejected_share(cleaned(), raw, rejected(["invalid_date"] * 30), SETTINGS)

@@ -20,7 +20,7 @@ def as_result(verdict: quality.Verdict) -> AssetCheckResult:
 
 @asset_check(asset="raw_ledger", partitions_def=ledger_months, blocking=True)
 def raw_required_columns(raw_ledger: pd.DataFrame) -> AssetCheckResult:
-    """The raw month has every required canonical column."""
+    """The raw month has every required canonical column (a date, an amount, a text column: see REQUIRED_COLUMNS)."""
     return as_result(quality.required_columns(raw_ledger, REQUIRED_COLUMNS))
 
 

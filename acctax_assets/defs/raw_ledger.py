@@ -4,7 +4,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
 
 from acctax_assets.ledger.fingerprints import landing_version
-from acctax_assets.ledger.ingestion import combine, files_for_month, list_landing_files, read_ledger_file
+from acctax_assets.ledger.ingestion import combine, files_for_month, list_landing_files, read_ledger_files
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 
@@ -26,7 +26,7 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
                 f"(a file name containing {month[:7]} or {month[:4]}{month[5:7]}), or materialize a month that has files."
             )
         )
-    ledger_files = [read_ledger_file(path, column_map, home.landing) for path in files]
+    ledger_files = read_ledger_files(files, column_map, home.landing)
     raw = combine(ledger_files)
     unknown = sorted({h for f in ledger_files for h in f.mapping.unknown})
     if unknown:
@@ -35,10 +35,15 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
         context.log.warning(warning)
     files_table = pd.DataFrame(
         {
-            "file": [f.path.relative_to(home.landing).as_posix() for f in ledger_files],
+            "file": [f.source_file for f in ledger_files],
+            "format": [f.kind for f in ledger_files],
             "encoding": [f.encoding for f in ledger_files],
-            "rows": [len(f.frame) for f in ledger_files],
-            "malformed_lines": [int((f.frame["parse_error"] != "").sum()) for f in ledger_files],
+            "rows": [f.rows for f in ledger_files],
+            "preamble_rows": [f.preamble_rows for f in ledger_files],
+            "summary_rows": [f.summary_rows for f in ledger_files],
+            "malformed_lines": [f.malformed_lines for f in ledger_files],
+            "company": [f.company_source for f in ledger_files],
+            "columns_missing": [len(f.columns_missing) for f in ledger_files],
         }
     )
     version = landing_version(files, home.landing)
@@ -48,10 +53,13 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
         metadata={
             "landing_version": version,
             "source_files": MetadataValue.md(files_table.to_markdown(index=False)),
-            "files": len(ledger_files),
+            "files": len(files),
             "rows": len(raw),
             "columns_mapped": sorted({h for f in ledger_files for h in f.mapping.mapped}),
             "columns_unknown": unknown,
             "files_unmapped": unmapped,
+            "preamble_rows": {f.source_file: f.preamble_rows for f in ledger_files if f.preamble_rows},
+            "columns_missing": {f.source_file: f.columns_missing for f in ledger_files if f.columns_missing},
+            "companies_assigned": {f.source_file: f.company_source for f in ledger_files if f.company},
         },
     )

@@ -1,7 +1,8 @@
 """Raw ledger -> typed, validated, deduplicated rows plus the rejected rows with their reason.
 
 Invariant: every raw row lands in exactly one of the two outputs (duplicates are rejected rows with
-reason `duplicate`). A row that breaks several rules gets the first reason in REJECT_REASONS.
+reason `duplicate`, totals lines with `summary_row`). A row that breaks several rules gets the first reason
+in REJECT_REASONS.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from acctax_assets.ledger.schema import (
     SOURCE_FILE,
     SOURCE_LABELLED,
     SOURCE_ROW,
+    SUMMARY_CELL,
     TAXPAYER_TYPES,
     VAT_TYPES,
 )
@@ -30,6 +32,8 @@ from acctax_assets.ledger.schema import (
 REJECT_REASON = "reject_reason"
 REJECT_DETAIL = "reject_detail"
 REJECT_REASONS: tuple[str, ...] = (
+    # First: a totals line (합계/소계/월계 …) is not a voucher line whatever else is wrong with it.
+    "summary_row",
     "malformed_line",
     "missing_date",
     "invalid_date",
@@ -42,6 +46,9 @@ REJECT_REASONS: tuple[str, ...] = (
     "invalid_label",
     "duplicate",
 )
+# Rejected by design rather than bad data: real exports carry totals lines, and copies of a file get dropped
+# twice. They are counted and reported, never toward the share of invalid rows.
+EXPECTED_REJECTS: tuple[str, ...] = ("summary_row", "duplicate")
 # Coded columns turned into words; the original code is kept in `<column>_code`.
 CODE_TABLES: dict[str, dict[str, str]] = {
     "document_type": DOCUMENT_TYPES,
@@ -103,16 +110,18 @@ def _quoted(column: str, values: pd.Series, suffix: str = "") -> Callable[[pd.Se
 
 
 def _typed(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
-    """Typed copy of the canonical columns plus per-amount-column invalid masks."""
+    """Typed copy of the canonical columns plus per-amount-column invalid masks (an absent amount column is
+    all NA and never invalid)."""
     typed: dict[str, pd.Series] = {}
     invalid: dict[str, pd.Series] = {}
+    for column in AMOUNT_COLUMNS:
+        values = raw[column] if column in raw.columns else pd.Series("", index=raw.index, dtype=TEXT)
+        typed[column], invalid[column] = parse_amounts(values)
     for column in raw.columns:
-        if column in LINEAGE_COLUMNS:
+        if column in LINEAGE_COLUMNS or column in AMOUNT_COLUMNS:
             continue
         if column == "date":
             typed[column] = parse_dates(raw[column])
-        elif column in AMOUNT_COLUMNS:
-            typed[column], invalid[column] = parse_amounts(raw[column])
         elif column in CODE_TABLES:
             codes = parse_codes(raw[column])
             typed[f"{column}_code"] = codes
@@ -154,6 +163,8 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     """Validate, type and deduplicate one month of raw rows (`month` is the partition key YYYY-MM-01)."""
     typed, invalid = _typed(raw)
     verdicts = _Verdicts(raw.index)
+    if SUMMARY_CELL in raw.columns:
+        verdicts.reject(raw[SUMMARY_CELL] != "", "summary_row", lambda rows: "totals line marked " + raw.loc[rows, SUMMARY_CELL])
     verdicts.reject(raw[PARSE_ERROR] != "", "malformed_line", lambda rows: raw.loc[rows, PARSE_ERROR])
 
     date = typed["date"]
@@ -163,11 +174,15 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     period = pd.Period(month, freq="M")
     verdicts.reject(date.dt.to_period("M") != period, "date_outside_month", _quoted("date", raw["date"], f" not in {period}"))
 
+    # An empty VAT is 0; an empty supply amount is total - VAT, an empty total supply + VAT.
     supply, vat, total = (typed[c] for c in AMOUNT_COLUMNS)
-    verdicts.reject(supply.isna() & ~invalid["supply_amount"], "missing_amount", "supply_amount is empty")
-    for column in AMOUNT_COLUMNS:
-        verdicts.reject(invalid[column], "invalid_amount", _quoted(column, raw[column]))
+    no_amount = supply.isna() & total.isna() & ~invalid["supply_amount"] & ~invalid["total_amount"]
+    verdicts.reject(no_amount, "missing_amount", "supply_amount and total_amount are empty")
+    for column, unparseable in invalid.items():
+        if unparseable.any():
+            verdicts.reject(unparseable, "invalid_amount", _quoted(column, raw[column]))
     vat = vat.fillna(0)
+    supply = supply.fillna(total - vat)
     total = total.fillna(supply + vat)
     for column, values in (("supply_amount", supply), ("vat_amount", vat), ("total_amount", total)):
         verdicts.reject(values.abs() > rules.max_abs_amount, "amount_outlier", _quoted(column, values, f" beyond ±{rules.max_abs_amount}"))

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from acctax_assets.ledger.cleaning import REJECT_REASON
+from acctax_assets.ledger.cleaning import EXPECTED_REJECTS, REJECT_REASON
 from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import AMOUNT_COLUMNS, LABEL_COLUMN, SOURCE_LABELLED
 
@@ -27,9 +27,10 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def required_columns(frame: pd.DataFrame, required: Sequence[str]) -> Verdict:
-    missing = [c for c in required if c not in frame.columns]
-    return Verdict(passed=not missing, metadata={"missing": missing, "required": list(required)})
+def required_columns(frame: pd.DataFrame, required: Sequence[Sequence[str]]) -> Verdict:
+    """Each entry of `required` names alternatives of which one must be a column (`supply_amount|total_amount`)."""
+    missing = ["|".join(group) for group in required if not any(c in frame.columns for c in group)]
+    return Verdict(passed=not missing, metadata={"missing": missing, "required": ["|".join(g) for g in required]})
 
 
 EXPECTED_CLEANED_DTYPES: dict[str, str] = {
@@ -69,9 +70,10 @@ def row_accounting(raw_rows: int, cleaned_rows: int, rejected_rows: int) -> Verd
 
 
 def rejected_share(raw_rows: int, rejected: pd.DataFrame, warn_above: float, error_above: float) -> Verdict:
-    """Share of rows that failed validation; duplicates are left to `duplicate_rate` (a copied file is not bad data)."""
+    """Share of rows that failed validation. Expected rejects (totals lines, duplicates: see EXPECTED_REJECTS)
+    are reported in `by_reason` but not counted; duplicates have `duplicate_rate` of their own."""
     by_reason = rejected[REJECT_REASON].value_counts().to_dict() if len(rejected) else {}
-    share = _share(len(rejected) - by_reason.get("duplicate", 0), raw_rows)
+    share = _share(len(rejected) - sum(by_reason.get(reason, 0) for reason in EXPECTED_REJECTS), raw_rows)
     metadata = {"rejected_share": round(share, 4), "by_reason": {str(k): int(v) for k, v in by_reason.items()}}
     if share > error_above:
         return Verdict(passed=False, severity="ERROR", metadata=metadata)

@@ -3,6 +3,8 @@ code tables that turn numeric codes into words a model and a clerk can read."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 # Canonical name -> the header a 더존-style export uses for it. The demo generator writes these headers
 # and the default column map (config/column_map.yaml) maps them back.
 KOREAN_HEADERS: dict[str, str] = {
@@ -33,29 +35,49 @@ KOREAN_HEADERS: dict[str, str] = {
 
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(KOREAN_HEADERS)
 
-# Columns every ledger file must provide; a file without one of them cannot be used at all.
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "date",
-    "company_name",
-    "party_name",
-    "item",
-    "supply_amount",
-    "vat_amount",
-    "total_amount",
+# What a ledger file must provide to be usable at all: each entry names alternatives, one of which must be
+# present. A date (it decides the month), an amount (the supply amount, or the total from which cleaning
+# derives it as total - VAT), and one text column a model and a clerk can read. The account code is only
+# needed for training (a file without it is unlabelled); every other column is null when absent.
+REQUIRED_COLUMNS: tuple[tuple[str, ...], ...] = (
+    ("date",),
+    ("supply_amount", "total_amount"),
+    ("party_name", "desc", "item"),
 )
+COMPANY_COLUMN = "company_name"
+# Company booked for a file that has no company column and no `company:` for it in the column map's
+# `sources:`. A constant rather than the file name: file names carry the period, so a name-derived company
+# would change every month and split one client into many for the model.
+DEFAULT_COMPANY = "(회사 미지정)"
+
+
+def missing_required(columns: Collection[str]) -> list[tuple[str, ...]]:
+    """The REQUIRED_COLUMNS entries of which none is among `columns`."""
+    present = set(columns)
+    return [group for group in REQUIRED_COLUMNS if present.isdisjoint(group)]
+
+
+def describe_required(group: tuple[str, ...]) -> str:
+    """`'supply_amount' (usual header '매입.공급가액') or 'total_amount' (...)`, for error messages."""
+    return " or ".join(f"{c!r} (usual header {KOREAN_HEADERS[c]!r})" for c in group)
+
 
 AMOUNT_COLUMNS: tuple[str, ...] = ("supply_amount", "vat_amount", "total_amount")
 LABEL_COLUMN = "acct_code"
 LABEL_NAME_COLUMN = "acct_name"
 
-# Row identity added at ingestion: which file and which spreadsheet row (header = row 1) a row came from.
+# Row identity added at ingestion: which file (`<path>#<sheet>` for a sheet of a multi-sheet workbook) and
+# which row number a spreadsheet shows for it.
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 # True when the row's file carries the label column: rows of such files must have a label.
 SOURCE_LABELLED = "source_labelled"
 # Set by the reader when a line could not be split into the header's fields (truncated or overlong).
 PARSE_ERROR = "parse_error"
-LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, SOURCE_LABELLED, PARSE_ERROR)
+# Set by the reader to the totals marker (`합계`, `[월 계]` …) a line starts with or carries as its date, as
+# written; empty for voucher lines. Only the reader knows the file's column order, so it decides.
+SUMMARY_CELL = "summary_cell"
+LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, SOURCE_LABELLED, PARSE_ERROR, SUMMARY_CELL)
 
 # 증빙코드 (evidence type) -> words.
 DOCUMENT_TYPES: dict[str, str] = {
