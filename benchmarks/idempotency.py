@@ -5,7 +5,7 @@
 
 Phase 1 starts `dagster-daemon run` on the materialized home and waits `--ticks-wait` seconds (every sensor
 ticks at start, ledger_file_sensor again every 30 s): it prints the runs launched per job and the sensors' tick
-statuses. Phase 2 changes one labelled month's file (one amount) and the uncoded month's file (one more line),
+statuses. Phase 2 changes one labelled month's file (one amount) and the uncoded month's file (one memo text),
 waits until the daemon's runs finish, and prints the runs again, plus what retraining_sensor decides now.
 """
 
@@ -56,8 +56,8 @@ def edit_file(path: Path, change) -> None:
     path.write_bytes(frame.to_csv(index=False).encode(encoding))
 
 
-def wait_for_quiet(instance, seconds: float) -> None:
-    """Until no run is queued or running for 20 s (or `seconds` passed)."""
+def wait_for_quiet(instance, seconds: float, quiet_seconds: float) -> None:
+    """Until no run was queued or running for `quiet_seconds` (longer than a sensor interval), or `seconds` passed."""
     from dagster import DagsterRunStatus, RunsFilter
 
     active = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
@@ -65,7 +65,7 @@ def wait_for_quiet(instance, seconds: float) -> None:
     while time.monotonic() < deadline:
         if instance.get_runs_count(RunsFilter(statuses=active)):
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 20:
+        elif time.monotonic() - quiet_since > quiet_seconds:
             return
         time.sleep(3)
 
@@ -104,11 +104,11 @@ def main() -> None:
             landing = sorted(p for p in (home / "landing").iterdir() if p.is_file())
             labelled, uncoded = landing[len(landing) // 2], landing[-1]
             edit_file(labelled, _bump_amount)
-            edit_file(uncoded, lambda f: pd.concat([f, f.tail(1)], ignore_index=True))
-            print(f"\nchanged {labelled.name} (one amount) and {uncoded.name} (one more line)")
+            edit_file(uncoded, _edit_memo)
+            print(f"\nchanged {labelled.name} (one amount) and {uncoded.name} (one memo text)")
             mark = run_counts(instance)
-            time.sleep(60)
-            wait_for_quiet(instance, args.change_wait)
+            time.sleep(90)
+            wait_for_quiet(instance, args.change_wait, quiet_seconds=75)
             show("launched by the daemon after the change", run_counts(instance) - mark)
             minimum = model_settings_from_env().retrain_after_months
             print(f"retraining_sensor now (retrain_after_months={minimum}):", retraining_request(instance, minimum, "benchmark"))
@@ -125,6 +125,14 @@ def _bump_amount(frame: pd.DataFrame) -> pd.DataFrame:
     for column in (supply, total):
         value = int(str(out.at[0, column]).replace(",", "")) + 1000
         out.at[0, column] = f"{value:,}" if "," in str(out.at[0, column]) else str(value)
+    return out
+
+
+def _edit_memo(frame: pd.DataFrame) -> pd.DataFrame:
+    """Append a word to the first line's memo (적요), a change the features and the model see."""
+    out = frame.copy()
+    memo = next(c for c in out.columns if "적요" in c)
+    out.at[0, memo] = f"{out.at[0, memo]} 추가"
     return out
 
 
