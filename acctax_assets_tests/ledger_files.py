@@ -40,7 +40,8 @@ def write_ledger(
     encoding: str = "utf-8",
     columns: Sequence[str] | None = None,
 ) -> Path:
-    """Write rows (canonical keys) with Korean headers as CSV/XLSX/Parquet, chosen by the suffix."""
+    """Write rows (canonical keys) with Korean headers as CSV/TSV/XLSX/Parquet, chosen by the suffix (`.tsv`
+    and `.txt` are tab-separated)."""
     columns = list(columns or BASE_ROW)
     frame = pd.DataFrame([{KOREAN_HEADERS.get(c, c): row.get(c, "") for c in columns} for row in rows],
                          columns=[KOREAN_HEADERS.get(c, c) for c in columns])
@@ -50,5 +51,6 @@ def write_ledger(
     elif path.suffix == ".parquet":
         frame.to_parquet(path, index=False)
     else:
-        path.write_bytes(frame.to_csv(index=False).encode(encoding))
+        separator = "\t" if path.suffix in (".tsv", ".txt") else ","
+        path.write_bytes(frame.to_csv(index=False, sep=separator).encode(encoding))
     return path

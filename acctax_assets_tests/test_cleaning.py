@@ -34,6 +34,90 @@ def test_parse_dates() -> None:
     assert dates.iloc[5:].isna().all()
 
 
+@pytest.mark.parametrize(
+    ("cell", "amount"),
+    [
+        ("231,140원", 231_140),
+        ("231,140 원", 231_140),
+        ("KRW 5,000", 5_000),
+        ("5,000 KRW", 5_000),
+        ("krw5000", 5_000),
+        ("₩5,000", 5_000),
+        ("￦5,000", 5_000),
+        ("１２３，０００", 123_000),
+        ("１２３，０００원", 123_000),
+        ("△5,000", -5_000),
+        ("▲5,000", -5_000),
+        ("△5,000원", -5_000),
+        ("5,000-", -5_000),
+        ("(5,000)", -5_000),
+        ("(₩5,000)", -5_000),
+        ("-₩5,000", -5_000),
+        ("₩-5,000", -5_000),
+        ("+5,000", 5_000),
+        ("1.2E+7", 12_000_000),
+    ],
+)
+def test_parse_amounts_written_forms(cell: str, amount: int) -> None:
+    values, invalid = parse_amounts(pd.Series([cell, "1,000"]))
+    assert values.tolist() == [amount, 1_000] and not invalid.any()
+
+
+@pytest.mark.parametrize("cell", ["--500", "(-500)", "5,000원원", "(5,000", "5,000)", "원", "KRW", "1원2", "5.000.000", "△", "12.5원", "1,0x0"])
+def test_unparseable_amounts_stay_invalid(cell: str) -> None:
+    values, invalid = parse_amounts(pd.Series([cell]))
+    assert values.isna().all() and invalid.all()
+
+
+@pytest.mark.parametrize(
+    ("cell", "date"),
+    [
+        ("45352", "2024-03-01"),
+        ("45352.0", "2024-03-01"),
+        ("45352.75", "2024-03-01"),
+        ("32874", "1990-01-01"),
+        ("2024년 3월 5일", "2024-03-05"),
+        ("2024년03월05일", "2024-03-05"),
+        ("2024년 03월 05일", "2024-03-05"),
+        ("2024.3.5", "2024-03-05"),
+        ("2024-3-5", "2024-03-05"),
+        ("2024/3/15", "2024-03-15"),
+        ("2024. 3. 5.", "2024-03-05"),
+        ("2024/03/05 00:00:00", "2024-03-05"),
+        ("2024-3-5 13:45", "2024-03-05"),
+        ("２０２４－０３－０５", "2024-03-05"),
+    ],
+)
+def test_parse_dates_written_forms(cell: str, date: str) -> None:
+    assert parse_dates(pd.Series([cell])).tolist() == [pd.Timestamp(date)]
+
+
+@pytest.mark.parametrize("cell", ["12345", "99999", "2024.13.5", "2024년 2월 30일", "2024-3", "3월 5일", "45352abc", "합계", "2024.3.5.6"])
+def test_unparseable_dates_stay_missing(cell: str) -> None:
+    assert parse_dates(pd.Series([cell])).isna().all()
+
+
+def test_unparseable_written_forms_are_quarantined_with_the_raw_value(tmp_path: Path) -> None:
+    rows = ledger_rows(4)
+    rows[1].update(date="2024년 13월 5일")
+    rows[2].update(supply_amount="--10,000원")
+    rows[3].update(date="45308", supply_amount="10,000원", vat_amount="△0", total_amount="10,000")
+    result = clean_ledger(raw_from(tmp_path, rows), MONTH, RULES)
+    rejected = result.rejected.set_index("source_row")
+    assert rejected.loc[3, "reject_reason"] == "invalid_date" and rejected.loc[3, "reject_detail"] == "date=2024년 13월 5일"
+    assert rejected.loc[4, "reject_reason"] == "invalid_amount" and rejected.loc[4, "reject_detail"] == "supply_amount=--10,000원"
+    assert result.cleaned["date"].tolist() == [pd.Timestamp("2024-01-15"), pd.Timestamp("2024-01-17")], "serial 45308 is 2024-01-17"
+
+
+def test_totals_lines_come_first_among_the_reasons(tmp_path: Path) -> None:
+    rows = ledger_rows(2)
+    rows[1].update(date="[월 계]", supply_amount="abc", acct_code="")
+    result = clean_ledger(raw_from(tmp_path, rows), MONTH, RULES)
+    assert result.rejected["reject_reason"].tolist() == ["summary_row"]
+    assert result.rejected["reject_detail"].tolist() == ["totals line marked [월 계]"]
+    assert result.rejected_by_reason == {"summary_row": 1}
+
+
 def test_clean_rows_are_typed_and_coded_as_words(tmp_path: Path) -> None:
     result = clean_ledger(raw_from(tmp_path, ledger_rows(2)), MONTH, RULES)
     cleaned = result.cleaned
