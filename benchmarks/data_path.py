@@ -1,9 +1,13 @@
 """Benchmark the data layer: demo month(s) of N rows → raw → cleaned → features → Parquet.
 
-Runs the same pure functions the Dagster assets call and prints rows/s per stage and peak RSS.
+Runs the same pure functions the Dagster assets call and prints rows/s per stage and peak RSS. With
+`--files N` the same rows are also split into N files, one per client company as an office exports them,
+and the raw stage (listing, month detection, reading, combining) of the N files is timed against the one
+file in the same run (best of --repeat), as a ratio.
 
     .venv/bin/python benchmarks/data_path.py                       # 1,000,000 rows, one month, UTF-8 CSV
     .venv/bin/python benchmarks/data_path.py --rows 200000 --encoding cp949
+    .venv/bin/python benchmarks/data_path.py --rows 58000 --files 400
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
-from acctax_assets.ledger.column_map import load_column_map
+from acctax_assets.ledger.column_map import ColumnMap, load_column_map
 from acctax_assets.ledger.demo_ledger import write_demo_ledger
 from acctax_assets.ledger.features import build_features
-from acctax_assets.ledger.ingestion import combine, list_landing_files, read_ledger_file
+from acctax_assets.ledger.ingestion import combine, files_for_month, list_landing_files, read_ledger_files
+from acctax_assets.ledger.schema import COMPANY_COLUMN, KOREAN_HEADERS
 
 
 def peak_rss_mib() -> float:
@@ -36,25 +44,59 @@ def timed(label: str, rows: int, work: Callable[[], Any]) -> tuple[Any, float]:
     return value, seconds
 
 
+def raw_stage(landing: Path, month_key: str, column_map: ColumnMap) -> pd.DataFrame:
+    """What raw_ledger does: the month's files found, read and combined."""
+    files, _ = files_for_month(list_landing_files(landing), month_key, column_map, landing)
+    return combine(read_ledger_files(files, column_map, landing))
+
+
+def split_by_company(source: Path, out: Path, files: int, encoding: str) -> None:
+    """The rows of `source` in `files` files, one client company after another (a company with many rows
+    spans several files), as an office that exports one file per client writes them."""
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, encoding=encoding)
+    frame = frame.iloc[np.argsort(frame[KOREAN_HEADERS[COMPANY_COLUMN]].to_numpy(), kind="stable")]
+    out.mkdir()
+    for number, rows in enumerate(np.array_split(np.arange(len(frame)), files)):
+        frame.iloc[rows].to_csv(out / f"client{number:04d}_{source.stem.split('_')[-1]}.csv", index=False, encoding=encoding)
+
+
+def compare_file_counts(landing: Path, files: int, month_key: str, column_map: ColumnMap, encoding: str, repeat: int) -> None:
+    """Raw stage of the month as one file and as `files` files, interleaved, best of `repeat` each."""
+    split = landing.parent / "split"
+    split_by_company(list_landing_files(landing)[0], split, files, encoding)
+    best = {landing: float("inf"), split: float("inf")}
+    for _ in range(repeat):
+        for folder in best:
+            started = time.perf_counter()
+            raw_stage(folder, month_key, column_map)
+            best[folder] = min(best[folder], time.perf_counter() - started)
+    print(f"{'raw, 1 file':<22} {best[landing]:8.3f} s")
+    print(f"{f'raw, {files} files':<22} {best[split]:8.3f} s   {best[split] / best[landing]:.2f}× the one file "
+          f"(best of {repeat}, same rows, same run)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows per month (default 1,000,000)")
     parser.add_argument("--month", default="2024-03", help="month to generate (YYYY-MM)")
     parser.add_argument("--encoding", default="utf-8", choices=["utf-8", "utf-8-sig", "cp949"])
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--files", type=int, default=1, help="also time the raw stage of the same rows split into N files")
+    parser.add_argument("--repeat", type=int, default=5, help="timings per side for --files (best is kept)")
     args = parser.parse_args()
     month_key = f"{args.month}-01"
 
     with tempfile.TemporaryDirectory() as folder:
-        landing = Path(folder)
+        landing = Path(folder) / "landing"
         started = time.perf_counter()
         write_demo_ledger(landing, [args.month], args.rows, args.seed, encoding=args.encoding)
         size_mib = sum(p.stat().st_size for p in landing.iterdir()) / 2**20
         print(f"generated {args.rows:,} rows ({size_mib:,.0f} MiB {args.encoding} CSV) in {time.perf_counter() - started:.1f} s (not timed below)")
         column_map = load_column_map()
 
-        raw, t_raw = timed("raw (read + map)", args.rows, lambda: combine(
-            [read_ledger_file(p, column_map, landing) for p in list_landing_files(landing)]))
+        if args.files > 1:
+            compare_file_counts(landing, args.files, month_key, column_map, args.encoding, args.repeat)
+        raw, t_raw = timed("raw (read + map)", args.rows, lambda: raw_stage(landing, month_key, column_map))
         result, t_clean = timed("cleaned (+ rejected)", len(raw), lambda: clean_ledger(raw, month_key, CleaningRules()))
         features, t_features = timed("features", len(result.cleaned), lambda: build_features(result.cleaned))
 
