@@ -15,6 +15,7 @@ from acctax_assets.ledger.ingestion import (
     month_from_name,
     month_of_file,
     read_ledger_file,
+    read_ledger_files,
 )
 from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
 
@@ -157,6 +158,18 @@ def test_truncated_and_overlong_lines_are_flagged_not_dropped(tmp_path: Path) ->
     assert errors[0] == ""
     assert "extra" in errors[1]
     assert "truncated" in errors[2]
+
+
+def test_files_read_together_keep_their_own_rows_when_one_is_broken(tmp_path: Path) -> None:
+    header = "전표일자,거래처명,매입.공급가액\n"
+    (tmp_path / "a_2024-01.csv").write_text(header + '20240101,"unterminated,100\n20240102,b,200\n', encoding="utf-8")
+    (tmp_path / "b_2024-01.csv").write_text(header + "20240103,c,300\n", encoding="utf-8")
+    (tmp_path / "c_2024-01.csv").write_text(header + '20240104,"two\nlines",400\n20240105,d,500\n', encoding="utf-8")
+    raw = combine(read_ledger_files(list_landing_files(tmp_path), COLUMN_MAP, tmp_path))
+    assert raw["source_file"].tolist() == ["a_2024-01.csv", "b_2024-01.csv", "c_2024-01.csv", "c_2024-01.csv"]
+    assert raw["source_row"].tolist() == [2, 2, 2, 3]
+    assert raw["party_name"].tolist()[1:] == ["c", "two\nlines", "d"]
+    assert "truncated" in raw["parse_error"].iloc[0] and (raw["parse_error"].iloc[1:] == "").all()
 
 
 def test_truncated_multibyte_tail_is_decoded_and_flagged(tmp_path: Path) -> None:

@@ -359,8 +359,8 @@ def _text_sheet(path: Path, text: str, truncated: bool, known: _KnownHeaders) ->
     delimiter = max(delimiters, key=lambda d: found[d][0].known if found[d][0] else -1)
     header, ends = found[delimiter]
 
-    def below(found: _Header) -> _TextBody:
-        return _TextBody(text[ends[found.index]:], delimiter, len(found.cells), found.index + 2, truncated)
+    def below(chosen: _Header) -> _TextBody:
+        return _TextBody(text[ends[chosen.index]:], delimiter, len(chosen.cells), chosen.index + 2, truncated)
 
     return _Sheet(
         name=None,
@@ -420,8 +420,11 @@ def _arrow_tables(texts: list[str], delimiter: str, width: int) -> list[pa.Table
             quoted_strings_can_be_null=False,
         ),
     )
-    sentinels = pc.indices_nonzero(pc.equal(table.column(0), _SENTINEL)).to_numpy()
-    if malformed or len(sentinels) != len(texts) - 1:
+    if malformed:
+        return None
+    # combine_chunks: Arrow crashes on indices_nonzero over a chunked array without chunks (an empty table).
+    sentinels = pc.indices_nonzero(pc.equal(table.column(0).combine_chunks(), _SENTINEL)).to_numpy()
+    if len(sentinels) != len(texts) - 1:
         return None
     starts = np.concatenate([[0], sentinels + 1])
     stops = np.concatenate([sentinels, [table.num_rows]])
@@ -466,10 +469,13 @@ def _parse_text(bodies: list[_TextBody]) -> list[_Cells]:
         if _regular(body.text):
             layouts.setdefault((body.delimiter, body.width), []).append(index)
     for (delimiter, width), members in layouts.items():
-        together = _arrow_tables([bodies[i].text for i in members], delimiter, width)
-        for position, index in enumerate(members):
-            alone = together is None and _arrow_tables([bodies[index].text], delimiter, width)
-            tables[index] = together[position] if together else (alone[0] if alone else None)
+        texts = [bodies[index].text for index in members]
+        together = _arrow_tables(texts, delimiter, width)
+        if together is None:
+            alone = [_arrow_tables([text], delimiter, width) if len(texts) > 1 else None for text in texts]
+            together = [table[0] if table else None for table in alone]
+        for index, table in zip(members, together):
+            tables[index] = table
     parsed = []
     for body, table in zip(bodies, tables):
         if table is None:
