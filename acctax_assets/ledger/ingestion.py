@@ -823,7 +823,9 @@ def files_for_month(
 def combine(files: list[LedgerFile]) -> pd.DataFrame:
     """Stack ledger tables into one raw table (converted to pandas once); a column a file lacks is empty
     for its rows. Columns: canonical, then unknown ones in order of appearance, then lineage."""
-    table = pa.concat_tables([f.table for f in files], promote_options="default").combine_chunks()
+    tables = [f.table for f in files]
+    same_columns = all(table.schema.equals(tables[0].schema) for table in tables)
+    table = pa.concat_tables(tables, promote_options="none" if same_columns else "default").combine_chunks()
     canonical = [c for c in CANONICAL_COLUMNS if c in table.column_names]
     unknown = [c for c in table.column_names if c not in canonical and c not in LINEAGE_COLUMNS]
     combined = table.select(canonical + unknown + list(LINEAGE_COLUMNS)).to_pandas(types_mapper={pa.string(): TEXT}.get)
