@@ -172,6 +172,14 @@ def test_files_read_together_keep_their_own_rows_when_one_is_broken(tmp_path: Pa
     assert "truncated" in raw["parse_error"].iloc[0] and (raw["parse_error"].iloc[1:] == "").all()
 
 
+def test_a_cell_too_large_to_split_is_a_clear_error(tmp_path: Path) -> None:
+    huge = "긴 적요\n" * 200_000
+    path = tmp_path / "ledger_2024-01.csv"
+    path.write_text(f'전표일자,거래처명,매입.공급가액,적요명\n20240101,a,100,"{huge}"\n', encoding="utf-8")
+    with pytest.raises(LedgerFileError, match="ledger_2024-01.csv: cannot be split into fields .*Fix: re-export"):
+        read(path)
+
+
 def test_truncated_multibyte_tail_is_decoded_and_flagged(tmp_path: Path) -> None:
     path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(2))
     data = path.read_bytes().rstrip(b"\n")

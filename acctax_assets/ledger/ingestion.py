@@ -183,6 +183,7 @@ class _Cells:
 class _TextBody:
     """Delimited text below its header, parsed later: the small files of a month are parsed in one Arrow call."""
 
+    path: Path
     text: str
     delimiter: str
     width: int
@@ -360,7 +361,7 @@ def _text_sheet(path: Path, text: str, truncated: bool, known: _KnownHeaders) ->
     header, ends = found[delimiter]
 
     def below(chosen: _Header) -> _TextBody:
-        return _TextBody(text[ends[chosen.index]:], delimiter, len(chosen.cells), chosen.index + 2, truncated)
+        return _TextBody(path, text[ends[chosen.index]:], delimiter, len(chosen.cells), chosen.index + 2, truncated)
 
     return _Sheet(
         name=None,
@@ -410,16 +411,19 @@ def _arrow_tables(texts: list[str], delimiter: str, width: int) -> list[pa.Table
         malformed.append(row)
         return "skip"
 
-    table = pa_csv.read_csv(
-        io.BytesIO(joined.encode("utf-8")),
-        read_options=pa_csv.ReadOptions(column_names=names),
-        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=note_malformed),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(joined.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=names),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=note_malformed),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None  # e.g. a quoted cell larger than Arrow's block: the checked reader takes it
     if malformed:
         return None
     # combine_chunks: Arrow crashes on indices_nonzero over a chunked array without chunks (an empty table).
@@ -439,13 +443,16 @@ def _csv_checked(body: _TextBody) -> _Cells:
     still counted, so each row keeps the row number a spreadsheet shows for it.
     """
     width = body.width
-    numbered = [
-        (number, row)
-        for number, row in enumerate(
-            csv.reader(io.StringIO(body.text, newline=""), delimiter=body.delimiter), start=body.first_row
-        )
-        if any(cell.strip() for cell in row)
-    ]
+    try:
+        numbered = [
+            (number, row)
+            for number, row in enumerate(
+                csv.reader(io.StringIO(body.text, newline=""), delimiter=body.delimiter), start=body.first_row
+            )
+            if any(cell.strip() for cell in row)
+        ]
+    except csv.Error as exc:
+        raise LedgerFileError(body.path, f"cannot be split into fields ({exc})", _REEXPORT) from exc
     errors = [""] * len(numbered)
     for index, (_, row) in enumerate(numbered):
         if len(row) < width:
