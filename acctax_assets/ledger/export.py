@@ -13,7 +13,7 @@ from typing import Literal
 import pandas as pd
 
 from acctax_assets.atomic_files import replace_atomically
-from acctax_assets.ledger.schema import KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, PARSE_ERROR, SOURCE_FILE, SOURCE_LABELLED, SOURCE_ROW
+from acctax_assets.ledger.schema import KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, LINEAGE_COLUMNS, SOURCE_FILE, SOURCE_ROW
 
 ExportFormat = Literal["csv", "xlsx"]
 KEY = [SOURCE_FILE, SOURCE_ROW]
@@ -54,7 +54,7 @@ def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.Dat
     merged["needs_review"] = merged["needs_review"].astype("boolean").fillna(True)
     merged["review_reason"] = merged["review_reason"].astype("string").mask(rejected_rows, "rejected:" + merged["reject_reason"].astype("string"))
     merged["needs_review"] = merged["needs_review"].map({True: "Y", False: "N"})
-    original = [c for c in raw.columns if c not in (*KEY, SOURCE_LABELLED, PARSE_ERROR)]
+    original = [c for c in raw.columns if c not in LINEAGE_COLUMNS]
     layout = merged[[*original, *[c for c in PROPOSAL_HEADERS if c in merged.columns], *KEY]].sort_values(KEY, kind="stable")
     headers = {**{c: KOREAN_HEADERS.get(c, c) for c in original}, **ORIGINAL_LABEL_HEADERS, **PROPOSAL_HEADERS, **LINEAGE_HEADERS}
     return layout.rename(columns=headers).reset_index(drop=True)
