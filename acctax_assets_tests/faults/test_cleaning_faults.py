@@ -46,7 +46,7 @@ DIRTY = {
     "impossible date 20241301": Dirty({"date": "20241301"}, "invalid_date"),
     "empty date": Dirty({"date": ""}, "missing_date"),
     "date of another month": Dirty({"date": "20240215"}, "date_outside_month"),
-    "empty supply amount": Dirty({"supply_amount": ""}, "missing_amount"),
+    "empty supply amount, total given": Dirty({"supply_amount": ""}, cleaned=("supply_amount", 10_000)),
     "+8.8e12 outlier": Dirty({"supply_amount": "8,800,000,000,000", "vat_amount": "0", "total_amount": "8,800,000,000,000"}, "amount_outlier"),
     "-8.8e12 outlier": Dirty({"supply_amount": "-8,800,000,000,000", "vat_amount": "0", "total_amount": "-8,800,000,000,000"}, "amount_outlier"),
     "supply + VAT is not total": Dirty({"total_amount": "12,000"}, "amount_mismatch"),
@@ -55,6 +55,7 @@ DIRTY = {
     "letter in account code": Dirty({"acct_code": "A1100"}, "invalid_label"),
     "same voucher key and line": Dirty({"voucher_key": "2024-01-00001", "item": "정정된 품목"}, "duplicate"),
     "keyless full-row copy": Dirty(KEYLESS, "duplicate"),
+    "empty supply amount and total": Dirty({"supply_amount": "", "total_amount": ""}, "missing_amount"),
 }
 SOURCE_ROWS = {name: FIRST_DATA_ROW + CLEAN_ROWS + index for index, name in enumerate(DIRTY)}
 
