@@ -69,7 +69,7 @@ def materialize(args: argparse.Namespace) -> int:
 
     from acctax_assets import demo
     from acctax_assets.defs.materialization_records import month_status
-    from acctax_assets.ledger.ingestion import list_landing_files
+    from acctax_assets.ledger.landing import list_landing_files
 
     if not list_landing_files(home.landing) and not args.no_demo:
         log.info("Landing folder %s is empty: generating the demo ledger", home.landing)

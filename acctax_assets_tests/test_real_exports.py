@@ -22,15 +22,8 @@ from acctax_assets.ledger import quality
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
-from acctax_assets.ledger.ingestion import (
-    combine,
-    files_for_month,
-    list_landing_files,
-    month_of_file,
-    read_ledger_file,
-    read_ledger_files,
-    read_ledger_sheets,
-)
+from acctax_assets.ledger.ingestion import combine, read_ledger_file, read_ledger_files, read_ledger_sheets
+from acctax_assets.ledger.landing import files_for_month, list_landing_files, month_of_file
 from acctax_assets.ledger.parsing import TOTALS_MARKER
 from acctax_assets.ledger.schema import DEFAULT_COMPANY
 from acctax_assets.paths import AcctaxHome

@@ -28,7 +28,8 @@ from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import ColumnMap, load_column_map
 from acctax_assets.ledger.demo_ledger import write_demo_ledger
 from acctax_assets.ledger.features import build_features
-from acctax_assets.ledger.ingestion import combine, files_for_month, list_landing_files, read_ledger_files
+from acctax_assets.ledger.ingestion import combine, read_ledger_files
+from acctax_assets.ledger.landing import files_for_month, list_landing_files
 from acctax_assets.ledger.schema import COMPANY_COLUMN, KOREAN_HEADERS
 
 

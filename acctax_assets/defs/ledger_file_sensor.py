@@ -29,7 +29,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ledger.column_map import ColumnMap
 from acctax_assets.ledger.fingerprints import landing_version
-from acctax_assets.ledger.ingestion import list_landing_files, month_from_content, month_from_name
+from acctax_assets.ledger.landing import list_landing_files, month_from_content, month_from_name
 from acctax_assets.defs.materialization_records import RAW, latest_data_versions
 from acctax_assets.defs.resources import LedgerSettings
 

@@ -4,7 +4,8 @@ import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
 
 from acctax_assets.ledger.fingerprints import landing_version
-from acctax_assets.ledger.ingestion import combine, files_for_month, list_landing_files, read_ledger_files
+from acctax_assets.ledger.ingestion import combine, read_ledger_files
+from acctax_assets.ledger.landing import files_for_month, list_landing_files
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 

@@ -14,7 +14,7 @@ from acctax_assets.defs.jobs import ledger_data_job
 from acctax_assets.defs.ledger_file_sensor import DEFAULT_SETTLE_SECONDS, build_ledger_file_sensor
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets.ledger.ingestion import list_landing_files
+from acctax_assets.ledger.landing import list_landing_files
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.faults.harness import JANUARY, assert_no_row_lost, failure_text, run_month, stored
 from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
