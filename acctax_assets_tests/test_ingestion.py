@@ -196,7 +196,7 @@ def test_corrupt_xlsx_fails_naming_the_file_and_what_it_is(tmp_path: Path) -> No
     with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx: named .xlsx but is delimited text; no header row"):
         read(path)
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 64)
-    with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx: is a ZIP archive but not an XLSX workbook.*Fix:"):
+    with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx: cannot be read as XLSX: a ZIP archive that is not a complete workbook.*Fix:"):
         read(path)
 
 

@@ -68,8 +68,6 @@ def ledger_dataset(
     months = [month for month in sorted(ledger_features) if month not in status.excluded]
     if config.window_months:
         months = months[-config.window_months:]
-    if not months:
-        raise Failure(description=f"No month passed its blocking data checks: {status.excluded_lines()}. Fix those files and re-materialize their months.")
     rows = labelled_rows({m: ledger_features[m] for m in months}, config.text_features)
     registry_path = settings.acctax_home.storage / REGISTRY_FILE
     split = SplitSettings(
@@ -80,7 +78,8 @@ def ledger_dataset(
         previous = LabelRegistry.load(registry_path, model_settings.max_classes)
         dataset, registry, report = build_dataset(rows, previous, split)
     except AcctaxError as exc:
-        raise Failure(description=f"ledger_dataset over months {[m[:7] for m in months]}: {exc}") from exc
+        left_out = f"; left out because a blocking data check failed: {status.excluded_lines()}" if status.excluded else ""
+        raise Failure(description=f"ledger_dataset over months {[m[:7] for m in months]}: {exc}{left_out}") from exc
     registry.save(registry_path)
     new_codes = list(registry.codes[previous.used:])
     if new_codes:

@@ -358,8 +358,12 @@ def _excel_sheets(path: Path, data: bytes, kind: str, known: KnownHeaders) -> li
         book = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, na_filter=False,
                              engine="openpyxl" if kind == "xlsx" else "xlrd")
     except _EXCEL_READ_ERRORS as exc:
-        what = "a ZIP archive but not an XLSX workbook" if kind == "xlsx" else "an OLE2 (legacy Office) file but not a readable XLS workbook (password-protected?)"
-        raise LedgerFileError(path, f"is {what} ({exc})", f"open it in Excel, remove any password and save it as .xlsx, or {_REEXPORT}") from exc
+        what = (
+            "cannot be read as XLSX: a ZIP archive that is not a complete workbook (truncated, still being copied, or damaged?)"
+            if kind == "xlsx"
+            else "cannot be read as XLS: an OLE2 (legacy Office) file but not a readable workbook (password-protected or damaged?)"
+        )
+        raise LedgerFileError(path, f"{what} ({exc})", f"copy the file again, or open it in Excel, remove any password and save it as .xlsx, or {_REEXPORT}") from exc
     return [
         _grid_sheet(str(name), [_text_array(frame[column].map(_cell_text)) for column in frame.columns], known)
         for name, frame in book.items()

@@ -59,7 +59,8 @@ def test_every_encoding_and_format_is_ingested_whole(home: AcctaxHome, instance:
     result = run_month(instance)
     assert result.success, failure_text(result)
     table = result.asset_materializations_for_node("raw_ledger")[0].metadata["source_files"].value
-    reported = {cells[1]: cells[2] for cells in (line.replace(" ", "").split("|") for line in table.splitlines()[2:])}
+    header, _, *lines = [line.replace(" ", "").split("|") for line in table.splitlines()]
+    reported = {cells[header.index("file")]: cells[header.index("encoding")] for cells in lines}
     assert reported == {name: encoding for name, (_, encoding) in FORMATS.items()}
     cleaned = stored(home, "cleaned_ledger")
     assert cleaned.groupby("source_file").size().to_dict() == dict.fromkeys(FORMATS, ROWS_PER_FILE)
@@ -81,11 +82,11 @@ class Unusable:
 UNUSABLE = {
     "empty file": Unusable("landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b""), "the file is empty (0 bytes)"),
     "binary junk": Unusable("landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b"\x80\xff\xfe\x81" * 64), "neither UTF-8 nor CP949"),
-    "blank lines only": Unusable("landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b"\r\n\r\n"), "the file has no header line"),
+    "blank lines only": Unusable("landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b"\r\n\r\n"), "holds no cells (every sheet is empty)"),
     "missing required column": Unusable(
         "landing/ledger_2024-01_b.csv",
-        lambda p: write_ledger(p, ledger_rows(3), columns=[c for c in BASE_ROW if c != "supply_amount"]),
-        "'supply_amount' (usual header '매입.공급가액')",
+        lambda p: write_ledger(p, ledger_rows(3), columns=[c for c in BASE_ROW if c not in ("supply_amount", "total_amount")]),
+        "'supply_amount' (usual header '매입.공급가액') or 'total_amount' (usual header '매입.합계금액')",
         "column_map.yaml",
     ),
     "two headers for one column": Unusable(
@@ -95,7 +96,7 @@ UNUSABLE = {
     ),
     "half a workbook": Unusable("landing/ledger_2024-01_b.xlsx", lambda p: cut(write_ledger(p, ledger_rows(40)), half), "cannot be read as XLSX"),
     "half a Parquet file": Unusable(
-        "landing/ledger_2024-01_b.parquet", lambda p: cut(write_ledger(p, ledger_rows(40)), half), "cannot be read as PARQUET"
+        "landing/ledger_2024-01_b.parquet", lambda p: cut(write_ledger(p, ledger_rows(40)), half), "cannot be read as Parquet"
     ),
     "invalid column map override": Unusable("column_map.yaml", lambda p: p.write_text("columns: [unclosed\n"), "not valid YAML", fix=""),
 }
@@ -184,14 +185,15 @@ def test_broken_lines_are_quarantined_and_no_row_is_lost(home: AcctaxHome, insta
 
 
 def test_missing_column_error_names_a_fix_that_works(home: AcctaxHome, instance: DagsterInstance) -> None:
-    """Another office's header for 공급가액 fails the month; the column-map line the error proposes makes it pass."""
-    renamed_header(write_ledger(home.landing / "officeB_2024-01.csv", ledger_rows(6)), "매입.공급가액", "공급가액(원)")
+    """Another office's header for 전표일자 (a required column, and the one that finds the header row) fails the
+    month with the rows seen; the column-map line the error proposes makes it pass."""
+    renamed_header(write_ledger(home.landing / "officeB_2024-01.csv", ledger_rows(6)), "전표일자", "거래일(전표)")
     failed = run_month(instance)
     message = failure_text(failed)
     assert not failed.success
-    assert "officeB_2024-01.csv" in message and "'supply_amount' (usual header '매입.공급가액')" in message, message
+    assert "officeB_2024-01.csv" in message and "no header row" in message and "거래일(전표)" in message, message
     assert "column_map.yaml" in message and "sources:" in message
-    home.column_map_override.write_text('sources:\n  "officeB_*.csv":\n    공급가액(원): supply_amount\n', encoding="utf-8")
+    home.column_map_override.write_text('sources:\n  "officeB_*.csv":\n    거래일(전표): date\n', encoding="utf-8")
     fixed = run_month(instance)
     assert fixed.success, failure_text(fixed)
     assert len(stored(home, "cleaned_ledger")) == 6
