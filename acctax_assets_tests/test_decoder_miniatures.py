@@ -1,0 +1,95 @@
+"""Decoder checkpoints (Qwen3, Llama) as the office runs them, in miniature: built locally, loaded offline like
+any local checkpoint, padded with EOS where the tokenizer has no pad token, pooled on the last real token, and
+with a bias-free `score` head whose untrained slots are never proposed."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from acctax_assets.ml.inference import Predictions, mask_untrained
+from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main
+from acctax_assets.ml.tokenization import load_tokenizer
+from acctax_assets.ml.train import classifier_head, default_target_modules, silence_untrained_slots
+
+SLOTS = 6
+UNTRAINED = torch.tensor([False, False, True, False, True, True])
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return demo_texts(rows=400)
+
+
+@pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
+def miniature(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, texts: list[str]) -> Path:
+    return build_miniature(request.param, tmp_path_factory.mktemp("miniatures") / request.param, texts, vocab_size=1500)
+
+
+def load_classifier(path: Path) -> torch.nn.Module:
+    """The base model as train.py loads it: a fresh head of the registry's size, pad id from the tokenizer."""
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=SLOTS, ignore_mismatched_sizes=True, local_files_only=True)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = load_tokenizer(str(path)).pad_token_id
+    return model.eval()
+
+
+def test_saved_like_a_local_checkpoint(miniature: Path) -> None:
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= {p.name for p in miniature.iterdir()}
+    config = json.loads((miniature / "config.json").read_text())
+    assert config["num_hidden_layers"] == 2 and config["model_type"] == miniature.name
+    has_pad = ARCHITECTURES[miniature.name].pad is not None
+    assert (config.get("pad_token_id") is not None) == has_pad, "like the real ones: Qwen3 has a pad token, Llama none"
+
+
+def test_missing_pad_token_pads_with_eos(miniature: Path) -> None:
+    tokenizer = load_tokenizer(str(miniature))
+    assert tokenizer.pad_token_id is not None
+    if ARCHITECTURES[miniature.name].pad is None:
+        assert tokenizer.pad_token == tokenizer.eos_token
+    ids = tokenizer(["party:스타벅스 강남점 | item:커피"])["input_ids"][0]
+    assert tokenizer.pad_token_id not in ids and tokenizer.eos_token_id not in ids, "no special token inside the text"
+
+
+def test_a_padded_batch_scores_each_row_as_alone(miniature: Path, texts: list[str]) -> None:
+    """Sequence classification pools the last non-pad token: padding a short row to a long one's length must not
+    change its logits."""
+    tokenizer, model = load_tokenizer(str(miniature)), load_classifier(miniature)
+    rows = sorted(texts[:6], key=len)
+    with torch.no_grad():
+        batch = model(**tokenizer(rows, padding=True, return_tensors="pt")).logits
+        alone = torch.cat([model(**tokenizer([row], return_tensors="pt")).logits for row in rows])
+    lengths = [len(ids) for ids in tokenizer(rows)["input_ids"]]
+    assert len(set(lengths)) > 1, "the rows must differ in length for this test to mean anything"
+    torch.testing.assert_close(batch, alone, atol=1e-4, rtol=1e-4)
+
+
+def test_bias_free_score_head_and_lora_targets_found_by_architecture(miniature: Path) -> None:
+    model = load_classifier(miniature)
+    name, head = classifier_head(model, SLOTS)
+    assert name == "score" and head.bias is None
+    assert default_target_modules(model) == ["q_proj", "v_proj"]
+
+
+def test_untrained_slots_of_a_bias_free_head_are_never_proposed(miniature: Path, texts: list[str]) -> None:
+    tokenizer, model = load_tokenizer(str(miniature)), load_classifier(miniature)
+    _, head = classifier_head(model, SLOTS)
+    silence_untrained_slots(head, UNTRAINED)
+    assert torch.count_nonzero(head.weight[UNTRAINED]) == 0
+    with torch.no_grad():
+        logits = model(**tokenizer(texts[:32], padding=True, return_tensors="pt")).logits
+    probabilities = torch.softmax(mask_untrained(logits, UNTRAINED), dim=-1).numpy()
+    assert probabilities[:, UNTRAINED.numpy()].max() < 1e-6
+    trained_ids = np.flatnonzero(~UNTRAINED.numpy())
+    proposals = Predictions.top(probabilities, trained_ids, seconds=0.0)
+    assert set(np.unique(proposals.ids)) <= set(trained_ids.tolist())
+
+
+def test_command_line_builds_both(tmp_path: Path) -> None:
+    assert main(["--out", str(tmp_path), "--rows", "200", "--vocab-size", "800"]) == 0
+    for arch in ARCHITECTURES:
+        model = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / arch), local_files_only=True)
+        assert isinstance(model, ARCHITECTURES[arch].model_class)
