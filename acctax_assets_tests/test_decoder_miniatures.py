@@ -8,12 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from dagster import instance_for_test
 from transformers import AutoModelForSequenceClassification
 
+from acctax_assets import demo
+from acctax_assets.definitions import defs
+from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.inference import Predictions, mask_untrained
 from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main
 from acctax_assets.ml.tokenization import load_tokenizer
 from acctax_assets.ml.train import classifier_head, default_target_modules, silence_untrained_slots
+from acctax_assets.paths import AcctaxHome
+from acctax_assets_tests.test_ml_pipeline import TINY_TRAINING, failure_text
+from acctax_assets_tests.test_ml_pipeline import run_config as tiny_run_config
 
 SLOTS = 6
 UNTRAINED = torch.tensor([False, False, True, False, True, True])
@@ -93,3 +100,42 @@ def test_command_line_builds_both(tmp_path: Path) -> None:
     for arch in ARCHITECTURES:
         model = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / arch), local_files_only=True)
         assert isinstance(model, ARCHITECTURES[arch].model_class)
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory: pytest.TempPathFactory) -> AcctaxHome:
+    """Three labelled demo months through the data layer, on a home the training runs below share."""
+    root = tmp_path_factory.mktemp("decoder-home") / "acctax"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ACCTAX_HOME", str(root))
+        home = AcctaxHome(root).ensure()
+        demo.main(["--start", "2024-01", "--end", "2024-03", "--rows-per-month", "300", "--out", str(home.landing)])
+        with instance_for_test() as instance:
+            for month in ("2024-01-01", "2024-02-01", "2024-03-01"):
+                assert defs.resolve_job_def("ledger_data_job").execute_in_process(instance=instance, partition_key=month).success
+    return home
+
+
+@pytest.mark.slow
+def test_training_job_on_a_decoder_with_two_cpu_ranks_and_zero2(
+    landed: AcctaxHome, miniature: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The production path in miniature: the real training_job with `base_model` pointing at the checkpoint,
+    the DeepSpeed launcher starting 2 CPU ranks under ZeRO-2; the adapter reloads and proposes trained slots only."""
+    monkeypatch.setenv("ACCTAX_HOME", str(landed.root))
+    monkeypatch.setenv("DAGSTER_HOME", str(landed.dagster_home))
+    classifier = {**TINY_TRAINING, "max_steps": 16, "num_ranks": 2, "zero_stage": 2}
+    config = tiny_run_config(classifier)
+    config["resources"]["model_settings"]["config"]["base_model"] = str(miniature)
+    with instance_for_test() as instance:
+        result = defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        assert result.success, failure_text(result)
+        metadata = result.asset_materializations_for_node("account_classifier")[0].metadata
+    assert metadata["base_model"].value == str(miniature)
+    assert metadata["steps"].value == 16 and 0.0 <= metadata["test_f1_macro"].value <= 1.0
+    adapter = AdapterRef(Path(metadata["path"].value))
+    model, tokenizer = adapter.load_model(), adapter.load_tokenizer()
+    assert type(model.base_model.model if hasattr(model, "base_model") else model).__name__ == ARCHITECTURES[miniature.name].model_class.__name__
+    with torch.no_grad():
+        predicted = model(**tokenizer(["party:스타벅스 강남점 | item:커피", "party:SK에너지 | item:주유 외"], padding=True, return_tensors="pt")).logits.argmax(-1)
+    assert all(0 <= p < adapter.registry().used for p in predicted.tolist()), "spare slots of the bias-free head are never predicted"

@@ -69,6 +69,9 @@ class AdapterRef:
             num_labels=registry.max_classes,
             id2label=registry.id2label,
             label2id=registry.label2id,
+            # As in training: a base already fine-tuned for another label set has a head of another size; the
+            # adapter's own head replaces it.
+            ignore_mismatched_sizes=True,
             local_files_only=True,
         )
         tokenizer = self.load_tokenizer()
