@@ -3,6 +3,7 @@ any local checkpoint, padded with EOS where the tokenizer has no pad token, pool
 with a bias-free `score` head whose untrained slots are never proposed."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,10 @@ from acctax_assets import demo
 from acctax_assets.definitions import defs
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.inference import Predictions, mask_untrained
+from acctax_assets.ml.launch import TOKENIZER_FILES, BaseModelError, check_base_model
 from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main
 from acctax_assets.ml.tokenization import load_tokenizer
-from acctax_assets.ml.train import classifier_head, default_target_modules, silence_untrained_slots
+from acctax_assets.ml.train import TrainingError, check_sequence_classifier, classifier_head, default_target_modules, silence_untrained_slots
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.test_ml_pipeline import TINY_TRAINING, failure_text
 from acctax_assets_tests.test_ml_pipeline import run_config as tiny_run_config
@@ -139,3 +141,23 @@ def test_training_job_on_a_decoder_with_two_cpu_ranks_and_zero2(
     with torch.no_grad():
         predicted = model(**tokenizer(["party:스타벅스 강남점 | item:커피", "party:SK에너지 | item:주유 외"], padding=True, return_tensors="pt")).logits.argmax(-1)
     assert all(0 <= p < adapter.registry().used for p in predicted.tolist()), "spare slots of the bias-free head are never predicted"
+
+
+def test_a_checkpoint_without_a_tokenizer_is_refused_before_training(tmp_path: Path, miniature: Path) -> None:
+    copy = tmp_path / "no-tokenizer"
+    shutil.copytree(miniature, copy)
+    for name in TOKENIZER_FILES:
+        (copy / name).unlink(missing_ok=True)
+    with pytest.raises(BaseModelError, match="has no tokenizer .*Fix: copy the tokenizer files"):
+        check_base_model(str(copy))
+    check_base_model(str(miniature))
+
+
+def test_an_architecture_without_a_sequence_classifier_is_named(tmp_path: Path, miniature: Path) -> None:
+    copy = tmp_path / "vision"
+    shutil.copytree(miniature, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "model_type": "vit"}))
+    with pytest.raises(TrainingError, match="'vit' checkpoint, an architecture without a sequence-classification class"):
+        check_sequence_classifier(str(copy))
+    check_sequence_classifier(str(miniature))

@@ -145,6 +145,9 @@ def test_check_base_model_errors(tmp_path: Path) -> None:
     with pytest.raises(BaseModelError, match="no config.json"):
         check_base_model(str(tmp_path / "empty"))
     (tmp_path / "empty" / "config.json").write_text("{}")
+    with pytest.raises(BaseModelError, match="has no tokenizer"):
+        check_base_model(str(tmp_path / "empty"))
+    (tmp_path / "empty" / "tokenizer.json").write_text("{}")
     check_base_model(str(tmp_path / "empty"))
     assert issubclass(BaseModelError, AcctaxError)
 

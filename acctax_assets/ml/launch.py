@@ -18,6 +18,10 @@ from acctax_assets.ml.training_config import TrainingConfig
 TRAIN_MODULE = "acctax_assets.ml.train"
 
 
+# Files of which at least one holds a checkpoint's tokenizer (fast, slow, WordPiece, SentencePiece).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
+
+
 class BaseModelError(AcctaxError):
     """The configured base model is not a usable local checkpoint directory."""
 
@@ -101,6 +105,11 @@ def check_base_model(path: str) -> None:
         raise BaseModelError(
             f"base model directory {directory} has no config.json, so it is not a transformers checkpoint. "
             "Fix: point base_model at the folder that holds config.json and the weights"
+        )
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
+        raise BaseModelError(
+            f"base model directory {directory} has no tokenizer (none of {list(TOKENIZER_FILES)}). "
+            "Fix: copy the tokenizer files of the same checkpoint into it (tokenizer.save_pretrained)"
         )
 
 

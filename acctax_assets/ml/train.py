@@ -37,7 +37,9 @@ from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPP
 from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file
+from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     EvalPrediction,
@@ -307,6 +309,18 @@ def load_splits(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, regi
                 "Fix: rebuild ledger_dataset and tokenized_dataset with the current label registry"
             )
     return dataset
+
+
+def check_sequence_classifier(base_model: str) -> None:
+    """The checkpoint's architecture must have an AutoModelForSequenceClassification class (decoders such as
+    Qwen3/Llama do; vision or speech models do not), said before the model is built. Here rather than in the
+    parent: reading transformers' model registry imports torch."""
+    model_type = AutoConfig.from_pretrained(base_model, local_files_only=True).model_type
+    if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        raise TrainingError(
+            f"base model {base_model} is a {model_type!r} checkpoint, an architecture without a sequence-classification "
+            "class in transformers. Fix: point base_model at a text model (e.g. a Qwen3, Llama or BERT checkpoint)"
+        )
 
 
 def default_target_modules(model: PreTrainedModel) -> list[str]:
@@ -635,6 +649,7 @@ def last_logged_loss(log_history: list[dict[str, Any]]) -> float:
 def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float) -> dict[str, Any]:
     """Train, evaluate, save; returns the flat metadata for the materialization (meaningful on rank 0)."""
     check_base_model(config.base_model)
+    check_sequence_classifier(config.base_model)
     registry = LabelRegistry.from_json(Path(config.registry_path).read_text(encoding="utf-8"))
     base_tokenizer = load_tokenizer(config.base_model)
     tokenizer = load_dataset_tokenizer(config.dataset_dir, config.base_model)
