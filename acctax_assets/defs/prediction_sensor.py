@@ -13,6 +13,7 @@ import json
 from dagster import DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from acctax_assets.defs.jobs import prediction_job
+from acctax_assets.defs.ledger_file_sensor import load_cursor
 from acctax_assets.defs.materialization_records import (
     FEATURES,
     FEATURES_VERSION,
@@ -38,14 +39,6 @@ def uncoded_rows(instance: DagsterInstance, month: str) -> int:
     return counts["rows_out"] - counts["labelled_rows"]
 
 
-def _requested(cursor: str | None) -> dict[str, str]:
-    try:
-        value = json.loads(cursor) if cursor else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 @sensor(
     name="ledger_prediction_sensor",
     job=prediction_job,
@@ -57,7 +50,7 @@ def ledger_prediction_sensor(context: SensorEvaluationContext) -> SensorResult |
     instance = context.instance
     if not champion_promoted(instance):
         return SkipReason("No champion yet: served_classifier has not promoted a candidate that passed its gate (run training_job)")
-    previous = _requested(context.cursor)
+    previous = load_cursor(context.cursor)
     requested: dict[str, str] = {}
     requests = []
     for month, version in sorted(latest_data_versions(instance, FEATURES).items()):

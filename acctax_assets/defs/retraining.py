@@ -26,12 +26,14 @@ from dagster import (
 )
 
 from acctax_assets.defs.jobs import ledger_data_job, training_job
+from acctax_assets.defs.ledger_file_sensor import MAX_TAG_LENGTH
 from acctax_assets.defs.materialization_records import (
     CLEANED,
     FEATURES,
     cleaned_row_counts,
     consumed_month_versions,
     latest_data_versions,
+    MonthStatus,
     month_status,
 )
 from acctax_assets.defs.ml_resources import ModelSettings
@@ -39,7 +41,6 @@ from acctax_assets.defs.ml_resources import ModelSettings
 ACTIVE_RUN_STATUSES = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 RETRAINING_CRON = "0 3 2 * *"
 OFFICE_TIMEZONE = "Asia/Seoul"
-MAX_TAG_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class ChangedMonths:
     """Labelled months whose features differ from the last dataset's (with their new versions), and months left out."""
 
     versions: dict[str, str] = field(default_factory=dict)
-    excluded: dict[str, str] = field(default_factory=dict)
+    status: MonthStatus = field(default_factory=MonthStatus)
 
     @property
     def months(self) -> list[str]:
@@ -60,8 +61,8 @@ class ChangedMonths:
 
     def tags(self, trigger: str) -> dict[str, str]:
         tags = {"acctax/trigger": trigger, "acctax/changed_months": ",".join(month[:7] for month in self.months)[:MAX_TAG_LENGTH]}
-        if self.excluded:
-            tags["acctax/excluded_months"] = ",".join(month[:7] for month in self.excluded)[:MAX_TAG_LENGTH]
+        if self.status.excluded:
+            tags["acctax/excluded_months"] = ",".join(month[:7] for month in self.status.excluded)[:MAX_TAG_LENGTH]
         return tags
 
 
@@ -76,7 +77,7 @@ def changed_labelled_months(instance: DagsterInstance) -> ChangedMonths:
     current = latest_data_versions(instance, FEATURES, status.usable)
     consumed = consumed_month_versions(instance)
     changed = {month: version for month, version in current.items() if consumed.get(month) != version}
-    return ChangedMonths(versions=changed, excluded=status.excluded)
+    return ChangedMonths(versions=changed, status=status)
 
 
 def runs_in_flight(instance: DagsterInstance, job_name: str) -> int:
@@ -91,7 +92,7 @@ def retraining_request(instance: DagsterInstance, minimum_months: int, trigger: 
     if data_runs:
         return SkipReason(f"{data_runs} ledger_data_job run(s) queued or running; deciding once the data layer settled")
     changed = changed_labelled_months(instance)
-    left_out = f"; left out (blocking checks): {'; '.join(f'{month[:7]}: {why}' for month, why in changed.excluded.items())}" if changed.excluded else ""
+    left_out = f"; left out (blocking checks): {'; '.join(changed.status.excluded_lines())}" if changed.status.excluded else ""
     if len(changed.months) < minimum_months:
         return SkipReason(
             f"{len(changed.months)} labelled month(s) changed since the last ledger_dataset; retraining needs {minimum_months}{left_out}"
