@@ -2,14 +2,18 @@
 any local checkpoint, padded with EOS where the tokenizer has no pad token, pooled on the last real token, and
 with a bias-free `score` head whose untrained slots are never proposed."""
 
+import functools
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from dagster import instance_for_test
+import mlflow
+from dagster import DagsterEventType, ExecuteInProcessResult, instance_for_test
+from datasets import load_from_disk
 from transformers import AutoModelForSequenceClassification
 
 from acctax_assets import demo
@@ -19,9 +23,12 @@ from acctax_assets.ml.inference import Predictions, mask_untrained
 from acctax_assets.ml.launch import TOKENIZER_FILES, BaseModelError, check_base_model
 from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main
 from acctax_assets.ml.tokenization import load_tokenizer
-from acctax_assets.ml.train import TrainingError, check_sequence_classifier, classifier_head, default_target_modules, silence_untrained_slots
+from acctax_assets.ml.train import (
+    TrainingError, check_sequence_classifier, check_target_modules, classifier_head, default_target_modules, silence_untrained_slots,
+)
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.test_ml_pipeline import TINY_TRAINING, failure_text
+from acctax_assets.defs.ml_resources import tracking_uri
+from acctax_assets_tests.test_ml_pipeline import TINY_TRAINING, RankKiller, failure_text
 from acctax_assets_tests.test_ml_pipeline import run_config as tiny_run_config
 
 SLOTS = 6
@@ -33,9 +40,21 @@ def texts() -> list[str]:
     return demo_texts(rows=400)
 
 
+@pytest.fixture(scope="module")
+def miniatures(tmp_path_factory: pytest.TempPathFactory, texts: list[str]) -> Callable[[str], Path]:
+    """Each architecture's miniature, built once per module on first use."""
+    root = tmp_path_factory.mktemp("miniatures")
+
+    @functools.cache
+    def built(arch: str) -> Path:
+        return build_miniature(arch, root / arch, texts, vocab_size=1500)
+
+    return built
+
+
 @pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
-def miniature(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, texts: list[str]) -> Path:
-    return build_miniature(request.param, tmp_path_factory.mktemp("miniatures") / request.param, texts, vocab_size=1500)
+def miniature(request: pytest.FixtureRequest, miniatures: Callable[[str], Path]) -> Path:
+    return miniatures(request.param)
 
 
 def load_classifier(path: Path) -> torch.nn.Module:
@@ -118,29 +137,112 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> AcctaxHome:
     return home
 
 
+# One option real GPU runs use, per architecture, so both are exercised on CPU without another run.
+OPTIONS = {"llama": {"gradient_checkpointing": True}, "qwen3": {"attn_implementation": "eager"}}
+DECODER_TRAINING = {**TINY_TRAINING, "max_steps": 30, "eval_steps": 30, "save_steps": 10, "learning_rate": 5e-3, "num_ranks": 2, "zero_stage": 2}
+
+
+def decoder_run_config(miniature: Path, **classifier: object) -> dict:
+    config = tiny_run_config({**DECODER_TRAINING, **classifier})
+    config["resources"]["model_settings"]["config"]["base_model"] = str(miniature)
+    return config
+
+
+def run_training(home: AcctaxHome, config: dict) -> ExecuteInProcessResult:
+    with instance_for_test() as instance:
+        return defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+
+
+def prior_guess_accuracy(dataset_dir: Path) -> float:
+    """Expected test accuracy of guessing each row's class at random in proportion to the train split's class
+    frequencies: the best a model that learned nothing from the text can expect by chance."""
+    splits = load_from_disk(str(dataset_dir))
+    train = np.bincount(splits["train"]["label"])
+    test = np.bincount(splits["test"]["label"], minlength=train.size)[: train.size]
+    return float((train / train.sum()) @ (test / test.sum()))
+
+
 @pytest.mark.slow
 def test_training_job_on_a_decoder_with_two_cpu_ranks_and_zero2(
     landed: AcctaxHome, miniature: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The production path in miniature: the real training_job with `base_model` pointing at the checkpoint,
-    the DeepSpeed launcher starting 2 CPU ranks under ZeRO-2; the adapter reloads and proposes trained slots only."""
+    the DeepSpeed launcher starting 2 CPU ranks under ZeRO-2; it learns, curves reach MLflow, and the adapter
+    reloads and proposes trained slots only."""
     monkeypatch.setenv("ACCTAX_HOME", str(landed.root))
     monkeypatch.setenv("DAGSTER_HOME", str(landed.dagster_home))
-    classifier = {**TINY_TRAINING, "max_steps": 16, "num_ranks": 2, "zero_stage": 2}
-    config = tiny_run_config(classifier)
-    config["resources"]["model_settings"]["config"]["base_model"] = str(miniature)
-    with instance_for_test() as instance:
-        result = defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=config, raise_on_error=False)
-        assert result.success, failure_text(result)
-        metadata = result.asset_materializations_for_node("account_classifier")[0].metadata
-    assert metadata["base_model"].value == str(miniature)
-    assert metadata["steps"].value == 16 and 0.0 <= metadata["test_f1_macro"].value <= 1.0
-    adapter = AdapterRef(Path(metadata["path"].value))
+    options = OPTIONS[miniature.name]
+    result = run_training(landed, decoder_run_config(miniature, **options))
+    assert result.success, failure_text(result)
+    metadata = {key: value.value for key, value in result.asset_materializations_for_node("account_classifier")[0].metadata.items()}
+    assert metadata["base_model"] == str(miniature) and metadata["num_ranks"] == 2 and metadata["zero_stage"] == 2
+    assert all(metadata[key] == value for key, value in options.items()), "the option reached the trainer"
+    assert metadata["steps"] == 30 and metadata["tokens_per_second"] > 0 and metadata["peak_memory_gb"] > 0
+    tokenized = Path(result.asset_materializations_for_node("tokenized_dataset")[0].metadata["path"].value)
+    chance = prior_guess_accuracy(tokenized)
+    assert metadata["test_accuracy"] > 2 * chance, f"the adapter learned: accuracy {metadata['test_accuracy']:.3f} vs chance {chance:.3f}"
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri(landed))
+    losses = client.get_metric_history(metadata["mlflow_run_id"], "loss")
+    assert len(losses) >= 3 and losses[-1].value < losses[0].value, "the loss curve is in MLflow and falls"
+    assert client.get_run(metadata["mlflow_run_id"]).data.metrics["test_f1_macro"] == pytest.approx(metadata["test_f1_macro"])
+
+    adapter = AdapterRef(Path(metadata["path"]))
     model, tokenizer = adapter.load_model(), adapter.load_tokenizer()
     assert type(model.base_model.model if hasattr(model, "base_model") else model).__name__ == ARCHITECTURES[miniature.name].model_class.__name__
     with torch.no_grad():
         predicted = model(**tokenizer(["party:스타벅스 강남점 | item:커피", "party:SK에너지 | item:주유 외"], padding=True, return_tensors="pt")).logits.argmax(-1)
     assert all(0 <= p < adapter.registry().used for p in predicted.tolist()), "spare slots of the bias-free head are never predicted"
+
+
+@pytest.mark.slow
+def test_a_killed_rank_of_a_decoder_is_retried_and_resumes(landed: AcctaxHome, miniatures: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Llama (no pad token of its own) on 2 ranks: rank 1 is killed after the first checkpoint; the launcher takes
+    rank 0 down, Dagster retries the step, and the retry resumes from that checkpoint with the ZeRO-2 state."""
+    monkeypatch.setenv("ACCTAX_HOME", str(landed.root))
+    monkeypatch.setenv("DAGSTER_HOME", str(landed.dagster_home))
+    config = decoder_run_config(miniatures("llama"), max_steps=24, save_steps=4, eval_steps=24, seed=5)
+    with RankKiller(landed.storage / "_work" / "account_classifier", local_rank=1) as killer:
+        result = run_training(landed, config)
+    assert killer.killed, "rank 1 was never seen with a checkpoint"
+    assert result.success, failure_text(result)
+    assert len([e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]) == 1
+    metadata = result.asset_materializations_for_node("account_classifier")[0].metadata
+    assert "checkpoint-" in metadata["resumed_from"].value and metadata["steps"].value == 24
+
+
+@pytest.mark.slow
+def test_a_lora_target_that_does_not_exist_is_named_with_the_modules_that_do(
+    landed: AcctaxHome, miniatures: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused by the trainer (only it loads the model) and not retried: the same config would fail again."""
+    monkeypatch.setenv("ACCTAX_HOME", str(landed.root))
+    monkeypatch.setenv("DAGSTER_HOME", str(landed.dagster_home))
+    config = decoder_run_config(miniatures("qwen3"), num_ranks=1, lora_target_modules=["q_proj", "qkv_proj"])
+    result = run_training(landed, config)
+    assert not result.success
+    text = failure_text(result)
+    assert "Training refused: TrainingError: LoRA target module(s) ['qkv_proj'] do not exist in Qwen3ForSequenceClassification" in text
+    assert "'down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj'" in text and "Fix: set lora.target_modules" in text
+    assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+
+
+def test_target_modules_are_checked_against_the_model(miniature: Path) -> None:
+    model = load_classifier(miniature)
+    check_target_modules(model, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    with pytest.raises(TrainingError, match=r"\['query'\] do not exist .*linear layers are \['down_proj', 'gate_proj', 'k_proj'"):
+        check_target_modules(model, ["q_proj", "query"])
+
+
+def test_a_tokenizer_without_pad_or_eos_is_refused(tmp_path: Path, miniatures: Callable[[str], Path]) -> None:
+    copy = tmp_path / "no-eos"
+    shutil.copytree(miniatures("llama"), copy)
+    settings = json.loads((copy / "tokenizer_config.json").read_text())
+    settings.pop("eos_token", None)
+    settings.pop("pad_token", None)
+    (copy / "tokenizer_config.json").write_text(json.dumps(settings))
+    with pytest.raises(BaseModelError, match="neither a pad nor an eos token.*Fix: set pad_token"):
+        load_tokenizer(str(copy))
 
 
 def test_a_checkpoint_without_a_tokenizer_is_refused_before_training(tmp_path: Path, miniature: Path) -> None:

@@ -19,6 +19,7 @@ from acctax_assets.defs.ml_resources import EXPERIMENT, tracking_uri
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.evaluation import review_threshold
 from acctax_assets.ml.label_registry import LabelRegistry
+from acctax_assets.ml.launch import visible_gpus
 from acctax_assets.ml.model_registry import CHAMPION, ModelRegistry
 from acctax_assets.ml.serving import load_served
 from acctax_assets.paths import AcctaxHome
@@ -289,35 +290,67 @@ def test_missing_base_model_fails_before_launch(home: AcctaxHome) -> None:
     assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY], "a config error is not retried"
 
 
+def test_bf16_on_a_machine_without_gpu_fails_before_any_process_starts(home: AcctaxHome) -> None:
+    """On CI (no NVIDIA driver) bf16=true is refused in the Dagster process: no retry, no training process."""
+    if visible_gpus():
+        pytest.skip("this machine has a GPU: bf16 is runnable here")
+    logs = home.storage / "_work" / "account_classifier"
+    before = set(logs.glob("*/train.log"))
+    with instance_for_test() as instance:
+        result = train(instance, run_config({"bf16": True}))
+    assert not result.success
+    assert "account_classifier not started: bf16=true needs a CUDA GPU" in failure_text(result)
+    assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert set(logs.glob("*/train.log")) == before, "no training process was started"
+
+
 def test_adapter_ref_reads_registry_and_metrics(home: AcctaxHome) -> None:
     adapter = newest_adapter(home)
     assert adapter.metrics()["test"]["f1_macro"] >= 0
     assert adapter.registry().max_classes == 260
 
 
-def test_killed_training_is_retried_in_the_same_run_and_resumes_from_its_checkpoint(home: AcctaxHome) -> None:
-    config = run_config({"max_steps": 40, "save_steps": 5, "eval_steps": 40, "seed": 7})
-    work_root = home.storage / "_work" / "account_classifier"
-    killed: list[int] = []
+class RankKiller:
+    """SIGKILLs training ranks (all, or the one with `local_rank`) once a checkpoint exists under `work_root`, as a
+    preempted node or an OOM kill would, from a thread while the run goes on."""
 
-    def kill_after_first_checkpoint() -> None:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and not killed:
-            for checkpoint in work_root.glob("*/checkpoints/checkpoint-*"):
-                if (checkpoint / "trainer_state.json").exists():
-                    for process in psutil.process_iter(["cmdline"]):
-                        if "acctax_assets.ml.train" in " ".join(process.info["cmdline"] or []) and "--local_rank" in " ".join(process.info["cmdline"] or []):
-                            process.kill()
-                            killed.append(process.pid)
-                    break
+    def __init__(self, work_root: Path, local_rank: int | None = None, timeout: float = 240) -> None:
+        self._work_root, self._rank, self._timeout = work_root, local_rank, timeout
+        self.killed: list[int] = []
+        self._thread = threading.Thread(target=self._watch)
+
+    def __enter__(self) -> "RankKiller":
+        self._earlier = set(self._checkpoints())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
+
+    def _is_target(self, cmdline: list[str]) -> bool:
+        line = " ".join(cmdline)
+        wanted = "--local_rank" if self._rank is None else f"--local_rank={self._rank}"
+        return "acctax_assets.ml.train" in line and wanted in line
+
+    def _checkpoints(self) -> list[Path]:
+        return [path for path in self._work_root.glob("*/checkpoints/checkpoint-*") if (path / "trainer_state.json").exists()]
+
+    def _watch(self) -> None:
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline and not self.killed:
+            if set(self._checkpoints()) - self._earlier:
+                for process in psutil.process_iter(["cmdline"]):
+                    if self._is_target(process.info["cmdline"] or []):
+                        process.kill()
+                        self.killed.append(process.pid)
             time.sleep(0.5)
 
-    killer = threading.Thread(target=kill_after_first_checkpoint)
-    killer.start()
-    with instance_for_test() as instance:
+
+def test_killed_training_is_retried_in_the_same_run_and_resumes_from_its_checkpoint(home: AcctaxHome) -> None:
+    config = run_config({"max_steps": 40, "save_steps": 5, "eval_steps": 40, "seed": 7})
+    with RankKiller(home.storage / "_work" / "account_classifier") as killer, instance_for_test() as instance:
         result = train(instance, config)
-    killer.join()
-    assert killed, "the training process was never seen with a checkpoint"
+    assert killer.killed, "the training process was never seen with a checkpoint"
     assert result.success, failure_text(result)
     retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY and e.step_key == "account_classifier"]
     assert len(retries) == 1

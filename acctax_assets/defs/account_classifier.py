@@ -29,9 +29,11 @@ from pydantic import Field, ValidationError
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import METRICS_FILE, AdapterRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE
-from acctax_assets.ml.launch import check_base_model, deepspeed_command, free_port, logged_command, training_env
+from acctax_assets.ml.launch import (
+    REFUSAL_FILE, check_base_model, check_machine, deepspeed_command, free_port, logged_command, training_env, visible_gpus,
+)
 from acctax_assets.ml.reports import EvaluationReport, confusion_matrix_png, evaluation_report, per_class_frame
-from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
+from acctax_assets.ml.training_config import AttentionImplementation, LoraSettings, Quantization, TrainingConfig
 from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.ml.model_registry import redact_uri
@@ -69,6 +71,9 @@ class ClassifierConfig(Config):
     hostfile: str | None = Field(default=_default("hostfile"), description="DeepSpeed hostfile for several nodes (README: multi-node); its slots replace num_ranks")
     master_addr: str | None = Field(default=_default("master_addr"), description="Address of the hostfile's first host, where this run and rank 0 run")
     bf16: bool | None = Field(default=_default("bf16"), description="None: bf16 on a GPU that supports it, fp32 on CPU")
+    gradient_checkpointing: bool = Field(default=_default("gradient_checkpointing"), description="Recompute activations in backward: less GPU memory, ~1/3 more compute")
+    attn_implementation: AttentionImplementation = Field(default=_default("attn_implementation"), description="sdpa, eager, or flash_attention_2 (GPU + flash-attn)")
+    quantization: Quantization = Field(default=_default("quantization"), description="none, 4bit or 8bit base weights (QLoRA; CUDA GPU + bitsandbytes)")
     seed: int = _default("seed")
     resume: bool = Field(default=_default("resume"), description="Resume from a checkpoint of the same config + dataset")
     restart_on_corrupt_checkpoint: bool = _default("restart_on_corrupt_checkpoint")
@@ -146,12 +151,15 @@ def account_classifier(
     try:
         check_base_model(base_model)
         draft = training_config(config, base_model, tokenized_dataset)
+        check_machine(draft, visible_gpus())
     except (AcctaxError, ValidationError) as exc:
         raise Failure(description=f"account_classifier not started: {exc}", allow_retries=False) from exc
     work = settings.acctax_home.storage / "_work" / "account_classifier" / draft.fingerprint(tokenized_dataset.content_hash())
     train = draft.model_copy(update={"output_dir": str(work)})
     config_path = train.write(work / "training_config.json")
     log_path = work / "train.log"
+    refusal = work / REFUSAL_FILE
+    refusal.unlink(missing_ok=True)
 
     # A retry in the same process finds the failed attempt's MLflow run ended; it records itself as a new run.
     run = mlflow.active_run() or mlflow.start_run(run_name=f"{context.run.run_id[:8]} retry {context.retry_number}")
@@ -165,6 +173,11 @@ def account_classifier(
         report = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(work)).get_materialize_result()
     except Exception as exc:
         mlflow.end_run(status="FAILED")
+        if refusal.exists():
+            raise Failure(
+                description=f"Training refused: {refusal.read_text(encoding='utf-8')}. Last lines of {log_path}:\n{log_tail(log_path)}",
+                allow_retries=False,
+            ) from exc
         raise Failure(
             description=(
                 f"Training process failed: {exc}. Last lines of {log_path}:\n{log_tail(log_path)}\n"

@@ -6,10 +6,14 @@ torch/CUDA byte lives in the child (DESIGN §4).
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from acctax_assets.errors import AcctaxError
@@ -18,12 +22,94 @@ from acctax_assets.ml.training_config import TrainingConfig
 TRAIN_MODULE = "acctax_assets.ml.train"
 
 
+# Written by rank 0 into the work dir when one of our checks refuses the run (a bad target module, a corrupt
+# checkpoint, a dataset that does not match the registry): the parent then fails without retrying.
+REFUSAL_FILE = "refused.txt"
+
 # Files of which at least one holds a checkpoint's tokenizer (fast, slow, WordPiece, SentencePiece).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
 
 class BaseModelError(AcctaxError):
     """The configured base model is not a usable local checkpoint directory."""
+
+
+class MachineError(AcctaxError):
+    """The training config asks for hardware or packages this machine does not have."""
+
+
+# bfloat16 tensor cores start with Ampere (compute capability 8.0).
+BF16_COMPUTE_CAPABILITY = 8.0
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    compute_capability: float
+
+
+def visible_gpus(env: Mapping[str, str] | None = None) -> list[Gpu]:
+    """The NVIDIA GPUs the ranks will see, read with `nvidia-smi` (the Dagster process never imports torch or CUDA).
+
+    CUDA_VISIBLE_DEVICES narrows the list as CUDA would: empty or "-1" hides every GPU, indices pick some.
+    """
+    env = os.environ if env is None else env
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        listed = subprocess.run(
+            [smi, "--query-gpu=name,compute_cap", "--format=csv,noheader"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in listed.splitlines():
+        name, _, capability = line.rpartition(",")
+        try:
+            gpus.append(Gpu(name.strip(), float(capability)))
+        except ValueError:
+            continue
+    return _narrowed(gpus, env.get("CUDA_VISIBLE_DEVICES"))
+
+
+def _narrowed(gpus: list[Gpu], visible: str | None) -> list[Gpu]:
+    if visible is None:
+        return gpus
+    picked = []
+    for item in visible.split(","):
+        item = item.strip()
+        if not item.isdigit() or int(item) >= len(gpus):
+            break  # CUDA stops at the first invalid entry ("-1" hides everything)
+        picked.append(gpus[int(item)])
+    return picked
+
+
+def check_machine(config: TrainingConfig, gpus: list[Gpu]) -> None:
+    """Fail before any process starts when the config needs what this machine lacks (a GPU, bf16, bitsandbytes,
+    flash-attn, as many GPUs as ranks), each with the setting that fixes it."""
+    where = ", ".join(f"{gpu.name} (compute capability {gpu.compute_capability})" for gpu in gpus) or "no NVIDIA GPU"
+    if config.bf16:
+        if not gpus:
+            raise MachineError(f"bf16=true needs a CUDA GPU with bfloat16 (Ampere or newer); this machine has {where}. Fix: bf16 null (auto) or false")
+        old = [gpu for gpu in gpus if gpu.compute_capability < BF16_COMPUTE_CAPABILITY]
+        if old:
+            raise MachineError(
+                f"bf16=true but {old[0].name} (compute capability {old[0].compute_capability}) has no bfloat16 (needs {BF16_COMPUTE_CAPABILITY}+). "
+                "Fix: bf16 null (auto: fp32 here) or false"
+            )
+    if config.quantization != "none":
+        if not gpus:
+            raise MachineError(f"quantization={config.quantization} (bitsandbytes QLoRA) needs a CUDA GPU; this machine has {where}. Fix: quantization none")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise MachineError(f"quantization={config.quantization} needs the bitsandbytes package. Fix: pip install bitsandbytes, or quantization none")
+    if config.attn_implementation == "flash_attention_2":
+        if not gpus:
+            raise MachineError(f"attn_implementation=flash_attention_2 needs a CUDA GPU; this machine has {where}. Fix: attn_implementation sdpa")
+        if importlib.util.find_spec("flash_attn") is None:
+            raise MachineError("attn_implementation=flash_attention_2 needs the flash-attn package. Fix: pip install flash-attn, or attn_implementation sdpa")
+    if gpus and not config.hostfile and config.num_ranks > len(gpus):
+        raise MachineError(f"num_ranks={config.num_ranks} but this node has {len(gpus)} visible GPU(s): {where}. Fix: num_ranks {len(gpus)}")
 
 
 def deepspeed_command(config: TrainingConfig, config_path: Path, master_port: int) -> list[str]:

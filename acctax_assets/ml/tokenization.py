@@ -34,7 +34,10 @@ def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
     tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True)
     if tokenizer.pad_token_id is None:
         if tokenizer.eos_token is None:
-            raise BaseModelError(f"tokenizer of {base_model} has neither a pad nor an eos token; cannot pad batches")
+            raise BaseModelError(
+                f"tokenizer of {base_model} has neither a pad nor an eos token, so batches cannot be padded. "
+                "Fix: set pad_token (or eos_token) in its tokenizer_config.json to one of its special tokens"
+            )
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import pickle
+import resource
 import shutil
 import sys
 import time
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 from accelerate import PartialState
 from dagster_pipes import PipesContext, PipesEnvVarParamsLoader, open_dagster_pipes
 from datasets import Dataset, DatasetDict, load_from_disk
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model, prepare_model_for_kbit_training
 from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
 from pydantic import ValidationError
 from safetensors import SafetensorError
@@ -41,6 +42,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICA
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
+    BitsAndBytesConfig,
     DataCollatorWithPadding,
     EvalPrediction,
     PreTrainedModel,
@@ -61,7 +63,7 @@ from acctax_assets.ml.adapter import METRICS_FILE, TRAINED_CLASSES_FILE, TRAININ
 from acctax_assets.ml.eval_outputs import EvalOutputs
 from acctax_assets.ml.inference import MASKED_LOGIT, mask_untrained
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.launch import check_base_model, threads_per_rank
+from acctax_assets.ml.launch import REFUSAL_FILE, check_base_model, threads_per_rank
 from acctax_assets.ml.metrics import class_weights, classification_report
 from acctax_assets.ml.serialization import TEXT_SPEC_FILE
 from acctax_assets.ml.tokenization import load_dataset_tokenizer, load_tokenizer
@@ -173,10 +175,12 @@ class ProgressCallback(TrainerCallback):
         self._last_step = 0
         self.train_began = False
         self.start_step = 0
+        self.start_tokens = 0
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         self.train_began = True
         self.start_step = self._last_step = state.global_step
+        self.start_tokens = state.num_input_tokens_seen
         self._last_time = time.perf_counter()
         if state.is_world_process_zero:
             self._reporter.info(f"training from step {state.global_step} to {state.max_steps}")
@@ -323,9 +327,26 @@ def check_sequence_classifier(base_model: str) -> None:
         )
 
 
+def linear_module_names(model: PreTrainedModel) -> list[str]:
+    """Leaf names of the model's linear layers (`q_proj`, `gate_proj`, `query`, …): what LoRA can target."""
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)})
+
+
+def check_target_modules(model: PreTrainedModel, targets: list[str]) -> None:
+    """Every configured LoRA target must name modules of this model (PEFT matches `name` or `….name`); PEFT itself
+    only fails when none matches, so a typo among several targets would silently train fewer layers."""
+    names = [name for name, _ in model.named_modules()]
+    missing = [target for target in targets if not any(name == target or name.endswith("." + target) for name in names)]
+    if missing:
+        raise TrainingError(
+            f"LoRA target module(s) {missing} do not exist in {type(model).__name__}. "
+            f"Its linear layers are {linear_module_names(model)}. Fix: set lora.target_modules to some of them"
+        )
+
+
 def default_target_modules(model: PreTrainedModel) -> list[str]:
     """LoRA targets when the config names none: attention query/value projections, by naming convention."""
-    linear_names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
+    linear_names = set(linear_module_names(model))
     for pair in (["q_proj", "v_proj"], ["query", "value"]):
         if set(pair) <= linear_names:
             return pair
@@ -334,7 +355,7 @@ def default_target_modules(model: PreTrainedModel) -> list[str]:
         return list(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[model_type])
     raise TrainingError(
         f"no default LoRA target modules for model_type {model_type!r}. "
-        f"Fix: set lora.target_modules in the training config to some of its linear layers, e.g. {sorted(linear_names)[:12]}"
+        f"Fix: set lora.target_modules in the training config to some of its linear layers: {sorted(linear_names)}"
     )
 
 
@@ -387,6 +408,56 @@ def extend_embeddings(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     return sorted(added.values())
 
 
+def quantization_config(config: TrainingConfig, bf16: bool) -> BitsAndBytesConfig | None:
+    """bitsandbytes settings for QLoRA: NF4 with double quantization (or LLM.int8), the classification head kept
+    in full precision because it is trained (launch.check_machine made sure a GPU and bitsandbytes exist)."""
+    heads = ["score", "classifier"]
+    if config.quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=heads)
+    if config.quantization == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16,
+            llm_int8_skip_modules=heads,
+        )
+    return None
+
+
+def load_base_model(config: TrainingConfig, registry: LabelRegistry, bf16: bool) -> PreTrainedModel:
+    """The checkpoint as a sequence classifier with a fresh head of the registry's size, in the configured
+    precision, attention kernel and (QLoRA) quantization."""
+    quantization = quantization_config(config, bf16)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            config.base_model,
+            num_labels=registry.max_classes,
+            id2label=registry.id2label,
+            label2id=registry.label2id,
+            problem_type="single_label_classification",
+            # A checkpoint already fine-tuned for another label set gets a fresh head of the registry's size.
+            ignore_mismatched_sizes=True,
+            dtype=torch.bfloat16 if bf16 else torch.float32,
+            attn_implementation=config.attn_implementation,
+            quantization_config=quantization,
+            # Quantized weights are placed at load time, each rank on its own GPU.
+            device_map={"": PartialState().local_process_index} if quantization else None,
+            local_files_only=True,
+        )
+    except ValueError as error:
+        if config.attn_implementation in str(error):
+            raise TrainingError(
+                f"{config.base_model} cannot use attn_implementation={config.attn_implementation}: {error}. Fix: attn_implementation eager"
+            ) from error
+        raise
+    if quantization is not None:
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.gradient_checkpointing, gradient_checkpointing_kwargs={"use_reentrant": False}
+        )
+    return model
+
+
 def build_model(
     config: TrainingConfig,
     registry: LabelRegistry,
@@ -395,29 +466,22 @@ def build_model(
     untrained: torch.Tensor,
     bf16: bool,
 ) -> PeftModel:
-    model = AutoModelForSequenceClassification.from_pretrained(
-        config.base_model,
-        num_labels=registry.max_classes,
-        id2label=registry.id2label,
-        label2id=registry.label2id,
-        problem_type="single_label_classification",
-        # A checkpoint already fine-tuned for another label set gets a fresh head of the registry's size.
-        ignore_mismatched_sizes=True,
-        dtype=torch.bfloat16 if bf16 else torch.float32,
-        local_files_only=True,
-    )
+    model = load_base_model(config, registry, bf16)
+    # Decoders pool the last non-pad token: the model must know the pad id the collator uses (EOS where absent).
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     head_name, head = classifier_head(model, registry.max_classes)
     silence_untrained_slots(head, untrained)
     head_module = head_name.split(".")[0]
     new_tokens = extend_embeddings(model, tokenizer, base_tokenizer)
+    targets = config.lora.target_modules or default_target_modules(model)
+    check_target_modules(model, targets)
     lora = LoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=config.lora.r,
         lora_alpha=config.lora.alpha,
         lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules or default_target_modules(model),
+        target_modules=targets,
         layers_to_transform=config.lora.layers_to_transform,
         # PEFT keeps `classifier` / `score` trainable for SEQ_CLS; any other head name must be listed.
         modules_to_save=None if head_module in ("classifier", "score") else [head_module],
@@ -470,6 +534,10 @@ def training_arguments(config: TrainingConfig, bf16: bool) -> TrainingArguments:
         logging_steps=max(1, min(50, config.max_steps // 20)),
         seed=config.seed,
         bf16=bf16,
+        gradient_checkpointing=config.gradient_checkpointing,
+        # Non-reentrant checkpointing needs no input gradients, so frozen embeddings under LoRA work as they are.
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        include_num_input_tokens_seen="non_padding",
         use_cpu=not torch.cuda.is_available(),
         deepspeed=deepspeed_config(config.zero_stage, bf16) if config.use_deepspeed else None,
         # Each rank's loss is its own batch mean; averaging token counts across ranks doubled it with 2 ranks.
@@ -641,6 +709,13 @@ def write_adapter(
         staging.rename(adapter_dir)
 
 
+def peak_memory_gb() -> float:
+    """This rank's peak memory: allocated CUDA memory on a GPU, the process's peak resident set on CPU."""
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
+
+
 def last_logged_loss(log_history: list[dict[str, Any]]) -> float:
     losses = [entry["loss"] for entry in log_history if "loss" in entry]
     return float(losses[-1]) if losses else float("nan")
@@ -713,12 +788,17 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     reports = {split: report for split, (report, _, _) in evaluated.items()}
     steps_this_launch = trainer.state.global_step - progress.start_step
     train_loss = output.training_loss if steps_this_launch > 0 else last_logged_loss(trainer.state.log_history)
+    runtime = float(output.metrics.get("train_runtime", 0.0))
+    tokens_this_launch = trainer.state.num_input_tokens_seen - progress.start_tokens
     train = {
         "steps": trainer.state.global_step,
         "steps_this_launch": steps_this_launch,
         "train_loss": float(train_loss),
         "samples_per_second": float(output.metrics.get("train_samples_per_second", 0.0)),
-        "train_runtime_seconds": float(output.metrics.get("train_runtime", 0.0)),
+        "train_runtime_seconds": runtime,
+        "tokens_per_second": tokens_this_launch / runtime if runtime > 0 else 0.0,
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
+        "peak_memory_gb": peak_memory_gb(),
         "wall_seconds": round(time.perf_counter() - started, 2),
         "num_ranks": ranks.world_size,
         "zero_stage": config.zero_stage,
@@ -750,10 +830,15 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         "steps": train["steps"],
         "train_loss": train["train_loss"],
         "samples_per_second": train["samples_per_second"],
+        "tokens_per_second": train["tokens_per_second"],
+        "peak_memory_gb": train["peak_memory_gb"],
         "wall_seconds": train["wall_seconds"],
         "num_ranks": ranks.world_size,
         "zero_stage": config.zero_stage,
         "bf16": bf16,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "attn_implementation": config.attn_implementation,
+        "quantization": config.quantization,
         "base_model": config.base_model,
         "adapter_dir": str(config.adapter_dir),
         "resumed_from": train["resumed_from"] or "none",
@@ -768,7 +853,13 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config)
     configure_threads(config)
     with open_reporter(ranks) as reporter:
-        metadata = run(config, ranks, reporter, started)
+        try:
+            metadata = run(config, ranks, reporter, started)
+        except AcctaxError as error:
+            # Our own checks: deterministic, so the parent must fail the step instead of retrying it.
+            if ranks.is_main:
+                Path(config.output_dir, REFUSAL_FILE).write_text(f"{type(error).__name__}: {error}", encoding="utf-8")
+            raise
         if ranks.is_main:
             reporter.materialize(metadata)
     if torch.distributed.is_initialized():

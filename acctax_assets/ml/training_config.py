@@ -6,8 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# How attention is computed: PyTorch's fused kernel by default; "eager" for architectures without SDPA support,
+# "flash_attention_2" on GPUs with the flash-attn package.
+AttentionImplementation = Literal["sdpa", "eager", "flash_attention_2"]
+# Base weights loaded quantized by bitsandbytes (QLoRA): "4bit" (NF4) or "8bit"; needs a CUDA GPU.
+Quantization = Literal["none", "4bit", "8bit"]
 
 
 class LoraSettings(BaseModel):
@@ -52,6 +59,9 @@ class TrainingConfig(BaseModel):
     )
     master_addr: str | None = Field(default=None, description="Address of the first host of the hostfile (rank 0), reachable from every node")
     bf16: bool | None = Field(default=None, description="None: bf16 on a GPU that supports it, fp32 on CPU")
+    gradient_checkpointing: bool = Field(default=False, description="Recompute activations in backward: less memory, ~1/3 more compute")
+    attn_implementation: AttentionImplementation = Field(default="sdpa", description="sdpa (default), eager, or flash_attention_2 (GPU + flash-attn)")
+    quantization: Quantization = Field(default="none", description="Load the base model in 4 or 8 bits (QLoRA; CUDA GPU + bitsandbytes)")
     seed: int = Field(default=42, ge=0)
     resume: bool = Field(default=True, description="Resume from the newest checkpoint in output_dir")
     restart_on_corrupt_checkpoint: bool = Field(default=False, description="Start over when a checkpoint cannot be read")
@@ -63,6 +73,15 @@ class TrainingConfig(BaseModel):
     def _hostfile_needs_master(self) -> TrainingConfig:
         if self.hostfile and not self.master_addr:
             raise ValueError("hostfile is set but master_addr is not: give the address of the hostfile's first host (rank 0)")
+        return self
+
+    @model_validator(mode="after")
+    def _quantized_weights_are_not_sharded(self) -> TrainingConfig:
+        if self.quantization != "none" and self.use_deepspeed and self.zero_stage == 3:
+            raise ValueError(
+                f"quantization={self.quantization} with zero_stage=3: ZeRO-3 shards the base weights, which bitsandbytes "
+                "keeps packed on each GPU. Fix: zero_stage 2 (LoRA's optimizer state is what ZeRO-2 shards anyway)"
+            )
         return self
 
     @property
