@@ -20,6 +20,7 @@ from acctax_assets import demo
 from acctax_assets.definitions import defs
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.inference import Predictions, mask_untrained
+from acctax_assets.ml.metrics import chance_accuracy
 from acctax_assets.ml.launch import TOKENIZER_FILES, BaseModelError, check_base_model
 from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main
 from acctax_assets.ml.tokenization import load_tokenizer
@@ -153,15 +154,6 @@ def run_training(home: AcctaxHome, config: dict) -> ExecuteInProcessResult:
         return defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=config, raise_on_error=False)
 
 
-def prior_guess_accuracy(dataset_dir: Path) -> float:
-    """Expected test accuracy of guessing each row's class at random in proportion to the train split's class
-    frequencies: the best a model that learned nothing from the text can expect by chance."""
-    splits = load_from_disk(str(dataset_dir))
-    train = np.bincount(splits["train"]["label"])
-    test = np.bincount(splits["test"]["label"], minlength=train.size)[: train.size]
-    return float((train / train.sum()) @ (test / test.sum()))
-
-
 @pytest.mark.slow
 def test_training_job_on_a_decoder_with_two_cpu_ranks_and_zero2(
     landed: AcctaxHome, miniature: Path, monkeypatch: pytest.MonkeyPatch
@@ -179,7 +171,8 @@ def test_training_job_on_a_decoder_with_two_cpu_ranks_and_zero2(
     assert all(metadata[key] == value for key, value in options.items()), "the option reached the trainer"
     assert metadata["steps"] == 30 and metadata["tokens_per_second"] > 0 and metadata["peak_memory_gb"] > 0
     tokenized = Path(result.asset_materializations_for_node("tokenized_dataset")[0].metadata["path"].value)
-    chance = prior_guess_accuracy(tokenized)
+    splits = load_from_disk(str(tokenized))
+    chance = chance_accuracy(splits["train"]["label"], splits["test"]["label"])
     assert metadata["test_accuracy"] > 2 * chance, f"the adapter learned: accuracy {metadata['test_accuracy']:.3f} vs chance {chance:.3f}"
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(landed))

@@ -17,7 +17,7 @@ from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.launch import BaseModelError, check_base_model, deepspeed_command, free_port, logged_command, training_env
-from acctax_assets.ml.metrics import class_weights, classification_report
+from acctax_assets.ml.metrics import chance_accuracy, class_weights, classification_report
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.training_config import TrainingConfig
 
@@ -72,6 +72,11 @@ def test_class_weights_reject_bad_input(counts: list[int], alpha: float, clip: f
 
 
 # --- classification report -----------------------------------------------------------------------------------
+
+
+def test_chance_accuracy_is_the_train_prior_applied_to_test() -> None:
+    assert chance_accuracy([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx(0.5 * 0.75 + 0.5 * 0.25)
+    assert chance_accuracy([0, 0, 0, 2], [0, 1, 2, 3]) == pytest.approx(0.75 * 0.25 + 0.25 * 0.25), "test-only classes are never guessed"
 
 
 def test_classification_report_small_case() -> None:

@@ -73,6 +73,15 @@ def base_model(args: argparse.Namespace, folder: Path) -> Path:
     return build_miniature(args.arch, folder / args.arch, demo_texts(), hidden_size=args.hidden_size, layers=args.layers)
 
 
+def chance(tokenized_dir: Path) -> float:
+    from datasets import load_from_disk
+
+    from acctax_assets.ml.metrics import chance_accuracy
+
+    splits = load_from_disk(str(tokenized_dir))
+    return chance_accuracy(splits["train"]["label"], splits["test"]["label"])
+
+
 def reload_agreement(adapter_dir: Path, tokenized_dir: Path) -> tuple[float, float]:
     """Share of test rows where the reloaded adapter (serving code, full precision) proposes the code the trainer's
     evaluation proposed, and the rows/s of that reload's inference."""
@@ -128,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         metadata = {key: value.value for key, value in result.asset_materializations_for_node("account_classifier")[0].metadata.items()}
         tokenized = Path(result.asset_materializations_for_node("tokenized_dataset")[0].metadata["path"].value)
         agreement, reload_rows_per_second = reload_agreement(Path(metadata["path"]), tokenized)
+        chance_test_accuracy = chance(tokenized)
     figures = {
         "device": ", ".join(f"{gpu.name} (cc {gpu.compute_capability})" for gpu in gpus) or "CPU",
         "base_model": str(args.base_model or f"{args.arch} miniature ({args.layers} layers, hidden {args.hidden_size})"),
@@ -136,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         "steps": metadata["steps"], "train_rows": metadata["train_rows"],
         "samples_per_second": round(metadata["samples_per_second"], 1), "tokens_per_second": round(metadata["tokens_per_second"], 1),
         "peak_memory_gb_rank0": metadata["peak_memory_gb"], "training_job_seconds": round(wall, 1),
-        "test_accuracy": round(metadata["test_accuracy"], 4), "test_f1_macro": round(metadata["test_f1_macro"], 4),
+        "test_accuracy": round(metadata["test_accuracy"], 4), "chance_test_accuracy": round(chance_test_accuracy, 4),
+        "test_f1_macro": round(metadata["test_f1_macro"], 4),
         "reload_agreement_test": round(agreement, 4), "reload_rows_per_second": round(reload_rows_per_second, 1),
     }
     width = max(len(key) for key in figures)

@@ -77,3 +77,11 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int], registry
             "matrix": confusion_matrix(true, pred, labels=labels).tolist(),
         },
     }
+
+
+def chance_accuracy(train_labels: Sequence[int], test_labels: Sequence[int]) -> float:
+    """Expected test accuracy of guessing each row's class at random in proportion to the train split's class
+    frequencies: what a model that learned nothing from the text can expect, the bar a trained one must clear."""
+    train = np.bincount(np.asarray(train_labels, dtype=np.int64))
+    test = np.bincount(np.asarray(test_labels, dtype=np.int64), minlength=train.size)
+    return float((train / train.sum()) @ (test[: train.size] / test.sum()))
