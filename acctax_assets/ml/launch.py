@@ -49,7 +49,7 @@ class Gpu:
 
 
 def visible_gpus(env: Mapping[str, str] | None = None) -> list[Gpu]:
-    """The NVIDIA GPUs the ranks will see, read with `nvidia-smi` (the Dagster process never imports torch or CUDA).
+    """The NVIDIA GPUs the ranks will see, read with `nvidia-smi`: asking torch would initialise CUDA in the Dagster process.
 
     CUDA_VISIBLE_DEVICES narrows the list as CUDA would: empty or "-1" hides every GPU, indices pick some.
     """
