@@ -19,7 +19,8 @@ from transformers import AutoModelForSequenceClassification
 from acctax_assets import demo
 from acctax_assets.definitions import defs
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.inference import Predictions, mask_untrained
+from acctax_assets.ml.inference import mask_untrained
+from acctax_assets.ml.predictions import Predictions
 from acctax_assets.ml.metrics import chance_accuracy
 from acctax_assets.ml.launch import TOKENIZER_FILES, BaseModelError, check_base_model
 from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main

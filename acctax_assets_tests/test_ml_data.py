@@ -12,7 +12,8 @@ from acctax_assets.ml.dataset import build_dataset, labelled_rows
 from acctax_assets.ml.label_registry import LabelOverflowError, LabelRegistry, UnknownLabelError
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, format_amounts, serialize_rows
 from acctax_assets.ml.splits import SplitError, SplitSettings, split_frame
-from acctax_assets.ml.tokenization import default_base_model, load_tokenizer, tokenize_dataset
+from acctax_assets.ml.launch import default_base_model
+from acctax_assets.ml.tokenization import load_tokenizer, tokenize_dataset
 
 
 def test_registry_ids_are_stable_when_a_new_month_adds_codes(tmp_path: Path) -> None:

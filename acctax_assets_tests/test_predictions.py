@@ -14,7 +14,7 @@ from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ml.adapter import AdapterRef, compare_with_baseline
 from acctax_assets.ml.baseline import BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.evaluation import review_threshold
-from acctax_assets.ml.inference import Predictions
+from acctax_assets.ml.predictions import Predictions
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, RegistryMismatchError
 from acctax_assets.ml.predictions import prediction_scores, prediction_table
 from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger

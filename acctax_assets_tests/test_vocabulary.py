@@ -27,7 +27,8 @@ TRAIN_TEXTS = [
 
 
 def minilm_tokenizer():  # noqa: ANN201 - transformers type
-    from acctax_assets.ml.tokenization import default_base_model, load_tokenizer
+    from acctax_assets.ml.launch import default_base_model
+    from acctax_assets.ml.tokenization import load_tokenizer
 
     return load_tokenizer(default_base_model())
 

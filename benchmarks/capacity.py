@@ -35,7 +35,8 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
 from acctax_assets.ml.miniature import ARCHITECTURES, DEFAULT_TEXT_ROWS, DEFAULT_VOCAB_SIZE, demo_texts, train_tokenizer
-from acctax_assets.ml.tokenization import default_base_model, load_tokenizer
+from acctax_assets.ml.launch import default_base_model
+from acctax_assets.ml.tokenization import load_tokenizer
 from acctax_assets.defs.tokenized_dataset import TokenizationConfig
 from acctax_assets.ml.training_config import LoraSettings
 from acctax_assets.ml.vocabulary import extend_tokenizer

@@ -47,7 +47,8 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.launch import deepspeed_command, free_port, training_env
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
-from acctax_assets.ml.tokenization import default_base_model, load_tokenizer, mean_tokens, save_dataset_tokenizer, tokenize_dataset
+from acctax_assets.ml.launch import default_base_model
+from acctax_assets.ml.tokenization import load_tokenizer, mean_tokens, save_dataset_tokenizer, tokenize_dataset
 from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.ml.vocabulary import extend_tokenizer
 

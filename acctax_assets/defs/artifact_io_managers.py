@@ -1,16 +1,17 @@
 """IO managers for directory assets: HF datasets (save_to_disk) and LoRA adapters, written as atomic
 versions (see versioned_dirs); downstream receives a reference, not a copy."""
 
+from __future__ import annotations
+
 import hashlib
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
-from datasets import DatasetDict, load_from_disk
 from pydantic import Field
-from transformers import PreTrainedTokenizerBase
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
@@ -18,9 +19,12 @@ from acctax_assets.ml.baseline import BaselineModel, BaselineRef
 from acctax_assets.ml.ensemble import EnsembleModel, EnsembleRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import TextSpec
-from acctax_assets.ml.tokenization import save_dataset_tokenizer
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
+    from transformers import PreTrainedTokenizerBase
 
 VERSIONS_KEPT = 3
 
@@ -47,6 +51,8 @@ class SavedDataset:
     path: Path
 
     def load(self) -> DatasetDict:
+        from datasets import load_from_disk
+
         return load_from_disk(str(self.path))
 
     def registry(self) -> LabelRegistry:
@@ -100,6 +106,8 @@ class DatasetIOManager(ConfigurableIOManager):
     base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
 
     def handle_output(self, context: OutputContext, obj: DatasetArtifact) -> None:
+        from acctax_assets.ml.tokenization import save_dataset_tokenizer
+
         def build(folder: Path) -> None:
             obj.dataset.save_to_disk(str(folder))
             obj.registry.save(folder / REGISTRY_FILE)

@@ -12,7 +12,6 @@ from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataVal
 from pydantic import Field
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.dataset import build_dataset, labelled_rows
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
@@ -62,6 +61,9 @@ def ledger_dataset(
     model_settings: ModelSettings,
 ) -> Output[DatasetArtifact]:
     """Labelled rows of all materialized months (or a window); unlabelled months are never trained on."""
+    # Imported here, when the asset runs: the code location itself stays free of `datasets` (and its torch).
+    from acctax_assets.ml.dataset import build_dataset, labelled_rows
+
     status = month_status(context.instance, sorted(set(ledger_features) | context.instance.get_materialized_partitions(CLEANED)))
     for line in status.excluded_lines():
         context.log.warning(f"Left out of training: {line}")

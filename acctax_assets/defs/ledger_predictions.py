@@ -13,9 +13,8 @@ from pydantic import Field
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.evaluation import valid_threshold
-from acctax_assets.ml.inference import Predictions
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.predictions import PredictionScores, prediction_scores, prediction_table
+from acctax_assets.ml.predictions import Predictions, PredictionScores, prediction_scores, prediction_table
 from acctax_assets.ml.serialization import serialize_rows
 from acctax_assets.ml.serving import load_served
 from acctax_assets.defs.materialization_records import FEATURES, FEATURES_VERSION, latest_data_versions

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
 from acctax_assets.ml.model_registry import REGISTERED_MODEL, ModelRegistry
-from acctax_assets.ml.tokenization import default_base_model
+from acctax_assets.ml.launch import default_base_model
 from acctax_assets.paths import AcctaxHome
 
 EXPERIMENT = "acctax_account_classifier"

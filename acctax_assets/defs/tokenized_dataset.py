@@ -6,8 +6,6 @@ from pydantic import Field
 
 from acctax_assets.ml.launch import BaseModelError
 from acctax_assets.ml.serialization import MissingTextSpecError, TextSpec
-from acctax_assets.ml.tokenization import load_tokenizer, mean_tokens, tokenize_dataset
-from acctax_assets.ml.vocabulary import extend_tokenizer
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact, SavedDataset
 from acctax_assets.defs.ml_resources import ModelSettings
 
@@ -27,6 +25,10 @@ def tokenized_dataset(
     context: AssetExecutionContext, config: TokenizationConfig, ledger_dataset: SavedDataset, model_settings: ModelSettings
 ) -> Output[DatasetArtifact]:
     """Token ids for train/valid/test with length statistics, so truncation is visible before training."""
+    # Imported here, when the asset runs: the code location itself stays free of transformers and torch.
+    from acctax_assets.ml.tokenization import load_tokenizer, mean_tokens, tokenize_dataset
+    from acctax_assets.ml.vocabulary import extend_tokenizer
+
     try:
         tokenizer = load_tokenizer(model_settings.base_model_path)
         spec = ledger_dataset.text_spec()

@@ -12,18 +12,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.metrics import classification_report
 from acctax_assets.ml.serialization import TextSpec
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 MODEL_FILE = "model.joblib"
 BASELINE_METRICS_FILE = "metrics.json"
@@ -43,6 +43,11 @@ def train_baseline(texts: Sequence[str], labels: Sequence[int], settings: Baseli
     """Fitted pipeline; `balanced` weights classes by inverse frequency, like the adapter's weighted loss."""
     if len(set(labels)) < 2:
         raise ValueError(f"the baseline needs at least 2 classes in train, got {len(set(labels))}")
+    # Imported here: the Dagster code location imports this module for BaselineRef and stays free of scikit-learn.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
     pipeline = Pipeline(
         [
             ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(settings.ngram_min, settings.ngram_max),

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
 
 from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs, EvalOutputsError
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
@@ -66,6 +65,9 @@ def check_same_rows(adapter: EvalOutputs, baseline: EvalOutputs) -> None:
 
 def weight_search(adapter: EvalOutputs, baseline: EvalOutputs, grid: tuple[float, ...] = WEIGHT_GRID) -> pd.DataFrame:
     """Valid macro F1 and log loss of every grid weight (the test split is never looked at)."""
+    # Imported here: the Dagster code location imports this module for EnsembleRef and stays free of scikit-learn.
+    from sklearn.metrics import f1_score
+
     check_same_rows(adapter, baseline)
     labels = adapter.labels["valid"]
     rows = []

