@@ -147,7 +147,7 @@ def release_stale_training_slots(instance: Any) -> None:
 
 
 def _labelled_rows(result: Any) -> int:
-    cleaned = [m for m in result.asset_materializations_for_node("cleaning") if m.asset_key.path == ["cleaned_ledger"]]
+    cleaned = [m for m in result.asset_materializations_for_node("cleaned_ledger") if m.asset_key.path == ["cleaned_ledger"]]
     return int(cleaned[0].metadata["labelled_rows"].value) if cleaned else 0
 
 

@@ -10,7 +10,7 @@ from acctax_assets.defs.account_classifier import account_classifier
 from acctax_assets.defs.artifact_io_managers import AdapterIOManager, BaselineIOManager, DatasetIOManager, EnsembleIOManager
 from acctax_assets.defs.baseline_classifier import baseline_classifier
 from acctax_assets.defs.classifier_checks import classifier_beats_baseline, classifier_quality_gate
-from acctax_assets.defs.cleaned_ledger import cleaning
+from acctax_assets.defs.cleaned_ledger import cleaned_ledger
 from acctax_assets.defs.io_managers import ParquetIOManager
 from acctax_assets.defs.jobs import ledger_data_job, prediction_job, training_job
 from acctax_assets.defs.ensemble_classifier import ensemble_classifier
@@ -45,7 +45,7 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
     sensor_kwargs = {} if settle_seconds is None else {"settle_seconds": settle_seconds}
     return Definitions(
         assets=[
-            raw_ledger, cleaning, ledger_features, ledger_dataset, tokenized_dataset, account_classifier, baseline_classifier,
+            raw_ledger, cleaned_ledger, ledger_features, ledger_dataset, tokenized_dataset, account_classifier, baseline_classifier,
             ensemble_classifier, served_classifier, ledger_predictions, prediction_export,
         ],
         asset_checks=[*ledger_checks, classifier_quality_gate, classifier_beats_baseline],

@@ -23,10 +23,6 @@ class ColumnMapError(AcctaxError):
     """The column map configuration itself is invalid."""
 
 
-class NoLedgerFilesError(AcctaxError):
-    """No landing file belongs to the requested month."""
-
-
 class StorageWriteError(AcctaxError):
     """Writing an asset's file failed (disk full, permissions); the previous version is still in place."""
 

@@ -49,7 +49,7 @@ def test_month_materializes_with_checks_and_metadata(home: AcctaxHome, instance:
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert len(evaluations) == 10
     assert all(e.passed for e in evaluations.values()), {k: e.metadata for k, e in evaluations.items() if not e.passed}
-    cleaned_meta = result.asset_materializations_for_node("cleaning")[0].metadata
+    cleaned_meta = result.asset_materializations_for_node("cleaned_ledger")[0].metadata
     assert cleaned_meta["rows_in"].value == 61
     assert cleaned_meta["rows_out"].value == 58
     assert cleaned_meta["rejected_by_reason"].value == {"invalid_date": 1, "invalid_amount": 1, "duplicate": 1}

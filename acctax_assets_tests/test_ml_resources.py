@@ -7,7 +7,7 @@ from dagster import DagsterInstance, OpExecutionContext, job, op
 from dagster_mlflow import end_mlflow_on_run_finished
 
 from acctax_assets.defs.ml_resources import mlflow_tracking
-from acctax_assets.ml.model_registry import redact_uri
+from acctax_assets.ml.model_registry import mlflow_ui_url, redact_uri
 from acctax_assets.paths import AcctaxHome
 
 
@@ -23,6 +23,19 @@ from acctax_assets.paths import AcctaxHome
 def test_redact_uri_hides_passwords_only(uri: str, shown: str) -> None:
     assert redact_uri(uri) == shown
     assert "s3cret" not in redact_uri(uri) and "tok" not in redact_uri(uri)
+
+
+@pytest.mark.parametrize(
+    "uri, configured, ui",
+    [
+        ("sqlite:////home/me/.acctax/mlflow/mlflow.db", None, "http://127.0.0.1:5000"),
+        ("https://user:token@mlflow.example/", None, "https://mlflow.example"),
+        ("http://mlflow.internal:5000", None, "http://mlflow.internal:5000"),
+        ("sqlite:////srv/mlflow.db", "https://mlflow.office.example/", "https://mlflow.office.example"),
+    ],
+)
+def test_run_links_point_at_the_ui_of_the_tracking_store(uri: str, configured: str | None, ui: str) -> None:
+    assert mlflow_ui_url(uri, configured) == ui
 
 
 def test_tracking_uri_from_environment_is_not_stored_in_the_run(home: AcctaxHome, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -218,7 +218,7 @@ def account_classifier(
         "f1_by_band_test": MetadataValue.md(evaluation.bands.round(3).to_markdown(index=False)),
         **_evaluation_metrics(evaluation),
         "mlflow_run_id": run.info.run_id,
-        "mlflow_run_url": MetadataValue.url(f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run.info.run_id}"),
+        "mlflow_run_url": MetadataValue.url(f"{mlflow.ui_url}/#/experiments/{experiment_id}/runs/{run.info.run_id}"),
         "mlflow_ui": f"mlflow ui --backend-store-uri {redact_uri(mlflow.get_tracking_uri())} --port 5000",
         "dataset_version": tokenized_dataset.path.name,
     }

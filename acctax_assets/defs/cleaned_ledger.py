@@ -21,7 +21,7 @@ from acctax_assets.defs.resources import LedgerSettings
         "rejected_ledger_rows": AssetOut(description="Raw rows that failed validation, with reject_reason and reject_detail.", kinds={"pandas", "parquet"}),
     },
 )
-def cleaning(context: AssetExecutionContext, raw_ledger: pd.DataFrame, settings: LedgerSettings) -> Iterator[Output[pd.DataFrame]]:
+def cleaned_ledger(context: AssetExecutionContext, raw_ledger: pd.DataFrame, settings: LedgerSettings) -> Iterator[Output[pd.DataFrame]]:
     """Split the raw month into clean rows and rejected rows; together they are exactly the raw rows. Data versions
     are content digests, so re-cleaning unchanged files is not a new month for the automation downstream."""
     result = clean_ledger(raw_ledger, context.partition_key, settings.rules)

@@ -11,7 +11,7 @@ from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
 from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
-from acctax_assets.ml.model_registry import REGISTERED_MODEL, ModelRegistry
+from acctax_assets.ml.model_registry import REGISTERED_MODEL, ModelRegistry, mlflow_ui_url
 from acctax_assets.ml.launch import default_base_model
 from acctax_assets.paths import AcctaxHome
 
@@ -72,6 +72,10 @@ def dagster_run_in_mlflow(mlflow: Any, dagster_run_id: str) -> Any:
             Noneable(StringSource), default_value=None,
             description="Default: sqlite in $ACCTAX_HOME/mlflow. A URI with credentials goes in as {env: VAR}, so the stored run config holds only the variable's name",
         ),
+        "ui_url": DagsterField(
+            Noneable(StringSource), default_value=None,
+            description="MLflow UI that run links in metadata point at. Default: the tracking server (http/https), else `mlflow ui`'s http://127.0.0.1:5000",
+        ),
     },
     description="dagster-mlflow's MlFlow: one MLflow run per Dagster run, tracked in $ACCTAX_HOME/mlflow.",
 )
@@ -83,7 +87,10 @@ def mlflow_tracking(context: InitResourceContext) -> Any:
     config = {"experiment_name": name, "mlflow_tracking_uri": uri, "parent_run_id": None, "mlflow_run_id": None,
               "env": {}, "env_to_tag": None, "extra_tags": {}}
     shim = SimpleNamespace(log=context.log, dagster_run=context.run, run_id=context.run.run_id, resource_config=config)
-    return MlFlow(shim)
+    tracking = MlFlow(shim)
+    # Read by the assets that link their MLflow run (account_classifier).
+    tracking.ui_url = mlflow_ui_url(uri, context.resource_config["ui_url"])
+    return tracking
 
 
 class ModelRegistryResource(ConfigurableResource):

@@ -40,6 +40,22 @@ class ServedFilesMissingError(ModelRegistryError):
     """The alias points at a version whose stored folder is gone: nothing is served silently instead."""
 
 
+# Where `mlflow ui --backend-store-uri …` serves by default: the UI of a local (sqlite or file) store.
+LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
+
+
+def mlflow_ui_url(tracking_uri: str, configured: str | None = None) -> str:
+    """The MLflow UI that shows runs of `tracking_uri`: the configured address, else the tracking server itself
+    (http/https, which serves the UI too, credentials removed), else the local `mlflow ui` default."""
+    if configured:
+        return configured.rstrip("/")
+    parts = urlsplit(tracking_uri)
+    if parts.scheme in ("http", "https"):
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=host)).rstrip("/")
+    return LOCAL_MLFLOW_UI
+
+
 def redact_uri(uri: str) -> str:
     """The URI with any password replaced by ***, for metadata, logs and errors."""
     parts = urlsplit(uri)

@@ -20,7 +20,6 @@ IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "jo
 CONTEXT_COLUMNS: tuple[str, ...] = ("date", "company_name", "party_name", "item", "total_amount")
 # Without any of these the model sees only amounts and codes: its proposal is a guess whatever its confidence.
 DESCRIPTIVE_COLUMNS: tuple[str, ...] = ("party_name", "desc", "item")
-REVIEW_REASONS: tuple[str, ...] = ("low_confidence", "empty_text")
 
 
 # Proposals kept per row: the clerk sees the best code and two alternatives.

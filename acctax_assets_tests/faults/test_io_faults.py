@@ -164,7 +164,7 @@ RUN_JANUARY = """
 import sys, time
 from pathlib import Path
 from dagster import DagsterInstance, Definitions
-from acctax_assets.defs.cleaned_ledger import cleaning
+from acctax_assets.defs.cleaned_ledger import cleaned_ledger
 from acctax_assets.defs.io_managers import ParquetIOManager
 from acctax_assets.defs.jobs import ledger_data_job
 from acctax_assets.defs.ledger_checks import ledger_checks
@@ -172,7 +172,7 @@ from acctax_assets.defs.ledger_features import ledger_features
 from acctax_assets.defs.raw_ledger import raw_ledger
 from acctax_assets.defs.resources import LedgerSettings
 defs = Definitions(
-    assets=[raw_ledger, cleaning, ledger_features], asset_checks=ledger_checks, jobs=[ledger_data_job],
+    assets=[raw_ledger, cleaned_ledger, ledger_features], asset_checks=ledger_checks, jobs=[ledger_data_job],
     resources={"io_manager": ParquetIOManager(), "settings": LedgerSettings()},
 )
 ready, go = Path(sys.argv[1]), Path(sys.argv[2])
