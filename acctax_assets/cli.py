@@ -134,16 +134,16 @@ def release_stale_training_slots(instance: Any) -> None:
     its slot); a slot held by a live run is reported, because this training waits for it."""
     from acctax_assets.defs.account_classifier import TRAINING_POOL
 
-    for run_id in instance.event_log_storage.get_concurrency_info(TRAINING_POOL).active_run_ids:
-        run = instance.get_run_by_id(run_id)
-        if run is None or run.is_finished:
-            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-            log.info("Freed the training pool slot of ended run %s", run_id)
-        else:
-            log.warning(
-                "Training pool held by run %s (%s): this training waits for it. If that run is dead, terminate it in the UI (`acctax ui`)",
-                run_id, run.status.value,
-            )
+    from acctax_assets.defs.dagster_internals import free_pool_slots_of_ended_runs
+
+    freed, live = free_pool_slots_of_ended_runs(instance, TRAINING_POOL)
+    for run_id in freed:
+        log.info("Freed the training pool slot of ended run %s", run_id)
+    for run_id, status in live:
+        log.warning(
+            "Training pool held by run %s (%s): this training waits for it. If that run is dead, terminate it in the UI (`acctax ui`)",
+            run_id, status,
+        )
 
 
 def _labelled_rows(result: Any) -> int:

@@ -23,6 +23,7 @@ from dagster._core.test_utils import create_run_for_test
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
+from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import (
     CLASSIFIER,
     DATASET,
@@ -31,7 +32,6 @@ from acctax_assets.defs.materialization_records import (
     MONTH_VERSIONS,
     PREDICTIONS,
     SERVED,
-    latest_data_versions,
     month_status,
 )
 from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor

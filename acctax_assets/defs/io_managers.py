@@ -13,10 +13,10 @@ from dagster import (
     TableSchema,
     UPathIOManager,
 )
-from dagster._core.storage.upath_io_manager import escape_dotdot_segments
 from pydantic import Field
 from upath import UPath
 
+from acctax_assets.defs.dagster_internals import partition_paths, safe_partition_segment
 from acctax_assets.errors import StorageWriteError
 from acctax_assets.paths import AcctaxHome
 
@@ -46,7 +46,7 @@ class _ParquetUPathIOManager(UPathIOManager):
     extension = ".parquet"
 
     def make_safe_partition_path(self, base_path: UPath, partition: str) -> UPath:
-        return base_path / escape_dotdot_segments(partition.lstrip("/"))
+        return base_path / safe_partition_segment(partition)
 
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         if not isinstance(obj, pd.DataFrame):
@@ -63,7 +63,7 @@ class _ParquetUPathIOManager(UPathIOManager):
         keys = context.asset_partition_keys
         if len(keys) == 1:
             return super().load_partitions(context)
-        paths = self._get_paths_for_partitions(context)
+        paths = partition_paths(self, context)
         present = {key: path for key, path in paths.items() if path.exists()}
         missing = sorted(set(keys) - set(present))
         if missing:

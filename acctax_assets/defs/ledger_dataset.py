@@ -16,7 +16,8 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact
-from acctax_assets.defs.materialization_records import CLEANED, FEATURES, MONTH_VERSIONS, latest_data_versions, month_status
+from acctax_assets.defs.dagster_internals import latest_data_versions
+from acctax_assets.defs.materialization_records import CLEANED, FEATURES, MONTH_VERSIONS, month_status
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.resources import LedgerSettings
 

@@ -24,13 +24,13 @@ from dagster import (
     sensor,
 )
 
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ledger.column_map import ColumnMap
 from acctax_assets.ledger.fingerprints import landing_version
 from acctax_assets.ledger.landing import list_landing_files, month_from_content, month_from_name
-from acctax_assets.defs.materialization_records import RAW, latest_data_versions
+from acctax_assets.defs.dagster_internals import AssetJob, latest_data_versions
+from acctax_assets.defs.materialization_records import RAW
 from acctax_assets.defs.resources import LedgerSettings
 
 DEFAULT_SETTLE_SECONDS = 10.0
@@ -98,7 +98,7 @@ def load_cursor(cursor: str | None) -> dict:
 
 
 def build_ledger_file_sensor(
-    job: UnresolvedAssetJobDefinition,
+    job: AssetJob,
     partitions_def: PartitionsDefinition,
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     minimum_interval_seconds: int = 30,

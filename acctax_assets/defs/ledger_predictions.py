@@ -17,7 +17,8 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.predictions import Predictions, PredictionScores, prediction_scores, prediction_table
 from acctax_assets.ml.serialization import serialize_rows
 from acctax_assets.ml.serving import load_served
-from acctax_assets.defs.materialization_records import FEATURES, FEATURES_VERSION, latest_data_versions
+from acctax_assets.defs.dagster_internals import latest_data_versions
+from acctax_assets.defs.materialization_records import FEATURES, FEATURES_VERSION
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings

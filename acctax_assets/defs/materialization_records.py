@@ -21,10 +21,8 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
 )
-from dagster._core.event_api import PartitionKeyFilter
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from acctax_assets.defs.dagster_internals import check_failed_on_current, latest_check_evaluation
 from acctax_assets.defs.ledger_checks import ledger_checks
 
 RAW = AssetKey("raw_ledger")
@@ -39,14 +37,6 @@ ROW_COUNTS = ("rows_out", "labelled_rows")
 MONTH_VERSIONS = "month_versions"
 FEATURES_VERSION = "features_version"
 SHOWN_FIGURES = 4
-
-
-def latest_data_versions(instance: DagsterInstance, key: AssetKey, months: Sequence[str] | None = None) -> dict[str, str]:
-    """The data version of each month's latest materialization of `key` (months never materialized are absent)."""
-    tags = instance.event_log_storage.get_latest_tags_by_partition(
-        key, DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG], asset_partitions=list(months) if months is not None else None
-    )
-    return {month: values[DATA_VERSION_TAG] for month, values in tags.items() if DATA_VERSION_TAG in values}
 
 
 def latest_metadata(instance: DagsterInstance, key: AssetKey, month: str | None = None) -> dict[str, Any]:
@@ -88,9 +78,7 @@ class MonthStatus:
 def _blocking_failure(instance: DagsterInstance, check_key: AssetCheckKey, month: str) -> str | None:
     """The figures of the month's latest evaluation of a check when it failed with ERROR severity (the severity
     that blocks), else None."""
-    history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=1, partition_filter=PartitionKeyFilter(key=month))
-    event = history[0].event.dagster_event if history and history[0].event else None
-    evaluation = event.event_specific_data if event else None
+    evaluation = latest_check_evaluation(instance, check_key, month)
     if not isinstance(evaluation, AssetCheckEvaluation) or evaluation.passed or evaluation.severity != AssetCheckSeverity.ERROR:
         return None
     shown = [f"{name}={value.value}" for name, value in evaluation.metadata.items() if isinstance(value.value, (int, float, str))][:SHOWN_FIGURES]
@@ -106,12 +94,10 @@ def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatu
     cleaned = instance.get_latest_storage_id_by_partition(CLEANED, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months))
     features = instance.get_latest_storage_id_by_partition(FEATURES, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months))
     reasons: dict[str, list[str]] = {}
-    for info in instance.event_log_storage.get_asset_check_partition_info(blocking_check_keys(), partition_keys=list(months)):
-        if not info.is_current or info.latest_execution_status != AssetCheckExecutionRecordStatus.FAILED:
-            continue
-        figures = _blocking_failure(instance, info.check_key, info.partition_key)
+    for check_key, month in check_failed_on_current(instance, blocking_check_keys(), months):
+        figures = _blocking_failure(instance, check_key, month)
         if figures is not None:
-            reasons.setdefault(info.partition_key, []).append(f"{info.check_key.name} failed ({figures})")
+            reasons.setdefault(month, []).append(f"{check_key.name} failed ({figures})")
     for month in months:
         if month in cleaned and features.get(month, -1) < cleaned[month] and month not in reasons:
             reasons[month] = ["ledger_features not materialized from the current cleaned_ledger (its run stopped before features)"]

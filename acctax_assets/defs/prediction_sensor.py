@@ -14,6 +14,7 @@ from dagster import DagsterInstance, DefaultSensorStatus, RunRequest, SensorEval
 
 from acctax_assets.defs.jobs import prediction_job
 from acctax_assets.defs.ledger_file_sensor import load_cursor
+from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import (
     FEATURES,
     FEATURES_VERSION,
@@ -21,7 +22,6 @@ from acctax_assets.defs.materialization_records import (
     ROW_COUNTS,
     SERVED,
     cleaned_row_counts,
-    latest_data_versions,
     latest_metadata,
 )
 

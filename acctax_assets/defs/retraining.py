@@ -27,12 +27,12 @@ from dagster import (
 
 from acctax_assets.defs.jobs import ledger_data_job, training_job
 from acctax_assets.defs.ledger_file_sensor import MAX_TAG_LENGTH
+from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import (
     CLEANED,
     FEATURES,
     cleaned_row_counts,
     consumed_month_versions,
-    latest_data_versions,
     MonthStatus,
     month_status,
 )
