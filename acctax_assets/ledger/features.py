@@ -1,6 +1,6 @@
 """Cleaned ledger -> model features: calendar (Korean holidays, VAT periods), amounts, and the ordered
 feature list the dataset serializer uses. A configured feature the builder does not make is an error,
-never a silent drop (DESIGN §3 lesson 4)."""
+never a silent drop (ARCHITECTURE.md §3 trap 4)."""
 
 from __future__ import annotations
 

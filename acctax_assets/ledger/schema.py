@@ -1,4 +1,4 @@
-"""The ledger data contract (DESIGN §1): canonical column names, their usual Korean headers and the
+"""The ledger data contract (ARCHITECTURE.md §1): canonical column names, their usual Korean headers and the
 code tables that turn numeric codes into words a model and a clerk can read."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Persisted, append-only account-code registry: code -> class id, with spare slots.
 
 The classifier head always has `max_classes` outputs, so a new code fills the next free slot without
-moving any other id or changing the head's shape (DESIGN §3 lesson 2). Unknown codes are errors, never a
+moving any other id or changing the head's shape (ARCHITECTURE.md §3 trap 2). Unknown codes are errors, never a
 silent mapping to a real class.
 """
 

@@ -14,7 +14,7 @@ from acctax_assets.ml.label_registry import LabelRegistry
 def class_weights(counts: Sequence[int], alpha: float, clip: float) -> np.ndarray:
     """Loss weight per class slot: `(1/count)^alpha`, clipped so max/min <= `clip`, mean 1 over present classes.
 
-    The imbalance reaches 44,000:1 (DESIGN §3 lesson 10): unclipped inverse-frequency weights would let a
+    The imbalance reaches 44,000:1 (ARCHITECTURE.md §3 trap 10): unclipped inverse-frequency weights would let a
     one-row code dominate the loss. Absent classes (count 0, spare slots included) get weight 0 because the
     model cannot learn them from this data; the trainer also masks their logits.
     """

@@ -1,4 +1,4 @@
-"""Feature rows -> model text (DESIGN §3 lesson 9): `col:value` pairs in the configured order, dates as
+"""Feature rows -> model text (ARCHITECTURE.md §3 trap 9): `col:value` pairs in the configured order, dates as
 YYYY-MM-DD, missing as NULL, amounts as sign/mantissa/exponent, free text last. The label and its name are
 refused: they must never reach the model's input."""
 

@@ -1,4 +1,4 @@
-"""Train/valid/test splits with real stratification (DESIGN §3 lesson 1) or by time, without text leakage.
+"""Train/valid/test splits with real stratification (ARCHITECTURE.md §3 trap 1) or by time, without text leakage.
 
 Stratified: every class with at least `min_class_rows` rows is split in the configured proportions on its
 own (so each such class is present in train, valid and test); rarer classes go to train only and are

@@ -1,5 +1,5 @@
 """Tokenize the dataset with the base model's tokenizer: truncation only, padding left to the collator
-(DESIGN §3 lesson 3), with length statistics so truncation is visible."""
+(ARCHITECTURE.md §3 trap 3), with length statistics so truncation is visible."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cleaning faults through the real ledger_data_job: one CP949 month carrying every dirty value of DESIGN §1 and
+"""Cleaning faults through the real ledger_data_job: one CP949 month carrying every dirty value of ARCHITECTURE.md §1 and
 issue 2 (one row each) plus an uncoded XLSX export, materialized once; each case then checks its own row: cleaned
 with the right typed value, or rejected with its reason and the raw text kept."""
 
