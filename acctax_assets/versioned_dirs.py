@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from acctax_assets.atomic_files import write_text_atomically
+from acctax_assets.atomic_writes import build_directory, write_text
 
 POINTER = "CURRENT"
 _VERSION = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -37,24 +36,14 @@ class VersionedDirs:
         """Build `version` via `build(folder)`, make it current; optionally prune to the newest `keep`."""
         if not _VERSION.fullmatch(version):
             raise ValueError(f"version name {version!r} must be letters, digits, '.', '_' or '-'")
-        self.root.mkdir(parents=True, exist_ok=True)
-        target = self.root / version
-        if target.exists():
-            raise FileExistsError(f"{target} already exists; versions are never overwritten")
-        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{version}.", suffix=".tmp"))
-        try:
-            build(staging)
-            staging.rename(target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        target = build_directory(self.root / version, build)
         self.point_to(target)
         if keep is not None:
             self.prune(keep)
         return target
 
     def point_to(self, version: Path) -> None:
-        write_text_atomically(self.root / POINTER, version.name)
+        write_text(self.root / POINTER, version.name)
 
     def prune(self, keep: int) -> None:
         current = self.current()

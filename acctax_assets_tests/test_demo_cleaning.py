@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from acctax_assets.demo import generate_month, write_demo_ledger
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
-from acctax_assets.ledger.demo_ledger import generate_month, write_demo_ledger
 from acctax_assets.ledger.features import DEFAULT_FEATURES, build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
 

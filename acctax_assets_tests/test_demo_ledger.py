@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from acctax_assets import demo
-from acctax_assets.ledger.demo_ledger import (
+from acctax_assets.demo import (
     CHART_OF_ACCOUNTS,
     CODE_START_MONTH,
     DEFECT_KINDS,

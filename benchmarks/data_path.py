@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from acctax_assets.demo import write_demo_ledger
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import ColumnMap, load_column_map
-from acctax_assets.ledger.demo_ledger import write_demo_ledger
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.landing import files_for_month, list_landing_files

@@ -38,7 +38,7 @@ import psutil
 from acctax_assets import demo
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
-from acctax_assets.ledger.demo_ledger import write_demo_ledger
+from acctax_assets.demo import write_demo_ledger
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ml.baseline import BaselineSettings, evaluate_baseline, train_baseline

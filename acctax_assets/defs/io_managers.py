@@ -1,6 +1,5 @@
 """Partition-aware Parquet storage that writes atomically: a crash mid-write leaves the previous file."""
 
-import uuid
 from typing import Any
 
 import pandas as pd
@@ -17,7 +16,7 @@ from pydantic import Field
 from upath import UPath
 
 from acctax_assets.defs.dagster_internals import partition_paths, safe_partition_segment
-from acctax_assets.errors import StorageWriteError
+from acctax_assets.atomic_writes import stream_file
 from acctax_assets.paths import AcctaxHome
 
 PREVIEW_ROWS = 5
@@ -25,21 +24,6 @@ PREVIEW_ROWS = 5
 
 def table_schema(frame: pd.DataFrame) -> TableSchema:
     return TableSchema(columns=[TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()])
-
-
-def write_atomically(path: UPath, write: Any) -> None:
-    """Write through `write(file)` to a hidden temp sibling, then rename over the target."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with temp.open("wb") as handle:
-            write(handle)
-        temp.rename(path)
-    except BaseException as exc:
-        if temp.exists():
-            temp.unlink()
-        if isinstance(exc, OSError):
-            raise StorageWriteError(path, exc) from exc
-        raise
 
 
 class _ParquetUPathIOManager(UPathIOManager):
@@ -51,7 +35,7 @@ class _ParquetUPathIOManager(UPathIOManager):
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()}: the Parquet IO manager stores DataFrames, got {type(obj).__name__}")
-        write_atomically(path, lambda handle: obj.to_parquet(handle, index=False))
+        stream_file(path, lambda stream: obj.to_parquet(stream, index=False))
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
         with path.open("rb") as handle:

@@ -12,7 +12,7 @@ from typing import Literal
 
 import pandas as pd
 
-from acctax_assets.atomic_files import replace_atomically
+from acctax_assets.atomic_writes import replace_file
 from acctax_assets.ledger.schema import KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, LINEAGE_COLUMNS, SOURCE_FILE, SOURCE_ROW
 
 ExportFormat = Literal["csv", "xlsx"]
@@ -68,4 +68,4 @@ def write_export(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
         else:
             frame.to_excel(temp, index=False, engine="openpyxl")
 
-    return replace_atomically(path, write)
+    return replace_file(path, write)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acctax_assets.atomic_files import write_text_atomically
+from acctax_assets.atomic_writes import write_text
 from acctax_assets.errors import AcctaxError
 
 REGISTRY_FILE = "label_registry.json"
@@ -120,7 +120,7 @@ class LabelRegistry:
 
     def save(self, path: Path) -> None:
         """Atomic write (temp file + rename)."""
-        write_text_atomically(path, self.to_json())
+        write_text(path, self.to_json())
 
 
 class RegistryMismatchError(AcctaxError):

@@ -57,9 +57,9 @@ ARCHITECTURES: dict[str, Architecture] = {
 def demo_texts(rows: int = DEFAULT_TEXT_ROWS, seed: int = 7) -> list[str]:
     """Serialized rows of a demo month, produced by the same path training uses (read → clean → features →
     serialize), so the tokenizer learns the field markers and Korean words the model will see."""
+    from acctax_assets.demo import write_demo_ledger
     from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
     from acctax_assets.ledger.column_map import load_column_map
-    from acctax_assets.ledger.demo_ledger import write_demo_ledger
     from acctax_assets.ledger.features import build_features
     from acctax_assets.ledger.ingestion import combine, read_ledger_files
     from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, serialize_rows

@@ -1,5 +1,5 @@
-"""`python -m acctax_assets.demo`: drop a year of synthetic ledger exports into the landing folder, so the
-sensor and the whole asset graph can be tried without real client data."""
+"""The `python -m acctax_assets.demo` command line: drop a year of synthetic ledger exports into the landing
+folder, so the sensor and the whole asset graph can be tried without real client data."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from acctax_assets.ledger.demo_ledger import ENCODING_CHOICES, write_demo_ledger
+from acctax_assets.demo.files import ENCODING_CHOICES, write_demo_ledger
 from acctax_assets.paths import AcctaxHome
 
-logger = logging.getLogger("acctax_assets.demo")
+logger = logging.getLogger(__name__)
 
 DEFAULT_XLSX_MONTH = "2024-06"
 
@@ -113,7 +113,3 @@ def main(argv: list[str] | None = None) -> int:
     paths = write_demo_ledger(out_dir, months + unlabelled, args.rows_per_month, args.seed, args.encoding, xlsx_months, unlabelled)
     logger.info("wrote %d files with %d rows each to %s", len(paths), args.rows_per_month, out_dir)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

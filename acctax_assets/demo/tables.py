@@ -1,33 +1,17 @@
-"""Synthetic 더존-style voucher-line exports, so the whole platform can be run, tested and demoed without a
-client's real books.
-
-The data is built to be *learnable but not trivial*: the same counterparty books to different accounts
-depending on memo, item and the client company (a restaurant is 복리후생비 for staff meals and 접대비 for
-client dinners; a manufacturer books factory costs to the 5xxxx twins), the label distribution is
-long-tailed, some codes only appear from a later month, ~3 % of labels are swapped to a related account, and
-~2 % of rows are dirty in named ways (`DemoMonth.defects`) so validation can be tested against ground truth.
-
-Everything is vectorised over rows (numpy draws and lookups into small tables); loops only run over the
-chart of accounts, counterparties and companies.
-"""
+"""The constant data the demo ledger is drawn from: chart of accounts, payment modes, client companies,
+counterparty categories and booking scenarios. Kept apart from the generator so the tables (long, and edited
+for realism) can be read and changed without wading through the vectorised logic; checked against the data
+contract in `ledger/schema.py` at import."""
 
 from __future__ import annotations
 
-import calendar
-import logging
-import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from acctax_assets.atomic_files import replace_atomically
-from acctax_assets.ledger.schema import DOCUMENT_TYPES, DR_CR, KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, TAXPAYER_TYPES, VAT_TYPES
+from acctax_assets.ledger.schema import DOCUMENT_TYPES, DR_CR, KOREAN_HEADERS, TAXPAYER_TYPES, VAT_TYPES
 
-logger = logging.getLogger(__name__)
 
 WRITER_COLUMN = "작성자"
 REMARK_COLUMN = "비고"
@@ -51,11 +35,6 @@ LABEL_NOISE_SHARE = 0.03
 RETURN_SHARE = 0.01
 # Below this many rows a month cannot carry every defect kind at a realistic ~2 % share.
 ALL_DEFECTS_MIN_ROWS = 500
-
-ENCODINGS: tuple[str, ...] = ("utf-8", "utf-8-sig", "cp949")
-ENCODING_CHOICES: tuple[str, ...] = ("mixed", *ENCODINGS)
-DATE_STYLES: tuple[str, ...] = ("", "-", ".")  # 20240131, 2024-01-31, 2024.01.31
-EXCEL_MAX_ROWS = 1_048_575
 
 CHART_OF_ACCOUNTS: dict[str, str] = {
     "14600": "상품",
@@ -195,13 +174,13 @@ RELATED_ACCOUNTS: dict[str, tuple[str, ...]] = {
     "53300": ("53000", "15300"),
 }
 
-_CODES: tuple[str, ...] = tuple(CHART_OF_ACCOUNTS)
-_CODE_INDEX: dict[str, int] = {code: i for i, code in enumerate(_CODES)}
+CODES: tuple[str, ...] = tuple(CHART_OF_ACCOUNTS)
+CODE_INDEX: dict[str, int] = {code: i for i, code in enumerate(CODES)}
 
 # ---------------------------------------------------------------------------------------------------------
 # Payment modes: each decides the VAT type, the evidence code and whether 10 % VAT applies.
 # (vat type, usual evidence, other evidence, share of the other evidence, taxable)
-_MODES: tuple[tuple[str, str, str, float, bool], ...] = (
+MODES: tuple[tuple[str, str, str, float, bool], ...] = (
     ("51", "10", "10", 0.0, True),  # 0 tax invoice
     ("57", "20", "21", 0.15, True),  # 1 card
     ("61", "31", "30", 0.25, True),  # 2 cash receipt
@@ -221,25 +200,25 @@ _MODES: tuple[tuple[str, str, str, float, bool], ...] = (
 )
 INVOICE, CARD, CASH, EX_INVOICE, EX_CARD, EX_CASH, SIMPLE, NO_EVIDENCE = range(8)
 S_INVOICE, S_CARD, S_CASH, S_EXPORT, S_ZERO, S_EXEMPT, S_EXEMPT_CARD, S_EXEMPT_CASH = range(8, 16)
-_N_MODES = len(_MODES)
-_SALES_MODES = frozenset(range(8, 16))
+N_MODES = len(MODES)
+SALES_MODES = frozenset(range(8, 16))
 # Purchases from a simplified taxpayer carry no deductible VAT.
-_SIMPLIFIED_PARTY_MODE = np.arange(_N_MODES)
-_SIMPLIFIED_PARTY_MODE[[INVOICE, CARD, CASH]] = [SIMPLE, EX_CARD, EX_CASH]
+SIMPLIFIED_PARTY_MODE = np.arange(N_MODES)
+SIMPLIFIED_PARTY_MODE[[INVOICE, CARD, CASH]] = [SIMPLE, EX_CARD, EX_CASH]
 # Sales of an exempt or simplified client company are written without VAT.
-_VAT_FREE_COMPANY_MODE = np.arange(_N_MODES)
-_VAT_FREE_COMPANY_MODE[[S_INVOICE, S_CARD, S_CASH]] = [S_EXEMPT, S_EXEMPT_CARD, S_EXEMPT_CASH]
-_ENTERTAINMENT_CODE = "81300"
-_NON_DEDUCTIBLE_VAT_TYPE = "54"
+VAT_FREE_COMPANY_MODE = np.arange(N_MODES)
+VAT_FREE_COMPANY_MODE[[S_INVOICE, S_CARD, S_CASH]] = [S_EXEMPT, S_EXEMPT_CARD, S_EXEMPT_CASH]
+ENTERTAINMENT_CODE = "81300"
+NON_DEDUCTIBLE_VAT_TYPE = "54"
 
 MFG, WHOLESALE, RESTAURANT, SERVICE = "manufacturing", "wholesale", "restaurant", "service"
 CONSTRUCTION = "construction"
-_SECTORS: tuple[str, ...] = (MFG, WHOLESALE, RESTAURANT, SERVICE, CONSTRUCTION)
-_ALL = _SECTORS
+SECTORS: tuple[str, ...] = (MFG, WHOLESALE, RESTAURANT, SERVICE, CONSTRUCTION)
+_ALL = SECTORS
 _NOT_RESTAURANT = (MFG, WHOLESALE, SERVICE, CONSTRUCTION)
 
 # How much more (or less) often a sector books a code than the base weight says.
-_SECTOR_CODE_MULTIPLIER: dict[str, dict[str, float]] = {
+SECTOR_CODE_MULTIPLIER: dict[str, dict[str, float]] = {
     MFG: {"14600": 0.2, "40100": 0.25, "15300": 2.0, "82800": 1.5, "82400": 1.5},
     WHOLESALE: {"14600": 3.0, "82400": 2.0, "82800": 2.0, "83900": 3.0, "83300": 1.5},
     RESTAURANT: {"15300": 2.5, "81300": 0.3, "82500": 0.3, "83300": 0.5, "81100": 0.6},
@@ -247,11 +226,11 @@ _SECTOR_CODE_MULTIPLIER: dict[str, dict[str, float]] = {
     CONSTRUCTION: {"15300": 1.5, "82200": 1.5, "82000": 0.5, "14600": 0.1},
 }
 
-_MEMO_TEAMS: tuple[str, ...] = ("영업팀 ", "관리팀 ", "개발팀 ", "총무팀 ", "마케팅팀 ", "기술팀 ")
-_FACTORY_PREFIXES: tuple[str, ...] = ("공장 ", "생산라인 ", "제조현장 ", "생산팀 ")
-_HEAD_OFFICE_PREFIX = "본사 "
-_RETURN_WORDS: tuple[str, ...] = ("반품", "취소", "카드취소", "매입취소")
-_REMARKS: tuple[str, ...] = (
+MEMO_TEAMS: tuple[str, ...] = ("영업팀 ", "관리팀 ", "개발팀 ", "총무팀 ", "마케팅팀 ", "기술팀 ")
+FACTORY_PREFIXES: tuple[str, ...] = ("공장 ", "생산라인 ", "제조현장 ", "생산팀 ")
+HEAD_OFFICE_PREFIX = "본사 "
+RETURN_WORDS: tuple[str, ...] = ("반품", "취소", "카드취소", "매입취소")
+REMARKS: tuple[str, ...] = (
     "법인카드",
     "개인카드 정산",
     "확인 필요",
@@ -260,25 +239,17 @@ _REMARKS: tuple[str, ...] = (
     "월말 정산",
     "전기 누락분",
 )
-_CLERKS: tuple[str, ...] = ("김지은", "박민수", "이서연", "최현우", "정수빈", "강다은", "윤재혁", "한소희")
-_INVALID_AMOUNTS: tuple[str, ...] = ("abc", "12a,000", "1.2.3", "--500", "1,2O0", "금액오류")
-_INVALID_LABELS: tuple[str, ...] = ("8110", "A1100", "811000", "8110O", "81I00", "5300")
-
-
-@dataclass(frozen=True, eq=False)
-class DemoMonth:
-    """One month of demo ledger lines plus the ground truth of which rows were made dirty and how."""
-
-    frame: pd.DataFrame
-    defects: pd.Series
+CLERKS: tuple[str, ...] = ("김지은", "박민수", "이서연", "최현우", "정수빈", "강다은", "윤재혁", "한소희")
+INVALID_AMOUNTS: tuple[str, ...] = ("abc", "12a,000", "1.2.3", "--500", "1,2O0", "금액오류")
+INVALID_LABELS: tuple[str, ...] = ("8110", "A1100", "811000", "8110O", "81I00", "5300")
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The world: client companies, counterparties by category, and booking scenarios.
+# Client companies, counterparties by category, and booking scenarios.
 
 
 @dataclass(frozen=True)
-class _Company:
+class Company:
     name: str
     sector: str
     business_type: str
@@ -287,27 +258,27 @@ class _Company:
     weight: float
 
 
-_COMPANIES: tuple[_Company, ...] = (
-    _Company("(주)한결정밀", MFG, "제조업", "금속가공", "1", 8),
-    _Company("(주)대원산업", MFG, "제조업", "플라스틱 사출", "1", 6),
-    _Company("세진테크(주)", MFG, "제조업", "전자부품", "1", 6),
-    _Company("동해금속(주)", MFG, "제조업", "자동차부품", "1", 5),
-    _Company("(주)가온케미칼", MFG, "제조업", "화학제품", "1", 3),
-    _Company("다온푸드", RESTAURANT, "음식점업", "한식", "1", 5),
-    _Company("카페온담", RESTAURANT, "음식점업", "커피전문점", "2", 2),
-    _Company("미소분식", RESTAURANT, "음식점업", "분식", "2", 2),
-    _Company("(주)정담에프앤비", RESTAURANT, "음식점업", "일식", "1", 2),
-    _Company("(주)한빛전자유통", WHOLESALE, "도소매", "전자부품", "1", 7),
-    _Company("누리상사", WHOLESALE, "도소매", "생활용품", "1", 4),
-    _Company("(주)그린마켓", WHOLESALE, "도소매", "식자재", "1", 4),
-    _Company("오름스포츠", WHOLESALE, "소매업", "스포츠용품", "1", 3),
-    _Company("(주)코드웨이브", SERVICE, "서비스", "소프트웨어개발", "1", 6),
-    _Company("브릿지컨설팅", SERVICE, "서비스", "경영컨설팅", "1", 2),
-    _Company("(주)디자인모아", SERVICE, "서비스", "광고디자인", "1", 3),
-    _Company("새봄학원", SERVICE, "교육서비스", "입시학원", "3", 2),
-    _Company("바른물류(주)", SERVICE, "운수업", "화물운송", "1", 3),
-    _Company("(주)태평건설", CONSTRUCTION, "건설업", "실내인테리어", "1", 4),
-    _Company("한솔종합건설(주)", CONSTRUCTION, "건설업", "토목공사", "1", 3),
+COMPANIES: tuple[Company, ...] = (
+    Company("(주)한결정밀", MFG, "제조업", "금속가공", "1", 8),
+    Company("(주)대원산업", MFG, "제조업", "플라스틱 사출", "1", 6),
+    Company("세진테크(주)", MFG, "제조업", "전자부품", "1", 6),
+    Company("동해금속(주)", MFG, "제조업", "자동차부품", "1", 5),
+    Company("(주)가온케미칼", MFG, "제조업", "화학제품", "1", 3),
+    Company("다온푸드", RESTAURANT, "음식점업", "한식", "1", 5),
+    Company("카페온담", RESTAURANT, "음식점업", "커피전문점", "2", 2),
+    Company("미소분식", RESTAURANT, "음식점업", "분식", "2", 2),
+    Company("(주)정담에프앤비", RESTAURANT, "음식점업", "일식", "1", 2),
+    Company("(주)한빛전자유통", WHOLESALE, "도소매", "전자부품", "1", 7),
+    Company("누리상사", WHOLESALE, "도소매", "생활용품", "1", 4),
+    Company("(주)그린마켓", WHOLESALE, "도소매", "식자재", "1", 4),
+    Company("오름스포츠", WHOLESALE, "소매업", "스포츠용품", "1", 3),
+    Company("(주)코드웨이브", SERVICE, "서비스", "소프트웨어개발", "1", 6),
+    Company("브릿지컨설팅", SERVICE, "서비스", "경영컨설팅", "1", 2),
+    Company("(주)디자인모아", SERVICE, "서비스", "광고디자인", "1", 3),
+    Company("새봄학원", SERVICE, "교육서비스", "입시학원", "3", 2),
+    Company("바른물류(주)", SERVICE, "운수업", "화물운송", "1", 3),
+    Company("(주)태평건설", CONSTRUCTION, "건설업", "실내인테리어", "1", 4),
+    Company("한솔종합건설(주)", CONSTRUCTION, "건설업", "토목공사", "1", 3),
 )
 
 _BRANCHES: tuple[str, ...] = (
@@ -340,7 +311,7 @@ _RESTAURANT_SUFFIXES: tuple[str, ...] = ("", "집", "식당", " 본점", "관", 
 
 
 @dataclass(frozen=True)
-class _Category:
+class Category:
     """A kind of counterparty: who they are, what they are registered as, how they are usually paid."""
 
     parties: tuple[tuple[str, str], ...]  # (name, 종목)
@@ -390,14 +361,14 @@ def _person_names(count: int, rng: np.random.Generator) -> list[str]:
     return sorted(out)
 
 
-def _categories(rng: np.random.Generator) -> dict[str, _Category]:
+def draw_categories(rng: np.random.Generator) -> dict[str, Category]:
     """All counterparty categories; names are drawn once from the fixed world seed."""
     card_heavy = {CARD: 0.78, CASH: 0.14, INVOICE: 0.08}
     exempt = {EX_INVOICE: 0.5, EX_CARD: 0.4, EX_CASH: 0.1}
     people = _person_names(30, rng)
     return {
-        "restaurant": _Category(tuple(_restaurants(130, rng)), "음식점업", card_heavy, "mixed", 0.25),
-        "cafe": _Category(
+        "restaurant": Category(tuple(_restaurants(130, rng)), "음식점업", card_heavy, "mixed", 0.25),
+        "cafe": Category(
             tuple(
                 _branches(
                     (("스타벅스", "커피전문점"), ("이디야커피", "커피전문점"), ("투썸플레이스", "커피전문점"),
@@ -408,11 +379,11 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
             ),
             "음식점업", {CARD: 0.85, CASH: 0.15}, "mixed", 0.1,
         ),
-        "convenience": _Category(
+        "convenience": Category(
             tuple(_branches((("GS25", "편의점"), ("CU", "편의점"), ("세븐일레븐", "편의점"), ("이마트24", "편의점")), 7, rng)),
             "소매업", {CARD: 0.8, CASH: 0.2},
         ),
-        "mart": _Category(
+        "mart": Category(
             tuple(
                 _branches(
                     (("이마트", "대형마트"), ("홈플러스", "대형마트"), ("롯데마트", "대형마트"), ("코스트코", "창고형 할인점"),
@@ -422,18 +393,18 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
             ),
             "소매업", {CARD: 0.85, CASH: 0.1, INVOICE: 0.05},
         ),
-        "online": _Category(
+        "online": Category(
             (("쿠팡(주)", "전자상거래"), ("(주)지마켓", "전자상거래"), ("11번가(주)", "전자상거래"),
              ("(주)에스에스지닷컴", "전자상거래"), ("(주)위메프", "전자상거래"), ("롯데쇼핑(주) 롯데온", "전자상거래"),
              ("네이버파이낸셜(주)", "전자지급결제")),
             "소매업", {CARD: 0.75, INVOICE: 0.2, CASH: 0.05}, "corp",
         ),
-        "stationery": _Category(
+        "stationery": Category(
             (*_branches((("알파문구", "문구"), ("모닝글로리", "문구")), 4, rng),
              *_firms((("문구", "문구"), ("오피스", "사무용품")), 8, rng, 0.3)),
             "소매업", {CARD: 0.7, CASH: 0.15, INVOICE: 0.15},
         ),
-        "gas_station": _Category(
+        "gas_station": Category(
             tuple(
                 _branches(
                     (("SK에너지", "주유소"), ("GS칼텍스", "주유소"), ("S-OIL", "주유소"), ("현대오일뱅크", "주유소")),
@@ -442,211 +413,211 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
             ),
             "소매업", {CARD: 0.9, INVOICE: 0.1},
         ),
-        "car_service": _Category(
+        "car_service": Category(
             (*_branches((("스피드메이트", "자동차정비"), ("블루핸즈", "자동차정비"), ("오토오아시스", "자동차정비")), 5, rng),
              *_firms((("자동차공업사", "자동차정비"), ("카센터", "자동차정비"), ("모터스", "자동차정비")), 10, rng, 0.2)),
             "서비스", {CARD: 0.7, INVOICE: 0.2, CASH: 0.1}, "mixed", 0.2,
         ),
-        "toll_parking": _Category(
+        "toll_parking": Category(
             (("한국도로공사", "유료도로"), ("(주)하이파킹", "주차장"), ("카카오모빌리티(주)", "주차장"),
              *[(f"{b} 공영주차장", "주차장") for b in rng.choice(_BRANCHES, 6, replace=False)]),
             "서비스", {CARD: 0.9, CASH: 0.1},
         ),
-        "transport": _Category(
+        "transport": Category(
             (("한국철도공사", "철도운송"), ("(주)에스알", "철도운송"), ("대한항공(주)", "항공운송"), ("아시아나항공(주)", "항공운송"),
              ("(주)제주항공", "항공운송"), ("카카오모빌리티(주) 택시", "여객운송"), ("(주)티머니", "교통카드"),
              ("우티(유)", "여객운송"), ("(주)동양고속", "고속버스")),
             "운수업", {CARD: 0.9, INVOICE: 0.1}, "corp",
         ),
-        "lodging": _Category(
+        "lodging": Category(
             (("롯데호텔(주)", "호텔"), *_branches((("신라스테이", "호텔"), ("토요코인", "호텔")), 4, rng),
              *_firms((("모텔", "숙박"), ("호텔", "숙박"), ("스테이", "숙박")), 10, rng, 0.2)),
             "숙박업", {CARD: 0.95, INVOICE: 0.05}, "mixed", 0.2,
         ),
-        "telecom": _Category(
+        "telecom": Category(
             (("(주)케이티", "전기통신"), ("에스케이텔레콤(주)", "이동통신"), ("(주)엘지유플러스", "전기통신"),
              ("에스케이브로드밴드(주)", "초고속인터넷"), ("(주)엘지헬로비전", "유선방송")),
             "통신업", {INVOICE: 0.85, CARD: 0.15}, "corp",
         ),
-        "power": _Category((("한국전력공사", "전기공급"),), "전기업", {INVOICE: 1.0}, "corp"),
-        "water": _Category(
+        "power": Category((("한국전력공사", "전기공급"),), "전기업", {INVOICE: 1.0}, "corp"),
+        "water": Category(
             (("서울특별시 상수도사업본부", "상수도"), ("인천광역시 상수도사업본부", "상수도"), ("수원시 상하수도사업소", "상수도"),
              ("안산시 상하수도사업소", "상수도")),
             "공공행정", {EX_INVOICE: 1.0}, "public",
         ),
-        "city_gas": _Category(
+        "city_gas": Category(
             (("서울도시가스(주)", "도시가스"), ("(주)삼천리", "도시가스"), ("(주)예스코", "도시가스"), ("대성에너지(주)", "도시가스")),
             "전기가스업", {INVOICE: 1.0}, "corp",
         ),
-        "courier": _Category(
+        "courier": Category(
             (("씨제이대한통운(주)", "택배"), ("(주)한진", "택배"), ("롯데글로벌로지스(주)", "택배"),
              *[(f"{b}우체국", "우편") for b in rng.choice(_BRANCHES, 4, replace=False)],
              *_branches((("경동택배", "택배"),), 3, rng), *_firms((("퀵서비스", "퀵배송"), ("퀵", "퀵배송")), 5, rng, 0.1)),
             "운수업", {CARD: 0.5, INVOICE: 0.4, CASH: 0.1},
         ),
-        "freight": _Category(
+        "freight": Category(
             tuple(_firms((("화물", "화물운송"), ("운수", "화물운송"), ("로지스", "화물운송"), ("물류", "화물운송")), 20, rng, 0.6)),
             "운수업", {INVOICE: 0.85, CARD: 0.15},
         ),
-        "insurance": _Category(
+        "insurance": Category(
             (("삼성화재해상보험(주)", "손해보험"), ("현대해상화재보험(주)", "손해보험"), ("디비손해보험(주)", "손해보험"),
              ("케이비손해보험(주)", "손해보험"), ("메리츠화재해상보험(주)", "손해보험"), ("한화생명보험(주)", "생명보험")),
             "금융및보험업", {EX_INVOICE: 0.6, NO_EVIDENCE: 0.4}, "corp",
         ),
-        "landlord": _Category(
+        "landlord": Category(
             (*[(name, "부동산임대") for name in people[:14]],
              *_firms((("빌딩", "부동산임대"), ("타워", "부동산임대"), ("개발", "부동산임대")), 12, rng, 0.7)),
             "부동산업", {INVOICE: 1.0},
         ),
-        "building_mgmt": _Category(
+        "building_mgmt": Category(
             (("(주)에스원", "보안서비스"), ("에이디티캡스(주)", "보안서비스"),
              *_firms((("빌딩 관리사무소", "건물관리"), ("관리", "건물관리"), ("크린", "청소용역"), ("방역", "방역")), 16, rng, 0.5)),
             "서비스", {INVOICE: 0.9, CARD: 0.1},
         ),
-        "rental": _Category(
+        "rental": Category(
             (("(주)신도리코", "사무기기 임대"), ("캐논코리아(주)", "사무기기 임대"), ("코웨이(주)", "정수기 렌탈"),
              ("에스케이매직(주)", "생활가전 렌탈"), ("후지필름비즈니스이노베이션코리아(주)", "사무기기 임대")),
             "임대업", {INVOICE: 0.8, CARD: 0.2}, "corp",
         ),
-        "car_rental": _Category(
+        "car_rental": Category(
             (("롯데렌탈(주)", "자동차 임대"), ("(주)쏘카", "자동차 임대"), ("현대캐피탈(주)", "리스"), ("에스케이렌터카(주)", "자동차 임대")),
             "임대업", {INVOICE: 0.7, CARD: 0.3}, "corp",
         ),
-        "ads": _Category(
+        "ads": Category(
             (("네이버(주)", "포털광고"), ("(주)카카오", "포털광고"), ("구글코리아(유)", "온라인광고"), ("메타플랫폼스코리아(유)", "온라인광고"),
              *_firms((("기획", "광고대행"), ("애드", "광고대행"), ("디자인", "광고물제작"), ("미디어", "광고대행")), 16, rng, 0.5)),
             "서비스", {INVOICE: 0.6, CARD: 0.4},
         ),
-        "printing": _Category(
+        "printing": Category(
             tuple(_firms((("인쇄", "인쇄"), ("프린팅", "인쇄"), ("기획인쇄", "인쇄"), ("출력센터", "인쇄")), 12, rng, 0.3)),
             "제조업", {INVOICE: 0.6, CARD: 0.3, CASH: 0.1}, "mixed", 0.2,
         ),
-        "bookstore": _Category(
+        "bookstore": Category(
             (("교보문고(주)", "서적"), ("(주)영풍문고", "서적"), ("예스이십사(주)", "서적"), ("(주)알라딘커뮤니케이션", "서적"),
              ("(주)한국경제신문", "신문발행"), ("(주)매일경제신문사", "신문발행"), ("(주)조선일보사", "신문발행")),
             "소매업", {EX_CARD: 0.6, EX_INVOICE: 0.3, EX_CASH: 0.1}, "corp",
         ),
-        "education": _Category(
+        "education": Category(
             (("한국생산성본부", "교육훈련"), ("대한상공회의소", "교육훈련"), ("한국표준협회", "교육훈련"), ("(주)데이원컴퍼니", "온라인교육"),
              *_firms((("교육원", "교육훈련"), ("아카데미", "교육훈련"), ("평생교육원", "교육훈련")), 10, rng, 0.3)),
             "교육서비스", exempt,
         ),
-        "platform": _Category(
+        "platform": Category(
             (("(주)더존비즈온", "소프트웨어"), ("(주)케이지이니시스", "전자지급결제"), ("나이스정보통신(주)", "신용조회"),
              ("(주)나이스평가정보", "신용조회"), ("토스페이먼츠(주)", "전자지급결제")),
             "서비스", {INVOICE: 0.8, CARD: 0.2}, "corp",
         ),
-        "professional": _Category(
+        "professional": Category(
             (*[(f"{name} 세무회계", "세무사") for name in people[14:22]],
              *_firms((("법무법인", "법무"), ("노무법인", "노무"), ("특허법률사무소", "변리사"), ("회계법인", "회계감사")), 10, rng, 0.0)),
             "서비스", {INVOICE: 0.85, CARD: 0.15},
         ),
-        "bank": _Category(
+        "bank": Category(
             (("(주)국민은행", "은행"), ("(주)신한은행", "은행"), ("(주)우리은행", "은행"), ("(주)하나은행", "은행"),
              ("중소기업은행", "은행"), ("농협은행(주)", "은행")),
             "금융업", {NO_EVIDENCE: 1.0}, "corp",
         ),
-        "software": _Category(
+        "software": Category(
             (("한국마이크로소프트(유)", "소프트웨어"), ("어도비시스템즈코리아(주)", "소프트웨어"), ("(주)가비아", "호스팅"),
              ("아마존웹서비시즈코리아(유)", "클라우드"), ("(주)한글과컴퓨터", "소프트웨어"),
              *_firms((("소프트", "소프트웨어"), ("시스템즈", "시스템통합"), ("정보기술", "시스템통합")), 10, rng, 0.7)),
             "서비스", {INVOICE: 0.6, CARD: 0.4},
         ),
-        "electronics": _Category(
+        "electronics": Category(
             (*_branches((("롯데하이마트", "가전"), ("삼성전자판매(주)", "가전"), ("LG전자 베스트샵", "가전")), 4, rng),
              ("애플코리아(유)", "전자기기"), ("(주)컴퓨존", "컴퓨터"), ("(주)다나와", "컴퓨터")),
             "소매업", {CARD: 0.6, INVOICE: 0.4}, "corp",
         ),
-        "furniture": _Category(
+        "furniture": Category(
             (("(주)한샘", "가구"), ("(주)퍼시스", "사무용가구"), ("(주)일룸", "가구"), ("(주)시디즈", "의자"), ("이케아코리아(유)", "가구"),
              *_firms((("가구", "가구"), ("오피스가구", "사무용가구")), 5, rng, 0.3)),
             "소매업", {CARD: 0.5, INVOICE: 0.5},
         ),
-        "car_dealer": _Category(
+        "car_dealer": Category(
             (*_branches((("현대자동차(주)", "자동차판매"), ("기아(주)", "자동차판매")), 4, rng, "{b} {x}지점"),
              *_firms((("모터스", "자동차판매"),), 3, rng, 1.0)),
             "도소매", {INVOICE: 1.0}, "corp",
         ),
-        "machinery": _Category(
+        "machinery": Category(
             tuple(_firms((("기계", "산업기계"), ("엔지니어링", "산업기계"), ("산기", "산업기계"), ("오토메이션", "자동화설비")), 14, rng, 0.8)),
             "제조업", {INVOICE: 1.0},
         ),
-        "repair": _Category(
+        "repair": Category(
             tuple(_firms((("설비", "설비공사"), ("전기", "전기공사"), ("냉난방", "냉난방공사"), ("인테리어", "실내건축"),
                           ("종합수리", "시설수리")), 20, rng, 0.3)),
             "건설업", {INVOICE: 0.7, CARD: 0.2, CASH: 0.1}, "mixed", 0.15,
         ),
-        "goods_supplier": _Category(
+        "goods_supplier": Category(
             tuple(_firms((("전자", "전자부품"), ("상사", "종합도매"), ("유통", "종합도매"), ("트레이딩", "무역"), ("무역", "무역"),
                           ("스포츠", "스포츠용품"), ("리빙", "생활용품"), ("푸드", "식품")), 50, rng, 0.6)),
             "도소매", {INVOICE: 0.95, CARD: 0.05},
         ),
-        "material_supplier": _Category(
+        "material_supplier": Category(
             tuple(_firms((("금속", "금속소재"), ("철강", "철강"), ("화학", "화학원료"), ("소재", "소재"), ("정밀", "금속부품"),
                           ("플라스틱", "합성수지"), ("건자재", "건축자재"), ("전선", "전선")), 45, rng, 0.7)),
             "제조업", {INVOICE: 1.0},
         ),
-        "food_supplier": _Category(
+        "food_supplier": Category(
             (("CJ프레시웨이(주)", "식자재유통"), ("(주)아워홈", "식자재유통"),
              *_firms((("축산", "축산물"), ("수산", "수산물"), ("농산", "농산물"), ("식자재마트", "식자재")), 28, rng, 0.2)),
             "도소매", {EX_INVOICE: 0.45, INVOICE: 0.3, CARD: 0.15, EX_CARD: 0.1}, "mixed", 0.15,
         ),
-        "packaging": _Category(
+        "packaging": Category(
             tuple(_firms((("포장", "포장재"), ("팩", "포장재"), ("박스", "골판지상자")), 10, rng, 0.5)),
             "제조업", {INVOICE: 0.9, CARD: 0.1},
         ),
-        "subcontractor": _Category(
+        "subcontractor": Category(
             tuple(_firms((("정공", "금속가공"), ("가공", "임가공"), ("테크", "임가공"), ("도금", "도금"), ("열처리", "열처리")), 20, rng, 0.5)),
             "제조업", {INVOICE: 1.0},
         ),
-        "public": _Category(
+        "public": Category(
             (*[(f"서울특별시 {gu}청", "지방행정") for gu in ("강남구", "서초구", "송파구", "영등포구", "금천구")],
              ("안산시청", "지방행정"), ("역삼세무서", "국세행정"), ("서초세무서", "국세행정"), ("안산세무서", "국세행정")),
             "공공행정", {NO_EVIDENCE: 1.0}, "public",
         ),
-        "social_insurance": _Category(
+        "social_insurance": Category(
             (("국민건강보험공단", "사회보험"), ("국민연금공단", "사회보험"), ("근로복지공단", "사회보험")),
             "공공행정", {NO_EVIDENCE: 1.0}, "public",
         ),
-        "association": _Category(
+        "association": Category(
             (("한국무역협회", "경제단체"), ("중소기업중앙회", "경제단체"), ("한국외식업중앙회", "직능단체"),
              *_firms((("협회", "직능단체"), ("조합", "협동조합")), 5, rng, 0.0)),
             "단체", {NO_EVIDENCE: 1.0}, "public",
         ),
-        "pharmacy_clinic": _Category(
+        "pharmacy_clinic": Category(
             tuple(_firms((("약국", "약국"), ("내과의원", "의원"), ("가정의학과의원", "의원"), ("건강검진센터", "건강검진")), 15, rng, 0.0)),
             "보건업", exempt,
         ),
-        "flower_gift": _Category(
+        "flower_gift": Category(
             (*_firms((("꽃집", "화훼"), ("플라워", "화훼"), ("화원", "화훼")), 12, rng, 0.1),
              *_branches((("(주)신세계", "백화점"), ("롯데백화점", "백화점"), ("(주)현대백화점", "백화점")), 2, rng)),
             "소매업", {CARD: 0.7, INVOICE: 0.2, CASH: 0.1}, "mixed", 0.2,
         ),
-        "customer": _Category(
+        "customer": Category(
             tuple(_firms((("전자", "전자부품"), ("산업", "제조"), ("건설", "건설"), ("유통", "도소매"), ("테크", "소프트웨어"),
                           ("푸드", "식품"), ("모빌리티", "자동차부품"), ("에너지", "에너지"), ("바이오", "의약품")), 70, rng, 0.8)),
             "법인", {S_INVOICE: 1.0},
         ),
-        "card_company": _Category(
+        "card_company": Category(
             (("신한카드(주)", "신용카드"), ("삼성카드(주)", "신용카드"), ("(주)케이비국민카드", "신용카드"), ("현대카드(주)", "신용카드"),
              ("비씨카드(주)", "신용카드"), ("롯데카드(주)", "신용카드"), ("하나카드(주)", "신용카드")),
             "금융업", {S_CARD: 1.0}, "corp",
         ),
-        "consumer": _Category((("현금영수증(소비자)", ""), ("일반소비자", "")), "", {S_CASH: 1.0}, "none"),
-        "storage": _Category(
+        "consumer": Category((("현금영수증(소비자)", ""), ("일반소비자", "")), "", {S_CASH: 1.0}, "none"),
+        "storage": Category(
             tuple(_firms((("물류센터", "창고보관"), ("창고", "창고보관"), ("풀필먼트", "창고보관")), 8, rng, 0.8)),
             "운수업", {INVOICE: 1.0},
         ),
-        "customs": _Category(
+        "customs": Category(
             tuple(_firms((("관세사무소", "관세사"), ("해운", "해상운송"), ("포워딩", "운송주선")), 9, rng, 0.5)),
             "서비스", {INVOICE: 0.9, CARD: 0.1},
         ),
-        "research": _Category(
+        "research": Category(
             (("한국산업기술시험원", "시험인증"), ("한국화학융합시험연구원", "시험인증"), ("한국기계전기전자시험연구원", "시험인증"),
              *_firms((("연구소", "연구개발"), ("랩", "연구개발")), 4, rng, 0.5)),
             "서비스", {INVOICE: 0.9, CARD: 0.1},
         ),
-        "promo": _Category(
+        "promo": Category(
             tuple(_firms((("판촉", "판촉물"), ("기프트", "판촉물"), ("굿즈", "판촉물")), 10, rng, 0.4)),
             "제조업", {INVOICE: 0.7, CARD: 0.3},
         ),
@@ -654,7 +625,7 @@ def _categories(rng: np.random.Generator) -> dict[str, _Category]:
 
 
 @dataclass(frozen=True)
-class _Scenario:
+class Scenario:
     """One way a company books something: account, kind of counterparty, the words clerks use, the amounts."""
 
     code: str
@@ -696,13 +667,13 @@ def _s(
     monthly: bool = False,
     qty: bool = False,
     paired: bool = False,
-) -> _Scenario:
-    return _Scenario(
+) -> Scenario:
+    return Scenario(
         code, category, weight, tuple(memos), tuple(items), median, sigma, sectors, modes, monthly, qty, paired
     )
 
 
-_SCENARIOS: tuple[_Scenario, ...] = (
+SCENARIOS: tuple[Scenario, ...] = (
     # 복리후생비
     _s("81100", "restaurant", 110, ("직원 야근 식대", "직원 중식대", "직원 석식대", "직원 회식비", "신입사원 환영 회식", "팀 회식",
                                      "주말 근무 식대", "직원 식대", "식대"), _DISHES, 45_000, 0.7),
@@ -881,575 +852,15 @@ _SCENARIOS: tuple[_Scenario, ...] = (
 )
 
 
-def _registration_number(rng: np.random.Generator, kind: str) -> str:
-    """A 사업자등록번호 with a valid check digit; the middle part says corporation, individual or public body."""
-    head = [int(d) for d in rng.integers(0, 10, size=3)]
-    head[0] = int(rng.integers(1, 9))
-    if kind == "corp":
-        middle = [8, int(rng.choice([1, 6, 7, 8]))]
-    elif kind == "public":
-        middle = [8, 3]
-    else:
-        middle = [int(d) for d in divmod(int(rng.integers(1, 80)), 10)]
-    tail = [int(d) for d in rng.integers(0, 10, size=4)]
-    digits = head + middle + tail
-    weights = (1, 3, 7, 1, 3, 7, 1, 3, 5)
-    total = sum(d * w for d, w in zip(digits, weights, strict=True)) + digits[8] * 5 // 10
-    digits.append((10 - total % 10) % 10)
-    text = "".join(map(str, digits))
-    return f"{text[:3]}-{text[3:5]}-{text[5:]}"
-
-
-@dataclass(frozen=True)
-class _World:
-    """Everything that stays the same from month to month, flattened into arrays for vectorised lookups."""
-
-    company_name: np.ndarray
-    company_vat_id: np.ndarray
-    company_type: np.ndarray
-    company_item: np.ndarray
-    company_taxpayer: np.ndarray
-    company_sector: np.ndarray  # sector index
-    company_weight: np.ndarray
-    company_vat_free: np.ndarray  # exempt or simplified: sales without VAT
-    company_clerk: np.ndarray
-    party_name: np.ndarray
-    party_code: np.ndarray
-    party_vat_id: np.ndarray
-    party_type: np.ndarray
-    party_item: np.ndarray
-    party_simplified: np.ndarray
-    category_start: np.ndarray
-    category_size: np.ndarray
-    favourite_offset: np.ndarray  # company x category
-    scenario_code: np.ndarray  # code index
-    scenario_category: np.ndarray
-    scenario_weight: np.ndarray  # sector x scenario, before month availability
-    scenario_modes: np.ndarray  # scenario x mode
-    scenario_median: np.ndarray
-    scenario_sigma: np.ndarray
-    scenario_monthly: np.ndarray
-    scenario_qty: np.ndarray
-    scenario_paired: np.ndarray
-    memo_text: np.ndarray
-    memo_start: np.ndarray
-    memo_count: np.ndarray
-    item_text: np.ndarray
-    item_start: np.ndarray
-    item_count: np.ndarray
-    item_ends_with_oe: np.ndarray
-    twin_code: np.ndarray  # code index -> twin code index or -1
-    twin_share: np.ndarray
-    n_categories: int
-
-
-_WORLD_SEED = 20240101
-
-
-def _flatten(groups: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Variable-length word lists as one array plus start/count, so a row can pick its list's k-th entry."""
-    counts = np.array([len(g) for g in groups], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-    text = np.array([w for g in groups for w in g], dtype=object)
-    return text, starts, counts
-
-
-@cache
-def _world() -> _World:
-    """Build the demo universe once; a fixed seed keeps counterparties stable across months and runs."""
-    rng = np.random.default_rng(_WORLD_SEED)
-    categories = _categories(rng)
-    cat_names = list(categories)
-    cat_index = {name: i for i, name in enumerate(cat_names)}
-
-    names: list[str] = []
-    vat_ids: list[str] = []
-    types: list[str] = []
-    items: list[str] = []
-    simplified: list[bool] = []
-    starts: list[int] = []
-    sizes: list[int] = []
-    for cat in categories.values():
-        starts.append(len(names))
-        sizes.append(len(cat.parties))
-        for name, item in cat.parties:
-            is_simplified = bool(rng.random() < cat.simplified_share)
-            if cat.id_kind == "none":
-                vat_id = ""
-            elif cat.id_kind == "mixed":
-                vat_id = _registration_number(rng, "corp" if "(주)" in name or "(유)" in name else "person")
-            else:
-                vat_id = _registration_number(rng, cat.id_kind)
-            names.append(name)
-            vat_ids.append(vat_id)
-            types.append(cat.business_type)
-            items.append(item)
-            simplified.append(is_simplified)
-    party_codes = [f"{c:05d}" for c in rng.permutation(len(names)) + 101]
-
-    sector_index = {s: i for i, s in enumerate(_SECTORS)}
-    n_scen = len(_SCENARIOS)
-    weight = np.zeros((len(_SECTORS), n_scen))
-    modes = np.zeros((n_scen, _N_MODES))
-    for j, sc in enumerate(_SCENARIOS):
-        for sector in sc.sectors:
-            mult = _SECTOR_CODE_MULTIPLIER[sector].get(sc.code, 1.0)
-            weight[sector_index[sector], j] = sc.weight * mult
-        for mode, share in (sc.modes or categories[sc.category].modes).items():
-            modes[j, mode] = share
-
-    twin_code = np.full(len(_CODES), -1, dtype=np.int64)
-    twin_share = np.zeros(len(_CODES))
-    for base, (twin, share) in MANUFACTURING_TWINS.items():
-        twin_code[_CODE_INDEX[base]] = _CODE_INDEX[twin]
-        twin_share[_CODE_INDEX[base]] = share
-
-    for sc in _SCENARIOS:
-        if sc.paired and len(sc.memos) != len(sc.items):
-            raise ValueError(f"paired scenario {sc.code}/{sc.category} needs as many items as memos")
-    memo_text, memo_start, memo_count = _flatten([sc.memos for sc in _SCENARIOS])
-    item_text, item_start, item_count = _flatten([sc.items for sc in _SCENARIOS])
-    companies = _COMPANIES
-    clerks = np.array([_CLERKS[i % len(_CLERKS)] for i in range(len(companies))], dtype=object)
-    return _World(
-        company_name=np.array([c.name for c in companies], dtype=object),
-        company_vat_id=np.array(
-            [_registration_number(rng, "corp" if "(주)" in c.name else "person") for c in companies], dtype=object
-        ),
-        company_type=np.array([c.business_type for c in companies], dtype=object),
-        company_item=np.array([c.business_item for c in companies], dtype=object),
-        company_taxpayer=np.array([c.taxpayer_type for c in companies], dtype=object),
-        company_sector=np.array([sector_index[c.sector] for c in companies], dtype=np.int64),
-        company_weight=np.array([c.weight for c in companies], dtype=float),
-        company_vat_free=np.array([c.taxpayer_type in ("2", "3") for c in companies]),
-        company_clerk=clerks,
-        party_name=np.array(names, dtype=object),
-        party_code=np.array(party_codes, dtype=object),
-        party_vat_id=np.array(vat_ids, dtype=object),
-        party_type=np.array(types, dtype=object),
-        party_item=np.array(items, dtype=object),
-        party_simplified=np.array(simplified),
-        category_start=np.array(starts, dtype=np.int64),
-        category_size=np.array(sizes, dtype=np.int64),
-        favourite_offset=rng.integers(0, 1 << 20, size=(len(companies), len(cat_names))),
-        scenario_code=np.array([_CODE_INDEX[sc.code] for sc in _SCENARIOS], dtype=np.int64),
-        scenario_category=np.array([cat_index[sc.category] for sc in _SCENARIOS], dtype=np.int64),
-        scenario_weight=weight,
-        scenario_modes=modes,
-        scenario_median=np.array([sc.median for sc in _SCENARIOS], dtype=float),
-        scenario_sigma=np.array([sc.sigma for sc in _SCENARIOS], dtype=float),
-        scenario_monthly=np.array([sc.monthly for sc in _SCENARIOS]),
-        scenario_qty=np.array([sc.qty for sc in _SCENARIOS]),
-        scenario_paired=np.array([sc.paired for sc in _SCENARIOS]),
-        memo_text=memo_text,
-        memo_start=memo_start,
-        memo_count=memo_count,
-        item_text=item_text,
-        item_start=item_start,
-        item_count=item_count,
-        item_ends_with_oe=np.array([text.endswith(" 외") for text in item_text]),
-        twin_code=twin_code,
-        twin_share=twin_share,
-        n_categories=len(cat_names),
-    )
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Vectorised helpers.
-
-
-def _draw(weights: np.ndarray, group: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Draw option j for row i from the distribution weights[group[i]], for all rows in one searchsorted.
-
-    The per-group CDFs are stacked as group + cdf so a single sorted array serves every group.
-    """
-    w = np.asarray(weights, dtype=float)
-    totals = w.sum(axis=1, keepdims=True)
-    w = np.where(totals > 0, w, 1.0)
-    cdf = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
-    cdf[:, -1] = 1.0
-    n_groups, n_options = cdf.shape
-    flat = (cdf + np.arange(n_groups)[:, None]).ravel()
-    pos = np.searchsorted(flat, group + u, side="right") - group * n_options
-    return np.clip(pos, 0, n_options - 1)
-
-
-def _pick(start: np.ndarray, count: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Uniform k-th entry of each row's own word list (lists given by start/count)."""
-    return start + (rng.random(len(start)) * count).astype(np.int64)
-
-
-def _parse_month(month: str) -> tuple[int, int]:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise ValueError(f"month must look like YYYY-MM, got {month!r}")
-    return int(month[:4]), int(month[5:])
-
-
-def _shift_month(year: int, mon: int, delta: int) -> tuple[int, int]:
-    total = year * 12 + (mon - 1) + delta
-    return total // 12, total % 12 + 1
-
-
-def _available(month: str) -> np.ndarray:
-    """Which codes may be booked in this month."""
-    return np.array([CODE_START_MONTH.get(code, "0000-00") <= month for code in _CODES])
-
-
-def _related_weights(available: np.ndarray) -> np.ndarray:
-    """code x code weights for label noise: uniform over related codes available this month, else itself."""
-    n = len(_CODES)
-    weights = np.zeros((n, n))
-    for code, related in RELATED_ACCOUNTS.items():
-        i = _CODE_INDEX[code]
-        for other in related:
-            j = _CODE_INDEX[other]
-            if available[j]:
-                weights[i, j] = 1.0
-        if not weights[i].any():
-            weights[i, i] = 1.0
-    for i in range(n):
-        if not weights[i].any():
-            weights[i, i] = 1.0
-    return weights
-
-
-def _signed_vat(supply: np.ndarray, taxable: np.ndarray) -> np.ndarray:
-    """10 % VAT rounded half away from zero, in integers (no float money)."""
-    vat = np.sign(supply) * ((np.abs(supply) + 5) // 10)
-    return np.where(taxable, vat, 0)
-
-
-def _defect_plan(rng: np.random.Generator, rows: int) -> np.ndarray:
-    """The defect kind of each dirty row: every kind once when the month is big enough, the rest random."""
-    n_dirty = int(round(rows * DIRTY_SHARE))
-    kinds = np.array(DEFECT_KINDS, dtype=object)
-    # Duplicates are the most common real defect; the rest share the remainder evenly.
-    p = np.full(len(kinds), 0.7 / (len(kinds) - 1))
-    p[0] = 0.3
-    if rows >= ALL_DEFECTS_MIN_ROWS:
-        n_dirty = max(n_dirty, len(kinds))
-        return np.concatenate([kinds, rng.choice(kinds, size=n_dirty - len(kinds), p=p)])
-    return rng.choice(kinds, size=n_dirty, p=p)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Generation.
-
-
-def generate_month(month: str, rows: int, seed: int) -> DemoMonth:
-    """One month of voucher lines (`rows` in total, dirty rows included), deterministic for (month, rows, seed)."""
-    year, mon = _parse_month(month)
-    if rows < 1:
-        raise ValueError(f"rows must be at least 1, got {rows}")
-    world = _world()
-    rng = np.random.default_rng([seed, year, mon])
-    plan = _defect_plan(rng, rows)
-    n_dup = int((plan == "duplicate").sum())
-    base = rows - n_dup
-
-    # Vouchers of 1-3 lines; each voucher has one company, date, counterparty and payment.
-    counts = rng.choice(np.array([1, 2, 3]), size=base, p=[0.72, 0.2, 0.08])
-    ends = np.cumsum(counts)
-    n_v = int(np.searchsorted(ends, base)) + 1
-    counts = counts[:n_v]
-    counts[-1] -= int(ends[n_v - 1] - base)
-
-    days_in_month = calendar.monthrange(year, mon)[1]
-    weekdays = np.array([calendar.weekday(year, mon, d) for d in range(1, days_in_month + 1)])
-    day_p = np.select([weekdays == 5, weekdays == 6], [0.12, 0.05], 1.0)
-    company = rng.choice(len(world.company_name), size=n_v, p=world.company_weight / world.company_weight.sum())
-    day = rng.choice(days_in_month, size=n_v, p=day_p / day_p.sum()) + 1
-    order = np.lexsort((company, day))  # voucher numbers follow date order, as in a real export
-    company, day = company[order], day[order]
-    sector = world.company_sector[company]
-
-    available_code = _available(month)
-    scen_weight = world.scenario_weight * available_code[world.scenario_code][None, :]
-    head = _draw(scen_weight, sector, rng.random(n_v))
-    category = world.scenario_category[head]
-    size = world.category_size[category]
-    rank = (size * rng.random(n_v) ** 2.5).astype(np.int64)  # each company has its favourite shops
-    party = world.category_start[category] + (rank + world.favourite_offset[company, category]) % size
-    mode = _draw(world.scenario_modes, head, rng.random(n_v))
-    mode = np.where(world.party_simplified[party], _SIMPLIFIED_PARTY_MODE[mode], mode)
-    mode = np.where(world.company_vat_free[company], _VAT_FREE_COMPANY_MODE[mode], mode)
-    factory_u = rng.random(n_v)
-
-    # Expand vouchers to lines.
-    v = np.repeat(np.arange(n_v), counts)
-    line = np.arange(base) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-    scen = head[v]
-    resample = (line > 1) & (rng.random(base) < 0.4)
-    if resample.any():
-        n_cat = world.n_categories
-        by_sector_category = np.zeros((len(_SECTORS) * n_cat, len(_SCENARIOS)))
-        for s in range(len(_SECTORS)):
-            for c in range(n_cat):
-                by_sector_category[s * n_cat + c] = scen_weight[s] * (world.scenario_category == c)
-        rv = v[resample]
-        scen[resample] = _draw(by_sector_category, sector[rv] * n_cat + category[rv], rng.random(len(rv)))
-
-    true_code = world.scenario_code[scen]
-    row_company = company[v]
-    twin = world.twin_code[true_code]
-    factory = (
-        (sector[v] == _SECTORS.index(MFG))
-        & (twin >= 0)
-        & available_code[np.maximum(twin, 0)]
-        & (factory_u[v] < world.twin_share[true_code])
-    )
-    code = np.where(factory, twin, true_code)
-    noisy = rng.random(base) < LABEL_NOISE_SHARE
-    code[noisy] = _draw(_related_weights(available_code), code[noisy], rng.random(int(noisy.sum())))
-
-    # Memo: optional team/factory prefix + the scenario's words + optional billing month + return marker.
-    memo_idx = _pick(world.memo_start[scen], world.memo_count[scen], rng)
-    memo = world.memo_text[memo_idx]
-    prefix_pool = np.array(("", *_MEMO_TEAMS, *_FACTORY_PREFIXES, _HEAD_OFFICE_PREFIX), dtype=object)
-    n_team = len(_MEMO_TEAMS)
-    prefix_idx = np.where(rng.random(base) < 0.15, 1 + rng.integers(0, n_team, base), 0)
-    factory_prefix = 1 + n_team + rng.integers(0, len(_FACTORY_PREFIXES), base)
-    prefix_idx = np.where(factory & (rng.random(base) < 0.85), factory_prefix, prefix_idx)
-    head_office = (sector[v] == _SECTORS.index(MFG)) & (twin >= 0) & ~factory & (rng.random(base) < 0.15)
-    prefix_idx = np.where(head_office, len(prefix_pool) - 1, prefix_idx)
-    prev_year, prev_mon = _shift_month(year, mon, -1)
-    month_tags = np.array(("", f" {mon}월분", f" {prev_mon}월분", f" {year}.{mon:02d}"), dtype=object)
-    tagged = world.scenario_monthly[scen] & (rng.random(base) < 0.6)
-    tag_idx = np.where(tagged, rng.integers(1, len(month_tags), base), 0)
-    returned = rng.random(base) < RETURN_SHARE
-    return_pool = np.array(("", *(f" {w}" for w in _RETURN_WORDS)), dtype=object)
-    return_idx = np.where(returned, 1 + rng.integers(0, len(_RETURN_WORDS), base), 0)
-    memo = prefix_pool[prefix_idx] + memo + month_tags[tag_idx] + return_pool[return_idx]
-
-    # Item: the scenario's words + optional "외 n건" or a quantity.
-    item_idx = _pick(world.item_start[scen], world.item_count[scen], rng)
-    paired = world.scenario_paired[scen]
-    item_idx[paired] = (world.item_start[scen] + memo_idx - world.memo_start[scen])[paired]
-    item = world.item_text[item_idx]
-    # "외 n건" (and n more) or a quantity; an item already ending in "외" only gets the count.
-    suffix_pool = np.array(
-        ("", *(f" 외 {k}건" for k in range(1, 10)), *(f" {q}개" for q in range(2, 21)), *(f" {k}건" for k in range(1, 10))),
-        dtype=object,
-    )
-    u_suffix = rng.random(base)
-    count_idx = rng.integers(0, 9, base)
-    suffix_idx = np.where(u_suffix < 0.15, 1 + count_idx, 0)
-    with_qty = world.scenario_qty[scen] & (u_suffix >= 0.15) & (u_suffix < 0.45)
-    suffix_idx = np.where(with_qty, 10 + rng.integers(0, 19, base), suffix_idx)
-    suffix_idx = np.where(world.item_ends_with_oe[item_idx] & (u_suffix < 0.15), 29 + count_idx, suffix_idx)
-    item = item + suffix_pool[suffix_idx]
-
-    # Amounts: log-normal per scenario, rounded like real slips, VAT consistent with the payment mode.
-    raw = np.exp(np.log(world.scenario_median[scen]) + world.scenario_sigma[scen] * rng.standard_normal(base))
-    step = np.where(raw >= 1_000_000, 1000, 10)
-    supply = np.maximum(np.round(raw / step).astype(np.int64) * step, 100)
-    supply = np.where(returned, -supply, supply)
-    row_mode = mode[v]
-    taxable = np.array([m[4] for m in _MODES])[row_mode]
-    vat = _signed_vat(supply, taxable)
-    total = supply + vat
-
-    vat_type = np.array([m[0] for m in _MODES], dtype=object)[row_mode]
-    entertainment = (true_code == _CODE_INDEX[_ENTERTAINMENT_CODE]) & np.isin(row_mode, [INVOICE, CARD, CASH])
-    vat_type = np.where(entertainment, _NON_DEDUCTIBLE_VAT_TYPE, vat_type)
-    alt_doc = rng.random(n_v) < np.array([m[3] for m in _MODES])[mode]
-    usual_doc = np.array([m[1] for m in _MODES], dtype=object)[mode]
-    other_doc = np.array([m[2] for m in _MODES], dtype=object)[mode]
-    doc = np.where(alt_doc, other_doc, usual_doc)[v]
-    is_sales = np.isin(row_mode, list(_SALES_MODES))
-    dr_cr = np.where(is_sales, "대변", "차변").astype(object)
-
-    # Dates and voucher keys.
-    day_text = np.array([f"{year:04d}{mon:02d}{d:02d}" for d in range(days_in_month + 1)], dtype=object)
-    date = day_text[day][v]
-    width = max(5, len(str(n_v)))
-    seq = np.strings.zfill((np.arange(n_v) + 1).astype(str), width)
-    voucher_key = np.strings.add(f"{month}-", seq).astype(object)[v]
-
-    clerk = world.company_clerk[row_company].copy()
-    other_clerk = rng.random(base) < 0.1
-    clerk[other_clerk] = np.array(_CLERKS, dtype=object)[rng.integers(0, len(_CLERKS), int(other_clerk.sum()))]
-    remark_pool = np.array(("", *_REMARKS), dtype=object)
-    remark = remark_pool[np.where(rng.random(base) < 0.06, 1 + rng.integers(0, len(_REMARKS), base), 0)]
-
-    # Dirty rows: damage distinct rows in place; duplicates are appended later.
-    defects = np.full(base, "", dtype=object)
-    damage = plan[plan != "duplicate"]
-    target = rng.choice(base, size=len(damage), replace=False)
-    defects[target] = damage
-    picks = {kind: target[damage == kind] for kind in DEFECT_KINDS}
-    r = picks["outlier"]
-    supply[r] = rng.choice(np.array([-1, 1]), len(r)) * rng.integers(1_000_000_000, 10_000_000_000, len(r)) * 1000
-    vat[r] = _signed_vat(supply[r], taxable[r])
-    total[r] = supply[r] + vat[r]
-    r = picks["amount_mismatch"]
-    total[r] = supply[r] + vat[r] + rng.choice(np.array([-1, 1]), len(r)) * rng.integers(1, 5000, len(r)) * 10
-
-    supply_text = supply.astype(str).astype(object)
-    vat_text = vat.astype(str).astype(object)
-    total_text = total.astype(str).astype(object)
-    r = picks["invalid_amount"]
-    supply_text[r] = rng.choice(np.array(_INVALID_AMOUNTS, dtype=object), len(r))
-    date[picks["missing_date"]] = ""
-    r = picks["invalid_date"]
-    bad_dates = np.array(
-        [f"{year:04d}13{mon:02d}", f"{year:04d}{mon:02d}32", f"{year:04d}{mon:02d}00", f"{year:04d}00{mon:02d}"],
-        dtype=object,
-    )
-    date[r] = rng.choice(bad_dates, len(r))
-    next_year, next_mon = _shift_month(year, mon, 1)
-    prev_days = calendar.monthrange(prev_year, prev_mon)[1]
-    outside = np.array(
-        [f"{prev_year:04d}{prev_mon:02d}{d:02d}" for d in range(prev_days - 2, prev_days + 1)]
-        + [f"{next_year:04d}{next_mon:02d}{d:02d}" for d in range(1, 4)],
-        dtype=object,
-    )
-    date[picks["date_outside_month"]] = rng.choice(outside, len(picks["date_outside_month"]))
-    code_text = np.array(_CODES, dtype=object)[code]
-    name_text = np.array([CHART_OF_ACCOUNTS[c] for c in _CODES], dtype=object)[code]
-    code_text[picks["missing_label"]] = ""
-    name_text[picks["missing_label"]] = ""
-    code_text[picks["invalid_label"]] = rng.choice(np.array(_INVALID_LABELS, dtype=object), len(picks["invalid_label"]))
-
-    columns: dict[str, np.ndarray] = {
-        "date": date,
-        "voucher_key": voucher_key,
-        "journal_key_count": np.array(("0", "1", "2", "3"), dtype=object)[line],
-        "company_name": world.company_name[row_company],
-        "vat_id_company": world.company_vat_id[row_company],
-        "company_business_type": world.company_type[row_company],
-        "company_business_item": world.company_item[row_company],
-        "taxpayer_type": world.company_taxpayer[row_company],
-        "party_code": world.party_code[party][v],
-        "party_name": world.party_name[party][v],
-        "vat_id_party": world.party_vat_id[party][v],
-        "business_type": world.party_type[party][v],
-        "business_item": world.party_item[party][v],
-        "desc": memo,
-        "item": item,
-        "supply_amount": supply_text,
-        "vat_amount": vat_text,
-        "total_amount": total_text,
-        "vat_type": vat_type,
-        "document_type": doc,
-        "dr_cr": dr_cr,
-        "acct_code": code_text,
-        "acct_name": name_text,
-    }
-    data = {KOREAN_HEADERS[key]: values for key, values in columns.items()}
-    data[WRITER_COLUMN] = clerk
-    data[REMARK_COLUMN] = remark
-
-    # Duplicates: exact copies of clean rows, placed a little later in the file.
-    clean = np.flatnonzero(defects == "")
-    source = rng.choice(clean, size=n_dup, replace=n_dup > len(clean))
-    sort_key = np.concatenate([2 * np.arange(base), 2 * np.minimum(source + rng.integers(0, 50, n_dup), base - 1) + 1])
-    file_order = np.argsort(sort_key, kind="stable")
-    row_ids = np.concatenate([np.arange(base), source])[file_order]
-    all_defects = np.concatenate([defects, np.full(n_dup, "duplicate", dtype=object)])[file_order]
-    frame = pd.DataFrame({name: values[row_ids] for name, values in data.items()}, columns=list(DEMO_COLUMNS))
-    return DemoMonth(frame=frame, defects=pd.Series(all_defects, index=frame.index, name="defect", dtype=object))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Writing files.
-
-
-def _month_ordinal(month: str) -> int:
-    year, mon = _parse_month(month)
-    return year * 12 + mon - 1
-
-
-def file_layout(month: str, encoding: str = "mixed") -> tuple[str, str, bool]:
-    """(encoding, date separator, thousands separators) used for a month's file; fixed per month so a rerun
-    writes the same bytes. Any three consecutive months cover every encoding and date style, and over nine
-    months every pairing of the two occurs."""
-    ordinal = _month_ordinal(month)
-    chosen = ENCODINGS[ordinal % 3] if encoding == "mixed" else encoding
-    return chosen, DATE_STYLES[(ordinal + ordinal // 3) % 3], ordinal % 2 == 1
-
-
-def _render(frame: pd.DataFrame, date_separator: str, thousands: bool) -> pd.DataFrame:
-    """Apply a file's date and amount formats; damaged values pass through untouched."""
-    out = frame.copy()
-    date_col = KOREAN_HEADERS["date"]
-    dates = out[date_col]
-    if date_separator:
-        is_date = dates.str.fullmatch(r"\d{8}")
-        formatted = dates.str[:4] + date_separator + dates.str[4:6] + date_separator + dates.str[6:8]
-        out[date_col] = dates.where(~is_date, formatted)
-    if thousands:
-        for key in ("supply_amount", "vat_amount", "total_amount"):
-            col = KOREAN_HEADERS[key]
-            values = out[col]
-            is_int = values.str.fullmatch(r"-?\d+")
-            grouped = values.str.replace(r"(?<=\d)(?=(?:\d{3})+$)", ",", regex=True)
-            out[col] = values.where(~is_int, grouped)
-    return out
-
-
-def _write_csv(frame: pd.DataFrame, path: Path, encoding: str) -> None:
-    # CP949 files usually come from Windows tools, so they get Windows line ends too.
-    terminator = "\r\n" if encoding == "cp949" else "\n"
-    replace_atomically(path, lambda tmp: frame.to_csv(tmp, index=False, encoding=encoding, lineterminator=terminator))
-
-
-def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
-    # Every cell is a Python str, so openpyxl stores text cells: codes keep leading zeros, amounts their commas.
-    replace_atomically(path, lambda tmp: frame.to_excel(tmp, index=False, engine="openpyxl"))
-
-
-def write_demo_ledger(
-    out_dir: Path,
-    months: list[str],
-    rows_per_month: int,
-    seed: int,
-    encoding: str = "mixed",
-    xlsx_months: Collection[str] = (),
-    unlabelled_months: Collection[str] = (),
-) -> list[Path]:
-    """Write one `ledger_YYYY-MM.csv|xlsx` per month and return the paths in month order. Files of
-    `unlabelled_months` lack the account-code columns, like a new month before the clerk coded it."""
-    if encoding not in ENCODING_CHOICES:
-        raise ValueError(f"encoding must be one of {ENCODING_CHOICES}, got {encoding!r}")
-    unknown = sorted(set(xlsx_months) - set(months))
-    if unknown:
-        raise ValueError(f"xlsx months {unknown} are not among the months to write")
-    if xlsx_months and rows_per_month > EXCEL_MAX_ROWS:
-        raise ValueError(f"an xlsx sheet holds at most {EXCEL_MAX_ROWS} rows, asked for {rows_per_month}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for month in months:
-        file_encoding, date_separator, thousands = file_layout(month, encoding)
-        frame = _render(generate_month(month, rows_per_month, seed).frame, date_separator, thousands)
-        if month in unlabelled_months:
-            frame = frame.drop(columns=[KOREAN_HEADERS[LABEL_COLUMN], KOREAN_HEADERS[LABEL_NAME_COLUMN]])
-        if month in xlsx_months:
-            path = out_dir / f"ledger_{month}.xlsx"
-            _write_xlsx(frame, path)
-            fmt = "xlsx"
-        else:
-            path = out_dir / f"ledger_{month}.csv"
-            _write_csv(frame, path, file_encoding)
-            fmt = file_encoding
-        logger.info(
-            "wrote %s: %d rows (%s, dates YYYY%sMM%sDD, thousands separators %s)",
-            path, len(frame), fmt, date_separator, date_separator, "on" if thousands else "off",
-        )
-        written.append(path)
-    return written
-
-
 def _check_tables() -> None:
     """Fail at import when a demo table drifts from the data contract in schema.py or the chart."""
-    problems = [f"VAT type {m[0]}" for m in _MODES if m[0] not in VAT_TYPES]
-    problems += [f"evidence {d}" for m in _MODES for d in m[1:3] if d not in DOCUMENT_TYPES]
-    problems += [f"taxpayer type {c.taxpayer_type}" for c in _COMPANIES if c.taxpayer_type not in TAXPAYER_TYPES]
+    problems = [f"VAT type {m[0]}" for m in MODES if m[0] not in VAT_TYPES]
+    problems += [f"evidence {d}" for m in MODES for d in m[1:3] if d not in DOCUMENT_TYPES]
+    problems += [f"taxpayer type {c.taxpayer_type}" for c in COMPANIES if c.taxpayer_type not in TAXPAYER_TYPES]
     problems += [f"side {side}" for side in ("차변", "대변") if side not in DR_CR]
-    if _NON_DEDUCTIBLE_VAT_TYPE not in VAT_TYPES:
-        problems.append(f"VAT type {_NON_DEDUCTIBLE_VAT_TYPE}")
-    used = {sc.code for sc in _SCENARIOS} | set(CODE_START_MONTH) | set(RELATED_ACCOUNTS)
+    if NON_DEDUCTIBLE_VAT_TYPE not in VAT_TYPES:
+        problems.append(f"VAT type {NON_DEDUCTIBLE_VAT_TYPE}")
+    used = {sc.code for sc in SCENARIOS} | set(CODE_START_MONTH) | set(RELATED_ACCOUNTS)
     used |= {c for related in RELATED_ACCOUNTS.values() for c in related}
     used |= set(MANUFACTURING_TWINS) | {twin for twin, _ in MANUFACTURING_TWINS.values()}
     problems += [f"account {code}" for code in sorted(used - set(CHART_OF_ACCOUNTS))]
@@ -1458,17 +869,3 @@ def _check_tables() -> None:
 
 
 _check_tables()
-
-__all__ = [
-    "CHART_OF_ACCOUNTS",
-    "CODE_START_MONTH",
-    "DEFECT_KINDS",
-    "DEMO_COLUMNS",
-    "EXTRA_COLUMNS",
-    "MANUFACTURING_TWINS",
-    "RELATED_ACCOUNTS",
-    "DemoMonth",
-    "file_layout",
-    "generate_month",
-    "write_demo_ledger",
-]

@@ -1,0 +1,5 @@
+"""Lets `python -m acctax_assets.demo ...` run the demo command line."""
+
+from acctax_assets.demo.cli import main
+
+raise SystemExit(main())
