@@ -25,8 +25,9 @@ from acctax_assets.ml.metrics import chance_accuracy
 from acctax_assets.ml.launch import TOKENIZER_FILES, BaseModelError, check_base_model
 from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main
 from acctax_assets.ml.tokenization import load_tokenizer
-from acctax_assets.ml.train import (
-    TrainingError, check_sequence_classifier, check_target_modules, classifier_head, default_target_modules, silence_untrained_slots,
+from acctax_assets.ml.training.errors import TrainingError
+from acctax_assets.ml.training.model import (
+    check_sequence_classifier, check_target_modules, classifier_head, default_target_modules, silence_untrained_slots,
 )
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.defs.ml_resources import tracking_uri
@@ -60,7 +61,7 @@ def miniature(request: pytest.FixtureRequest, miniatures: Callable[[str], Path])
 
 
 def load_classifier(path: Path) -> torch.nn.Module:
-    """The base model as train.py loads it: a fresh head of the registry's size, pad id from the tokenizer."""
+    """The base model as the trainer (training.model) loads it: a fresh head of the registry's size, pad id from the tokenizer."""
     model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=SLOTS, ignore_mismatched_sizes=True, local_files_only=True)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = load_tokenizer(str(path)).pad_token_id

@@ -330,7 +330,7 @@ class RankKiller:
     def _is_target(self, cmdline: list[str]) -> bool:
         line = " ".join(cmdline)
         wanted = "--local_rank" if self._rank is None else f"--local_rank={self._rank}"
-        return "acctax_assets.ml.train" in line and wanted in line
+        return "acctax_assets.ml.training" in line and wanted in line
 
     def _checkpoints(self) -> list[Path]:
         return [path for path in self._work_root.glob("*/checkpoints/checkpoint-*") if (path / "trainer_state.json").exists()]

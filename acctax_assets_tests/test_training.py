@@ -113,7 +113,7 @@ def test_deepspeed_command(tmp_path: Path) -> None:
     command = deepspeed_command(config, tmp_path / "config.json", 29512)
     assert command[0] == str(Path(sys.executable).with_name("deepspeed"))
     assert command[1:] == [
-        "--num_gpus", "2", "--master_port", "29512", "--module", "acctax_assets.ml.train",
+        "--num_gpus", "2", "--master_port", "29512", "--module", "acctax_assets.ml.training",
         "--config", str((tmp_path / "config.json").resolve()),
     ]
 
@@ -159,7 +159,7 @@ def test_check_base_model_errors(tmp_path: Path) -> None:
 
 def test_train_module_imports_without_dagster() -> None:
     """The entry point runs in the DeepSpeed ranks, where only dagster-pipes may be imported."""
-    probe = "import sys, acctax_assets.ml.train; sys.exit(any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules))"
+    probe = "import sys, acctax_assets.ml.training.entry; sys.exit(any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
 
@@ -297,7 +297,7 @@ def fake_checkpoint(folder: Path, shards: int = 1) -> Path:
 
 
 def test_checkpoint_problems_are_named(tmp_path: Path) -> None:
-    from acctax_assets.ml.train import checkpoint_problem
+    from acctax_assets.ml.training.checkpoints import checkpoint_problem
 
     good = fake_checkpoint(tmp_path / "good")
     assert checkpoint_problem(good, world_size=1) is None
@@ -319,7 +319,7 @@ def training_processes() -> list[int]:
 
     return [
         p.pid for p in psutil.process_iter(["cmdline"])
-        if "acctax_assets.ml.train" in " ".join(p.info["cmdline"] or []) and "--local_rank" in " ".join(p.info["cmdline"] or [])
+        if "acctax_assets.ml.training" in " ".join(p.info["cmdline"] or []) and "--local_rank" in " ".join(p.info["cmdline"] or [])
     ]
 
 

@@ -293,7 +293,7 @@ def trainer_processes(home: AcctaxHome) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         command = " ".join(process.info["cmdline"] or [])
-        if str(home.root) in command and ("acctax_assets.ml.train" in command or "acctax_assets.ml.supervise" in command):
+        if str(home.root) in command and ("acctax_assets.ml.training" in command or "acctax_assets.ml.supervise" in command):
             found.append(process)
     return found
 
@@ -310,7 +310,7 @@ def terminate_training_from_the_ui(page: Page, ui: DagsterUI, home: AcctaxHome) 
     expect(view, "a toast with a View link after launching training_job").to_be_visible()
     run_path = view.get_attribute("href") or ""
     deadline = time.monotonic() + TRAINER_START_TIMEOUT_S
-    while not any("acctax_assets.ml.train" in " ".join(p.cmdline()) for p in trainer_processes(home)) and time.monotonic() < deadline:
+    while not any("acctax_assets.ml.training" in " ".join(p.cmdline()) for p in trainer_processes(home)) and time.monotonic() < deadline:
         time.sleep(2)
     assert trainer_processes(home), f"no DeepSpeed rank started within {TRAINER_START_TIMEOUT_S} s:\n{ui.log_tail()}"
 

@@ -99,7 +99,7 @@ def test_new_rows_start_from_their_pieces_train_and_reload_on_a_decoder(tmp_path
     from acctax_assets.ml.adapter import AdapterRef
     from acctax_assets.ml.label_registry import REGISTRY_FILE
     from acctax_assets.ml.tokenization import load_tokenizer
-    from acctax_assets.ml.train import build_model
+    from acctax_assets.ml.training.model import build_model
     from acctax_assets.ml.training_config import TrainingConfig
 
     base_dir = tmp_path / "base"
@@ -155,7 +155,7 @@ def test_spare_decoder_rows_are_reused_not_cut(tmp_path: Path) -> None:
     from transformers import AutoModelForSequenceClassification
 
     from acctax_assets.ml.tokenization import load_tokenizer
-    from acctax_assets.ml.train import extend_embeddings
+    from acctax_assets.ml.training.model import extend_embeddings
 
     base_dir = tmp_path / "base"
     tiny_decoder(base_dir)

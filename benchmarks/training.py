@@ -3,7 +3,7 @@ costs with dynamic padding (what the collator does) vs padding to the longest ro
 default demo.
 
 `--mode paths` (the original benchmark) builds a small demo dataset with the same functions the assets use, then
-launches the real entry point (`acctax_assets.ml.train`) twice: as one plain process (`use_deepspeed=false`) and
+launches the real entry point (`acctax_assets.ml.training`) twice: as one plain process (`use_deepspeed=false`) and
 through the `deepspeed` launcher (ZeRO-2). Prints samples/s, wall time and peak RSS of each process tree.
 
 `--mode variants` builds the demo exactly as `acctax materialize` does (`python -m acctax_assets.demo --out DIR
@@ -36,15 +36,15 @@ import pandas as pd
 import psutil
 
 from acctax_assets import demo
+from acctax_assets.demo import write_demo_ledger
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
-from acctax_assets.demo import write_demo_ledger
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ml.baseline import BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.dataset import build_dataset, labelled_rows
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.launch import deepspeed_command, free_port, training_env
+from acctax_assets.ml.launch import TRAIN_MODULE, deepspeed_command, free_port, training_env
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
 from acctax_assets.ml.launch import default_base_model
@@ -135,7 +135,7 @@ def compare_paths(args: argparse.Namespace) -> None:
             )
             config_path = config.write(folder / f"config-{use_deepspeed}.json")
             command = (deepspeed_command(config, config_path, free_port()) if use_deepspeed
-                       else [sys.executable, "-m", "acctax_assets.ml.train", "--config", str(config_path)])
+                       else [sys.executable, "-m", TRAIN_MODULE, "--config", str(config_path)])
             wall, peak, code = run_measured(command, launch_env(config), folder, folder / f"train-{use_deepspeed}.log")
             if code != 0:
                 raise SystemExit(f"{label} failed with exit code {code}")

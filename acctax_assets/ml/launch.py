@@ -1,7 +1,7 @@
 """Helpers the Dagster asset uses to start the DeepSpeed training process.
 
 They import neither Dagster nor torch: the Dagster process only builds the command and environment, and every
-torch/CUDA byte lives in the child (DESIGN §4).
+torch/CUDA byte lives in the child (ARCHITECTURE.md §4).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.training_config import TrainingConfig
 
-TRAIN_MODULE = "acctax_assets.ml.train"
+TRAIN_MODULE = "acctax_assets.ml.training"
 
 
 # Written by rank 0 into the work dir when one of our checks refuses the run (a bad target module, a corrupt
@@ -146,7 +146,7 @@ def logged_command(command: list[str], log_path: Path) -> list[str]:
 
 
 def threads_per_rank(config: TrainingConfig) -> int:
-    """Torch/OpenMP threads for each rank: oversubscribed cores made DeepSpeed 15x slower (DESIGN §4)."""
+    """Torch/OpenMP threads for each rank: oversubscribed cores made DeepSpeed 15x slower (ARCHITECTURE.md §4)."""
     if config.torch_threads is not None:
         return config.torch_threads
     return max(1, _usable_cores() // config.num_ranks)

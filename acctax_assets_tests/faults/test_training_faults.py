@@ -193,7 +193,8 @@ RANK_0 = SimpleNamespace(is_main_process=True, num_processes=1)
 def test_a_corrupt_checkpoint_is_an_error_naming_it_and_both_fixes(tmp_path: Path) -> None:
     """By default, resuming from an unreadable checkpoint fails (the launch is not retried into the same wall) and
     deletes nothing."""
-    from acctax_assets.ml.train import CheckpointError, Reporter, resume_checkpoint
+    from acctax_assets.ml.training.checkpoints import CheckpointError, resume_checkpoint
+    from acctax_assets.ml.training.reporting import Reporter
 
     config, checkpoint = corrupt_checkpoint(tmp_path, restart=False)
     with pytest.raises(CheckpointError) as error:
@@ -207,9 +208,26 @@ def test_a_corrupt_checkpoint_is_an_error_naming_it_and_both_fixes(tmp_path: Pat
 def test_a_corrupt_checkpoint_is_set_aside_when_configured(tmp_path: Path) -> None:
     """With restart_on_corrupt_checkpoint the checkpoints are moved aside, kept for inspection, and training starts
     from the base model."""
-    from acctax_assets.ml.train import Reporter, resume_checkpoint
+    from acctax_assets.ml.training.checkpoints import resume_checkpoint
+    from acctax_assets.ml.training.reporting import Reporter
 
     config, _ = corrupt_checkpoint(tmp_path, restart=True)
     assert resume_checkpoint(config, RANK_0, Reporter(None)) is None
     assert not list(config.checkpoint_dir.iterdir())
     assert [p.name for p in Path(config.output_dir).glob("checkpoints-corrupt-*/*")] == ["checkpoint-10"]
+
+
+def test_an_interrupted_save_is_set_aside_and_the_newest_complete_checkpoint_resumed(tmp_path: Path) -> None:
+    """A rank killed while the Trainer saved leaves a checkpoint without trainer_state.json (written last): the
+    relaunch moves it aside, keeps it, and resumes from the complete checkpoint before it instead of failing."""
+    from acctax_assets.ml.training.checkpoints import resume_checkpoint
+    from acctax_assets.ml.training.reporting import Reporter
+
+    config, complete = corrupt_checkpoint(tmp_path, restart=False)
+    (complete / "global_step10" / "bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt").unlink()
+    interrupted = config.checkpoint_dir / "checkpoint-20"
+    (interrupted / "global_step20").mkdir(parents=True)
+    (interrupted / "latest").write_text("global_step20")
+    assert resume_checkpoint(config, RANK_0, Reporter(None)) == complete
+    assert [p.name for p in config.checkpoint_dir.iterdir()] == ["checkpoint-10"]
+    assert [p.name for p in Path(config.output_dir).glob("checkpoints-interrupted-*/*")] == ["checkpoint-20"]

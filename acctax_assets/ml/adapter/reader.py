@@ -1,4 +1,8 @@
-"""A stored LoRA adapter directory and how to load it (no Dagster): what downstream assets receive."""
+"""A stored LoRA adapter directory and how to load it (no Dagster): what downstream assets receive.
+
+The Dagster process imports this module, so torch, transformers and PEFT are imported inside the methods that load
+a model, never at module level; the trainer's side of the same folder is `adapter.writer`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 
-from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE, EvalOutputs
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
 from acctax_assets.ml.serialization import TextSpec
