@@ -5,9 +5,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import mlflow
 from dagster import ConfigurableResource, Field as DagsterField, InitResourceContext, Noneable, StringSource, resource
-from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
 from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
@@ -45,6 +43,8 @@ def tracking_uri(home: AcctaxHome) -> str:
 
 def ensure_experiment(uri: str, name: str, artifact_root: Path) -> str:
     """Create the experiment with its artifacts inside ACCTAX_HOME (MLflow would default to ./mlruns)."""
+    import mlflow  # here, not at module level: loading the code location must not pay for MLflow (~0.7 s)
+
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
@@ -80,6 +80,8 @@ def dagster_run_in_mlflow(mlflow: Any, dagster_run_id: str) -> Any:
     description="dagster-mlflow's MlFlow: one MLflow run per Dagster run, tracked in $ACCTAX_HOME/mlflow.",
 )
 def mlflow_tracking(context: InitResourceContext) -> Any:
+    from dagster_mlflow.resources import MlFlow
+
     home = AcctaxHome.from_env().ensure()
     uri = context.resource_config["mlflow_tracking_uri"] or tracking_uri(home)
     name = context.resource_config["experiment_name"]
