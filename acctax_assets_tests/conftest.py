@@ -1,13 +1,15 @@
-"""Shared fixtures: an isolated ACCTAX_HOME (with its Dagster instance folder) per test."""
+"""Shared fixtures: an isolated ACCTAX_HOME (with its Dagster instance folder) and a test instance per test."""
 
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from dagster import DagsterInstance, instance_for_test  # noqa: E402
 
 from acctax_assets.paths import AcctaxHome  # noqa: E402
 
@@ -24,3 +26,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AcctaxHome:
 def landing(home: AcctaxHome) -> Path:
     return home.landing
 
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with instance_for_test() as test_instance:
+        yield test_instance

@@ -8,7 +8,7 @@ from dagster import AssetKey, DagsterInstance
 
 from acctax_assets import cli, demo
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.test_ml_pipeline import run_config as tiny_training_config
+from acctax_assets_tests.support.training_runs import run_config as tiny_training_config
 
 
 def test_materialize_every_landed_month_into_the_local_instance(home: AcctaxHome) -> None:

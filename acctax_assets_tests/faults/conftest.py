@@ -1,18 +1,19 @@
-"""Fixtures of the fault-injection suite: a test instance per test, and a template home whose months (and
-tokenized dataset) were materialized once by the real jobs. A test copies what it needs into its own fresh
-ACCTAX_HOME, so a fault hits a month that was materialized before, without paying for that run again."""
+"""Fixtures of the fault-injection suite: a template home whose months (and tokenized dataset) were materialized
+once by the real jobs. A test copies what it needs into its own fresh ACCTAX_HOME, so a fault hits a month that
+was materialized before, without paying for that run again (each test's instance is the top conftest's)."""
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from dagster import DagsterInstance, instance_for_test
+from dagster import instance_for_test
 
 from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN
 from acctax_assets.ml.label_registry import REGISTRY_FILE
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.faults.harness import PER_MONTH_ASSETS, TEMPLATE_CODES, UNCODED_COLUMNS, run_job, run_month, scratch_home
-from acctax_assets_tests.ledger_files import BASE_ROW, write_ledger
+from acctax_assets_tests.faults.harness import TEMPLATE_CODES
+from acctax_assets_tests.support.dagster_runs import PER_MONTH_ASSETS, run_job, run_month, scratch_home
+from acctax_assets_tests.support.ledger_files import BASE_ROW, UNCODED_COLUMNS, write_ledger
 
 NAMES = {"81100": "복리후생비", "82200": "여비교통비", "83000": "소모품비"}
 DIRECTORY_ASSETS = ("ledger_dataset", "tokenized_dataset")
@@ -26,12 +27,6 @@ def month_rows(month: str, codes: dict[str, int], uncoded_rows: int = 10) -> lis
          "item": f"{NAMES.get(code, '미분류')} 품목 {number}", LABEL_COLUMN: code, LABEL_NAME_COLUMN: NAMES.get(code, "")}
         for number, code in enumerate(labels, start=1)
     ]
-
-
-@pytest.fixture
-def instance() -> Iterator[DagsterInstance]:
-    with instance_for_test() as test_instance:
-        yield test_instance
 
 
 @pytest.fixture(scope="session")

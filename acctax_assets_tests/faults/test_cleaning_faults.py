@@ -10,8 +10,9 @@ import pytest
 from dagster import ExecuteInProcessResult, instance_for_test
 
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.faults.harness import UNCODED_COLUMNS, assert_no_row_lost, failure_text, run_month, scratch_home, stored
-from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
+from acctax_assets_tests.faults.harness import assert_no_row_lost
+from acctax_assets_tests.support.dagster_runs import failure_text, run_month, scratch_home, stored
+from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows, write_ledger
 
 CLEAN_ROWS = 60
 UNCODED_ROWS = 5

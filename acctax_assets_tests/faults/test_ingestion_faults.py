@@ -10,17 +10,9 @@ import pytest
 from dagster import DagsterInstance
 
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.faults.harness import (
-    JANUARY,
-    assert_no_row_lost,
-    failure_text,
-    run_log,
-    run_month,
-    stored,
-    stored_bytes,
-    temp_files,
-)
-from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
+from acctax_assets_tests.faults.harness import assert_no_row_lost, temp_files
+from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_log, run_month, stored, stored_bytes
+from acctax_assets_tests.support.ledger_files import BASE_ROW, ledger_rows, write_ledger
 
 
 def renamed_header(path: Path, old: str, new: str) -> Path:

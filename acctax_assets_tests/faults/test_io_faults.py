@@ -18,20 +18,17 @@ from datasets import DatasetDict
 
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
-from acctax_assets_tests.faults.harness import (
+from acctax_assets_tests.faults.harness import assert_no_row_lost, disk_full, temp_files, tree_bytes
+from acctax_assets_tests.support.dagster_runs import (
     JANUARY,
     PER_MONTH_ASSETS,
-    assert_no_row_lost,
-    disk_full,
     failure_text,
     run_job,
     run_month,
     stored,
     stored_bytes,
-    temp_files,
-    tree_bytes,
 )
-from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
+from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
 LATE_ROWS = 5
 

@@ -16,8 +16,9 @@ from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.landing import list_landing_files
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.faults.harness import JANUARY, assert_no_row_lost, failure_text, run_month, stored
-from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
+from acctax_assets_tests.faults.harness import assert_no_row_lost
+from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_month, stored
+from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
 
 COMPLETE_ROWS = 30

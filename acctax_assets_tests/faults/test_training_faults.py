@@ -18,7 +18,8 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.training_config import TrainingConfig
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
-from acctax_assets_tests.faults.harness import JANUARY, TEMPLATE_CODES, failure_text, run_job, stored
+from acctax_assets_tests.faults.harness import TEMPLATE_CODES
+from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_job, stored
 
 FEBRUARY, MARCH = "2024-02-01", "2024-03-01"
 

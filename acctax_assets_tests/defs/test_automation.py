@@ -36,9 +36,7 @@ from acctax_assets.defs.materialization_records import (
 )
 from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
-
-UNCODED_COLUMNS = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
+from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows, write_ledger
 
 
 def land_month(home: AcctaxHome, month: str, rows: int = 20, broken: bool = False, coded: bool = True) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from acctax_assets.ledger.schema import KOREAN_HEADERS
+from acctax_assets.ledger.schema import KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN
 
 BASE_ROW: dict[str, str] = {
     "date": "20240115",
@@ -23,6 +23,8 @@ BASE_ROW: dict[str, str] = {
     "acct_code": "81100",
     "acct_name": "복리후생비",
 }
+# The columns of an uncoded (to-predict) export: no 계정과목코드/계정과목.
+UNCODED_COLUMNS: tuple[str, ...] = tuple(c for c in BASE_ROW if c not in (LABEL_COLUMN, LABEL_NAME_COLUMN))
 
 
 def ledger_rows(count: int, **overrides: str) -> list[dict[str, str]]:

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 ARTIFACTS_ENV = "ACCTAX_TEST_ARTIFACTS"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # Pages load slowly on 2 busy cores: every browser wait defaults to a minute.
 UI_TIMEOUT_MS = 60_000
 LOCATION_STATUS_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus

@@ -1,37 +1,11 @@
 """The data layer through real Dagster runs on a test instance: raw → cleaned (+ rejected) → features."""
 
-import pandas as pd
-import pytest
-from dagster import DagsterInstance, ExecuteInProcessResult, instance_for_test
+from dagster import DagsterInstance
 
 from acctax_assets.definitions import defs
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
-
-JANUARY = "2024-01-01"
-
-
-@pytest.fixture
-def instance() -> DagsterInstance:
-    with instance_for_test() as test_instance:
-        yield test_instance
-
-
-def run_month(instance: DagsterInstance, month: str = JANUARY) -> ExecuteInProcessResult:
-    job = defs.resolve_job_def("ledger_data_job")
-    return job.execute_in_process(instance=instance, partition_key=month, raise_on_error=False)
-
-
-def stored(home: AcctaxHome, asset: str, month: str = JANUARY) -> pd.DataFrame:
-    return pd.read_parquet(home.storage / asset / f"{month}.parquet")
-
-
-def failure_messages(result: ExecuteInProcessResult) -> str:
-    return "\n".join(
-        event.event_specific_data.error.to_string()
-        for event in result.all_events
-        if event.event_type_value == "STEP_FAILURE"
-    )
+from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_month, stored
+from acctax_assets_tests.support.ledger_files import BASE_ROW, UNCODED_COLUMNS, ledger_rows, write_ledger
 
 
 def dirty_january() -> list[dict[str, str]]:
@@ -45,7 +19,7 @@ def dirty_january() -> list[dict[str, str]]:
 def test_month_materializes_with_checks_and_metadata(home: AcctaxHome, instance: DagsterInstance) -> None:
     write_ledger(home.landing / "ledger_2024-01.csv", dirty_january(), encoding="cp949")
     result = run_month(instance)
-    assert result.success, failure_messages(result)
+    assert result.success, failure_text(result)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert len(evaluations) == 10
     assert all(e.passed for e in evaluations.values()), {k: e.metadata for k, e in evaluations.items() if not e.passed}
@@ -87,20 +61,18 @@ def test_same_file_dropped_twice_is_not_counted_twice(home: AcctaxHome, instance
 
 
 def test_unlabelled_month_flows_through(home: AcctaxHome, instance: DagsterInstance) -> None:
-    columns = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
-    write_ledger(home.landing / "ledger_2024-01.xlsx", ledger_rows(20), columns=columns)
+    write_ledger(home.landing / "ledger_2024-01.xlsx", ledger_rows(20), columns=UNCODED_COLUMNS)
     assert run_month(instance).success
     features = stored(home, "ledger_features")
     assert len(features) == 20 and features["acct_code"].isna().all()
 
 
 def test_predictions_without_a_champion_name_the_asset_to_materialize(home: AcctaxHome, instance: DagsterInstance) -> None:
-    columns = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
-    write_ledger(home.landing / "ledger_2024-01.csv", ledger_rows(5), columns=columns)
+    write_ledger(home.landing / "ledger_2024-01.csv", ledger_rows(5), columns=UNCODED_COLUMNS)
     assert run_month(instance).success
     result = defs.resolve_job_def("prediction_job").execute_in_process(instance=instance, partition_key=JANUARY, raise_on_error=False)
     assert not result.success
-    message = failure_messages(result)
+    message = failure_text(result)
     assert "carries the alias 'champion'" in message and "Fix: materialize served_classifier" in message
     assert not (home.storage / "ledger_predictions").exists()
 
@@ -108,7 +80,7 @@ def test_predictions_without_a_champion_name_the_asset_to_materialize(home: Acct
 def test_month_without_files_fails_with_fix(home: AcctaxHome, instance: DagsterInstance) -> None:
     result = run_month(instance, "2024-05-01")
     assert not result.success
-    assert "No landing file belongs to 2024-05" in failure_messages(result)
+    assert "No landing file belongs to 2024-05" in failure_text(result)
 
 
 def test_unreadable_file_fails_the_run_naming_file_problem_and_fix(home: AcctaxHome, instance: DagsterInstance) -> None:
@@ -116,7 +88,7 @@ def test_unreadable_file_fails_the_run_naming_file_problem_and_fix(home: AcctaxH
     write_ledger(home.landing / "ledger_2024-01.csv", ledger_rows(5), columns=columns)
     result = run_month(instance)
     assert not result.success
-    message = failure_messages(result)
+    message = failure_text(result)
     assert "ledger_2024-01.csv" in message and "supply_amount" in message and "Fix:" in message
     assert not (home.storage / "raw_ledger" / f"{JANUARY}.parquet").exists()
 
@@ -133,7 +105,7 @@ def test_mostly_broken_month_is_blocked_before_features(home: AcctaxHome, instan
 def test_header_only_month_materializes_empty_tables(home: AcctaxHome, instance: DagsterInstance) -> None:
     write_ledger(home.landing / "ledger_2024-01.csv", [])
     result = run_month(instance)
-    assert result.success, failure_messages(result)
+    assert result.success, failure_text(result)
     assert stored(home, "cleaned_ledger").empty and stored(home, "ledger_features").empty
     raw_meta = result.asset_materializations_for_node("raw_ledger")[0].metadata
     assert raw_meta["rows"].value == 0

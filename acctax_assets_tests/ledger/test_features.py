@@ -71,7 +71,7 @@ def test_default_features_build_on_a_full_cleaned_table(tmp_path) -> None:
     from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
     from acctax_assets.ledger.column_map import load_column_map
     from acctax_assets.ledger.ingestion import combine, read_ledger_file
-    from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
+    from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
     path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(3))
     cleaned = clean_ledger(combine([read_ledger_file(path, load_column_map(), tmp_path)]), "2024-01-01", CleaningRules()).cleaned

@@ -31,8 +31,8 @@ from acctax_assets.cli import QUIET_RUN_CONFIG
 from acctax_assets.definitions import RETRAIN_AFTER_MONTHS_ENV, build_definitions
 from acctax_assets.defs.ledger_checks import ledger_checks
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.test_ml_pipeline import run_config as tiny_training_config
-from acctax_assets_tests.ui_browser import (
+from acctax_assets_tests.support.training_runs import run_config as tiny_training_config
+from acctax_assets_tests.support.ui_browser import (
     CHROMIUM,
     DagsterUI,
     acctax_ui,

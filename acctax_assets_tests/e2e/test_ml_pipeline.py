@@ -2,13 +2,10 @@
 `deepspeed` launcher (CPU, ZeRO-2) through Pipes + baseline + ensemble → served_classifier promoting the champion
 in the MLflow Model Registry (SQLite), and predictions served by the registry alias."""
 
-import threading
-import time
 from pathlib import Path
 
 import mlflow
 import pandas as pd
-import psutil
 import pytest
 import torch
 from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult, instance_for_test
@@ -16,42 +13,23 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProces
 from acctax_assets import cli, demo
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import EXPERIMENT, tracking_uri
-from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.evaluation import review_threshold
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.launch import visible_gpus
-from acctax_assets.ml.model_registry import CHAMPION, ModelRegistry
+from acctax_assets.ml.model_registry import CHAMPION
 from acctax_assets.ml.serving import load_served
 from acctax_assets.paths import AcctaxHome
+from acctax_assets_tests.support.dagster_runs import QUIET, failure_text
+from acctax_assets_tests.support.training_runs import (
+    TINY_TRAINING,
+    RankKiller,
+    model_registry,
+    newest_adapter,
+    run_config,
+    train,
+)
 
 pytestmark = pytest.mark.slow
-
-TINY_TRAINING = {"max_steps": 12, "eval_steps": 6, "save_steps": 6, "per_device_batch_size": 16, "learning_rate": 2e-3}
-
-
-def run_config(classifier: dict | None = None, min_f1: float = 0.0, max_drop: float = 0.05) -> dict:
-    return {
-        "ops": {"account_classifier": {"config": {**TINY_TRAINING, **(classifier or {})}}},
-        "resources": {"model_settings": {"config": {"min_f1_macro": min_f1, "max_f1_drop": max_drop}}},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-    }
-
-
-def train(instance: DagsterInstance, config: dict) -> ExecuteInProcessResult:
-    return defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=config, raise_on_error=False)
-
-
-def newest_adapter(home: AcctaxHome) -> AdapterRef:
-    versions = sorted(p for p in (home.storage / "account_classifier").iterdir() if p.is_dir())
-    return AdapterRef(versions[-1])
-
-
-def model_registry(home: AcctaxHome) -> ModelRegistry:
-    return ModelRegistry(tracking_uri(home))
-
-
-def failure_text(result: ExecuteInProcessResult) -> str:
-    return "\n".join(e.event_specific_data.error.to_string() for e in result.all_events if e.event_type_value == "STEP_FAILURE")
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +135,7 @@ def predict(instance: DagsterInstance, month: str, target_accuracy: float = 0.9,
     config = {
         "ops": {"prediction_export": {"config": {"format": fmt}}},
         "resources": {"model_settings": {"config": {"review_target_accuracy": target_accuracy, "review_min_auto_rows": 5}}},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        **QUIET,
     }
     return defs.resolve_job_def("prediction_job").execute_in_process(instance=instance, partition_key=month, run_config=config, raise_on_error=False)
 
@@ -308,42 +286,6 @@ def test_adapter_ref_reads_registry_and_metrics(home: AcctaxHome) -> None:
     adapter = newest_adapter(home)
     assert adapter.metrics()["test"]["f1_macro"] >= 0
     assert adapter.registry().max_classes == 260
-
-
-class RankKiller:
-    """SIGKILLs training ranks (all, or the one with `local_rank`) once a checkpoint exists under `work_root`, as a
-    preempted node or an OOM kill would, from a thread while the run goes on."""
-
-    def __init__(self, work_root: Path, local_rank: int | None = None, timeout: float = 240) -> None:
-        self._work_root, self._rank, self._timeout = work_root, local_rank, timeout
-        self.killed: list[int] = []
-        self._thread = threading.Thread(target=self._watch)
-
-    def __enter__(self) -> "RankKiller":
-        self._earlier = set(self._checkpoints())
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._thread.join()
-
-    def _is_target(self, cmdline: list[str]) -> bool:
-        line = " ".join(cmdline)
-        wanted = "--local_rank" if self._rank is None else f"--local_rank={self._rank}"
-        return "acctax_assets.ml.training" in line and wanted in line
-
-    def _checkpoints(self) -> list[Path]:
-        return [path for path in self._work_root.glob("*/checkpoints/checkpoint-*") if (path / "trainer_state.json").exists()]
-
-    def _watch(self) -> None:
-        deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline and not self.killed:
-            if set(self._checkpoints()) - self._earlier:
-                for process in psutil.process_iter(["cmdline"]):
-                    if self._is_target(process.info["cmdline"] or []):
-                        process.kill()
-                        self.killed.append(process.pid)
-            time.sleep(0.5)
 
 
 def test_killed_training_is_retried_in_the_same_run_and_resumes_from_its_checkpoint(home: AcctaxHome) -> None:

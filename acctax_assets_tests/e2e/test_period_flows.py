@@ -16,10 +16,10 @@ from acctax_assets import cli
 from acctax_assets.definitions import build_definitions
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
+from acctax_assets_tests.support.dagster_runs import PER_MONTH_ASSETS
+from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
 MONTHS = ("2024-01", "2024-02", "2024-03")
-PER_MONTH_ASSETS = ("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
 
 
 def land(home: AcctaxHome, month: str, rows: int) -> Path:

@@ -14,8 +14,8 @@ from acctax_assets.cli import release_stale_training_slots
 from acctax_assets.definitions import defs
 from acctax_assets.defs.account_classifier import TRAINING_POOL
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests import pool_jobs
-from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
+from acctax_assets_tests.support import pool_jobs
+from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
 
 @pytest.mark.parametrize("scheme", ["file", "memory"])

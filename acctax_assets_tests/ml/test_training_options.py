@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from acctax_assets.ml.launch import Gpu, MachineError, check_machine, visible_gpus
 from acctax_assets.ml.training_config import TrainingConfig
-from acctax_assets_tests.test_training import config_for
+from acctax_assets_tests.support.training_runs import config_for
 
 A100 = Gpu("NVIDIA A100-SXM4-80GB", 8.0)
 T4 = Gpu("Tesla T4", 7.5)

@@ -1,10 +1,9 @@
-"""Directory assets: atomic versions, a crash keeps the previous version, and the adapter quality gate."""
+"""Directory assets: atomic versions, a crash keeps the previous version, versions are never overwritten."""
 
 from pathlib import Path
 
 import pytest
 
-from acctax_assets.ml.candidates import QualityGate
 from acctax_assets.versioned_dirs import POINTER, VersionedDirs
 
 
@@ -41,13 +40,3 @@ def test_versions_are_never_overwritten(tmp_path: Path) -> None:
     store.publish("v1", lambda f: write(f, "one"))
     with pytest.raises(FileExistsError):
         store.publish("v1", lambda f: write(f, "again"))
-
-
-def test_quality_gate_floor_and_regression() -> None:
-    gate = QualityGate(floor=0.3, max_drop=0.05)
-    assert not gate.judge(0.25, None)[0]
-    assert gate.judge(0.5, None)[0]
-    previous = {"version": "v1", "f1_macro": 0.6}
-    assert gate.judge(0.56, previous)[0]
-    passed, reason = gate.judge(0.54, previous)
-    assert not passed and "v1" in reason

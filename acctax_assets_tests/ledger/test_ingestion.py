@@ -10,7 +10,7 @@ from acctax_assets.ledger.column_map import load_column_map, snake_case
 from acctax_assets.ledger.file_formats import TRUNCATED_CHARACTER
 from acctax_assets.ledger.ingestion import combine, read_ledger_file, read_ledger_files
 from acctax_assets.ledger.landing import is_ledger_file, list_landing_files, month_from_name, month_of_file
-from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
+from acctax_assets_tests.support.ledger_files import BASE_ROW, UNCODED_COLUMNS, ledger_rows, write_ledger
 
 COLUMN_MAP = load_column_map()
 
@@ -250,8 +250,7 @@ def test_landing_listing_ignores_symlinks_that_escape_the_landing_folder(tmp_pat
 
 def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
     first = read_ledger_file(write_ledger(tmp_path / "a_2024-01.csv", ledger_rows(1)), COLUMN_MAP, tmp_path)
-    unlabelled = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
-    second = read_ledger_file(write_ledger(tmp_path / "b_2024-01.csv", ledger_rows(2), columns=unlabelled), COLUMN_MAP, tmp_path)
+    second = read_ledger_file(write_ledger(tmp_path / "b_2024-01.csv", ledger_rows(2), columns=UNCODED_COLUMNS), COLUMN_MAP, tmp_path)
     raw = combine([first, second])
     assert len(raw) == 3
     assert raw["acct_code"].tolist() == ["81100", "", ""]

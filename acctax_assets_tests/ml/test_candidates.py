@@ -1,5 +1,6 @@
-"""Candidates scored alike, the champion's selection, the ensemble weight, the MLflow registry and serving by
-alias — on hand-made outputs and a real (SQLite) MLflow registry, no training."""
+"""Candidates scored alike and judged by the quality gate (floor, regression), the champion's selection, the ensemble
+weight, the MLflow registry and serving by alias — on hand-made outputs and a real (SQLite) MLflow registry, no
+training."""
 
 from pathlib import Path
 
@@ -190,3 +191,13 @@ def test_an_unusable_mlflow_store_names_the_redacted_uri_and_the_fix(tmp_path: P
     with pytest.raises(ModelRegistryError) as error:
         ModelRegistry("postgresql://acctax:s3cret@127.0.0.1:1/mlflow").versions()
     assert "s3cret" not in str(error.value) and "acctax:***@127.0.0.1:1" in str(error.value)
+
+
+def test_quality_gate_floor_and_regression() -> None:
+    gate = QualityGate(floor=0.3, max_drop=0.05)
+    assert not gate.judge(0.25, None)[0]
+    assert gate.judge(0.5, None)[0]
+    previous = {"version": "v1", "f1_macro": 0.6}
+    assert gate.judge(0.56, previous)[0]
+    passed, reason = gate.judge(0.54, previous)
+    assert not passed and "v1" in reason

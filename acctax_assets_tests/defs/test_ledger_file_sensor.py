@@ -13,7 +13,7 @@ from acctax_assets.defs.jobs import ledger_data_job
 from acctax_assets.defs.ledger_file_sensor import build_ledger_file_sensor
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets_tests.ledger_files import ledger_rows, write_ledger
+from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
 
 def tick(instance: DagsterInstance, cursor: str | None, settle_seconds: float = 0.0) -> SensorResult:

@@ -31,8 +31,9 @@ from acctax_assets.ml.training.model import (
 )
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.defs.ml_resources import tracking_uri
-from acctax_assets_tests.test_ml_pipeline import TINY_TRAINING, RankKiller, failure_text
-from acctax_assets_tests.test_ml_pipeline import run_config as tiny_run_config
+from acctax_assets_tests.support.dagster_runs import failure_text
+from acctax_assets_tests.support.training_runs import TINY_TRAINING, RankKiller
+from acctax_assets_tests.support.training_runs import run_config as tiny_run_config
 
 SLOTS = 6
 UNTRAINED = torch.tensor([False, False, True, False, True, True])

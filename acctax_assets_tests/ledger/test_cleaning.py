@@ -9,7 +9,7 @@ from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ledger.parsing import parse_amounts, parse_dates
-from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
+from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows, write_ledger
 
 MONTH = "2024-01-01"
 RULES = CleaningRules()
@@ -198,8 +198,7 @@ def test_same_file_dropped_twice_keeps_one_copy(tmp_path: Path) -> None:
 
 
 def test_unlabelled_file_rows_are_kept_without_label(tmp_path: Path) -> None:
-    columns = [c for c in BASE_ROW if c not in ("acct_code", "acct_name")]
-    result = clean_ledger(raw_from(tmp_path, ledger_rows(3), columns=columns), MONTH, RULES)
+    result = clean_ledger(raw_from(tmp_path, ledger_rows(3), columns=UNCODED_COLUMNS), MONTH, RULES)
     assert len(result.cleaned) == 3 and result.rejected.empty
     assert result.cleaned["acct_code"].isna().all()
     assert not result.cleaned["source_labelled"].any()

@@ -6,7 +6,6 @@ import csv
 import datetime
 import io
 import re
-import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -27,7 +26,7 @@ from acctax_assets.ledger.landing import files_for_month, list_landing_files, mo
 from acctax_assets.ledger.parsing import TOTALS_MARKER
 from acctax_assets.ledger.schema import DEFAULT_COMPANY
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.ledger_files import BASE_ROW, ledger_rows, write_ledger
+from acctax_assets_tests.support.ledger_files import BASE_ROW, ledger_rows, write_ledger
 
 MARCH = "2024-03-01"
 RULES = CleaningRules()

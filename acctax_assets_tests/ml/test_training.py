@@ -20,21 +20,11 @@ from acctax_assets.ml.launch import BaseModelError, check_base_model, deepspeed_
 from acctax_assets.ml.metrics import chance_accuracy, class_weights, classification_report
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets_tests.support.training_runs import config_for
 
 
 def registry_of(codes: list[str], max_classes: int = 10) -> LabelRegistry:
     return LabelRegistry(max_classes=max_classes).with_codes(codes)
-
-
-def config_for(tmp_path: Path, **overrides: object) -> TrainingConfig:
-    values: dict[str, object] = {
-        "base_model": str(tmp_path / "model"),
-        "dataset_dir": str(tmp_path / "dataset"),
-        "registry_path": str(tmp_path / "label_registry.json"),
-        "output_dir": str(tmp_path / "out"),
-    }
-    values.update(overrides)
-    return TrainingConfig.model_validate(values)
 
 
 # --- class weights -------------------------------------------------------------------------------------------

@@ -26,11 +26,11 @@ from dagster._daemon.sensor import execute_sensor_iteration
 from acctax_assets import demo
 from acctax_assets.definitions import defs
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.postgres_server import PostgresServer, PostgresUnavailable, running_postgres
+from acctax_assets_tests.support.dagster_runs import PER_MONTH_ASSETS
+from acctax_assets_tests.support.postgres_server import PostgresServer, PostgresUnavailable, running_postgres
 
 PASSWORD_ENV = "ACCTAX_PG_PASSWORD"
 MONTHS = ["2024-01-01", "2024-02-01"]
-DATA_ASSETS = ["raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features"]
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_data_layer_records_runs_materializations_and_checks_in_postgres(
         assert all(result.success for result in results)
         run_ids = [result.run_id for result in results]
 
-        for asset in DATA_ASSETS:
+        for asset in PER_MONTH_ASSETS:
             assert instance.get_materialized_partitions(AssetKey(asset)) == set(MONTHS), asset
         check_names = {e.check_name for e in results[0].get_asset_check_evaluations()}
         assert len(check_names) == 10
@@ -134,9 +134,9 @@ def test_data_layer_records_runs_materializations_and_checks_in_postgres(
         "ASSET_MATERIALIZATION",
         run_ids,
     )
-    assert len(materialized) == len(DATA_ASSETS) * len(MONTHS)
+    assert len(materialized) == len(PER_MONTH_ASSETS) * len(MONTHS)
     assert {(AssetKey.from_db_string(key), month) for key, month in materialized} == {
-        (AssetKey(asset), month) for asset in DATA_ASSETS for month in MONTHS
+        (AssetKey(asset), month) for asset in PER_MONTH_ASSETS for month in MONTHS
     }
     evaluations = query(
         postgres, "SELECT count(*) FROM event_logs WHERE dagster_event_type = %s", "ASSET_CHECK_EVALUATION"

@@ -1,0 +1,1 @@
+"""Tests of acctax_assets.ledger: reading, cleaning, features and the office export, without Dagster."""

@@ -1,0 +1,1 @@
+"""Tests of acctax_assets.ml: data preparation, training, candidates, evaluation and predictions."""
