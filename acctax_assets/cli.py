@@ -1,11 +1,11 @@
 """`acctax`: the main job on the embedded default, and the UI with the instance inside ACCTAX_HOME.
 
-    acctax materialize   # demo into landing (if empty), every landed month through the data layer, training,
-                         # then proposals for the months that came without account codes
-    acctax predict --months 2025-01 [--format xlsx]   # proposals + export file for those months
-    acctax backfill --months 2024-01:2024-06 [--wait]   # a Dagster backfill of the data layer, run by the daemon
-    acctax champion [--set N]   # list the registered candidates / move the `champion` alias (rollback)
-    acctax ui            # dagster dev on 127.0.0.1 with DAGSTER_HOME=$ACCTAX_HOME/dagster
+acctax materialize   # demo into landing (if empty), every landed month through the data layer, training,
+                     # then proposals for the months that came without account codes
+acctax predict --months 2025-01 [--format xlsx]   # proposals + export file for those months
+acctax backfill --months 2024-01:2024-06 [--wait]   # a Dagster backfill of the data layer, run by the daemon
+acctax champion [--set N]   # list the registered candidates / move the `champion` alias (rollback)
+acctax ui            # dagster dev on 127.0.0.1 with DAGSTER_HOME=$ACCTAX_HOME/dagster
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 
 def landed_months(home: AcctaxHome) -> tuple[list[str], list[str]]:
     """Partition keys that have landing files, and files that map to no partition."""
+    from acctax_assets.defs.ledger_file_sensor import scan_landing
     from acctax_assets.defs.partitions import ledger_months
     from acctax_assets.defs.resources import LedgerSettings
-    from acctax_assets.defs.ledger_file_sensor import scan_landing
 
     scan = scan_landing(
         home.landing,
@@ -96,15 +96,27 @@ def materialize(args: argparse.Namespace) -> int:
                 failed[month] = _failure_reason(result)
             elif _labelled_rows(result) == 0:
                 unlabelled.append(month)
-        log.info("Data layer: %d month(s) into %s; instance at %s", len(months) - len(failed), home.storage, home.dagster_home)
+        log.info(
+            "Data layer: %d month(s) into %s; instance at %s",
+            len(months) - len(failed),
+            home.storage,
+            home.dagster_home,
+        )
         if failed:
-            log.error("Failed months (training goes on without them): %s — `acctax ui` shows their run logs", [m[:7] for m in failed])
+            log.error(
+                "Failed months (training goes on without them): %s — `acctax ui` shows their run logs",
+                [m[:7] for m in failed],
+            )
         if args.no_train:
             return 1 if failed else 0
         release_stale_training_slots(instance)
         result = run_job(instance, "training_job", "training")
         for materialization in result.asset_materializations_for_node("account_classifier"):
-            figures = {k: materialization.metadata[k].value for k in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "wall_seconds") if k in materialization.metadata}
+            figures = {
+                k: materialization.metadata[k].value
+                for k in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "wall_seconds")
+                if k in materialization.metadata
+            }
             log.info("account_classifier %s: %s", materialization.metadata["version"].value, figures)
         if not result.success:
             log.error("Training failed — open the UI (`acctax ui`) to read the run logs")
@@ -133,7 +145,6 @@ def release_stale_training_slots(instance: Any) -> None:
     """Free `training` pool slots still held by runs that ended (a process killed mid-training never released
     its slot); a slot held by a live run is reported, because this training waits for it."""
     from acctax_assets.defs.account_classifier import TRAINING_POOL
-
     from acctax_assets.defs.dagster_internals import free_pool_slots_of_ended_runs
 
     freed, live = free_pool_slots_of_ended_runs(instance, TRAINING_POOL)
@@ -142,12 +153,15 @@ def release_stale_training_slots(instance: Any) -> None:
     for run_id, status in live:
         log.warning(
             "Training pool held by run %s (%s): this training waits for it. If that run is dead, terminate it in the UI (`acctax ui`)",
-            run_id, status,
+            run_id,
+            status,
         )
 
 
 def _labelled_rows(result: Any) -> int:
-    cleaned = [m for m in result.asset_materializations_for_node("cleaned_ledger") if m.asset_key.path == ["cleaned_ledger"]]
+    cleaned = [
+        m for m in result.asset_materializations_for_node("cleaned_ledger") if m.asset_key.path == ["cleaned_ledger"]
+    ]
     return int(cleaned[0].metadata["labelled_rows"].value) if cleaned else 0
 
 
@@ -163,9 +177,14 @@ def predict_months(instance: Any, months: Sequence[str], fmt: str) -> int:
         predicted = result.asset_materializations_for_node("ledger_predictions")[0].metadata
         exported = result.asset_materializations_for_node("prediction_export")[0].metadata
         log.info(
-            "%s: served by %s: %d rows, %d to review (%.1f%%), %.0f rows/s -> %s", month[:7], predicted["served_model"].value,
-            predicted["rows"].value, predicted["review_rows"].value, 100 * predicted["review_share"].value,
-            predicted["rows_per_second"].value, exported["path"].value,
+            "%s: served by %s: %d rows, %d to review (%.1f%%), %.0f rows/s -> %s",
+            month[:7],
+            predicted["served_model"].value,
+            predicted["rows"].value,
+            predicted["review_rows"].value,
+            100 * predicted["review_share"].value,
+            predicted["rows_per_second"].value,
+            exported["path"].value,
         )
     if failed:
         log.error("Predictions failed for %s — open the UI (`acctax ui`) to read the run logs", failed)
@@ -195,8 +214,11 @@ def run_job(
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             log.warning(
-                "%s check %s on %s did not pass (%s): %s", label, evaluation.check_name,
-                evaluation.asset_key.to_user_string(), evaluation.severity.value,
+                "%s check %s on %s did not pass (%s): %s",
+                label,
+                evaluation.check_name,
+                evaluation.asset_key.to_user_string(),
+                evaluation.severity.value,
                 {k: v.value for k, v in evaluation.metadata.items()},
             )
     return result
@@ -216,17 +238,36 @@ def champion(args: argparse.Namespace) -> int:
             if not versions:
                 log.info("No candidate is registered yet: run `acctax materialize` (training_job promotes one)")
             for entry in versions:
-                figures = ", ".join(f"{k}={entry.figures[k]:.3f}" for k in ("valid_f1_macro", "test_f1_macro", "test_accuracy") if k in entry.figures)
+                figures = ", ".join(
+                    f"{k}={entry.figures[k]:.3f}"
+                    for k in ("valid_f1_macro", "test_f1_macro", "test_accuracy")
+                    if k in entry.figures
+                )
                 state = "" if entry.path.is_dir() else " [files missing]"
-                log.info("v%s %s %s dataset %s %s%s%s", entry.registry_version, entry.kind, entry.version, entry.dataset_version,
-                         figures, f" <- {', '.join(entry.aliases)}" if entry.aliases else "", state)
+                log.info(
+                    "v%s %s %s dataset %s %s%s%s",
+                    entry.registry_version,
+                    entry.kind,
+                    entry.version,
+                    entry.dataset_version,
+                    figures,
+                    f" <- {', '.join(entry.aliases)}" if entry.aliases else "",
+                    state,
+                )
             return 0
         chosen = next((entry for entry in versions if entry.registry_version == str(args.set)), None)
         if chosen is None:
-            log.error("Registry version %s does not exist (versions: %s)", args.set, [e.registry_version for e in versions])
+            log.error(
+                "Registry version %s does not exist (versions: %s)", args.set, [e.registry_version for e in versions]
+            )
             return 2
         if not chosen.path.is_dir():
-            log.error("Registry version %s (%s) has no files at %s; pick a version whose files exist", args.set, chosen.label, chosen.path)
+            log.error(
+                "Registry version %s (%s) has no files at %s; pick a version whose files exist",
+                args.set,
+                chosen.label,
+                chosen.path,
+            )
             return 2
         before = next((entry.label for entry in versions if CHAMPION in entry.aliases), "none")
         registry.set_alias(CHAMPION, chosen.registry_version)
@@ -247,16 +288,39 @@ def backfill(args: argparse.Namespace) -> int:
     months = expand_months(args.months)
     env = {**os.environ, "DAGSTER_HOME": str(home.dagster_home)}
     command = [
-        sys.executable, "-m", "dagster", "job", "backfill", "-m", "acctax_assets.definitions", "-j", args.job,
-        "--partitions", ",".join(months), "--tags", '{"acctax/trigger": "cli"}', "--noprompt",
+        sys.executable,
+        "-m",
+        "dagster",
+        "job",
+        "backfill",
+        "-m",
+        "acctax_assets.definitions",
+        "-j",
+        args.job,
+        "--partitions",
+        ",".join(months),
+        "--tags",
+        '{"acctax/trigger": "cli"}',
+        "--noprompt",
     ]
     submitted = subprocess.run(command, env=env, capture_output=True, text=True)
     found = BACKFILL_ID.search(submitted.stdout)
     if submitted.returncode != 0 or not found:
-        log.error("dagster job backfill failed (exit %d): %s", submitted.returncode, (submitted.stderr or submitted.stdout)[-2000:])
+        log.error(
+            "dagster job backfill failed (exit %d): %s",
+            submitted.returncode,
+            (submitted.stderr or submitted.stdout)[-2000:],
+        )
         return 1
     backfill_id = found.group(1)
-    log.info("Backfill %s of %s: %d month(s) %s … %s queued for the daemon", backfill_id, args.job, len(months), months[0][:7], months[-1][:7])
+    log.info(
+        "Backfill %s of %s: %d month(s) %s … %s queued for the daemon",
+        backfill_id,
+        args.job,
+        len(months),
+        months[0][:7],
+        months[-1][:7],
+    )
     if not args.wait:
         return 0
     from dagster import DagsterInstance
@@ -274,14 +338,26 @@ def wait_for_backfill(instance: Any, backfill_id: str, expected_runs: int, timeo
     while time.monotonic() < deadline:
         runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
         if len(runs) >= expected_runs and all(run.status in done for run in runs):
-            failed = sorted(run.tags.get("dagster/partition", run.run_id)[:7] for run in runs if run.status != DagsterRunStatus.SUCCESS)
+            failed = sorted(
+                run.tags.get("dagster/partition", run.run_id)[:7]
+                for run in runs
+                if run.status != DagsterRunStatus.SUCCESS
+            )
             if failed:
-                log.error("Backfill %s: runs for %s did not succeed — open the UI (`acctax ui`) to read their logs", backfill_id, failed)
+                log.error(
+                    "Backfill %s: runs for %s did not succeed — open the UI (`acctax ui`) to read their logs",
+                    backfill_id,
+                    failed,
+                )
                 return 1
             log.info("Backfill %s: %d run(s) succeeded", backfill_id, len(runs))
             return 0
         time.sleep(2)
-    hint = "" if instance.get_daemon_heartbeats() else " No Dagster daemon is running: start `acctax ui` (or `dagster-daemon run`) to launch queued runs."
+    hint = (
+        ""
+        if instance.get_daemon_heartbeats()
+        else " No Dagster daemon is running: start `acctax ui` (or `dagster-daemon run`) to launch queued runs."
+    )
     log.error("Backfill %s not finished after %.0f s.%s", backfill_id, timeout, hint)
     return 1
 
@@ -290,7 +366,18 @@ def ui(args: argparse.Namespace) -> NoReturn:
     """Become `dagster dev` bound to loopback with the instance inside ACCTAX_HOME (exec, so a stop signal reaches
     dagster dev itself and no wrapper process is left between the user and the webserver/daemon)."""
     home = AcctaxHome.from_env().ensure()
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "acctax_assets.definitions", "-h", args.host, "-p", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-m",
+        "acctax_assets.definitions",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     log.info("Dagster UI on http://%s:%d (DAGSTER_HOME=%s)", args.host, args.port, home.dagster_home)
     logging.shutdown()
     os.execve(sys.executable, command, {**os.environ, "DAGSTER_HOME": str(home.dagster_home)})
@@ -299,18 +386,36 @@ def ui(args: argparse.Namespace) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("acctax_assets").setLevel(logging.INFO)
-    parser = argparse.ArgumentParser(prog="acctax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="acctax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("materialize", help="demo ledger (if landing is empty), every landed month, training, then proposals for uncoded months")
-    run.add_argument("--months", nargs="*", metavar="YYYY-MM[:YYYY-MM]", help="only these months or ranges (default: every month with files)")
+    run = commands.add_parser(
+        "materialize",
+        help="demo ledger (if landing is empty), every landed month, training, then proposals for uncoded months",
+    )
+    run.add_argument(
+        "--months",
+        nargs="*",
+        metavar="YYYY-MM[:YYYY-MM]",
+        help="only these months or ranges (default: every month with files)",
+    )
     run.add_argument("--no-demo", action="store_true", help="never generate the demo, even if landing is empty")
-    run.add_argument("--no-train", action="store_true", help="stop after the data layer (no dataset, tokenizer or training)")
+    run.add_argument(
+        "--no-train", action="store_true", help="stop after the data layer (no dataset, tokenizer or training)"
+    )
     run.set_defaults(handler=materialize)
-    proposals = commands.add_parser("predict", help="proposed account codes and the export file for months already landed")
+    proposals = commands.add_parser(
+        "predict", help="proposed account codes and the export file for months already landed"
+    )
     proposals.add_argument("--months", nargs="+", required=True, metavar="YYYY-MM[:YYYY-MM]", help="months or ranges")
-    proposals.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="export file format (default csv, UTF-8 with BOM)")
+    proposals.add_argument(
+        "--format", choices=("csv", "xlsx"), default="csv", help="export file format (default csv, UTF-8 with BOM)"
+    )
     proposals.set_defaults(handler=predict)
-    backfills = commands.add_parser("backfill", help="a Dagster backfill of a range of months, launched by the daemon (see `acctax ui`)")
+    backfills = commands.add_parser(
+        "backfill", help="a Dagster backfill of a range of months, launched by the daemon (see `acctax ui`)"
+    )
     backfills.add_argument("--months", nargs="+", required=True, metavar="YYYY-MM[:YYYY-MM]", help="months or ranges")
     backfills.add_argument("--job", choices=("ledger_data_job", "prediction_job"), default="ledger_data_job")
     backfills.add_argument("--wait", action="store_true", help="follow the runs until all finished (needs the daemon)")

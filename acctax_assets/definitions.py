@@ -7,13 +7,18 @@ import os
 from dagster import Definitions, PipesSubprocessClient, in_process_executor
 
 from acctax_assets.defs.account_classifier import account_classifier
-from acctax_assets.defs.artifact_io_managers import AdapterIOManager, BaselineIOManager, DatasetIOManager, EnsembleIOManager
+from acctax_assets.defs.artifact_io_managers import (
+    AdapterIOManager,
+    BaselineIOManager,
+    DatasetIOManager,
+    EnsembleIOManager,
+)
 from acctax_assets.defs.baseline_classifier import baseline_classifier
 from acctax_assets.defs.classifier_checks import classifier_beats_baseline, classifier_quality_gate
 from acctax_assets.defs.cleaned_ledger import cleaned_ledger
+from acctax_assets.defs.ensemble_classifier import ensemble_classifier
 from acctax_assets.defs.io_managers import ParquetIOManager
 from acctax_assets.defs.jobs import ledger_data_job, prediction_job, training_job
-from acctax_assets.defs.ensemble_classifier import ensemble_classifier
 from acctax_assets.defs.ledger_checks import ledger_checks
 from acctax_assets.defs.ledger_dataset import ledger_dataset
 from acctax_assets.defs.ledger_features import ledger_features
@@ -28,7 +33,6 @@ from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
 from acctax_assets.defs.served_classifier import served_classifier
 from acctax_assets.defs.tokenized_dataset import tokenized_dataset
-
 
 RETRAIN_AFTER_MONTHS_ENV = "ACCTAX_RETRAIN_AFTER_MONTHS"
 
@@ -45,14 +49,27 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
     sensor_kwargs = {} if settle_seconds is None else {"settle_seconds": settle_seconds}
     return Definitions(
         assets=[
-            raw_ledger, cleaned_ledger, ledger_features, ledger_dataset, tokenized_dataset, account_classifier, baseline_classifier,
-            ensemble_classifier, served_classifier, ledger_predictions, prediction_export,
+            raw_ledger,
+            cleaned_ledger,
+            ledger_features,
+            ledger_dataset,
+            tokenized_dataset,
+            account_classifier,
+            baseline_classifier,
+            ensemble_classifier,
+            served_classifier,
+            ledger_predictions,
+            prediction_export,
         ],
         asset_checks=[*ledger_checks, classifier_quality_gate, classifier_beats_baseline],
         jobs=[ledger_data_job, training_job, prediction_job],
         executor=in_process_executor,
         schedules=[monthly_retraining_schedule],
-        sensors=[build_ledger_file_sensor(ledger_data_job, ledger_months, **sensor_kwargs), retraining_sensor, ledger_prediction_sensor],
+        sensors=[
+            build_ledger_file_sensor(ledger_data_job, ledger_months, **sensor_kwargs),
+            retraining_sensor,
+            ledger_prediction_sensor,
+        ],
         resources={
             "io_manager": ParquetIOManager(),
             "dataset_io_manager": DatasetIOManager(),

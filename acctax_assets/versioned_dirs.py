@@ -30,7 +30,10 @@ class VersionedDirs:
         """Published versions, oldest first."""
         if not self.root.exists():
             return []
-        return sorted((p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime_ns)
+        return sorted(
+            (p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+            key=lambda p: p.stat().st_mtime_ns,
+        )
 
     def publish(self, version: str, build: Callable[[Path], None], keep: int | None = None) -> Path:
         """Build `version` via `build(folder)`, make it current; optionally prune to the newest `keep`."""

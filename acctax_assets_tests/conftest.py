@@ -5,13 +5,13 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
-from dagster import DagsterInstance, instance_for_test  # noqa: E402
+import pytest
+from dagster import DagsterInstance, instance_for_test
 
-from acctax_assets.paths import AcctaxHome  # noqa: E402
+from acctax_assets.paths import AcctaxHome
 
 
 @pytest.fixture

@@ -12,7 +12,10 @@ from acctax_assets_tests.support.training_runs import run_config as tiny_trainin
 
 
 def test_materialize_every_landed_month_into_the_local_instance(home: AcctaxHome) -> None:
-    assert demo.main(["--start", "2024-05", "--end", "2024-07", "--rows-per-month", "600", "--out", str(home.landing)]) == 0
+    assert (
+        demo.main(["--start", "2024-05", "--end", "2024-07", "--rows-per-month", "600", "--out", str(home.landing)])
+        == 0
+    )
     assert cli.main(["materialize", "--no-train"]) == 0
     for month in ("2024-05-01", "2024-06-01", "2024-07-01"):
         raw = pd.read_parquet(home.storage / "raw_ledger" / f"{month}.parquet")
@@ -40,7 +43,9 @@ def test_bad_month_spec_exits_with_a_message() -> None:
         cli.expand_months(["2024-13"])
 
 
-def test_predict_fails_cleanly_before_any_champion_was_promoted(home: AcctaxHome, caplog: pytest.LogCaptureFixture) -> None:
+def test_predict_fails_cleanly_before_any_champion_was_promoted(
+    home: AcctaxHome, caplog: pytest.LogCaptureFixture
+) -> None:
     demo.main(["--start", "2024-05", "--end", "2024-05", "--rows-per-month", "60", "--out", str(home.landing)])
     assert cli.main(["materialize", "--no-train"]) == 0
     assert cli.main(["predict", "--months", "2024-05"]) == 1
@@ -53,7 +58,7 @@ def test_ui_binds_dagster_dev_to_loopback_by_default(home: AcctaxHome, monkeypat
     calls = []
     monkeypatch.setattr(os, "execve", lambda path, argv, env: calls.append((argv, env)))
     cli.main(["ui"])
-    (argv, env), = calls
+    ((argv, env),) = calls
     assert argv[argv.index("-h") + 1] == "127.0.0.1" and argv[argv.index("-p") + 1] == "3000"
     assert env["DAGSTER_HOME"] == str(home.dagster_home)
 
@@ -77,7 +82,13 @@ def test_a_month_failing_its_blocking_checks_is_left_out_and_the_rest_trains(
     run_job = cli.run_job
 
     def tiny_training(instance, job_name, label, partition_key=None, run_config=None):
-        return run_job(instance, job_name, label, partition_key, tiny_training_config() if job_name == "training_job" else run_config)
+        return run_job(
+            instance,
+            job_name,
+            label,
+            partition_key,
+            tiny_training_config() if job_name == "training_job" else run_config,
+        )
 
     monkeypatch.setattr(cli, "run_job", tiny_training)
     assert cli.main(["materialize", "--no-demo"]) == 1

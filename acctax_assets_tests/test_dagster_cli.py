@@ -32,8 +32,14 @@ def test_workspace_yaml_loads_the_code_location() -> None:
 def test_rematerialize_one_month_from_the_cli(home: AcctaxHome) -> None:
     demo.main(["--start", "2024-02", "--end", "2024-03", "--rows-per-month", "300", "--out", str(home.landing)])
     result = dagster(
-        "asset", "materialize", "-m", "acctax_assets.definitions",
-        "--select", "raw_ledger,cleaned_ledger,rejected_ledger_rows,ledger_features", "--partition", "2024-03-01",
+        "asset",
+        "materialize",
+        "-m",
+        "acctax_assets.definitions",
+        "--select",
+        "raw_ledger,cleaned_ledger,rejected_ledger_rows,ledger_features",
+        "--partition",
+        "2024-03-01",
         home=home,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
-from acctax_assets.ml.miniature import ARCHITECTURES, DEFAULT_TEXT_ROWS, DEFAULT_VOCAB_SIZE, demo_texts, train_tokenizer
-from acctax_assets.ml.launch import default_base_model
-from acctax_assets.ml.tokenization import load_tokenizer
 from acctax_assets.defs.tokenized_dataset import TokenizationConfig
+from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
+from acctax_assets.ml.launch import default_base_model
+from acctax_assets.ml.miniature import ARCHITECTURES, DEFAULT_TEXT_ROWS, DEFAULT_VOCAB_SIZE, demo_texts, train_tokenizer
+from acctax_assets.ml.tokenization import load_tokenizer
 from acctax_assets.ml.training_config import LoraSettings
 from acctax_assets.ml.vocabulary import extend_tokenizer
 
@@ -113,10 +113,16 @@ class TokenStats:
 
 def token_stats(name: str, lengths: np.ndarray, micro_batch: int, seed: int = 0) -> TokenStats:
     order = np.random.default_rng(seed).permutation(len(lengths))
-    batches = [lengths[order[i:i + micro_batch]] for i in range(0, len(order), micro_batch)]
+    batches = [lengths[order[i : i + micro_batch]] for i in range(0, len(order), micro_batch)]
     padded = sum(int(batch.max()) * len(batch) for batch in batches)
-    return TokenStats(name, float(lengths.mean()), float(np.percentile(lengths, 50)), float(np.percentile(lengths, 95)),
-                      int(lengths.max()), padded / len(lengths))
+    return TokenStats(
+        name,
+        float(lengths.mean()),
+        float(np.percentile(lengths, 50)),
+        float(np.percentile(lengths, 95)),
+        int(lengths.max()),
+        padded / len(lengths),
+    )
 
 
 def token_lengths(texts: list[str], tokenizer: PreTrainedTokenizerBase) -> np.ndarray:
@@ -127,7 +133,12 @@ def token_lengths(texts: list[str], tokenizer: PreTrainedTokenizerBase) -> np.nd
 def with_added_words(tokenizer: PreTrainedTokenizerBase, fit_texts: list[str]) -> PreTrainedTokenizerBase:
     """`tokenizer` extended with the frequent words of `fit_texts`, as tokenized_dataset does by default."""
     extended = copy.deepcopy(tokenizer)
-    extend_tokenizer(extended, fit_texts, TOKENIZATION_DEFAULTS["vocab_min_count"].default, TOKENIZATION_DEFAULTS["vocab_max_words"].default)
+    extend_tokenizer(
+        extended,
+        fit_texts,
+        TOKENIZATION_DEFAULTS["vocab_min_count"].default,
+        TOKENIZATION_DEFAULTS["vocab_max_words"].default,
+    )
     return extended
 
 
@@ -158,15 +169,21 @@ def trainable_params(model: ModelShape, r: int, classes: int) -> int:
     return model.layers * (r * (model.hidden + q_out) + r * (model.hidden + v_out)) + model.hidden * classes
 
 
-def memory_gib(model: ModelShape, trainable: int, seq_len: int, micro_batch: int, gpus: int, zero: int,
-               checkpointing: bool) -> float:
+def memory_gib(
+    model: ModelShape, trainable: int, seq_len: int, micro_batch: int, gpus: int, zero: int, checkpointing: bool
+) -> float:
     """Per-GPU bf16 memory: frozen weights, trainable states, activations of one micro-batch, CUDA context."""
     weights = 2 * model.total_params / (gpus if zero == 3 else 1)
-    states = (TRAINABLE_WEIGHT_BYTES / (gpus if zero == 3 else 1)
-              + (TRAINABLE_GRADIENT_BYTES + OPTIMIZER_BYTES) / (gpus if zero >= 2 else 1)) * trainable
+    states = (
+        TRAINABLE_WEIGHT_BYTES / (gpus if zero == 3 else 1)
+        + (TRAINABLE_GRADIENT_BYTES + OPTIMIZER_BYTES) / (gpus if zero >= 2 else 1)
+    ) * trainable
     per_layer = seq_len * micro_batch * model.hidden
-    activations = (CHECKPOINT_BYTES * model.layers * per_layer + ACTIVATION_BYTES * per_layer if checkpointing
-                   else ACTIVATION_BYTES * model.layers * per_layer)
+    activations = (
+        CHECKPOINT_BYTES * model.layers * per_layer + ACTIVATION_BYTES * per_layer
+        if checkpointing
+        else ACTIVATION_BYTES * model.layers * per_layer
+    )
     return (weights + states + activations) / GIB + CUDA_CONTEXT_GIB
 
 
@@ -194,22 +211,24 @@ def derive(stats: TokenStats, args: argparse.Namespace, h100: Hardware, rtx: Har
             "plain": rtx_gib["plain"],
             "ckpt": memory_gib(model, trainable, seq_len, args.micro_batch, 1, 0, True),
         }
-        rows.append({
-            "model": model.name,
-            "tokens_per_epoch": tokens,
-            "seq_len_p95": seq_len,
-            "train_flops": flops[False],
-            "train_flops_ckpt": flops[True],
-            "hours_h100": flops[False] / h100.effective_flops() / 3600,
-            "hours_h100_ckpt": flops[True] / h100.effective_flops() / 3600,
-            "hours_4090x4": flops[False] / rtx.effective_flops() / 3600,
-            "hours_4090x4_ckpt": flops[True] / rtx.effective_flops() / 3600,
-            "trainable_params": trainable,
-            "weights_gib": 2 * model.total_params / GIB,
-            "gib_per_gpu": rtx_gib,
-            "fits_4090": first_fit(list(rtx_gib.items()), rtx.memory_gib),
-            "fits_h100": first_fit(list(h100_gib.items()), h100.memory_gib),
-        })
+        rows.append(
+            {
+                "model": model.name,
+                "tokens_per_epoch": tokens,
+                "seq_len_p95": seq_len,
+                "train_flops": flops[False],
+                "train_flops_ckpt": flops[True],
+                "hours_h100": flops[False] / h100.effective_flops() / 3600,
+                "hours_h100_ckpt": flops[True] / h100.effective_flops() / 3600,
+                "hours_4090x4": flops[False] / rtx.effective_flops() / 3600,
+                "hours_4090x4_ckpt": flops[True] / rtx.effective_flops() / 3600,
+                "trainable_params": trainable,
+                "weights_gib": 2 * model.total_params / GIB,
+                "gib_per_gpu": rtx_gib,
+                "fits_4090": first_fit(list(rtx_gib.items()), rtx.memory_gib),
+                "fits_h100": first_fit(list(h100_gib.items()), h100.memory_gib),
+            }
+        )
     return rows
 
 
@@ -218,8 +237,11 @@ def steps_per_epoch(args: argparse.Namespace, gpus: int) -> int:
 
 
 def assumptions(args: argparse.Namespace, h100: Hardware, rtx: Hardware) -> list[str]:
-    embeddings = ", ".join(f"{m.name} {m.vocab * m.hidden / 1e9:.2f} B vs total − non-embedding "
-                           f"{(m.total_params - m.non_embedding_params) / 1e9:.2f} B" for m in QWEN3)
+    embeddings = ", ".join(
+        f"{m.name} {m.vocab * m.hidden / 1e9:.2f} B vs total − non-embedding "
+        f"{(m.total_params - m.non_embedding_params) / 1e9:.2f} B"
+        for m in QWEN3
+    )
     return [
         f"{args.rows_per_epoch:,.0f} rows per epoch; tokens per epoch = rows × measured padded mean tokens per row "
         f"(micro-batches of {args.micro_batch} padded to their longest row, as the collator does: padding is computed too).",
@@ -248,8 +270,14 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([*lines, *(f"| {' | '.join(row)} |" for row in rows)])
 
 
-def report(args: argparse.Namespace, measured_rows: int, stats: list[TokenStats], h100: Hardware, rtx: Hardware,
-           derived: dict[str, list[dict[str, Any]]]) -> str:
+def report(
+    args: argparse.Namespace,
+    measured_rows: int,
+    stats: list[TokenStats],
+    h100: Hardware,
+    rtx: Hardware,
+    derived: dict[str, list[dict[str, Any]]],
+) -> str:
     out = [
         f"# Capacity on paper: Qwen3 LoRA sequence classifiers, {args.rows_per_epoch:,.0f} ledger rows per epoch",
         "",
@@ -257,8 +285,10 @@ def report(args: argparse.Namespace, measured_rows: int, stats: list[TokenStats]
         "",
         markdown(
             ["tokenizer", "mean", "p50", "p95", "max", f"padded mean (micro-batch {args.micro_batch})"],
-            [[s.tokenizer, f"{s.mean:.1f}", f"{s.p50:.0f}", f"{s.p95:.0f}", f"{s.max}", f"{s.padded_mean:.1f}"]
-             for s in stats],
+            [
+                [s.tokenizer, f"{s.mean:.1f}", f"{s.p50:.0f}", f"{s.p95:.0f}", f"{s.max}", f"{s.padded_mean:.1f}"]
+                for s in stats
+            ],
         ),
         "",
         f"Qwen3 miniature: byte-level BPE, vocabulary {args.vocab_size:,}, fitted on {args.rows:,} other demo rows "
@@ -274,22 +304,55 @@ def report(args: argparse.Namespace, measured_rows: int, stats: list[TokenStats]
             f"## Time per epoch (derived; tokens per row measured with {case})",
             "",
             markdown(
-                ["model", "tokens/epoch", "FLOPs/epoch (4·N)", "1×H100 h", "1×H100 h (ckpt)",
-                 f"{rtx.gpus}×4090 h", f"{rtx.gpus}×4090 h (ckpt)"],
-                [[r["model"], f"{r['tokens_per_epoch'] / 1e6:,.0f} M", f"{r['train_flops']:.2e}",
-                  *(f"{r[key]:.2f}" for key in ("hours_h100", "hours_h100_ckpt", "hours_4090x4", "hours_4090x4_ckpt"))]
-                 for r in rows],
+                [
+                    "model",
+                    "tokens/epoch",
+                    "FLOPs/epoch (4·N)",
+                    "1×H100 h",
+                    "1×H100 h (ckpt)",
+                    f"{rtx.gpus}×4090 h",
+                    f"{rtx.gpus}×4090 h (ckpt)",
+                ],
+                [
+                    [
+                        r["model"],
+                        f"{r['tokens_per_epoch'] / 1e6:,.0f} M",
+                        f"{r['train_flops']:.2e}",
+                        *(
+                            f"{r[key]:.2f}"
+                            for key in ("hours_h100", "hours_h100_ckpt", "hours_4090x4", "hours_4090x4_ckpt")
+                        ),
+                    ]
+                    for r in rows
+                ],
             ),
             "",
             f"## Memory per GPU, GiB (derived; sequence length = measured p95 of {case}: "
             f"{rows[0]['seq_len_p95']} tokens, micro-batch {args.micro_batch})",
             "",
             markdown(
-                ["model", "trainable params", "weights", "plain", f"ZeRO-2 ×{rtx.gpus}", f"ZeRO-2 + ckpt ×{rtx.gpus}",
-                 f"ZeRO-3 + ckpt ×{rtx.gpus}", f"fits {rtx.memory_gib:.0f} GiB (4090)",
-                 f"fits {h100.memory_gib:.0f} GiB (H100)"],
-                [[r["model"], f"{r['trainable_params'] / 1e6:.2f} M", f"{r['weights_gib']:.2f}",
-                  *(f"{gib:.2f}" for gib in r["gib_per_gpu"].values()), r["fits_4090"], r["fits_h100"]] for r in rows],
+                [
+                    "model",
+                    "trainable params",
+                    "weights",
+                    "plain",
+                    f"ZeRO-2 ×{rtx.gpus}",
+                    f"ZeRO-2 + ckpt ×{rtx.gpus}",
+                    f"ZeRO-3 + ckpt ×{rtx.gpus}",
+                    f"fits {rtx.memory_gib:.0f} GiB (4090)",
+                    f"fits {h100.memory_gib:.0f} GiB (H100)",
+                ],
+                [
+                    [
+                        r["model"],
+                        f"{r['trainable_params'] / 1e6:.2f} M",
+                        f"{r['weights_gib']:.2f}",
+                        *(f"{gib:.2f}" for gib in r["gib_per_gpu"].values()),
+                        r["fits_4090"],
+                        r["fits_h100"],
+                    ]
+                    for r in rows
+                ],
             ),
         ]
     out += [
@@ -298,10 +361,15 @@ def report(args: argparse.Namespace, measured_rows: int, stats: list[TokenStats]
         "",
         markdown(
             ["setup", "global batch", "steps/epoch"],
-            [[f"{hw.gpus}×{name}", f"{args.micro_batch * args.grad_accum * hw.gpus} "
-              f"({args.micro_batch} × {args.grad_accum} accumulation × {hw.gpus} GPU)",
-              f"{steps_per_epoch(args, hw.gpus):,}"]
-             for name, hw in (("H100", h100), ("4090", rtx))],
+            [
+                [
+                    f"{hw.gpus}×{name}",
+                    f"{args.micro_batch * args.grad_accum * hw.gpus} "
+                    f"({args.micro_batch} × {args.grad_accum} accumulation × {hw.gpus} GPU)",
+                    f"{steps_per_epoch(args, hw.gpus):,}",
+                ]
+                for name, hw in (("H100", h100), ("4090", rtx))
+            ],
         ),
     ]
     return "\n".join(out)
@@ -327,18 +395,29 @@ def main(argv: list[str] | None = None) -> int:
     rtx = Hardware("RTX 4090", 4, 165e12, 24, args.mfu_4090, args.scaling)
     measured_rows, stats = measure(args)
     by_name = {case.tokenizer: case for case in stats}
-    cases = [by_name[ADDED_WORDS_CASE], by_name["UTF-8 bytes (byte-level BPE ceiling)"], *(case for case in stats if str(args.tokenizer) in case.tokenizer and args.tokenizer)]
+    cases = [
+        by_name[ADDED_WORDS_CASE],
+        by_name["UTF-8 bytes (byte-level BPE ceiling)"],
+        *(case for case in stats if str(args.tokenizer) in case.tokenizer and args.tokenizer),
+    ]
     derived = {case.tokenizer: derive(case, args, h100, rtx) for case in cases}
     print(report(args, measured_rows, stats, h100, rtx, derived))
     if args.json:
-        args.json.write_text(json.dumps({
-            "measured": {"rows": measured_rows, "tokens_per_row": [asdict(s) for s in stats]},
-            "assumptions": assumptions(args, h100, rtx),
-            "hardware": [asdict(h100), asdict(rtx)],
-            "models": [asdict(m) for m in QWEN3],
-            "derived": derived,
-            "steps_per_epoch": {f"{hw.gpus}x{hw.name}": steps_per_epoch(args, hw.gpus) for hw in (h100, rtx)},
-        }, indent=2, ensure_ascii=False), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "measured": {"rows": measured_rows, "tokens_per_row": [asdict(s) for s in stats]},
+                    "assumptions": assumptions(args, h100, rtx),
+                    "hardware": [asdict(h100), asdict(rtx)],
+                    "models": [asdict(m) for m in QWEN3],
+                    "derived": derived,
+                    "steps_per_epoch": {f"{hw.gpus}x{hw.name}": steps_per_epoch(args, hw.gpus) for hw in (h100, rtx)},
+                },
+                indent=2,
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
     return 0
 
 

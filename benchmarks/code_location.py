@@ -23,7 +23,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FRAMEWORKS = ("torch", "transformers", "peft", "deepspeed", "accelerate", "datasets", "sklearn", "tokenizers", "mlflow", "pandas")
+FRAMEWORKS = (
+    "torch",
+    "transformers",
+    "peft",
+    "deepspeed",
+    "accelerate",
+    "datasets",
+    "sklearn",
+    "tokenizers",
+    "mlflow",
+    "pandas",
+)
 PROBE = (
     "import json, sys, time\n"
     "started = time.perf_counter()\n"
@@ -40,7 +51,9 @@ def measure(tree: Path, repeat: int) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
     imports, loaded = [], []
     for _ in range(repeat):
-        result = subprocess.run([sys.executable, "-c", PROBE], cwd=tree, env=env, capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE], cwd=tree, env=env, capture_output=True, text=True, check=True
+        )
         figures = json.loads(result.stdout.strip().splitlines()[-1])
         imports.append(figures["seconds"])
         loaded = figures["loaded"]
@@ -49,10 +62,19 @@ def measure(tree: Path, repeat: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as home:
         for _ in range(repeat):
             started = time.perf_counter()
-            subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=tree,
-                           env={**env, "DAGSTER_HOME": home}, capture_output=True, check=True)
+            subprocess.run(
+                [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+                cwd=tree,
+                env={**env, "DAGSTER_HOME": home},
+                capture_output=True,
+                check=True,
+            )
             validates.append(time.perf_counter() - started)
-    return {"import_seconds": statistics.median(imports), "validate_seconds": statistics.median(validates), "loaded": loaded}
+    return {
+        "import_seconds": statistics.median(imports),
+        "validate_seconds": statistics.median(validates),
+        "loaded": loaded,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         if args.against:
             reference = Path(scratch) / "reference"
-            subprocess.run(["git", "worktree", "add", "--detach", str(reference), args.against], cwd=REPO, capture_output=True, check=True)
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(reference), args.against],
+                cwd=REPO,
+                capture_output=True,
+                check=True,
+            )
             trees = {f"{args.against} (reference)": reference, **trees}
         try:
             results = {name: measure(tree, args.repeat) for name, tree in trees.items()}
@@ -72,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.against:
                 subprocess.run(["git", "worktree", "remove", "--force", str(reference)], cwd=REPO, capture_output=True)
     first = next(iter(results.values()))
-    print("| code | import + load Definitions (s) | vs first | `dagster definitions validate` (s) | vs first | frameworks loaded |")
+    print(
+        "| code | import + load Definitions (s) | vs first | `dagster definitions validate` (s) | vs first | frameworks loaded |"
+    )
     print("|---|---|---|---|---|---|")
     for name, figures in results.items():
         print(

@@ -58,10 +58,14 @@ def split_by_company(source: Path, out: Path, files: int, encoding: str) -> None
     frame = frame.iloc[np.argsort(frame[KOREAN_HEADERS[COMPANY_COLUMN]].to_numpy(), kind="stable")]
     out.mkdir()
     for number, rows in enumerate(np.array_split(np.arange(len(frame)), files)):
-        frame.iloc[rows].to_csv(out / f"client{number:04d}_{source.stem.split('_')[-1]}.csv", index=False, encoding=encoding)
+        frame.iloc[rows].to_csv(
+            out / f"client{number:04d}_{source.stem.split('_')[-1]}.csv", index=False, encoding=encoding
+        )
 
 
-def compare_file_counts(landing: Path, files: int, month_key: str, column_map: ColumnMap, encoding: str, repeat: int) -> None:
+def compare_file_counts(
+    landing: Path, files: int, month_key: str, column_map: ColumnMap, encoding: str, repeat: int
+) -> None:
     """Raw stage of the month as one file and as `files` files, interleaved, best of `repeat` each."""
     split = landing.parent / "split"
     split_by_company(list_landing_files(landing)[0], split, files, encoding)
@@ -72,8 +76,10 @@ def compare_file_counts(landing: Path, files: int, month_key: str, column_map: C
             raw_stage(folder, month_key, column_map)
             best[folder] = min(best[folder], time.perf_counter() - started)
     print(f"{'raw, 1 file':<22} {best[landing]:8.3f} s")
-    print(f"{f'raw, {files} files':<22} {best[split]:8.3f} s   {best[split] / best[landing]:.2f}× the one file "
-          f"(best of {repeat}, same rows, same run)")
+    print(
+        f"{f'raw, {files} files':<22} {best[split]:8.3f} s   {best[split] / best[landing]:.2f}× the one file "
+        f"(best of {repeat}, same rows, same run)"
+    )
 
 
 def main() -> None:
@@ -82,7 +88,9 @@ def main() -> None:
     parser.add_argument("--month", default="2024-03", help="month to generate (YYYY-MM)")
     parser.add_argument("--encoding", default="utf-8", choices=["utf-8", "utf-8-sig", "cp949"])
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--files", type=int, default=1, help="also time the raw stage of the same rows split into N files")
+    parser.add_argument(
+        "--files", type=int, default=1, help="also time the raw stage of the same rows split into N files"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timings per side for --files (best is kept)")
     args = parser.parse_args()
     month_key = f"{args.month}-01"
@@ -92,7 +100,9 @@ def main() -> None:
         started = time.perf_counter()
         write_demo_ledger(landing, [args.month], args.rows, args.seed, encoding=args.encoding)
         size_mib = sum(p.stat().st_size for p in landing.iterdir()) / 2**20
-        print(f"generated {args.rows:,} rows ({size_mib:,.0f} MiB {args.encoding} CSV) in {time.perf_counter() - started:.1f} s (not timed below)")
+        print(
+            f"generated {args.rows:,} rows ({size_mib:,.0f} MiB {args.encoding} CSV) in {time.perf_counter() - started:.1f} s (not timed below)"
+        )
         column_map = load_column_map()
 
         if args.files > 1:
@@ -107,8 +117,10 @@ def main() -> None:
 
         _, t_write = timed("parquet (4 tables)", len(raw), write_all)
         total = t_raw + t_clean + t_features
-        print(f"{'raw → features':<22} {total:8.2f} s {len(raw) / total:>12,.0f} rows/s   "
-              f"({len(result.cleaned):,} cleaned, {len(result.rejected):,} rejected; +{t_write:.1f} s Parquet)")
+        print(
+            f"{'raw → features':<22} {total:8.2f} s {len(raw) / total:>12,.0f} rows/s   "
+            f"({len(result.cleaned):,} cleaned, {len(result.rejected):,} rejected; +{t_write:.1f} s Parquet)"
+        )
         print(f"peak RSS {peak_rss_mib():,.0f} MiB")
 
 

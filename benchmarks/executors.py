@@ -35,8 +35,15 @@ MONTH = "2024-01"
 def run_job(module: str, env: dict[str, str], workdir: Path) -> float:
     """Seconds `dagster job execute` takes for ledger_data_job on MONTH; a failed run stops the benchmark."""
     command = [
-        str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", module, "-j", "ledger_data_job",
-        "--tags", json.dumps({"dagster/partition": f"{MONTH}-01"}),
+        str(Path(sys.executable).with_name("dagster")),
+        "job",
+        "execute",
+        "-m",
+        module,
+        "-j",
+        "ledger_data_job",
+        "--tags",
+        json.dumps({"dagster/partition": f"{MONTH}-01"}),
     ]
     started = time.perf_counter()
     result = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, check=False)
@@ -57,23 +64,44 @@ def main() -> None:
         home = root / "acctax"
         (root / "executor_variant.py").write_text(VARIANT_MODULE, encoding="utf-8")
         env = {
-            **os.environ, "ACCTAX_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "OMP_NUM_THREADS": "1",
+            **os.environ,
+            "ACCTAX_HOME": str(home),
+            "DAGSTER_HOME": str(home / "dagster"),
+            "OMP_NUM_THREADS": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
         }
         (home / "dagster").mkdir(parents=True)
         subprocess.run(
-            [sys.executable, "-m", "acctax_assets.demo", "--start", MONTH, "--end", MONTH, "--rows-per-month",
-             str(args.rows_per_month), "--out", str(home / "landing")],
-            env=env, check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "acctax_assets.demo",
+                "--start",
+                MONTH,
+                "--end",
+                MONTH,
+                "--rows-per-month",
+                str(args.rows_per_month),
+                "--out",
+                str(home / "landing"),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
         )
-        variants = {"in-process (code location default)": "acctax_assets.definitions", "multiprocess": "executor_variant"}
+        variants = {
+            "in-process (code location default)": "acctax_assets.definitions",
+            "multiprocess": "executor_variant",
+        }
         times: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(args.repeat):
             for name, module in variants.items():
                 times[name].append(run_job(module, env, root))
 
     reference = statistics.median(times["in-process (code location default)"])
-    print(f"ledger_data_job, one month of {args.rows_per_month} demo rows, {args.repeat} runs each, `dagster job execute`:")
+    print(
+        f"ledger_data_job, one month of {args.rows_per_month} demo rows, {args.repeat} runs each, `dagster job execute`:"
+    )
     print(f"{'executor':<38} {'median s':>9} {'min s':>7} {'vs in-process':>14}")
     for name, values in times.items():
         median = statistics.median(values)

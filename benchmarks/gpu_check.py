@@ -35,8 +35,12 @@ NO_GPU = 2
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base-model", type=Path, default=None, help="local checkpoint dir (default: a Qwen3 miniature built here)")
-    parser.add_argument("--arch", choices=["qwen3", "llama"], default="qwen3", help="miniature architecture when no --base-model")
+    parser.add_argument(
+        "--base-model", type=Path, default=None, help="local checkpoint dir (default: a Qwen3 miniature built here)"
+    )
+    parser.add_argument(
+        "--arch", choices=["qwen3", "llama"], default="qwen3", help="miniature architecture when no --base-model"
+    )
     parser.add_argument("--hidden-size", type=int, default=256, help="miniature hidden size")
     parser.add_argument("--layers", type=int, default=4, help="miniature layers")
     parser.add_argument("--months", type=int, default=3, help="labelled demo months")
@@ -60,7 +64,9 @@ def land_months(home: AcctaxHome, months: int, rows: int, instance: Any) -> None
     end = f"2024-{months:02d}"
     demo.main(["--start", "2024-01", "--end", end, "--rows-per-month", str(rows), "--out", str(home.landing)])
     for month in range(1, months + 1):
-        result = defs.resolve_job_def("ledger_data_job").execute_in_process(instance=instance, partition_key=f"2024-{month:02d}-01")
+        result = defs.resolve_job_def("ledger_data_job").execute_in_process(
+            instance=instance, partition_key=f"2024-{month:02d}-01"
+        )
         if not result.success:
             raise SystemExit(f"ledger_data_job failed for 2024-{month:02d}")
 
@@ -70,7 +76,9 @@ def base_model(args: argparse.Namespace, folder: Path) -> Path:
         return args.base_model
     from acctax_assets.ml.miniature import build_miniature, demo_texts
 
-    return build_miniature(args.arch, folder / args.arch, demo_texts(), hidden_size=args.hidden_size, layers=args.layers)
+    return build_miniature(
+        args.arch, folder / args.arch, demo_texts(), hidden_size=args.hidden_size, layers=args.layers
+    )
 
 
 def chance(tokenized_dir: Path) -> float:
@@ -119,36 +127,63 @@ def main(argv: list[str] | None = None) -> int:
         with DagsterInstance.get() as instance:
             land_months(home, args.months, args.rows_per_month, instance)
             classifier = {
-                "max_steps": args.steps, "eval_steps": args.steps, "save_steps": args.steps, "per_device_batch_size": args.batch,
-                "learning_rate": args.learning_rate, "num_ranks": ranks, "zero_stage": args.zero_stage,
-                "gradient_checkpointing": args.gradient_checkpointing, "quantization": args.quantization,
+                "max_steps": args.steps,
+                "eval_steps": args.steps,
+                "save_steps": args.steps,
+                "per_device_batch_size": args.batch,
+                "learning_rate": args.learning_rate,
+                "num_ranks": ranks,
+                "zero_stage": args.zero_stage,
+                "gradient_checkpointing": args.gradient_checkpointing,
+                "quantization": args.quantization,
             }
             run_config = {
                 "ops": {"account_classifier": {"config": classifier}},
-                "resources": {"model_settings": {"config": {"base_model": str(model), "min_f1_macro": 0.0, "max_f1_drop": 1.0}}},
+                "resources": {
+                    "model_settings": {"config": {"base_model": str(model), "min_f1_macro": 0.0, "max_f1_drop": 1.0}}
+                },
             }
             started = time.perf_counter()
-            result = defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+            result = defs.resolve_job_def("training_job").execute_in_process(
+                instance=instance, run_config=run_config, raise_on_error=False
+            )
             wall = time.perf_counter() - started
         if not result.success:
-            failures = [e.event_specific_data.error.to_string() for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+            failures = [
+                e.event_specific_data.error.to_string()
+                for e in result.all_events
+                if e.event_type_value == "STEP_FAILURE"
+            ]
             print("training_job failed:\n" + "\n".join(failures))
             return 1
-        metadata = {key: value.value for key, value in result.asset_materializations_for_node("account_classifier")[0].metadata.items()}
+        metadata = {
+            key: value.value
+            for key, value in result.asset_materializations_for_node("account_classifier")[0].metadata.items()
+        }
         tokenized = Path(result.asset_materializations_for_node("tokenized_dataset")[0].metadata["path"].value)
         agreement, reload_rows_per_second = reload_agreement(Path(metadata["path"]), tokenized)
         chance_test_accuracy = chance(tokenized)
     figures = {
         "device": ", ".join(f"{gpu.name} (cc {gpu.compute_capability})" for gpu in gpus) or "CPU",
-        "base_model": str(args.base_model or f"{args.arch} miniature ({args.layers} layers, hidden {args.hidden_size})"),
-        "ranks": metadata["num_ranks"], "zero_stage": metadata["zero_stage"], "bf16": metadata["bf16"],
-        "gradient_checkpointing": metadata["gradient_checkpointing"], "quantization": metadata["quantization"],
-        "steps": metadata["steps"], "train_rows": metadata["train_rows"],
-        "samples_per_second": round(metadata["samples_per_second"], 1), "tokens_per_second": round(metadata["tokens_per_second"], 1),
-        "peak_memory_gb_rank0": metadata["peak_memory_gb"], "training_job_seconds": round(wall, 1),
-        "test_accuracy": round(metadata["test_accuracy"], 4), "chance_test_accuracy": round(chance_test_accuracy, 4),
+        "base_model": str(
+            args.base_model or f"{args.arch} miniature ({args.layers} layers, hidden {args.hidden_size})"
+        ),
+        "ranks": metadata["num_ranks"],
+        "zero_stage": metadata["zero_stage"],
+        "bf16": metadata["bf16"],
+        "gradient_checkpointing": metadata["gradient_checkpointing"],
+        "quantization": metadata["quantization"],
+        "steps": metadata["steps"],
+        "train_rows": metadata["train_rows"],
+        "samples_per_second": round(metadata["samples_per_second"], 1),
+        "tokens_per_second": round(metadata["tokens_per_second"], 1),
+        "peak_memory_gb_rank0": metadata["peak_memory_gb"],
+        "training_job_seconds": round(wall, 1),
+        "test_accuracy": round(metadata["test_accuracy"], 4),
+        "chance_test_accuracy": round(chance_test_accuracy, 4),
         "test_f1_macro": round(metadata["test_f1_macro"], 4),
-        "reload_agreement_test": round(agreement, 4), "reload_rows_per_second": round(reload_rows_per_second, 1),
+        "reload_agreement_test": round(agreement, 4),
+        "reload_rows_per_second": round(reload_rows_per_second, 1),
     }
     width = max(len(key) for key in figures)
     print("\n".join(f"{key:<{width}}  {value}" for key, value in figures.items()))

@@ -24,14 +24,25 @@ import pandas as pd
 
 
 def run_counts(instance) -> Counter:
-    return Counter((run.job_name, run.tags.get("dagster/sensor_name", "-"), run.tags.get("dagster/partition", "-")[:7], run.status.value) for run in instance.get_runs())
+    return Counter(
+        (
+            run.job_name,
+            run.tags.get("dagster/sensor_name", "-"),
+            run.tags.get("dagster/partition", "-")[:7],
+            run.status.value,
+        )
+        for run in instance.get_runs()
+    )
 
 
 def tick_statuses(instance) -> dict[str, Counter]:
     from dagster._core.scheduler.instigation import InstigatorType
 
     states = instance.schedule_storage.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-    return {s.instigator_name: Counter(t.status.value for t in instance.get_ticks(s.instigator_origin_id, s.selector_id)) for s in states}
+    return {
+        s.instigator_name: Counter(t.status.value for t in instance.get_ticks(s.instigator_origin_id, s.selector_id))
+        for s in states
+    }
 
 
 def show(title: str, counts: Counter) -> None:
@@ -60,7 +71,12 @@ def wait_for_quiet(instance, seconds: float, quiet_seconds: float) -> None:
     """Until no run was queued or running for `quiet_seconds` (longer than a sensor interval), or `seconds` passed."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    active = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+    active = [
+        DagsterRunStatus.QUEUED,
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+    ]
     deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
     while time.monotonic() < deadline:
         if instance.get_runs_count(RunsFilter(statuses=active)):
@@ -91,8 +107,12 @@ def main() -> None:
     from acctax_assets.defs.retraining import retraining_request
 
     log = (home / "idempotency-daemon.log").open("wb")
-    daemon = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run", "-m", "acctax_assets.definitions"],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "dagster._daemon", "run", "-m", "acctax_assets.definitions"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         with DagsterInstance.get() as instance:
             before = run_counts(instance)
@@ -111,7 +131,10 @@ def main() -> None:
             wait_for_quiet(instance, args.change_wait, quiet_seconds=75)
             show("launched by the daemon after the change", run_counts(instance) - mark)
             minimum = model_settings_from_env().retrain_after_months
-            print(f"retraining_sensor now (retrain_after_months={minimum}):", retraining_request(instance, minimum, "benchmark"))
+            print(
+                f"retraining_sensor now (retrain_after_months={minimum}):",
+                retraining_request(instance, minimum, "benchmark"),
+            )
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)

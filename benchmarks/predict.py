@@ -83,8 +83,10 @@ def main() -> None:
                 base_speed, base_top1 = reference.get(batch_size, (float("nan"), None))
                 agreement = f"{(top1 == base_top1).mean():.3f}" if base_top1 is not None else "-"
                 star = " (champion)" if entry.registry_version == champion.registry_version else ""
-                print(f"| {entry.label}{star} | {'yes' if quantize and entry.kind != 'baseline' else 'no'} | {batch_size} | "
-                      f"{speed:,.0f} | {speed / base_speed:.2f}x | {agreement} | {peak_rss_mib():.0f} |")
+                print(
+                    f"| {entry.label}{star} | {'yes' if quantize and entry.kind != 'baseline' else 'no'} | {batch_size} | "
+                    f"{speed:,.0f} | {speed / base_speed:.2f}x | {agreement} | {peak_rss_mib():.0f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -44,10 +44,9 @@ from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ml.baseline import BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.dataset import build_dataset, labelled_rows
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.launch import TRAIN_MODULE, deepspeed_command, free_port, training_env
+from acctax_assets.ml.launch import TRAIN_MODULE, deepspeed_command, default_base_model, free_port, training_env
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.splits import SplitSettings
-from acctax_assets.ml.launch import default_base_model
 from acctax_assets.ml.tokenization import load_tokenizer, mean_tokens, save_dataset_tokenizer, tokenize_dataset
 from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.ml.vocabulary import extend_tokenizer
@@ -63,20 +62,24 @@ def build_tokenized(folder: Path, months: list[str], rows: int, max_length: int)
         month = f"{path.stem.split('_')[-1]}-01"
         raw = combine([read_ledger_file(path, column_map, landing)])
         features[month] = build_features(clean_ledger(raw, month, CleaningRules()).cleaned)
-    dataset, registry, _ = build_dataset(labelled_rows(features, DEFAULT_TEXT_FEATURES), LabelRegistry(), SplitSettings())
+    dataset, registry, _ = build_dataset(
+        labelled_rows(features, DEFAULT_TEXT_FEATURES), LabelRegistry(), SplitSettings()
+    )
     tokenized, stats = tokenize_dataset(dataset, load_tokenizer(default_base_model()), max_length)
     target = folder / "tokenized"
     tokenized.save_to_disk(str(target))
     registry.save(target / REGISTRY_FILE)
     TextSpec(DEFAULT_TEXT_FEATURES, max_length=max_length).save(target)
-    print(f"dataset: {tokenized['train'].num_rows:,} train rows, tokens p50 {stats.p50:.0f} / p95 {stats.p95:.0f} / max {stats.max}")
+    print(
+        f"dataset: {tokenized['train'].num_rows:,} train rows, tokens p50 {stats.p50:.0f} / p95 {stats.p95:.0f} / max {stats.max}"
+    )
     return target
 
 
 def padding_cost(lengths: np.ndarray, batch_size: int, seed: int = 0) -> tuple[float, float]:
     """Tokens per batch (padding included) for shuffled batches: dynamic vs padded to the dataset's longest row."""
     order = np.random.default_rng(seed).permutation(len(lengths))
-    batches = [lengths[order[i:i + batch_size]] for i in range(0, len(order), batch_size)]
+    batches = [lengths[order[i : i + batch_size]] for i in range(0, len(order), batch_size)]
     dynamic = np.mean([batch.max() * len(batch) for batch in batches])
     longest = np.mean([lengths.max() * len(batch) for batch in batches])
     return float(dynamic), float(longest)
@@ -110,7 +113,9 @@ def _watch(process: subprocess.Popen[str]) -> int:
 
 
 def launch_env(config: TrainingConfig) -> dict[str, str]:
-    return {k: v for k, v in training_env(config, os.environ).items() if k not in ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI")}
+    return {
+        k: v for k, v in training_env(config, os.environ).items() if k not in ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI")
+    }
 
 
 def compare_paths(args: argparse.Namespace) -> None:
@@ -122,20 +127,35 @@ def compare_paths(args: argparse.Namespace) -> None:
 
         lengths = np.asarray([len(ids) for ids in load_from_disk(str(dataset_dir))["train"]["input_ids"]])
         dynamic, longest = padding_cost(lengths, args.batch)
-        print(f"tokens per batch of {args.batch}: dynamic padding {dynamic:,.0f}, pad-to-longest {longest:,.0f} "
-              f"({longest / dynamic:.2f}x)")
+        print(
+            f"tokens per batch of {args.batch}: dynamic padding {dynamic:,.0f}, pad-to-longest {longest:,.0f} "
+            f"({longest / dynamic:.2f}x)"
+        )
 
         results = []
-        for label, use_deepspeed, ranks in (("plain Trainer", False, 1), (f"DeepSpeed ZeRO-2 x{args.ranks}", True, args.ranks)):
+        for label, use_deepspeed, ranks in (
+            ("plain Trainer", False, 1),
+            (f"DeepSpeed ZeRO-2 x{args.ranks}", True, args.ranks),
+        ):
             config = TrainingConfig(
-                base_model=default_base_model(), dataset_dir=str(dataset_dir), registry_path=str(dataset_dir / REGISTRY_FILE),
-                output_dir=str(folder / f"run-{use_deepspeed}"), max_steps=args.steps, eval_steps=args.steps,
-                save_steps=args.steps, per_device_batch_size=args.batch, use_deepspeed=use_deepspeed, num_ranks=ranks,
+                base_model=default_base_model(),
+                dataset_dir=str(dataset_dir),
+                registry_path=str(dataset_dir / REGISTRY_FILE),
+                output_dir=str(folder / f"run-{use_deepspeed}"),
+                max_steps=args.steps,
+                eval_steps=args.steps,
+                save_steps=args.steps,
+                per_device_batch_size=args.batch,
+                use_deepspeed=use_deepspeed,
+                num_ranks=ranks,
                 resume=False,
             )
             config_path = config.write(folder / f"config-{use_deepspeed}.json")
-            command = (deepspeed_command(config, config_path, free_port()) if use_deepspeed
-                       else [sys.executable, "-m", TRAIN_MODULE, "--config", str(config_path)])
+            command = (
+                deepspeed_command(config, config_path, free_port())
+                if use_deepspeed
+                else [sys.executable, "-m", TRAIN_MODULE, "--config", str(config_path)]
+            )
             wall, peak, code = run_measured(command, launch_env(config), folder, folder / f"train-{use_deepspeed}.log")
             if code != 0:
                 raise SystemExit(f"{label} failed with exit code {code}")
@@ -145,8 +165,10 @@ def compare_paths(args: argparse.Namespace) -> None:
         print(f"\n{'path':<22} {'samples/s':>10} {'train s':>8} {'wall s':>8} {'peak RSS MiB':>13}")
         for label, rate, runtime, wall, peak in results:
             print(f"{label:<22} {rate:>10.1f} {runtime:>8.1f} {wall:>8.1f} {peak:>13,.0f}")
-        print(f"\n{args.steps} steps x batch {args.batch}, {os.cpu_count()} cores; wall includes process start, model load, "
-              "valid/test evaluation and saving")
+        print(
+            f"\n{args.steps} steps x batch {args.batch}, {os.cpu_count()} cores; wall includes process start, model load, "
+            "valid/test evaluation and saving"
+        )
 
 
 @dataclass(frozen=True)
@@ -214,13 +236,17 @@ def demo_features(work: Path) -> dict[str, pd.DataFrame]:
     return features
 
 
-def build_variant_dataset(work: Path, features: dict[str, pd.DataFrame], data: DataSettings) -> tuple[Path, float, float, dict[str, float]]:
+def build_variant_dataset(
+    work: Path, features: dict[str, pd.DataFrame], data: DataSettings
+) -> tuple[Path, float, float, dict[str, float]]:
     """Dataset + tokenized dataset as ledger_dataset/tokenized_dataset build them (cached per settings); returns
     the folder, tokens/row before and after the vocabulary extension, and the baseline's valid/test scores."""
     target = work / "datasets" / data.key()
     summary_file = target / "bench_summary.json"
     if not summary_file.exists():
-        dataset, registry, _ = build_dataset(labelled_rows(features, list(data.text_features)), LabelRegistry(), SplitSettings())
+        dataset, registry, _ = build_dataset(
+            labelled_rows(features, list(data.text_features)), LabelRegistry(), SplitSettings()
+        )
         tokenizer = load_tokenizer(default_base_model())
         before = mean_tokens(dataset["train"]["text"], tokenizer)
         report = extend_tokenizer(tokenizer, dataset["train"]["text"], data.vocab_min_count, data.vocab_max_words)
@@ -234,17 +260,23 @@ def build_variant_dataset(work: Path, features: dict[str, pd.DataFrame], data: D
         splits = {split: (dataset[split]["text"], dataset[split]["label"]) for split in ("valid", "test")}
         reports, _ = evaluate_baseline(pipeline, splits, registry)
         summary = {
-            "tokens_before": before, "tokens_after": stats.mean, "added": len(report.added),
-            "truncation_rate": stats.truncation_rate, "baseline_seconds": time.perf_counter() - started,
+            "tokens_before": before,
+            "tokens_after": stats.mean,
+            "added": len(report.added),
+            "truncation_rate": stats.truncation_rate,
+            "baseline_seconds": time.perf_counter() - started,
             "baseline": {
-                "valid_f1_macro": reports["valid"]["f1_macro"], "test_f1_macro": reports["test"]["f1_macro"],
+                "valid_f1_macro": reports["valid"]["f1_macro"],
+                "test_f1_macro": reports["test"]["f1_macro"],
                 "test_accuracy": reports["test"]["accuracy"],
             },
         }
         summary_file.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
-    print(f"dataset {data.key()}: {summary['added']} added tokens, tokens/row {summary['tokens_before']:.1f} -> "
-          f"{summary['tokens_after']:.1f}, truncated {summary['truncation_rate']:.1%}")
+    print(
+        f"dataset {data.key()}: {summary['added']} added tokens, tokens/row {summary['tokens_before']:.1f} -> "
+        f"{summary['tokens_after']:.1f}, truncated {summary['truncation_rate']:.1%}"
+    )
     return target, summary["tokens_before"], summary["tokens_after"], summary["baseline"]
 
 
@@ -259,8 +291,13 @@ def variant_config(
     if eval_steps is not None:
         knobs["eval_steps"] = eval_steps
     return TrainingConfig(
-        base_model=default_base_model(), dataset_dir=str(dataset_dir), registry_path=str(dataset_dir / REGISTRY_FILE),
-        output_dir=str(output_dir / name), resume=False, lora=lora, **knobs,
+        base_model=default_base_model(),
+        dataset_dir=str(dataset_dir),
+        registry_path=str(dataset_dir / REGISTRY_FILE),
+        output_dir=str(output_dir / name),
+        resume=False,
+        lora=lora,
+        **knobs,
     )
 
 
@@ -286,22 +323,46 @@ def compare_variants(args: argparse.Namespace) -> None:
             continue
         metrics = json.loads((config.adapter_dir / "metrics.json").read_text(encoding="utf-8"))
         train = metrics["train"]
-        rows.append((
-            name, tokens, train["samples_per_second"], train["train_runtime_seconds"] / 60, wall / 60, train["steps"],
-            metrics["valid"]["f1_macro"], metrics["test"]["f1_macro"], metrics["test"]["accuracy"],
-        ))
-        curve = ", ".join(f"{entry['step']}: {entry['eval_f1_macro']:.3f}" for entry in metrics["log_history"] if "eval_f1_macro" in entry)
-        print(f"{name}: test macro F1 {metrics['test']['f1_macro']:.4f} in {wall / 60:.1f} min"
-              + (f" (valid macro F1 by step {curve})" if curve else ""), flush=True)
+        rows.append(
+            (
+                name,
+                tokens,
+                train["samples_per_second"],
+                train["train_runtime_seconds"] / 60,
+                wall / 60,
+                train["steps"],
+                metrics["valid"]["f1_macro"],
+                metrics["test"]["f1_macro"],
+                metrics["test"]["accuracy"],
+            )
+        )
+        curve = ", ".join(
+            f"{entry['step']}: {entry['eval_f1_macro']:.3f}"
+            for entry in metrics["log_history"]
+            if "eval_f1_macro" in entry
+        )
+        print(
+            f"{name}: test macro F1 {metrics['test']['f1_macro']:.4f} in {wall / 60:.1f} min"
+            + (f" (valid macro F1 by step {curve})" if curve else ""),
+            flush=True,
+        )
 
-    print(f"\n{'variant':<14} {'tok/row':>7} {'samples/s':>9} {'train min':>9} {'wall min':>8} {'steps':>6} "
-          f"{'valid F1m':>9} {'test F1m':>8} {'test acc':>8}")
+    print(
+        f"\n{'variant':<14} {'tok/row':>7} {'samples/s':>9} {'train min':>9} {'wall min':>8} {'steps':>6} "
+        f"{'valid F1m':>9} {'test F1m':>8} {'test acc':>8}"
+    )
     for name, tokens, rate, train_min, wall_min, steps, valid, test, accuracy in rows:
-        print(f"{name:<14} {tokens:>7.1f} {rate:>9.1f} {train_min:>9.1f} {wall_min:>8.1f} {steps:>6} {valid:>9.4f} {test:>8.4f} {accuracy:>8.4f}")
+        print(
+            f"{name:<14} {tokens:>7.1f} {rate:>9.1f} {train_min:>9.1f} {wall_min:>8.1f} {steps:>6} {valid:>9.4f} {test:>8.4f} {accuracy:>8.4f}"
+        )
     if baseline:
-        print(f"{'tfidf-logreg':<14} {'-':>7} {'-':>9} {'-':>9} {'-':>8} {'-':>6} {baseline['valid_f1_macro']:>9.4f} "
-              f"{baseline['test_f1_macro']:>8.4f} {baseline['test_accuracy']:>8.4f}")
-    print(f"\n{os.cpu_count()} cores; wall = DeepSpeed launch + model load + training + valid/test evaluation + saving; work dir {work}")
+        print(
+            f"{'tfidf-logreg':<14} {'-':>7} {'-':>9} {'-':>9} {'-':>8} {'-':>6} {baseline['valid_f1_macro']:>9.4f} "
+            f"{baseline['test_f1_macro']:>8.4f} {baseline['test_accuracy']:>8.4f}"
+        )
+    print(
+        f"\n{os.cpu_count()} cores; wall = DeepSpeed launch + model load + training + valid/test evaluation + saving; work dir {work}"
+    )
 
 
 def main() -> None:
@@ -309,14 +370,24 @@ def main() -> None:
     parser.add_argument("--mode", choices=("paths", "variants"), default="paths")
     parser.add_argument("--months", type=int, default=6, help="paths mode: months of demo data")
     parser.add_argument("--rows", type=int, default=1000, help="paths mode: rows per month")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (paths: default 60; variants: the config default)")
-    parser.add_argument("--eval-steps", type=int, default=None, help="variants mode: periodic valid evaluation (a learning curve)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="training steps (paths: default 60; variants: the config default)"
+    )
+    parser.add_argument(
+        "--eval-steps", type=int, default=None, help="variants mode: periodic valid evaluation (a learning curve)"
+    )
     parser.add_argument("--batch", type=int, default=32, help="paths mode: batch size")
     parser.add_argument("--ranks", type=int, default=1, help="paths mode: DeepSpeed ranks (CPU ranks without a GPU)")
     parser.add_argument("--max-length", type=int, default=128, help="paths mode: truncation")
-    parser.add_argument("--variants", type=lambda text: [v for v in text.split(",") if v], default=["default"],
-                        help=f"variants mode: comma-separated, run one at a time; known: {', '.join(VARIANTS)}")
-    parser.add_argument("--work", default=None, help="variants mode: folder for the demo, datasets and runs (reused when given)")
+    parser.add_argument(
+        "--variants",
+        type=lambda text: [v for v in text.split(",") if v],
+        default=["default"],
+        help=f"variants mode: comma-separated, run one at a time; known: {', '.join(VARIANTS)}",
+    )
+    parser.add_argument(
+        "--work", default=None, help="variants mode: folder for the demo, datasets and runs (reused when given)"
+    )
     args = parser.parse_args()
     if args.mode == "paths":
         args.steps = args.steps or 60

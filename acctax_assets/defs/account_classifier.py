@@ -26,18 +26,25 @@ from dagster import (
 )
 from pydantic import Field, ValidationError
 
+from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
+from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import METRICS_FILE, AdapterRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE
 from acctax_assets.ml.launch import (
-    REFUSAL_FILE, check_base_model, check_machine, deepspeed_command, free_port, logged_command, training_env, visible_gpus,
+    REFUSAL_FILE,
+    check_base_model,
+    check_machine,
+    deepspeed_command,
+    free_port,
+    logged_command,
+    training_env,
+    visible_gpus,
 )
+from acctax_assets.ml.model_registry import redact_uri
 from acctax_assets.ml.reports import EvaluationReport, confusion_matrix_png, evaluation_report, per_class_frame
 from acctax_assets.ml.training_config import AttentionImplementation, LoraSettings, Quantization, TrainingConfig
-from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
-from acctax_assets.defs.ml_resources import ModelSettings
-from acctax_assets.ml.model_registry import redact_uri
-from acctax_assets.defs.resources import LedgerSettings
 
 LOG_TAIL_LINES = 40
 # A killed or crashed trainer (OOM, preempted node, lost rank) is retried in the same run and resumes from
@@ -56,26 +63,54 @@ def _default(field: str, model: type = TrainingConfig) -> Any:
 class ClassifierConfig(Config):
     """Training knobs shown in the launchpad; ranges are validated by TrainingConfig before launch."""
 
-    max_steps: int = Field(default=_default("max_steps"), description="Optimizer steps (the default fits the demo on a 2-core CPU)")
+    max_steps: int = Field(
+        default=_default("max_steps"), description="Optimizer steps (the default fits the demo on a 2-core CPU)"
+    )
     learning_rate: float = _default("learning_rate")
     per_device_batch_size: int = _default("per_device_batch_size")
     gradient_accumulation_steps: int = _default("gradient_accumulation_steps")
-    eval_steps: int = Field(default=_default("eval_steps"), description="Evaluate on valid every N steps (valid and test are always evaluated at the end)")
+    eval_steps: int = Field(
+        default=_default("eval_steps"),
+        description="Evaluate on valid every N steps (valid and test are always evaluated at the end)",
+    )
     save_steps: int = _default("save_steps")
-    warmup_steps: float = Field(default=_default("warmup_steps"), description="Steps, or a fraction of max_steps when < 1")
+    warmup_steps: float = Field(
+        default=_default("warmup_steps"), description="Steps, or a fraction of max_steps when < 1"
+    )
     weight_decay: float = _default("weight_decay")
-    class_weight_alpha: float = Field(default=_default("class_weight_alpha"), description="Class weight = (1/count)^alpha, clipped, mean 1")
+    class_weight_alpha: float = Field(
+        default=_default("class_weight_alpha"), description="Class weight = (1/count)^alpha, clipped, mean 1"
+    )
     class_weight_clip: float = _default("class_weight_clip")
-    zero_stage: int = Field(default=_default("zero_stage"), description="DeepSpeed ZeRO stage (2 recommended with LoRA)")
-    num_ranks: int = Field(default=_default("num_ranks"), description="Processes: GPUs on a GPU node, CPU ranks otherwise")
-    hostfile: str | None = Field(default=_default("hostfile"), description="DeepSpeed hostfile for several nodes (README: multi-node); its slots replace num_ranks")
-    master_addr: str | None = Field(default=_default("master_addr"), description="Address of the hostfile's first host, where this run and rank 0 run")
+    zero_stage: int = Field(
+        default=_default("zero_stage"), description="DeepSpeed ZeRO stage (2 recommended with LoRA)"
+    )
+    num_ranks: int = Field(
+        default=_default("num_ranks"), description="Processes: GPUs on a GPU node, CPU ranks otherwise"
+    )
+    hostfile: str | None = Field(
+        default=_default("hostfile"),
+        description="DeepSpeed hostfile for several nodes (README: multi-node); its slots replace num_ranks",
+    )
+    master_addr: str | None = Field(
+        default=_default("master_addr"),
+        description="Address of the hostfile's first host, where this run and rank 0 run",
+    )
     bf16: bool | None = Field(default=_default("bf16"), description="None: bf16 on a GPU that supports it, fp32 on CPU")
-    gradient_checkpointing: bool = Field(default=_default("gradient_checkpointing"), description="Recompute activations in backward: less GPU memory, ~1/3 more compute")
-    attn_implementation: AttentionImplementation = Field(default=_default("attn_implementation"), description="sdpa, eager, or flash_attention_2 (GPU + flash-attn)")
-    quantization: Quantization = Field(default=_default("quantization"), description="none, 4bit or 8bit base weights (QLoRA; CUDA GPU + bitsandbytes)")
+    gradient_checkpointing: bool = Field(
+        default=_default("gradient_checkpointing"),
+        description="Recompute activations in backward: less GPU memory, ~1/3 more compute",
+    )
+    attn_implementation: AttentionImplementation = Field(
+        default=_default("attn_implementation"), description="sdpa, eager, or flash_attention_2 (GPU + flash-attn)"
+    )
+    quantization: Quantization = Field(
+        default=_default("quantization"), description="none, 4bit or 8bit base weights (QLoRA; CUDA GPU + bitsandbytes)"
+    )
     seed: int = _default("seed")
-    resume: bool = Field(default=_default("resume"), description="Resume from a checkpoint of the same config + dataset")
+    resume: bool = Field(
+        default=_default("resume"), description="Resume from a checkpoint of the same config + dataset"
+    )
     restart_on_corrupt_checkpoint: bool = _default("restart_on_corrupt_checkpoint")
     lora_r: int = _default("r", LoraSettings)
     lora_alpha: int = _default("alpha", LoraSettings)
@@ -86,13 +121,20 @@ class ClassifierConfig(Config):
 
 def training_config(config: ClassifierConfig, base_model: str, dataset: SavedDataset) -> TrainingConfig:
     lora = LoraSettings(
-        r=config.lora_r, alpha=config.lora_alpha, dropout=config.lora_dropout,
-        target_modules=config.lora_target_modules, layers_to_transform=config.lora_layers,
+        r=config.lora_r,
+        alpha=config.lora_alpha,
+        dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        layers_to_transform=config.lora_layers,
     )
     knobs = config.model_dump(exclude={"lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_layers"})
     return TrainingConfig(
-        base_model=base_model, dataset_dir=str(dataset.path), registry_path=str(dataset.path / REGISTRY_FILE),
-        output_dir="", lora=lora, **knobs,
+        base_model=base_model,
+        dataset_dir=str(dataset.path),
+        registry_path=str(dataset.path / REGISTRY_FILE),
+        output_dir="",
+        lora=lora,
+        **knobs,
     )
 
 
@@ -154,7 +196,12 @@ def account_classifier(
         check_machine(draft, visible_gpus())
     except (AcctaxError, ValidationError) as exc:
         raise Failure(description=f"account_classifier not started: {exc}", allow_retries=False) from exc
-    work = settings.acctax_home.storage / "_work" / "account_classifier" / draft.fingerprint(tokenized_dataset.content_hash())
+    work = (
+        settings.acctax_home.storage
+        / "_work"
+        / "account_classifier"
+        / draft.fingerprint(tokenized_dataset.content_hash())
+    )
     train = draft.model_copy(update={"output_dir": str(work)})
     config_path = train.write(work / "training_config.json")
     log_path = work / "train.log"
@@ -170,7 +217,9 @@ def account_classifier(
     command = logged_command(launcher, log_path)
     context.log.info(f"Launching: {' '.join(launcher)} (work dir {work})")
     try:
-        report = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(work)).get_materialize_result()
+        report = pipes_subprocess_client.run(
+            command=command, context=context, env=env, cwd=str(work)
+        ).get_materialize_result()
     except Exception as exc:
         mlflow.end_run(status="FAILED")
         if refusal.exists():
@@ -194,8 +243,11 @@ def account_classifier(
     confusion = confusion_matrix_png(metrics["test"], adapter_dir / "confusion_matrix_test.png")
     classes = trained.trained_classes()
     evaluation = evaluation_report(
-        metrics, trained.eval_predictions(), dict(zip(classes["codes"], classes["counts"], strict=True)),
-        model_settings.review_target_accuracy, model_settings.review_min_auto_rows,
+        metrics,
+        trained.eval_predictions(),
+        dict(zip(classes["codes"], classes["counts"], strict=True)),
+        model_settings.review_target_accuracy,
+        model_settings.review_min_auto_rows,
     )
     report_files = evaluation.write(adapter_dir)
     for path in [adapter_dir / "per_class_test.csv", confusion, adapter_dir / METRICS_FILE, *report_files]:
@@ -224,4 +276,3 @@ def account_classifier(
     }
     mlflow.end_run()
     return Output(TrainedAdapter(source=adapter_dir, work_dir=work), metadata=metadata)
-

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,7 +84,7 @@ class TrainedAdapter:
 
 
 def _version(context: OutputContext) -> str:
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run_id[:8]}"
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run_id[:8]}"
 
 
 def _store(base_path: str | None, key: list[str]) -> VersionedDirs:

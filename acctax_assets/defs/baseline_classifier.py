@@ -5,10 +5,10 @@ import time
 from dagster import AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
+from acctax_assets.defs.artifact_io_managers import SavedDataset
 from acctax_assets.ml.baseline import BaselineModel, BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.reports import per_class_frame
 from acctax_assets.ml.serialization import TextSpec
-from acctax_assets.defs.artifact_io_managers import SavedDataset
 
 
 class BaselineConfig(Config):
@@ -21,23 +21,35 @@ class BaselineConfig(Config):
 
 
 @asset(group_name="ml", io_manager_key="baseline_io_manager", kinds={"sklearn"})
-def baseline_classifier(context: AssetExecutionContext, config: BaselineConfig, ledger_dataset: SavedDataset) -> Output[BaselineModel]:
+def baseline_classifier(
+    context: AssetExecutionContext, config: BaselineConfig, ledger_dataset: SavedDataset
+) -> Output[BaselineModel]:
     """The bar the LoRA adapter has to clear: a classic text classifier on identical train/test rows."""
     settings = BaselineSettings(**config.model_dump())
     if settings.ngram_min > settings.ngram_max:
-        raise Failure(description=f"baseline_classifier: ngram_min={settings.ngram_min} > ngram_max={settings.ngram_max}. Fix: ngram_min <= ngram_max")
+        raise Failure(
+            description=f"baseline_classifier: ngram_min={settings.ngram_min} > ngram_max={settings.ngram_max}. Fix: ngram_min <= ngram_max"
+        )
     splits, registry = ledger_dataset.load(), ledger_dataset.registry()
     started = time.perf_counter()
     pipeline = train_baseline(splits["train"]["text"], splits["train"]["label"], settings)
     train_seconds = time.perf_counter() - started
-    reports, outputs = evaluate_baseline(pipeline, {split: (splits[split]["text"], splits[split]["label"]) for split in ("valid", "test")}, registry)
+    reports, outputs = evaluate_baseline(
+        pipeline, {split: (splits[split]["text"], splits[split]["label"]) for split in ("valid", "test")}, registry
+    )
     context.log.info(
         f"baseline test accuracy={reports['test']['accuracy']:.4f} f1_macro={reports['test']['f1_macro']:.4f} (trained in {train_seconds:.1f} s)"
     )
     metrics = {**reports, "train_seconds": train_seconds, "dataset_version": ledger_dataset.path.name}
     per_class = per_class_frame(reports["test"]).sort_values(["f1", "support"])
     return Output(
-        BaselineModel(pipeline=pipeline, registry=registry, metrics=metrics, eval_outputs=outputs, text_spec=TextSpec(ledger_dataset.text_spec().text_features, None, ledger_dataset.path.name)),
+        BaselineModel(
+            pipeline=pipeline,
+            registry=registry,
+            metrics=metrics,
+            eval_outputs=outputs,
+            text_spec=TextSpec(ledger_dataset.text_spec().text_features, None, ledger_dataset.path.name),
+        ),
         metadata={
             "test_accuracy": reports["test"]["accuracy"],
             "test_f1_weighted": reports["test"]["f1_weighted"],

@@ -7,11 +7,11 @@ adapter below the floor is a failed candidate, not a failed job.
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
+from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef, compare_with_baseline
 from acctax_assets.ml.baseline import BaselineRef
 from acctax_assets.ml.candidates import QualityGate
-from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 
 
 @asset_check(asset="account_classifier", blocking=False)

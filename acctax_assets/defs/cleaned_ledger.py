@@ -5,11 +5,11 @@ from collections.abc import Iterator
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, MetadataValue, Output, multi_asset
 
-from acctax_assets.ledger.cleaning import clean_ledger
-from acctax_assets.ledger.fingerprints import table_version
 from acctax_assets.defs.io_managers import table_schema
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
+from acctax_assets.ledger.cleaning import clean_ledger
+from acctax_assets.ledger.fingerprints import table_version
 
 
 @multi_asset(
@@ -17,16 +17,25 @@ from acctax_assets.defs.resources import LedgerSettings
     group_name="ledger",
     ins={"raw_ledger": AssetIn()},
     outs={
-        "cleaned_ledger": AssetOut(description="Typed, validated, deduplicated voucher lines of the month.", kinds={"pandas", "parquet"}),
-        "rejected_ledger_rows": AssetOut(description="Raw rows that failed validation, with reject_reason and reject_detail.", kinds={"pandas", "parquet"}),
+        "cleaned_ledger": AssetOut(
+            description="Typed, validated, deduplicated voucher lines of the month.", kinds={"pandas", "parquet"}
+        ),
+        "rejected_ledger_rows": AssetOut(
+            description="Raw rows that failed validation, with reject_reason and reject_detail.",
+            kinds={"pandas", "parquet"},
+        ),
     },
 )
-def cleaned_ledger(context: AssetExecutionContext, raw_ledger: pd.DataFrame, settings: LedgerSettings) -> Iterator[Output[pd.DataFrame]]:
+def cleaned_ledger(
+    context: AssetExecutionContext, raw_ledger: pd.DataFrame, settings: LedgerSettings
+) -> Iterator[Output[pd.DataFrame]]:
     """Split the raw month into clean rows and rejected rows; together they are exactly the raw rows. Data versions
     are content digests, so re-cleaning unchanged files is not a new month for the automation downstream."""
     result = clean_ledger(raw_ledger, context.partition_key, settings.rules)
     by_reason = result.rejected_by_reason
-    context.log.info(f"{len(raw_ledger)} raw rows -> {len(result.cleaned)} cleaned, {len(result.rejected)} rejected {by_reason}")
+    context.log.info(
+        f"{len(raw_ledger)} raw rows -> {len(result.cleaned)} cleaned, {len(result.rejected)} rejected {by_reason}"
+    )
     reasons_table = pd.DataFrame({"reason": list(by_reason), "rows": list(by_reason.values())})
     yield Output(
         result.cleaned,
@@ -49,6 +58,8 @@ def cleaned_ledger(context: AssetExecutionContext, raw_ledger: pd.DataFrame, set
         data_version=DataVersion(table_version(result.rejected)),
         metadata={
             "rows": len(result.rejected),
-            "by_reason": MetadataValue.md(reasons_table.to_markdown(index=False)) if by_reason else MetadataValue.md("no rejected rows"),
+            "by_reason": MetadataValue.md(reasons_table.to_markdown(index=False))
+            if by_reason
+            else MetadataValue.md("no rejected rows"),
         },
     )

@@ -35,16 +35,23 @@ __all__ = [
 ]
 
 
-def latest_data_versions(instance: DagsterInstance, key: AssetKey, months: Sequence[str] | None = None) -> dict[str, str]:
+def latest_data_versions(
+    instance: DagsterInstance, key: AssetKey, months: Sequence[str] | None = None
+) -> dict[str, str]:
     """The data version tag of each partition's latest materialization of `key` in one storage query (the public
     `fetch_materializations` would read every partition's records one by one)."""
     tags = instance.event_log_storage.get_latest_tags_by_partition(
-        key, DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG], asset_partitions=list(months) if months is not None else None
+        key,
+        DagsterEventType.ASSET_MATERIALIZATION,
+        [DATA_VERSION_TAG],
+        asset_partitions=list(months) if months is not None else None,
     )
     return {month: values[DATA_VERSION_TAG] for month, values in tags.items() if DATA_VERSION_TAG in values}
 
 
-def check_failed_on_current(instance: DagsterInstance, keys: Sequence[AssetCheckKey], months: Sequence[str]) -> list[tuple[AssetCheckKey, str]]:
+def check_failed_on_current(
+    instance: DagsterInstance, keys: Sequence[AssetCheckKey], months: Sequence[str]
+) -> list[tuple[AssetCheckKey, str]]:
     """(check, month) pairs whose latest evaluation failed on the month's current materialization: the partitioned
     check status the UI shows, which has no public reader."""
     return [
@@ -56,7 +63,9 @@ def check_failed_on_current(instance: DagsterInstance, keys: Sequence[AssetCheck
 
 def latest_check_evaluation(instance: DagsterInstance, key: AssetCheckKey, month: str) -> Any | None:
     """The AssetCheckEvaluation of the month's latest execution of `key` (severity and figures), or None."""
-    history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1, partition_filter=PartitionKeyFilter(key=month))
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=1, partition_filter=PartitionKeyFilter(key=month)
+    )
     event = history[0].event.dagster_event if history and history[0].event else None
     return event.event_specific_data if event else None
 
@@ -84,4 +93,3 @@ def safe_partition_segment(partition: str) -> str:
 def partition_paths(io_manager: UPathIOManager, context: InputContext) -> dict[str, UPath]:
     """Where a UPathIOManager keeps each partition of an input, without loading any (its private helper)."""
     return io_manager._get_paths_for_partitions(context)
-

@@ -11,17 +11,21 @@ from acctax_assets.ml.metrics import classification_report
 
 
 @asset(group_name="ml", io_manager_key="ensemble_io_manager", kinds={"numpy"})
-def ensemble_classifier(context: AssetExecutionContext, account_classifier: AdapterRef, baseline_classifier: BaselineRef) -> Output[EnsembleModel]:
+def ensemble_classifier(
+    context: AssetExecutionContext, account_classifier: AdapterRef, baseline_classifier: BaselineRef
+) -> Output[EnsembleModel]:
     """A third candidate: often better than either half, because the two make different mistakes (subword
     context vs character n-grams). Only the valid split picks the weight; test is left for the comparison."""
     adapter_dataset = account_classifier.text_spec().ledger_dataset_version
     baseline_dataset = baseline_classifier.metrics()["dataset_version"]
     if adapter_dataset != baseline_dataset:
-        raise Failure(description=(
-            f"ensemble_classifier: account_classifier {account_classifier.version} was trained on ledger_dataset {adapter_dataset}, "
-            f"baseline_classifier {baseline_classifier.version} on {baseline_dataset}; they cannot be mixed. "
-            "Fix: materialize the whole training_job so both train on the same dataset version"
-        ))
+        raise Failure(
+            description=(
+                f"ensemble_classifier: account_classifier {account_classifier.version} was trained on ledger_dataset {adapter_dataset}, "
+                f"baseline_classifier {baseline_classifier.version} on {baseline_dataset}; they cannot be mixed. "
+                "Fix: materialize the whole training_job so both train on the same dataset version"
+            )
+        )
     try:
         adapter, baseline = account_classifier.eval_outputs(), baseline_classifier.eval_outputs()
         search = weight_search(adapter, baseline)
@@ -31,11 +35,17 @@ def ensemble_classifier(context: AssetExecutionContext, account_classifier: Adap
         raise Failure(description=f"ensemble_classifier: {exc}") from exc
     registry: LabelRegistry = account_classifier.registry()
     spec = EnsembleSpec(
-        adapter_version=account_classifier.version, adapter_path=str(account_classifier.path),
-        baseline_version=baseline_classifier.version, baseline_path=str(baseline_classifier.path),
-        adapter_weight=weight, dataset_version=str(adapter_dataset),
+        adapter_version=account_classifier.version,
+        adapter_path=str(account_classifier.path),
+        baseline_version=baseline_classifier.version,
+        baseline_path=str(baseline_classifier.path),
+        adapter_weight=weight,
+        dataset_version=str(adapter_dataset),
     )
-    reports = {split: classification_report(outputs.labels[split], outputs.predicted(split), registry) for split in ("valid", "test")}
+    reports = {
+        split: classification_report(outputs.labels[split], outputs.predicted(split), registry)
+        for split in ("valid", "test")
+    }
     context.log.info(f"adapter weight {weight:.2f} (valid macro F1 {reports['valid']['f1_macro']:.4f})")
     return Output(
         EnsembleModel(spec=spec, eval_outputs=outputs, registry=registry, text_spec=account_classifier.text_spec()),

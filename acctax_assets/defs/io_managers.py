@@ -15,8 +15,8 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from acctax_assets.defs.dagster_internals import partition_paths, safe_partition_segment
 from acctax_assets.atomic_writes import stream_file
+from acctax_assets.defs.dagster_internals import partition_paths, safe_partition_segment
 from acctax_assets.paths import AcctaxHome
 
 PREVIEW_ROWS = 5
@@ -34,7 +34,9 @@ class _ParquetUPathIOManager(UPathIOManager):
 
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         if not isinstance(obj, pd.DataFrame):
-            raise TypeError(f"{context.asset_key.to_user_string()}: the Parquet IO manager stores DataFrames, got {type(obj).__name__}")
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: the Parquet IO manager stores DataFrames, got {type(obj).__name__}"
+            )
         stream_file(path, lambda stream: obj.to_parquet(stream, index=False))
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
@@ -51,7 +53,9 @@ class _ParquetUPathIOManager(UPathIOManager):
         present = {key: path for key, path in paths.items() if path.exists()}
         missing = sorted(set(keys) - set(present))
         if missing:
-            context.log.info(f"{context.asset_key.to_user_string()}: {len(present)} of {len(keys)} partitions materialized; not loaded: {missing[0]} … {missing[-1]} ({len(missing)})")
+            context.log.info(
+                f"{context.asset_key.to_user_string()}: {len(present)} of {len(keys)} partitions materialized; not loaded: {missing[0]} … {missing[-1]} ({len(missing)})"
+            )
         return {key: self.load_from_path(context, path) for key, path in sorted(present.items())}
 
     def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, MetadataValue]:

@@ -25,7 +25,12 @@ end_mlflow_on_run_finished = HookDefinition(
 
 DATA_LAYER = AssetSelection.assets("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
 ML_LAYER = AssetSelection.assets(
-    "ledger_dataset", "tokenized_dataset", "account_classifier", "baseline_classifier", "ensemble_classifier", "served_classifier"
+    "ledger_dataset",
+    "tokenized_dataset",
+    "account_classifier",
+    "baseline_classifier",
+    "ensemble_classifier",
+    "served_classifier",
 )
 PREDICTIONS = AssetSelection.assets("ledger_predictions", "prediction_export")
 

@@ -3,11 +3,11 @@
 import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger import quality
 from acctax_assets.ledger.features import KEY_FEATURES
 from acctax_assets.ledger.schema import REQUIRED_COLUMNS
-from acctax_assets.defs.partitions import ledger_months
-from acctax_assets.defs.resources import LedgerSettings
 
 
 def as_result(verdict: quality.Verdict) -> AssetCheckResult:
@@ -42,7 +42,9 @@ def dates_in_partition(context: AssetCheckExecutionContext, cleaned_ledger: pd.D
     blocking=True,
     additional_ins={"raw_ledger": AssetIn(), "rejected_ledger_rows": AssetIn()},
 )
-def row_accounting(cleaned_ledger: pd.DataFrame, raw_ledger: pd.DataFrame, rejected_ledger_rows: pd.DataFrame) -> AssetCheckResult:
+def row_accounting(
+    cleaned_ledger: pd.DataFrame, raw_ledger: pd.DataFrame, rejected_ledger_rows: pd.DataFrame
+) -> AssetCheckResult:
     """raw rows = cleaned rows + rejected rows: nothing lost, nothing invented."""
     return as_result(quality.row_accounting(len(raw_ledger), len(cleaned_ledger), len(rejected_ledger_rows)))
 
@@ -58,7 +60,9 @@ def rejected_share(
 ) -> AssetCheckResult:
     """Invalid (non-duplicate) rows: warns above reject_warn_share, blocks above reject_error_share (a broken export)."""
     return as_result(
-        quality.rejected_share(len(raw_ledger), rejected_ledger_rows, settings.reject_warn_share, settings.reject_error_share)
+        quality.rejected_share(
+            len(raw_ledger), rejected_ledger_rows, settings.reject_warn_share, settings.reject_error_share
+        )
     )
 
 

@@ -11,27 +11,37 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
-from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
-from acctax_assets.ml.splits import SplitSettings
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact
 from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import CLEANED, FEATURES, MONTH_VERSIONS, month_status
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.resources import LedgerSettings
+from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
+from acctax_assets.ml.splits import SplitSettings
 
 LABEL_TABLE_ROWS = 15
 
 
 class DatasetConfig(Config):
-    text_features: list[str] = Field(default=list(DEFAULT_TEXT_FEATURES), min_length=1, description="Columns serialized into the model text, in order (free text goes last)")
-    split_strategy: Literal["stratified", "temporal"] = Field(default="stratified", description="stratified per class, or the latest months as test")
+    text_features: list[str] = Field(
+        default=list(DEFAULT_TEXT_FEATURES),
+        min_length=1,
+        description="Columns serialized into the model text, in order (free text goes last)",
+    )
+    split_strategy: Literal["stratified", "temporal"] = Field(
+        default="stratified", description="stratified per class, or the latest months as test"
+    )
     valid_size: float = Field(default=0.1, gt=0.0, lt=0.5)
     test_size: float = Field(default=0.1, gt=0.0, lt=0.5)
     temporal_test_months: int = Field(default=1, ge=1, le=24)
-    min_class_rows: int = Field(default=3, ge=3, le=1000, description="Classes with fewer rows go to train only (reported)")
-    window_months: int | None = Field(default=None, ge=1, le=600, description="Only the latest N materialized months; default all")
+    min_class_rows: int = Field(
+        default=3, ge=3, le=1000, description="Classes with fewer rows go to train only (reported)"
+    )
+    window_months: int | None = Field(
+        default=None, ge=1, le=600, description="Only the latest N materialized months; default all"
+    )
     seed: int = Field(default=42, ge=0)
 
 
@@ -44,7 +54,11 @@ def _excluded_table(excluded: dict[str, str]) -> str:
 def _label_table(counts: pd.DataFrame, registry: LabelRegistry) -> str:
     table = counts.copy()
     table.insert(0, "name", [registry.names.get(code, "") for code in table.index])
-    shown = table if len(table) <= 2 * LABEL_TABLE_ROWS else pd.concat([table.head(LABEL_TABLE_ROWS), table.tail(LABEL_TABLE_ROWS)])
+    shown = (
+        table
+        if len(table) <= 2 * LABEL_TABLE_ROWS
+        else pd.concat([table.head(LABEL_TABLE_ROWS), table.tail(LABEL_TABLE_ROWS)])
+    )
     return shown.rename_axis("code").to_markdown()
 
 
@@ -65,26 +79,34 @@ def ledger_dataset(
     # Imported here, when the asset runs: the code location itself stays free of `datasets` (and its torch).
     from acctax_assets.ml.dataset import build_dataset, labelled_rows
 
-    status = month_status(context.instance, sorted(set(ledger_features) | context.instance.get_materialized_partitions(CLEANED)))
+    status = month_status(
+        context.instance, sorted(set(ledger_features) | context.instance.get_materialized_partitions(CLEANED))
+    )
     for line in status.excluded_lines():
         context.log.warning(f"Left out of training: {line}")
     months = [month for month in sorted(ledger_features) if month not in status.excluded]
     if config.window_months:
-        months = months[-config.window_months:]
+        months = months[-config.window_months :]
     rows = labelled_rows({m: ledger_features[m] for m in months}, config.text_features)
     registry_path = settings.acctax_home.storage / REGISTRY_FILE
     split = SplitSettings(
-        strategy=config.split_strategy, valid_size=config.valid_size, test_size=config.test_size,
-        temporal_test_months=config.temporal_test_months, min_class_rows=config.min_class_rows, seed=config.seed,
+        strategy=config.split_strategy,
+        valid_size=config.valid_size,
+        test_size=config.test_size,
+        temporal_test_months=config.temporal_test_months,
+        min_class_rows=config.min_class_rows,
+        seed=config.seed,
     )
     try:
         previous = LabelRegistry.load(registry_path, model_settings.max_classes)
         dataset, registry, report = build_dataset(rows, previous, split)
     except AcctaxError as exc:
-        left_out = f"; left out because a blocking data check failed: {status.excluded_lines()}" if status.excluded else ""
+        left_out = (
+            f"; left out because a blocking data check failed: {status.excluded_lines()}" if status.excluded else ""
+        )
         raise Failure(description=f"ledger_dataset over months {[m[:7] for m in months]}: {exc}{left_out}") from exc
     registry.save(registry_path)
-    new_codes = list(registry.codes[previous.used:])
+    new_codes = list(registry.codes[previous.used :])
     if new_codes:
         context.log.info(f"Registered {len(new_codes)} new account code(s) in new slots: {new_codes}")
     for split_name, codes in report.unseen_in_train.items():

@@ -3,16 +3,18 @@
 import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Failure, Output, asset
 
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.features import build_features, on_korean_holiday
 from acctax_assets.ledger.fingerprints import table_version
 from acctax_assets.ledger.quality import null_rates
-from acctax_assets.defs.partitions import ledger_months
-from acctax_assets.defs.resources import LedgerSettings
 
 
 @asset(partitions_def=ledger_months, group_name="ledger", kinds={"pandas", "parquet"})
-def ledger_features(context: AssetExecutionContext, cleaned_ledger: pd.DataFrame, settings: LedgerSettings) -> Output[pd.DataFrame]:
+def ledger_features(
+    context: AssetExecutionContext, cleaned_ledger: pd.DataFrame, settings: LedgerSettings
+) -> Output[pd.DataFrame]:
     """Model-ready columns; a configured feature the pipeline does not build fails the step. The data version is a
     content digest: the prediction sensor and retraining compare it with what they last consumed."""
     try:

@@ -24,14 +24,13 @@ from dagster import (
     sensor,
 )
 
-
+from acctax_assets.defs.dagster_internals import AssetJob, latest_data_versions
+from acctax_assets.defs.materialization_records import RAW
+from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ledger.column_map import ColumnMap
 from acctax_assets.ledger.fingerprints import landing_version
 from acctax_assets.ledger.landing import list_landing_files, month_from_content, month_from_name
-from acctax_assets.defs.dagster_internals import AssetJob, latest_data_versions
-from acctax_assets.defs.materialization_records import RAW
-from acctax_assets.defs.resources import LedgerSettings
 
 DEFAULT_SETTLE_SECONDS = 10.0
 MAX_TAG_LENGTH = 200
@@ -82,7 +81,9 @@ def scan_landing(
                 continue
             scan.content_months[signature] = month
         if month not in partition_keys:
-            scan.unmapped[signature] = f"{relative}: month {month[:7]} is not a partition (before the first month or not finished yet)"
+            scan.unmapped[signature] = (
+                f"{relative}: month {month[:7]} is not a partition (before the first month or not finished yet)"
+            )
             continue
         scan.months.setdefault(month, []).append(path)
     return scan
@@ -137,25 +138,39 @@ def build_ledger_file_sensor(
             requested[month] = run_key
             files = ",".join(scan.files(month, home.landing))
             run_requests.append(
-                RunRequest(run_key=run_key, partition_key=month, tags={"acctax/files": files[:MAX_TAG_LENGTH], "acctax/landing_version": version})
+                RunRequest(
+                    run_key=run_key,
+                    partition_key=month,
+                    tags={"acctax/files": files[:MAX_TAG_LENGTH], "acctax/landing_version": version},
+                )
             )
         seen = previous.get("months", {})
         cursor = json.dumps(
-            {"months": versions, "content": scan.content_months, "unmapped": sorted(scan.unmapped), "requested": requested},
+            {
+                "months": versions,
+                "content": scan.content_months,
+                "unmapped": sorted(scan.unmapped),
+                "requested": requested,
+            },
             ensure_ascii=False,
             sort_keys=True,
         )
         for signature in sorted(set(scan.unmapped) - set(previous.get("unmapped", []))):
             context.log.warning(f"Landing file not ingested: {scan.unmapped[signature]}")
         for month in sorted(set(seen) - set(versions)):
-            context.log.warning(f"All files of {month[:7]} left the landing folder; its assets keep their last materialization.")
+            context.log.warning(
+                f"All files of {month[:7]} left the landing folder; its assets keep their last materialization."
+            )
         if scan.settling:
             context.log.info(f"Waiting for files still being written: {scan.settling}")
         if run_requests:
             return SensorResult(run_requests=run_requests, cursor=cursor)
         problems = f"; {len(scan.unmapped)} file(s) not ingested (see sensor logs)" if scan.unmapped else ""
         return SensorResult(
-            skip_reason=SkipReason(f"Landing content of {len(versions)} month(s) matches raw_ledger's data versions{problems}"), cursor=cursor
+            skip_reason=SkipReason(
+                f"Landing content of {len(versions)} month(s) matches raw_ledger's data versions{problems}"
+            ),
+            cursor=cursor,
         )
 
     return ledger_file_sensor

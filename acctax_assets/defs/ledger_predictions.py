@@ -11,25 +11,34 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
+from acctax_assets.defs.dagster_internals import latest_data_versions
+from acctax_assets.defs.materialization_records import FEATURES, FEATURES_VERSION
+from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.evaluation import valid_threshold
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.predictions import Predictions, PredictionScores, prediction_scores, prediction_table
 from acctax_assets.ml.serialization import serialize_rows
 from acctax_assets.ml.serving import load_served
-from acctax_assets.defs.dagster_internals import latest_data_versions
-from acctax_assets.defs.materialization_records import FEATURES, FEATURES_VERSION
-from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
-from acctax_assets.defs.partitions import ledger_months
-from acctax_assets.defs.resources import LedgerSettings
 
 SHOWN_ROWS = 10
 
 
 class PredictionConfig(Config):
-    batch_size: int = Field(default=16, ge=1, le=4096, description="Rows per forward pass (16 measured fastest for an int8 adapter on CPU; raise it on a GPU)")
-    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: a CUDA GPU when torch sees one, else CPU")
-    quantize: bool = Field(default=True, description="An adapter on CPU runs with int8 dynamic quantization of its linear layers")
+    batch_size: int = Field(
+        default=16,
+        ge=1,
+        le=4096,
+        description="Rows per forward pass (16 measured fastest for an int8 adapter on CPU; raise it on a GPU)",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: a CUDA GPU when torch sees one, else CPU"
+    )
+    quantize: bool = Field(
+        default=True, description="An adapter on CPU runs with int8 dynamic quantization of its linear layers"
+    )
 
 
 def _score_metadata(scores: PredictionScores | None) -> dict[str, object]:
@@ -62,34 +71,51 @@ def ledger_predictions(
     """Proposed code, name, confidence and top-3 for every row; `needs_review` marks the clerk's queue."""
     month = context.partition_key[:7]
     try:
-        served = load_served(model_registry.registry().resolve(), device=config.device, batch_size=config.batch_size, quantize=config.quantize)
+        served = load_served(
+            model_registry.registry().resolve(),
+            device=config.device,
+            batch_size=config.batch_size,
+            quantize=config.quantize,
+        )
         registry_path = settings.acctax_home.storage / REGISTRY_FILE
         if registry_path.exists():
             served.check_registry(LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")))
         texts = serialize_rows(ledger_features, served.text_spec.text_features).astype(str).tolist()
-        threshold = valid_threshold(served.eval_rows, model_settings.review_target_accuracy, model_settings.review_min_auto_rows)
+        threshold = valid_threshold(
+            served.eval_rows, model_settings.review_target_accuracy, model_settings.review_min_auto_rows
+        )
     except AcctaxError as exc:
         raise Failure(description=f"ledger_predictions {month}: {exc}") from exc
     context.log.info(f"Serving {served.label} (registry alias champion)")
     if ledger_features.empty:
-        context.log.warning(f"{month} has no cleaned rows (see rejected_ledger_rows); writing an empty prediction table")
+        context.log.warning(
+            f"{month} has no cleaned rows (see rejected_ledger_rows); writing an empty prediction table"
+        )
         predictions = Predictions.empty()
     else:
         predictions = served.predict(texts)
-        context.log.info(f"{len(texts)} rows predicted in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)")
+        context.log.info(
+            f"{len(texts)} rows predicted in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)"
+        )
     table = prediction_table(ledger_features, predictions, served.registry, threshold, served.label)
     scores = prediction_scores(table, served.registry)
     if scores is not None and scores.unknown_codes:
-        context.log.warning(f"{month} has codes the served model never saw (always counted wrong): {list(scores.unknown_codes)}")
+        context.log.warning(
+            f"{month} has codes the served model never saw (always counted wrong): {list(scores.unknown_codes)}"
+        )
     review_rows = int(table["needs_review"].sum())
     return Output(
         table,
         metadata={
             "rows": len(table),
-            FEATURES_VERSION: latest_data_versions(context.instance, FEATURES, [context.partition_key]).get(context.partition_key, ""),
+            FEATURES_VERSION: latest_data_versions(context.instance, FEATURES, [context.partition_key]).get(
+                context.partition_key, ""
+            ),
             "review_rows": review_rows,
             "review_share": review_rows / len(table) if len(table) else 0.0,
-            "review_by_reason": {reason: int(n) for reason, n in table.loc[table["needs_review"], "review_reason"].value_counts().items()},
+            "review_by_reason": {
+                reason: int(n) for reason, n in table.loc[table["needs_review"], "review_reason"].value_counts().items()
+            },
             "review_threshold": threshold.reported,
             "review_rule": threshold.describe(),
             "rows_per_second": round(predictions.rows_per_second, 1),
@@ -105,5 +131,9 @@ def ledger_predictions(
 
 def _least_confident(table: pd.DataFrame) -> str:
     shown = table.sort_values("confidence").head(SHOWN_ROWS)
-    columns = [c for c in ("party_name", "item", "predicted_code", "predicted_name", "confidence", "review_reason", "true_code") if c in shown]
+    columns = [
+        c
+        for c in ("party_name", "item", "predicted_code", "predicted_name", "confidence", "review_reason", "true_code")
+        if c in shown
+    ]
     return shown[columns].round(3).to_markdown(index=False) if len(shown) else "no rows"

@@ -79,9 +79,17 @@ def _blocking_failure(instance: DagsterInstance, check_key: AssetCheckKey, month
     """The figures of the month's latest evaluation of a check when it failed with ERROR severity (the severity
     that blocks), else None."""
     evaluation = latest_check_evaluation(instance, check_key, month)
-    if not isinstance(evaluation, AssetCheckEvaluation) or evaluation.passed or evaluation.severity != AssetCheckSeverity.ERROR:
+    if (
+        not isinstance(evaluation, AssetCheckEvaluation)
+        or evaluation.passed
+        or evaluation.severity != AssetCheckSeverity.ERROR
+    ):
         return None
-    shown = [f"{name}={value.value}" for name, value in evaluation.metadata.items() if isinstance(value.value, (int, float, str))][:SHOWN_FIGURES]
+    shown = [
+        f"{name}={value.value}"
+        for name, value in evaluation.metadata.items()
+        if isinstance(value.value, (int, float, str))
+    ][:SHOWN_FIGURES]
     return ", ".join(shown)
 
 
@@ -91,8 +99,12 @@ def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatu
     not bad, and the data chain runs its checks with it (the automation waits for data runs in flight)."""
     if not months:
         return MonthStatus()
-    cleaned = instance.get_latest_storage_id_by_partition(CLEANED, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months))
-    features = instance.get_latest_storage_id_by_partition(FEATURES, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months))
+    cleaned = instance.get_latest_storage_id_by_partition(
+        CLEANED, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months)
+    )
+    features = instance.get_latest_storage_id_by_partition(
+        FEATURES, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months)
+    )
     reasons: dict[str, list[str]] = {}
     for check_key, month in check_failed_on_current(instance, blocking_check_keys(), months):
         figures = _blocking_failure(instance, check_key, month)
@@ -100,6 +112,8 @@ def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatu
             reasons.setdefault(month, []).append(f"{check_key.name} failed ({figures})")
     for month in months:
         if month in cleaned and features.get(month, -1) < cleaned[month] and month not in reasons:
-            reasons[month] = ["ledger_features not materialized from the current cleaned_ledger (its run stopped before features)"]
+            reasons[month] = [
+                "ledger_features not materialized from the current cleaned_ledger (its run stopped before features)"
+            ]
     excluded = {month: "; ".join(reasons[month]) for month in sorted(reasons)}
     return MonthStatus(usable=[month for month in months if month not in excluded], excluded=excluded)

@@ -5,12 +5,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from dagster import ConfigurableResource, Field as DagsterField, InitResourceContext, Noneable, StringSource, resource
+from dagster import ConfigurableResource, InitResourceContext, Noneable, StringSource, resource
+from dagster import Field as DagsterField
 from pydantic import Field
 
 from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
-from acctax_assets.ml.model_registry import REGISTERED_MODEL, ModelRegistry, mlflow_ui_url
 from acctax_assets.ml.launch import default_base_model
+from acctax_assets.ml.model_registry import REGISTERED_MODEL, ModelRegistry, mlflow_ui_url
 from acctax_assets.paths import AcctaxHome
 
 EXPERIMENT = "acctax_account_classifier"
@@ -20,16 +21,29 @@ class ModelSettings(ConfigurableResource):
     """Shared by tokenizer and trainer so both always use the same base model."""
 
     base_model: str | None = Field(default=None, description="Local checkpoint dir; default: bundled all-MiniLM-L6-v2")
-    max_classes: int = Field(default=DEFAULT_MAX_CLASSES, ge=2, le=100_000, description="Classifier head size (spare slots included)")
-    min_f1_macro: float = Field(default=0.3, ge=0.0, le=1.0, description="Quality gate of every candidate: test macro F1 floor")
-    max_f1_drop: float = Field(default=0.05, ge=0.0, le=1.0, description="Quality gate: allowed drop of test macro F1 vs the serving champion")
+    max_classes: int = Field(
+        default=DEFAULT_MAX_CLASSES, ge=2, le=100_000, description="Classifier head size (spare slots included)"
+    )
+    min_f1_macro: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="Quality gate of every candidate: test macro F1 floor"
+    )
+    max_f1_drop: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="Quality gate: allowed drop of test macro F1 vs the serving champion"
+    )
     review_target_accuracy: float = Field(
-        default=0.97, gt=0.0, le=1.0,
+        default=0.97,
+        gt=0.0,
+        le=1.0,
         description="Review queue: rows accepted without review must be right this often (on the champion's valid rows); the rest go to review",
     )
-    review_min_auto_rows: int = Field(default=20, ge=1, le=1_000_000, description="Valid rows that must back the chosen review threshold")
+    review_min_auto_rows: int = Field(
+        default=20, ge=1, le=1_000_000, description="Valid rows that must back the chosen review threshold"
+    )
     retrain_after_months: int = Field(
-        default=3, ge=1, le=120, description="retraining_sensor: new labelled months (blocking checks passed) that trigger training_job",
+        default=3,
+        ge=1,
+        le=120,
+        description="retraining_sensor: new labelled months (blocking checks passed) that trigger training_job",
     )
 
     @property
@@ -59,7 +73,9 @@ def dagster_run_in_mlflow(mlflow: Any, dagster_run_id: str) -> Any:
     active = mlflow.active_run()
     if active is not None:
         return active
-    found = mlflow.search_runs(filter_string=f"tags.dagster_run_id = '{dagster_run_id}'", search_all_experiments=True, output_format="list")
+    found = mlflow.search_runs(
+        filter_string=f"tags.dagster_run_id = '{dagster_run_id}'", search_all_experiments=True, output_format="list"
+    )
     if found:
         return mlflow.start_run(run_id=found[0].info.run_id)
     return mlflow.start_run(tags={"dagster_run_id": dagster_run_id})
@@ -69,11 +85,13 @@ def dagster_run_in_mlflow(mlflow: Any, dagster_run_id: str) -> Any:
     config_schema={
         "experiment_name": DagsterField(str, default_value=EXPERIMENT, description="MLflow experiment"),
         "mlflow_tracking_uri": DagsterField(
-            Noneable(StringSource), default_value=None,
+            Noneable(StringSource),
+            default_value=None,
             description="Default: sqlite in $ACCTAX_HOME/mlflow. A URI with credentials goes in as {env: VAR}, so the stored run config holds only the variable's name",
         ),
         "ui_url": DagsterField(
-            Noneable(StringSource), default_value=None,
+            Noneable(StringSource),
+            default_value=None,
             description="MLflow UI that run links in metadata point at. Default: the tracking server (http/https), else `mlflow ui`'s http://127.0.0.1:5000",
         ),
     },
@@ -86,8 +104,15 @@ def mlflow_tracking(context: InitResourceContext) -> Any:
     uri = context.resource_config["mlflow_tracking_uri"] or tracking_uri(home)
     name = context.resource_config["experiment_name"]
     ensure_experiment(uri, name, home.mlflow / "artifacts")
-    config = {"experiment_name": name, "mlflow_tracking_uri": uri, "parent_run_id": None, "mlflow_run_id": None,
-              "env": {}, "env_to_tag": None, "extra_tags": {}}
+    config = {
+        "experiment_name": name,
+        "mlflow_tracking_uri": uri,
+        "parent_run_id": None,
+        "mlflow_run_id": None,
+        "env": {},
+        "env_to_tag": None,
+        "extra_tags": {},
+    }
     shim = SimpleNamespace(log=context.log, dagster_run=context.run, run_id=context.run.run_id, resource_config=config)
     tracking = MlFlow(shim)
     # Read by the assets that link their MLflow run (account_classifier).

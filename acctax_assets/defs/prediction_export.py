@@ -6,9 +6,9 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from acctax_assets.ledger.export import office_layout, write_export
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
+from acctax_assets.ledger.export import office_layout, write_export
 
 
 class ExportConfig(Config):
@@ -30,7 +30,9 @@ def prediction_export(
         layout = office_layout(raw_ledger, ledger_predictions, rejected_ledger_rows)
     except ValueError as exc:
         raise Failure(description=f"prediction_export {month}: {exc}") from exc
-    path = write_export(layout, settings.acctax_home.exports / f"account_proposals_{month}.{config.format}", config.format)
+    path = write_export(
+        layout, settings.acctax_home.exports / f"account_proposals_{month}.{config.format}", config.format
+    )
     review = int((layout["검토필요"] == "Y").sum())
     context.log.info(f"Wrote {len(layout)} rows ({review} to review) to {path}")
     return MaterializeResult(

@@ -10,11 +10,19 @@ run is not relaunched every tick.
 
 import json
 
-from dagster import DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import (
+    DagsterInstance,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
 
+from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.jobs import prediction_job
 from acctax_assets.defs.ledger_file_sensor import load_cursor
-from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import (
     FEATURES,
     FEATURES_VERSION,
@@ -49,18 +57,28 @@ def uncoded_rows(instance: DagsterInstance, month: str) -> int:
 def ledger_prediction_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
     instance = context.instance
     if not champion_promoted(instance):
-        return SkipReason("No champion yet: served_classifier has not promoted a candidate that passed its gate (run training_job)")
+        return SkipReason(
+            "No champion yet: served_classifier has not promoted a candidate that passed its gate (run training_job)"
+        )
     previous = load_cursor(context.cursor)
     requested: dict[str, str] = {}
     requests = []
     for month, version in sorted(latest_data_versions(instance, FEATURES).items()):
-        if uncoded_rows(instance, month) == 0 or latest_metadata(instance, PREDICTIONS, month).get(FEATURES_VERSION) == version:
+        if (
+            uncoded_rows(instance, month) == 0
+            or latest_metadata(instance, PREDICTIONS, month).get(FEATURES_VERSION) == version
+        ):
             continue
         run_key = f"{month}:{version}"
         requested[month] = run_key
         if previous.get(month) != run_key:
-            requests.append(RunRequest(run_key=run_key, partition_key=month, tags={"acctax/trigger": "ledger_prediction_sensor"}))
+            requests.append(
+                RunRequest(run_key=run_key, partition_key=month, tags={"acctax/trigger": "ledger_prediction_sensor"})
+            )
     cursor = json.dumps(requested, sort_keys=True)
     if not requests:
-        return SensorResult(skip_reason=SkipReason("Every month with uncoded rows has proposals for its current ledger_features"), cursor=cursor)
+        return SensorResult(
+            skip_reason=SkipReason("Every month with uncoded rows has proposals for its current ledger_features"),
+            cursor=cursor,
+        )
     return SensorResult(run_requests=requests, cursor=cursor)

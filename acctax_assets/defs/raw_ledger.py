@@ -3,11 +3,11 @@
 import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
 
+from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.fingerprints import landing_version
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.landing import files_for_month, list_landing_files
-from acctax_assets.defs.partitions import ledger_months
-from acctax_assets.defs.resources import LedgerSettings
 
 
 @asset(partitions_def=ledger_months, group_name="ledger", kinds={"pandas", "parquet"})
@@ -31,7 +31,9 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
     raw = combine(ledger_files)
     unknown = sorted({h for f in ledger_files for h in f.mapping.unknown})
     if unknown:
-        context.log.warning(f"Unknown columns kept as snake_case: {unknown}. Map them in {home.column_map_override} if they matter.")
+        context.log.warning(
+            f"Unknown columns kept as snake_case: {unknown}. Map them in {home.column_map_override} if they matter."
+        )
     for warning in (w for f in ledger_files for w in f.warnings):
         context.log.warning(warning)
     files_table = pd.DataFrame(

@@ -25,20 +25,25 @@ from dagster import (
     sensor,
 )
 
+from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.jobs import ledger_data_job, training_job
 from acctax_assets.defs.ledger_file_sensor import MAX_TAG_LENGTH
-from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import (
     CLEANED,
     FEATURES,
+    MonthStatus,
     cleaned_row_counts,
     consumed_month_versions,
-    MonthStatus,
     month_status,
 )
 from acctax_assets.defs.ml_resources import ModelSettings
 
-ACTIVE_RUN_STATUSES = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+ACTIVE_RUN_STATUSES = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 RETRAINING_CRON = "0 3 2 * *"
 OFFICE_TIMEZONE = "Asia/Seoul"
 
@@ -60,7 +65,10 @@ class ChangedMonths:
         return "retrain:" + hashlib.sha1(pairs.encode()).hexdigest()[:16]
 
     def tags(self, trigger: str) -> dict[str, str]:
-        tags = {"acctax/trigger": trigger, "acctax/changed_months": ",".join(month[:7] for month in self.months)[:MAX_TAG_LENGTH]}
+        tags = {
+            "acctax/trigger": trigger,
+            "acctax/changed_months": ",".join(month[:7] for month in self.months)[:MAX_TAG_LENGTH],
+        }
         if self.status.excluded:
             tags["acctax/excluded_months"] = ",".join(month[:7] for month in self.status.excluded)[:MAX_TAG_LENGTH]
         return tags
@@ -68,7 +76,11 @@ class ChangedMonths:
 
 def labelled_months(instance: DagsterInstance) -> list[str]:
     """Months whose latest cleaned_ledger holds labelled rows."""
-    return sorted(month for month in instance.get_materialized_partitions(CLEANED) if cleaned_row_counts(instance, month).get("labelled_rows", 0) > 0)
+    return sorted(
+        month
+        for month in instance.get_materialized_partitions(CLEANED)
+        if cleaned_row_counts(instance, month).get("labelled_rows", 0) > 0
+    )
 
 
 def changed_labelled_months(instance: DagsterInstance) -> ChangedMonths:
@@ -92,7 +104,9 @@ def retraining_request(instance: DagsterInstance, minimum_months: int, trigger: 
     if data_runs:
         return SkipReason(f"{data_runs} ledger_data_job run(s) queued or running; deciding once the data layer settled")
     changed = changed_labelled_months(instance)
-    left_out = f"; left out (blocking checks): {'; '.join(changed.status.excluded_lines())}" if changed.status.excluded else ""
+    left_out = (
+        f"; left out (blocking checks): {'; '.join(changed.status.excluded_lines())}" if changed.status.excluded else ""
+    )
     if len(changed.months) < minimum_months:
         return SkipReason(
             f"{len(changed.months)} labelled month(s) changed since the last ledger_dataset; retraining needs {minimum_months}{left_out}"

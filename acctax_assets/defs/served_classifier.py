@@ -9,13 +9,16 @@ resolves when it runs (so moving the alias back is a rollback).
 
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, ResourceParam, asset
 
+from acctax_assets.defs.artifact_io_managers import SavedDataset
+from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings, dagster_run_in_mlflow
+from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.baseline import BaselineRef
@@ -24,9 +27,6 @@ from acctax_assets.ml.ensemble import EnsembleRef
 from acctax_assets.ml.model_registry import CHALLENGER, CHAMPION, ModelRegistry
 from acctax_assets.ml.reports import confusion_matrix_png, inline_png, reliability_png
 from acctax_assets.versioned_dirs import VersionedDirs
-from acctax_assets.defs.artifact_io_managers import SavedDataset
-from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings, dagster_run_in_mlflow
-from acctax_assets.defs.resources import LedgerSettings
 
 COMPARISON_FILE = "comparison.csv"
 DECISION_FILE = "decision.json"
@@ -35,8 +35,20 @@ DECISION_FILE = "decision.json"
 def candidates(adapter: AdapterRef, baseline: BaselineRef, ensemble: EnsembleRef) -> list[Candidate]:
     spec = ensemble.spec()
     return [
-        Candidate("adapter", adapter.version, adapter.path, str(adapter.text_spec().ledger_dataset_version), adapter.eval_outputs()),
-        Candidate("baseline", baseline.version, baseline.path, str(baseline.metrics()["dataset_version"]), baseline.eval_outputs()),
+        Candidate(
+            "adapter",
+            adapter.version,
+            adapter.path,
+            str(adapter.text_spec().ledger_dataset_version),
+            adapter.eval_outputs(),
+        ),
+        Candidate(
+            "baseline",
+            baseline.version,
+            baseline.path,
+            str(baseline.metrics()["dataset_version"]),
+            baseline.eval_outputs(),
+        ),
         Candidate("ensemble", ensemble.version, ensemble.path, spec.dataset_version, ensemble.eval_outputs()),
     ]
 
@@ -45,8 +57,12 @@ def register(registry: ModelRegistry, decision: Decision, run_id: str | None) ->
     """Every comparable candidate becomes a registry version; champion/challenger aliases follow the decision."""
     versions = {
         verdict.card.candidate.name: registry.register(
-            verdict.card.candidate.kind, verdict.card.candidate.version, verdict.card.candidate.path,
-            verdict.card.candidate.dataset_version, verdict.card.figures, run_id,
+            verdict.card.candidate.kind,
+            verdict.card.candidate.version,
+            verdict.card.candidate.path,
+            verdict.card.candidate.dataset_version,
+            verdict.card.figures,
+            run_id,
         )
         for verdict in decision.verdicts
         if verdict.card.candidate.dataset_version == decision.dataset_version
@@ -60,15 +76,24 @@ def write_report(folder: Path, decision: Decision, cards: list[Scorecard]) -> No
     """Comparison table, decision and the two plots, as one atomic version (also logged to MLflow)."""
     decision.table().to_csv(folder / COMPARISON_FILE, index=False)
     champion = decision.champion
-    (folder / DECISION_FILE).write_text(json.dumps({
-        "champion": champion.candidate.name,
-        "registry_version": decision.registry_versions[champion.candidate.name],
-        "challenger": decision.challenger.candidate.name if decision.challenger else None,
-        "reason": decision.reason,
-        "dataset_version": decision.dataset_version,
-    }, ensure_ascii=False, indent=2), encoding="utf-8")
+    (folder / DECISION_FILE).write_text(
+        json.dumps(
+            {
+                "champion": champion.candidate.name,
+                "registry_version": decision.registry_versions[champion.candidate.name],
+                "challenger": decision.challenger.candidate.name if decision.challenger else None,
+                "reason": decision.reason,
+                "dataset_version": decision.dataset_version,
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     confusion_matrix_png(champion.reports["test"], folder / "confusion_matrix_test.png")
-    reliability_png({card.candidate.name: card.evaluation.reliability for card in cards}, folder / "reliability_test.png")
+    reliability_png(
+        {card.candidate.name: card.evaluation.reliability for card in cards}, folder / "reliability_test.png"
+    )
 
 
 @asset(group_name="ml", kinds={"mlflow"})
@@ -87,10 +112,14 @@ def served_classifier(
     registry = model_registry.registry()
     labels = ledger_dataset.registry()
     train_labels = np.asarray(ledger_dataset.load()["train"]["label"])
-    train_counts = {labels.codes[i]: int(n) for i, n in enumerate(np.bincount(train_labels, minlength=labels.used)) if n}
+    train_counts = {
+        labels.codes[i]: int(n) for i, n in enumerate(np.bincount(train_labels, minlength=labels.used)) if n
+    }
     try:
         cards = [
-            score_candidate(c, labels, train_counts, model_settings.review_target_accuracy, model_settings.review_min_auto_rows)
+            score_candidate(
+                c, labels, train_counts, model_settings.review_target_accuracy, model_settings.review_min_auto_rows
+            )
             for c in candidates(account_classifier, baseline_classifier, ensemble_classifier)
         ]
         gate = QualityGate(model_settings.min_f1_macro, model_settings.max_f1_drop)
@@ -99,12 +128,14 @@ def served_classifier(
         decision = register(registry, decision, run.info.run_id)
     except AcctaxError as exc:
         raise Failure(description=f"served_classifier: {exc}") from exc
-    version = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
+    version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
     folder = VersionedDirs(settings.acctax_home.storage / "served_classifier").publish(
         version, lambda target: write_report(target, decision, cards)
     )
     for card in cards:
-        mlflow.log_metrics({f"{card.candidate.kind}_{key}": value for key, value in card.figures.items() if np.isfinite(value)})
+        mlflow.log_metrics(
+            {f"{card.candidate.kind}_{key}": value for key, value in card.figures.items() if np.isfinite(value)}
+        )
     mlflow.log_artifacts(str(folder), artifact_path="served_classifier")
     champion = decision.champion
     champion_version = decision.registry_versions[champion.candidate.name]
@@ -121,10 +152,26 @@ def served_classifier(
             "challenger": decision.challenger.candidate.name if decision.challenger else "none",
             "reason": decision.reason,
             "comparison": MetadataValue.md(decision.table().round(4).to_markdown(index=False)),
-            "confusion_matrix_test": MetadataValue.md(inline_png(folder / "confusion_matrix_test.png", f"confusion matrix of {champion.candidate.name} on test")),
-            "reliability_test": MetadataValue.md(inline_png(folder / "reliability_test.png", "reliability of every candidate on test")),
+            "confusion_matrix_test": MetadataValue.md(
+                inline_png(
+                    folder / "confusion_matrix_test.png", f"confusion matrix of {champion.candidate.name} on test"
+                )
+            ),
+            "reliability_test": MetadataValue.md(
+                inline_png(folder / "reliability_test.png", "reliability of every candidate on test")
+            ),
             "review_rule": champion.evaluation.threshold.describe(),
-            **{key: figures[key] for key in ("valid_f1_macro", "test_f1_macro", "test_accuracy", "review_threshold", "test_review_share", "test_error_capture")},
+            **{
+                key: figures[key]
+                for key in (
+                    "valid_f1_macro",
+                    "test_f1_macro",
+                    "test_accuracy",
+                    "review_threshold",
+                    "test_review_share",
+                    "test_error_capture",
+                )
+            },
             "dataset_version": decision.dataset_version,
             "path": MetadataValue.path(str(folder)),
             "rollback": f"acctax champion --set <registry version> (versions: acctax champion); or move alias {CHAMPION!r} in the MLflow UI",

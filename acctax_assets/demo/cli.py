@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out if args.out is not None else AcctaxHome.from_env().landing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    paths = write_demo_ledger(out_dir, months + unlabelled, args.rows_per_month, args.seed, args.encoding, xlsx_months, unlabelled)
+    paths = write_demo_ledger(
+        out_dir, months + unlabelled, args.rows_per_month, args.seed, args.encoding, xlsx_months, unlabelled
+    )
     logger.info("wrote %d files with %d rows each to %s", len(paths), args.rows_per_month, out_dir)
     return 0

@@ -102,7 +102,12 @@ def write_demo_ledger(
             fmt = file_encoding
         logger.info(
             "wrote %s: %d rows (%s, dates YYYY%sMM%sDD, thousands separators %s)",
-            path, len(frame), fmt, date_separator, date_separator, "on" if thousands else "off",
+            path,
+            len(frame),
+            fmt,
+            date_separator,
+            date_separator,
+            "on" if thousands else "off",
         )
         written.append(path)
     return written

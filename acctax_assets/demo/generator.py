@@ -232,7 +232,12 @@ def generate_month(month: str, rows: int, seed: int) -> DemoMonth:
     item = world.item_text[item_idx]
     # "외 n건" (and n more) or a quantity; an item already ending in "외" only gets the count.
     suffix_pool = np.array(
-        ("", *(f" 외 {k}건" for k in range(1, 10)), *(f" {q}개" for q in range(2, 21)), *(f" {k}건" for k in range(1, 10))),
+        (
+            "",
+            *(f" 외 {k}건" for k in range(1, 10)),
+            *(f" {q}개" for q in range(2, 21)),
+            *(f" {k}건" for k in range(1, 10)),
+        ),
         dtype=object,
     )
     u_suffix = rng.random(base)

@@ -12,7 +12,6 @@ import numpy as np
 
 from acctax_assets.ledger.schema import DOCUMENT_TYPES, DR_CR, KOREAN_HEADERS, TAXPAYER_TYPES, VAT_TYPES
 
-
 WRITER_COLUMN = "작성자"
 REMARK_COLUMN = "비고"
 # Columns a real export carries that the column map does not know; readers must keep and report them.

@@ -164,7 +164,9 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     typed, invalid = _typed(raw)
     verdicts = _Verdicts(raw.index)
     if SUMMARY_CELL in raw.columns:
-        verdicts.reject(raw[SUMMARY_CELL] != "", "summary_row", lambda rows: "totals line marked " + raw.loc[rows, SUMMARY_CELL])
+        verdicts.reject(
+            raw[SUMMARY_CELL] != "", "summary_row", lambda rows: "totals line marked " + raw.loc[rows, SUMMARY_CELL]
+        )
     verdicts.reject(raw[PARSE_ERROR] != "", "malformed_line", lambda rows: raw.loc[rows, PARSE_ERROR])
 
     date = typed["date"]
@@ -172,7 +174,9 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     verdicts.reject(raw_date.isna(), "missing_date", "date is empty")
     verdicts.reject(date.isna(), "invalid_date", _quoted("date", raw["date"]))
     period = pd.Period(month, freq="M")
-    verdicts.reject(date.dt.to_period("M") != period, "date_outside_month", _quoted("date", raw["date"], f" not in {period}"))
+    verdicts.reject(
+        date.dt.to_period("M") != period, "date_outside_month", _quoted("date", raw["date"], f" not in {period}")
+    )
 
     # An empty VAT is 0; an empty supply amount is total - VAT, an empty total supply + VAT.
     supply, vat, total = (typed[c] for c in AMOUNT_COLUMNS)
@@ -185,14 +189,22 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     supply = supply.fillna(total - vat)
     total = total.fillna(supply + vat)
     for column, values in (("supply_amount", supply), ("vat_amount", vat), ("total_amount", total)):
-        verdicts.reject(values.abs() > rules.max_abs_amount, "amount_outlier", _quoted(column, values, f" beyond ±{rules.max_abs_amount}"))
+        verdicts.reject(
+            values.abs() > rules.max_abs_amount,
+            "amount_outlier",
+            _quoted(column, values, f" beyond ±{rules.max_abs_amount}"),
+        )
     gap = (supply + vat - total).abs()
     verdicts.reject(gap > rules.amount_tolerance, "amount_mismatch", _quoted("supply+vat-total", supply + vat - total))
 
     labelled = raw[SOURCE_LABELLED].astype(bool)
     label = typed[LABEL_COLUMN]
     verdicts.reject(labelled & label.isna(), "missing_label", "acct_code is empty")
-    verdicts.reject(labelled & ~label.str.fullmatch(r"\d{5}", na=False), "invalid_label", _quoted(LABEL_COLUMN, label, " is not 5 digits"))
+    verdicts.reject(
+        labelled & ~label.str.fullmatch(r"\d{5}", na=False),
+        "invalid_label",
+        _quoted(LABEL_COLUMN, label, " is not 5 digits"),
+    )
 
     typed["supply_amount"], typed["vat_amount"], typed["total_amount"] = supply, vat, total
     duplicate, detail = _duplicates(typed, verdicts.accepted, raw)

@@ -13,7 +13,14 @@ from typing import Literal
 import pandas as pd
 
 from acctax_assets.atomic_writes import replace_file
-from acctax_assets.ledger.schema import KOREAN_HEADERS, LABEL_COLUMN, LABEL_NAME_COLUMN, LINEAGE_COLUMNS, SOURCE_FILE, SOURCE_ROW
+from acctax_assets.ledger.schema import (
+    KOREAN_HEADERS,
+    LABEL_COLUMN,
+    LABEL_NAME_COLUMN,
+    LINEAGE_COLUMNS,
+    SOURCE_FILE,
+    SOURCE_ROW,
+)
 
 ExportFormat = Literal["csv", "xlsx"]
 KEY = [SOURCE_FILE, SOURCE_ROW]
@@ -39,7 +46,11 @@ def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.Dat
     """Raw rows in file/row order with Korean headers and the proposal; rejected rows get `review_reason`
     `rejected:<reason>` and no proposal. Raises if a raw row is neither predicted nor rejected."""
     proposals = predictions[[*KEY, *[c for c in PROPOSAL_HEADERS if c in predictions.columns]]]
-    reasons = rejected[[*KEY, "reject_reason"]].drop_duplicates(KEY) if len(rejected) else pd.DataFrame(columns=[*KEY, "reject_reason"])
+    reasons = (
+        rejected[[*KEY, "reject_reason"]].drop_duplicates(KEY)
+        if len(rejected)
+        else pd.DataFrame(columns=[*KEY, "reject_reason"])
+    )
     merged = raw.merge(proposals, on=KEY, how="left", validate="one_to_one").merge(
         reasons.astype({SOURCE_ROW: raw[SOURCE_ROW].dtype}), on=KEY, how="left", validate="one_to_one"
     )
@@ -52,16 +63,28 @@ def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.Dat
         )
     rejected_rows = merged["reject_reason"].notna()
     merged["needs_review"] = merged["needs_review"].astype("boolean").fillna(True)
-    merged["review_reason"] = merged["review_reason"].astype("string").mask(rejected_rows, "rejected:" + merged["reject_reason"].astype("string"))
+    merged["review_reason"] = (
+        merged["review_reason"]
+        .astype("string")
+        .mask(rejected_rows, "rejected:" + merged["reject_reason"].astype("string"))
+    )
     merged["needs_review"] = merged["needs_review"].map({True: "Y", False: "N"})
     original = [c for c in raw.columns if c not in LINEAGE_COLUMNS]
-    layout = merged[[*original, *[c for c in PROPOSAL_HEADERS if c in merged.columns], *KEY]].sort_values(KEY, kind="stable")
-    headers = {**{c: KOREAN_HEADERS.get(c, c) for c in original}, **ORIGINAL_LABEL_HEADERS, **PROPOSAL_HEADERS, **LINEAGE_HEADERS}
+    layout = merged[[*original, *[c for c in PROPOSAL_HEADERS if c in merged.columns], *KEY]].sort_values(
+        KEY, kind="stable"
+    )
+    headers = {
+        **{c: KOREAN_HEADERS.get(c, c) for c in original},
+        **ORIGINAL_LABEL_HEADERS,
+        **PROPOSAL_HEADERS,
+        **LINEAGE_HEADERS,
+    }
     return layout.rename(columns=headers).reset_index(drop=True)
 
 
 def write_export(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
     """CSV in UTF-8 with BOM (Excel and 더존 read it as Korean) or XLSX; written to a temp file and renamed."""
+
     def write(temp: Path) -> None:
         if fmt == "csv":
             frame.to_csv(temp, index=False, encoding="utf-8-sig")

@@ -87,10 +87,16 @@ def amount_features(cleaned: pd.DataFrame) -> pd.DataFrame:
     vat = cleaned["vat_amount"].astype("int64")
     magnitude = total.abs().to_numpy(dtype="float64")
     log_bucket = np.floor(np.log10(np.maximum(magnitude, 1.0))).astype("int64")
-    ratio = np.divide(vat.to_numpy(dtype="float64"), supply.to_numpy(dtype="float64"),
-                      out=np.zeros(len(total)), where=supply.to_numpy() != 0)
+    ratio = np.divide(
+        vat.to_numpy(dtype="float64"),
+        supply.to_numpy(dtype="float64"),
+        out=np.zeros(len(total)),
+        where=supply.to_numpy() != 0,
+    )
     vat_band = np.where(vat.to_numpy() == 0, "none", np.where(np.abs(ratio - 0.1) <= 0.01, "standard_10pct", "other"))
-    rank = pd.Series(magnitude, index=cleaned.index).groupby(cleaned["company_name"].fillna(""), sort=False).rank(pct=True)
+    rank = (
+        pd.Series(magnitude, index=cleaned.index).groupby(cleaned["company_name"].fillna(""), sort=False).rank(pct=True)
+    )
     band = np.clip(np.ceil(rank.to_numpy() * 4).astype("int64") - 1, 0, 3)
     return pd.DataFrame(
         {
@@ -107,7 +113,9 @@ def build_features(cleaned: pd.DataFrame, features: Sequence[str] = DEFAULT_FEAT
     """Identity columns, then `features` in the configured order, then the label columns when present."""
     leaked = [f for f in features if f in LABEL_COLUMNS]
     if leaked:
-        raise FeatureConfigError(f"features {leaked} are the label or its name and would leak it; remove them from the feature list")
+        raise FeatureConfigError(
+            f"features {leaked} are the label or its name and would leak it; remove them from the feature list"
+        )
     if len(set(features)) != len(features):
         raise FeatureConfigError(f"feature list names a feature twice: {list(features)}")
     derived = pd.concat([calendar_features(cleaned["date"]), amount_features(cleaned)], axis=1)

@@ -42,8 +42,13 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _SPREADSHEET_XML = "urn:schemas-microsoft-com:office:spreadsheet"
 # What each suffix is expected to hold; a file whose bytes say otherwise is read for what it is, with a warning.
 _EXPECTED_KIND = {".csv": "text", ".tsv": "text", ".txt": "text", ".xlsx": "xlsx", ".xls": "xls", ".parquet": "parquet"}
-_KIND_NAMES = {"text": "delimited text", "xlsx": "an XLSX workbook", "xls": "a legacy XLS workbook",
-               "html": "an HTML table", "parquet": "a Parquet file"}
+_KIND_NAMES = {
+    "text": "delimited text",
+    "xlsx": "an XLSX workbook",
+    "xls": "a legacy XLS workbook",
+    "html": "an HTML table",
+    "parquet": "a Parquet file",
+}
 _BLANK_LINE = re.compile(r"\n[ \t,]*(?:\r?\n|$)")
 _BLANK_FIRST_LINE = re.compile(r"[ \t,]*(?:\r?\n|$)")
 # Separates files parsed together; a file holding this control character is parsed alone.
@@ -156,7 +161,9 @@ def _text_header(text: str, delimiter: str, known: KnownHeaders) -> tuple[Header
         while position >= 0:
             candidates.add(bisect.bisect_right(ends, position))
             position = text.find(date, position + 1, top_end)
-    header = find_header(((i, next(csv.reader([lines[i]], delimiter=delimiter), [])) for i in sorted(candidates)), known)
+    header = find_header(
+        ((i, next(csv.reader([lines[i]], delimiter=delimiter), [])) for i in sorted(candidates)), known
+    )
     if header is not None and not any(line.count('"') % 2 for line in lines[: header.index + 1]):
         return header, ends
     records, ends = _top_records(text, delimiter)
@@ -173,7 +180,7 @@ def _text_sheet(path: Path, text: str, truncated: bool, known: KnownHeaders) -> 
     header, ends = found[delimiter]
 
     def below(chosen: Header) -> TextBody:
-        return TextBody(path, text[ends[chosen.index]:], delimiter, len(chosen.cells), chosen.index + 2, truncated)
+        return TextBody(path, text[ends[chosen.index] :], delimiter, len(chosen.cells), chosen.index + 2, truncated)
 
     return Sheet(
         name=None,
@@ -227,7 +234,9 @@ def _arrow_tables(texts: list[str], delimiter: str, width: int) -> list[pa.Table
         table = pa_csv.read_csv(
             io.BytesIO(joined.encode("utf-8")),
             read_options=pa_csv.ReadOptions(column_names=names),
-            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=note_malformed),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=note_malformed
+            ),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
                 strings_can_be_null=False,
@@ -244,7 +253,7 @@ def _arrow_tables(texts: list[str], delimiter: str, width: int) -> list[pa.Table
         return None
     starts = np.concatenate([[0], sentinels + 1])
     stops = np.concatenate([sentinels, [table.num_rows]])
-    return [table.slice(start, stop - start) for start, stop in zip(starts, stops)]
+    return [table.slice(start, stop - start) for start, stop in zip(starts, stops, strict=True)]
 
 
 def _csv_checked(body: TextBody) -> Cells:
@@ -273,9 +282,12 @@ def _csv_checked(body: TextBody) -> Cells:
         elif len(row) > width:
             errors[index] = f"line has {len(row)} fields, header has {width}; extra: {row[width:]!r}"
             del row[width:]
-    columns = list(zip(*(row for _, row in numbered))) or [()] * width
-    return Cells([_text_array(column) for column in columns], _text_array(errors),
-                  np.array([number for number, _ in numbered], dtype=np.int64))
+    columns = list(zip(*(row for _, row in numbered), strict=True)) or [()] * width
+    return Cells(
+        [_text_array(column) for column in columns],
+        _text_array(errors),
+        np.array([number for number, _ in numbered], dtype=np.int64),
+    )
 
 
 def parse_text(bodies: list[TextBody]) -> list[Cells]:
@@ -293,10 +305,10 @@ def parse_text(bodies: list[TextBody]) -> list[Cells]:
         if together is None:
             alone = [_arrow_tables([text], delimiter, width) if len(texts) > 1 else None for text in texts]
             together = [table[0] if table else None for table in alone]
-        for index, table in zip(members, together):
+        for index, table in zip(members, together, strict=True):
             tables[index] = table
     parsed = []
-    for body, table in zip(bodies, tables):
+    for body, table in zip(bodies, tables, strict=True):
         if table is None:
             cells = _csv_checked(body)
         else:
@@ -329,7 +341,9 @@ def _cell_text(value: object) -> str:
 def _grid_sheet(name: str | None, columns: list[pa.Array], known: KnownHeaders, first_row: int = 1) -> Sheet:
     """A sheet held as text columns (all its rows, top to bottom, the first being spreadsheet row `first_row`);
     blank rows are dropped from the body but keep their place in the numbering."""
-    top = [list(row) for row in zip(*(column.slice(0, HEADER_SEARCH_ROWS).to_pylist() for column in columns))]
+    top = [
+        list(row) for row in zip(*(column.slice(0, HEADER_SEARCH_ROWS).to_pylist() for column in columns), strict=False)
+    ]
     filled = pa.repeat(False, max((len(column) for column in columns), default=0))
     for column in columns:
         filled = pc.or_(filled, pc.not_equal(pc.utf8_trim_whitespace(column), ""))
@@ -355,15 +369,25 @@ def _grid_sheet(name: str | None, columns: list[pa.Array], known: KnownHeaders, 
 def _excel_sheets(path: Path, data: bytes, kind: str, known: KnownHeaders) -> list[Sheet]:
     """Every sheet of an XLSX (openpyxl) or XLS (xlrd) workbook, blank rows kept so row numbers match Excel."""
     try:
-        book = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, na_filter=False,
-                             engine="openpyxl" if kind == "xlsx" else "xlrd")
+        book = pd.read_excel(
+            io.BytesIO(data),
+            sheet_name=None,
+            header=None,
+            dtype=object,
+            na_filter=False,
+            engine="openpyxl" if kind == "xlsx" else "xlrd",
+        )
     except _EXCEL_READ_ERRORS as exc:
         what = (
             "cannot be read as XLSX: a ZIP archive that is not a complete workbook (truncated, still being copied, or damaged?)"
             if kind == "xlsx"
             else "cannot be read as XLS: an OLE2 (legacy Office) file but not a readable workbook (password-protected or damaged?)"
         )
-        raise LedgerFileError(path, f"{what} ({exc})", f"copy the file again, or open it in Excel, remove any password and save it as .xlsx, or {_REEXPORT}") from exc
+        raise LedgerFileError(
+            path,
+            f"{what} ({exc})",
+            f"copy the file again, or open it in Excel, remove any password and save it as .xlsx, or {_REEXPORT}",
+        ) from exc
     return [
         _grid_sheet(str(name), [_text_array(frame[column].map(_cell_text)) for column in frame.columns], known)
         for name, frame in book.items()
@@ -436,7 +460,9 @@ def open_sheets(path: Path, data: bytes, known: KnownHeaders) -> tuple[str, str,
     if text.lstrip("\ufeff \t\r\n")[:1] != "<":
         return "text", encoding, [_text_sheet(path, text, truncated, known)]
     if not re.search(r"<table", text, re.IGNORECASE):
-        what = "an Excel 2003 XML spreadsheet" if _SPREADSHEET_XML in text[:8192] else "markup (HTML/XML) without a table"
+        what = (
+            "an Excel 2003 XML spreadsheet" if _SPREADSHEET_XML in text[:8192] else "markup (HTML/XML) without a table"
+        )
         raise LedgerFileError(path, f"is {what}, not a table", f"open it in Excel and save it as .xlsx, or {_REEXPORT}")
     return "html", encoding, _html_sheets(path, text, known)
 

@@ -87,7 +87,9 @@ def describe_rows(sheet: SheetTop, shown: int = 8, cells: int = 6) -> str:
     for number, row in enumerate(sheet.top()[:shown], start=sheet.first_row):
         filled = [cell.strip() for cell in row if cell.strip()]
         more = ", …" if len(filled) > cells else ""
-        described.append(f"row {number}: " + (f"[{', '.join(repr(c) for c in filled[:cells])}{more}]" if filled else "(blank)"))
+        described.append(
+            f"row {number}: " + (f"[{', '.join(repr(c) for c in filled[:cells])}{more}]" if filled else "(blank)")
+        )
     return "; ".join(described) if described else "(no rows)"
 
 

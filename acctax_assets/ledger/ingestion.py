@@ -126,7 +126,9 @@ def _tables_of(path: Path, column_map: ColumnMap, landing: Path) -> list[_Table]
     disguised = disguise(path, kind)
     filled = [sheet for sheet in sheets if not sheet.blank]
     if not filled:
-        raise LedgerFileError(path, "holds no cells (every sheet is empty)", "re-export it or delete it from the landing folder")
+        raise LedgerFileError(
+            path, "holds no cells (every sheet is empty)", "re-export it or delete it from the landing folder"
+        )
     if not any(sheet.header for sheet in filled):
         raise LedgerFileError(
             path,
@@ -140,8 +142,10 @@ def _tables_of(path: Path, column_map: ColumnMap, landing: Path) -> list[_Table]
     for sheet in filled:
         label = f"{relative}#{sheet.name}" if len(filled) > 1 and sheet.name else relative
         if sheet.header is None:
-            notes.append(f"{label}: no ledger header in its first {HEADER_SEARCH_ROWS} rows; sheet skipped "
-                         f"({describe_rows(sheet, shown=3)})")
+            notes.append(
+                f"{label}: no ledger header in its first {HEADER_SEARCH_ROWS} rows; sheet skipped "
+                f"({describe_rows(sheet, shown=3)})"
+            )
             continue
         tables.append(_Table(path, label, kind, encoding, sheet, sheet.header, sheet.below(sheet.header), []))
     return [replace(tables[0], notes=notes), *tables[1:]]
@@ -153,7 +157,7 @@ def _named_columns(header: list[str], cells: Cells) -> tuple[list[str], list[pa.
     if all(name.strip() for name in header):
         return header, list(cells.columns)
     names, columns = [], []
-    for position, (name, column) in enumerate(zip(header, cells.columns), start=1):
+    for position, (name, column) in enumerate(zip(header, cells.columns, strict=False), start=1):
         if not name.strip():
             if len(column) == 0 or pc.all(pc.equal(pc.utf8_trim_whitespace(column), "")).as_py():
                 continue
@@ -187,7 +191,9 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
         required = "; ".join(describe_required(group) for group in missing)
         raise LedgerFileError(label, f"missing required column(s) {required}; headers found: {names}", _MAP_FIX)
     count = len(cells.rows)
-    summary = _summary_cells(columns, canonical.index("date"), count) if cells.may_have_totals and count else no_errors(count)
+    summary = (
+        _summary_cells(columns, canonical.index("date"), count) if cells.may_have_totals and count else no_errors(count)
+    )
     warnings = table.notes + [
         f"{label}: rows {first_row + header.index} and {first_row + index} both look like a header "
         f"({header.known} and {known} known columns); row {first_row + header.index} is used. "

@@ -113,4 +113,3 @@ def parse_codes(values: pd.Series) -> pd.Series:
     """Code cells as strings without spreadsheet artefacts: `81100.0` -> `81100`, blanks -> NA."""
     text = blank_to_na(values)
     return text.str.replace(r"\.0+$", "", regex=True)
-

@@ -83,7 +83,11 @@ def rejected_share(raw_rows: int, rejected: pd.DataFrame, warn_above: float, err
 def duplicate_rate(raw_rows: int, rejected: pd.DataFrame, max_share: float) -> Verdict:
     duplicates = int((rejected[REJECT_REASON] == "duplicate").sum()) if len(rejected) else 0
     share = _share(duplicates, raw_rows)
-    return Verdict(passed=share <= max_share, severity="WARN", metadata={"duplicates": duplicates, "duplicate_share": round(share, 4)})
+    return Verdict(
+        passed=share <= max_share,
+        severity="WARN",
+        metadata={"duplicates": duplicates, "duplicate_share": round(share, 4)},
+    )
 
 
 def label_format(cleaned: pd.DataFrame) -> Verdict:
@@ -92,7 +96,11 @@ def label_format(cleaned: pd.DataFrame) -> Verdict:
     bad = labelled & ~cleaned[LABEL_COLUMN].astype(TEXT).str.fullmatch(r"\d{5}", na=False)
     return Verdict(
         passed=not bad.any(),
-        metadata={"labelled_rows": int(labelled.sum()), "bad_labels": int(bad.sum()), "classes": int(cleaned.loc[labelled, LABEL_COLUMN].nunique())},
+        metadata={
+            "labelled_rows": int(labelled.sum()),
+            "bad_labels": int(bad.sum()),
+            "classes": int(cleaned.loc[labelled, LABEL_COLUMN].nunique()),
+        },
     )
 
 
@@ -103,7 +111,11 @@ def amount_consistency(cleaned: pd.DataFrame, tolerance: int, max_abs_amount: in
     outliers = pd.concat([cleaned[c].abs() > max_abs_amount for c in AMOUNT_COLUMNS], axis=1).any(axis=1)
     return Verdict(
         passed=not (mismatched.any() or outliers.any()),
-        metadata={"mismatched_rows": int(mismatched.sum()), "outlier_rows": int(outliers.sum()), "tolerance_krw": tolerance},
+        metadata={
+            "mismatched_rows": int(mismatched.sum()),
+            "outlier_rows": int(outliers.sum()),
+            "tolerance_krw": tolerance,
+        },
     )
 
 
@@ -115,7 +127,11 @@ def null_rates(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, float]:
 def feature_null_rates(features: pd.DataFrame, key_features: Sequence[str], max_null_rate: float) -> Verdict:
     rates = null_rates(features, [f for f in key_features if f in features.columns])
     too_high = {f: r for f, r in rates.items() if r > max_null_rate}
-    return Verdict(passed=not too_high, severity="WARN", metadata={"null_rates": rates, "above_limit": too_high, "limit": max_null_rate})
+    return Verdict(
+        passed=not too_high,
+        severity="WARN",
+        metadata={"null_rates": rates, "above_limit": too_high, "limit": max_null_rate},
+    )
 
 
 def feature_columns(features: pd.DataFrame, configured: Sequence[str]) -> Verdict:

@@ -50,10 +50,22 @@ def train_baseline(texts: Sequence[str], labels: Sequence[int], settings: Baseli
 
     pipeline = Pipeline(
         [
-            ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(settings.ngram_min, settings.ngram_max),
-                                      max_features=settings.max_features, sublinear_tf=True, dtype=np.float32)),
-            ("logreg", LogisticRegression(C=settings.c, max_iter=settings.max_iter,
-                                          class_weight="balanced" if settings.balanced else None)),
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(settings.ngram_min, settings.ngram_max),
+                    max_features=settings.max_features,
+                    sublinear_tf=True,
+                    dtype=np.float32,
+                ),
+            ),
+            (
+                "logreg",
+                LogisticRegression(
+                    C=settings.c, max_iter=settings.max_iter, class_weight="balanced" if settings.balanced else None
+                ),
+            ),
         ]
     )
     return pipeline.fit(list(texts), list(labels))
@@ -99,7 +111,9 @@ class BaselineModel:
         self.registry.save(folder / REGISTRY_FILE)
         self.eval_outputs.save(folder)
         self.text_spec.save(folder)
-        (folder / BASELINE_METRICS_FILE).write_text(json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+        (folder / BASELINE_METRICS_FILE).write_text(
+            json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,19 @@ Kind = Literal["baseline", "adapter", "ensemble"]
 KIND_COST: dict[str, int] = {"baseline": 0, "adapter": 1, "ensemble": 2}
 # The figures of the comparison table, in order (also the registry tags and MLflow metrics of each candidate).
 FIGURES: tuple[str, ...] = (
-    "valid_f1_macro", "valid_accuracy", "test_f1_macro", "test_f1_weighted", "test_accuracy",
-    "test_f1_head", "test_f1_torso", "test_f1_tail", "test_ece",
-    "review_threshold", "test_review_share", "test_error_capture", "test_auto_accuracy",
+    "valid_f1_macro",
+    "valid_accuracy",
+    "test_f1_macro",
+    "test_f1_weighted",
+    "test_accuracy",
+    "test_f1_head",
+    "test_f1_torso",
+    "test_f1_tail",
+    "test_ece",
+    "review_threshold",
+    "test_review_share",
+    "test_error_capture",
+    "test_auto_accuracy",
 )
 
 
@@ -77,12 +87,18 @@ class Scorecard:
 
 
 def score_candidate(
-    candidate: Candidate, registry: LabelRegistry, train_counts: Mapping[str, int], target_accuracy: float, min_auto_rows: int
+    candidate: Candidate,
+    registry: LabelRegistry,
+    train_counts: Mapping[str, int],
+    target_accuracy: float,
+    min_auto_rows: int,
 ) -> Scorecard:
     """Accuracy, F1 weighted/macro, F1 by frequency band, ECE, and the review queue at `target_accuracy`
     (threshold from valid, applied to test), all from the candidate's stored rows."""
     outputs = candidate.outputs
-    reports = {split: classification_report(outputs.labels[split], outputs.predicted(split), registry) for split in EVAL_SPLITS}
+    reports = {
+        split: classification_report(outputs.labels[split], outputs.predicted(split), registry) for split in EVAL_SPLITS
+    }
     evaluation = evaluation_report(reports, outputs.rows(), dict(train_counts), target_accuracy, min_auto_rows)
     return Scorecard(candidate, reports, evaluation)
 
@@ -128,17 +144,26 @@ class Decision:
         rows = []
         for verdict in self.verdicts:
             candidate = verdict.card.candidate
-            role = "champion" if verdict.card is self.champion else "challenger" if verdict.card is self.challenger else ""
-            rows.append({
-                "candidate": candidate.name,
-                "role": role,
-                "registry_version": self.registry_versions.get(candidate.name, ""),
-                "gate": "passed" if verdict.passed else f"FAILED: {verdict.reason}",
-                **verdict.card.figures,
-            })
+            role = (
+                "champion" if verdict.card is self.champion else "challenger" if verdict.card is self.challenger else ""
+            )
+            rows.append(
+                {
+                    "candidate": candidate.name,
+                    "role": role,
+                    "registry_version": self.registry_versions.get(candidate.name, ""),
+                    "gate": "passed" if verdict.passed else f"FAILED: {verdict.reason}",
+                    **verdict.card.figures,
+                }
+            )
         frame = pd.DataFrame(rows)
         order = frame["role"].map({"champion": 0, "challenger": 1}).fillna(2)
-        return frame.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+        return (
+            frame.assign(_order=order)
+            .sort_values("_order", kind="stable")
+            .drop(columns="_order")
+            .reset_index(drop=True)
+        )
 
 
 def _rank_key(card: Scorecard) -> tuple[float, int]:
@@ -154,9 +179,15 @@ def select_champion(
     for card in cards:
         candidate = card.candidate
         if candidate.dataset_version != dataset_version:
-            verdicts.append(Verdict(card, False, (
-                f"not comparable: trained on ledger_dataset {candidate.dataset_version}, the others on {dataset_version}"
-            )))
+            verdicts.append(
+                Verdict(
+                    card,
+                    False,
+                    (
+                        f"not comparable: trained on ledger_dataset {candidate.dataset_version}, the others on {dataset_version}"
+                    ),
+                )
+            )
             continue
         passed, reason = gate.judge(card.figures["test_f1_macro"], previous)
         verdicts.append(Verdict(card, passed, reason))
@@ -175,7 +206,11 @@ def select_champion(
         f"{champion.candidate.name} serves: best valid macro F1 {figures['valid_f1_macro']:.4f} among "
         f"{len(passing)} candidate(s) that passed their gates on ledger_dataset {dataset_version}"
         + (f" (tied with {', '.join(tie)}; the cheaper model wins)" if tie else "")
-        + (f"; runner-up {challenger.candidate.name} at {challenger.figures['valid_f1_macro']:.4f}" if challenger else "")
+        + (
+            f"; runner-up {challenger.candidate.name} at {challenger.figures['valid_f1_macro']:.4f}"
+            if challenger
+            else ""
+        )
         + "".join(f"; {v.card.candidate.name} failed: {v.reason}" for v in verdicts if not v.passed)
     )
     return Decision(champion, challenger, tuple(verdicts), reason, dataset_version)

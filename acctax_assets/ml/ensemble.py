@@ -75,16 +75,20 @@ def weight_search(adapter: EvalOutputs, baseline: EvalOutputs, grid: tuple[float
         mixed = mix(adapter.probabilities["valid"], baseline.probabilities["valid"], weight)
         predicted = mixed.argmax(axis=1)
         picked = mixed[np.arange(labels.size), labels]
-        rows.append({
-            "adapter_weight": weight,
-            "valid_f1_macro": float(f1_score(labels, predicted, average="macro", zero_division=0)),
-            "valid_log_loss": float(-np.log(np.maximum(picked, LOG_FLOOR)).mean()),
-        })
+        rows.append(
+            {
+                "adapter_weight": weight,
+                "valid_f1_macro": float(f1_score(labels, predicted, average="macro", zero_division=0)),
+                "valid_log_loss": float(-np.log(np.maximum(picked, LOG_FLOOR)).mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def best_weight(search: pd.DataFrame) -> float:
-    ranked = search.sort_values(["valid_f1_macro", "valid_log_loss", "adapter_weight"], ascending=[False, True, True], kind="stable")
+    ranked = search.sort_values(
+        ["valid_f1_macro", "valid_log_loss", "adapter_weight"], ascending=[False, True, True], kind="stable"
+    )
     return float(ranked.iloc[0]["adapter_weight"])
 
 
@@ -92,7 +96,10 @@ def ensemble_outputs(adapter: EvalOutputs, baseline: EvalOutputs, adapter_weight
     check_same_rows(adapter, baseline)
     return EvalOutputs(
         labels=dict(adapter.labels),
-        probabilities={split: mix(adapter.probabilities[split], baseline.probabilities[split], adapter_weight) for split in EVAL_SPLITS},
+        probabilities={
+            split: mix(adapter.probabilities[split], baseline.probabilities[split], adapter_weight)
+            for split in EVAL_SPLITS
+        },
     )
 
 

@@ -56,8 +56,14 @@ class EvalOutputs:
         """One row per example: split, label, predicted, confidence (what thresholds and reports read)."""
         return pd.concat(
             [
-                pd.DataFrame({"split": split, "label": self.labels[split].astype(np.int64),
-                              "predicted": self.predicted(split), "confidence": self.confidence(split)})
+                pd.DataFrame(
+                    {
+                        "split": split,
+                        "label": self.labels[split].astype(np.int64),
+                        "predicted": self.predicted(split),
+                        "confidence": self.confidence(split),
+                    }
+                )
                 for split in EVAL_SPLITS
             ],
             ignore_index=True,
@@ -83,4 +89,3 @@ class EvalOutputs:
                 labels={split: data[f"{split}_labels"] for split in EVAL_SPLITS},
                 probabilities={split: data[f"{split}_probabilities"] for split in EVAL_SPLITS},
             )
-

@@ -55,11 +55,15 @@ class ReviewThreshold:
 
     def describe(self) -> str:
         if not self.reachable:
-            return (f"no confidence level reaches {self.target_accuracy:.0%} accuracy on the {self.valid_rows} valid rows: "
-                    "every row goes to review")
-        return (f"confidence < {self.threshold:.4f} goes to review: on {self.valid_rows} valid rows that reviews "
-                f"{self.review_share:.1%} of rows, catches {self.error_capture:.1%} of errors, and the rest are "
-                f"{self.auto_accuracy:.1%} right (target {self.target_accuracy:.0%})")
+            return (
+                f"no confidence level reaches {self.target_accuracy:.0%} accuracy on the {self.valid_rows} valid rows: "
+                "every row goes to review"
+            )
+        return (
+            f"confidence < {self.threshold:.4f} goes to review: on {self.valid_rows} valid rows that reviews "
+            f"{self.review_share:.1%} of rows, catches {self.error_capture:.1%} of errors, and the rest are "
+            f"{self.auto_accuracy:.1%} right (target {self.target_accuracy:.0%})"
+        )
 
 
 def review_threshold(
@@ -101,7 +105,9 @@ def valid_threshold(eval_rows: pd.DataFrame, target_accuracy: float, min_auto_ro
     return review_threshold(valid["confidence"], valid["label"] == valid["predicted"], target_accuracy, min_auto_rows)
 
 
-def review_tradeoff(confidence: Sequence[float], correct: Sequence[bool], shares: Sequence[float] = REVIEW_SHARES) -> pd.DataFrame:
+def review_tradeoff(
+    confidence: Sequence[float], correct: Sequence[bool], shares: Sequence[float] = REVIEW_SHARES
+) -> pd.DataFrame:
     """Reviewing the least confident X % of rows: which share of all errors that catches, and how accurate
     the rows accepted without review are."""
     conf, right = _arrays(confidence, correct)
@@ -124,7 +130,9 @@ def review_tradeoff(confidence: Sequence[float], correct: Sequence[bool], shares
     return pd.DataFrame(rows)
 
 
-def reliability_table(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> tuple[pd.DataFrame, float]:
+def reliability_table(
+    confidence: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> tuple[pd.DataFrame, float]:
     """Equal-width confidence bins with their accuracy, and the expected calibration error (ECE)."""
     conf, right = _arrays(confidence, correct)
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -137,8 +145,15 @@ def reliability_table(confidence: Sequence[float], correct: Sequence[bool], bins
         accuracy = float(right[members].mean()) if count else float("nan")
         if count:
             ece += count / conf.size * abs(accuracy - mean_conf)
-        rows.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "rows": count, "mean_confidence": mean_conf,
-                     "accuracy": accuracy, "gap": accuracy - mean_conf if count else float("nan")})
+        rows.append(
+            {
+                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                "rows": count,
+                "mean_confidence": mean_conf,
+                "accuracy": accuracy,
+                "gap": accuracy - mean_conf if count else float("nan"),
+            }
+        )
     return pd.DataFrame(rows), float(ece)
 
 
@@ -169,7 +184,13 @@ def band_report(per_class: Sequence[Mapping[str, Any]], bands: Mapping[str, str]
         members = frame[frame["band"] == band]
         if members.empty:
             continue
-        rows.append({"band": band, "classes": len(members), "rows": int(members["support"].sum()),
-                     "accuracy": float(members["correct"].sum() / members["support"].sum()),
-                     "f1_macro": float(members["f1"].mean())})
+        rows.append(
+            {
+                "band": band,
+                "classes": len(members),
+                "rows": int(members["support"].sum()),
+                "accuracy": float(members["correct"].sum() / members["support"].sum()),
+                "f1_macro": float(members["f1"].mean()),
+            }
+        )
     return pd.DataFrame(rows, columns=["band", "classes", "rows", "accuracy", "f1_macro"])

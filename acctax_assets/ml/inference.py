@@ -43,7 +43,9 @@ class Predictor:
     matmuls dominate a small encoder's or decoder's forward pass, and int8 weights roughly halve their time.
     """
 
-    def __init__(self, adapter: AdapterRef, device: Device = "auto", batch_size: int = 64, quantize: bool = True) -> None:
+    def __init__(
+        self, adapter: AdapterRef, device: Device = "auto", batch_size: int = 64, quantize: bool = True
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = resolve_device(device)
@@ -69,7 +71,7 @@ class Predictor:
         order = np.argsort([len(text) for text in texts], kind="stable")
         probabilities = np.zeros((len(texts), self.untrained.numel()), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
-            rows = order[start:start + self.batch_size]
+            rows = order[start : start + self.batch_size]
             batch = self.tokenizer(
                 [texts[i] for i in rows], truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
             ).to(self.device)

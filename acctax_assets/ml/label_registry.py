@@ -63,7 +63,9 @@ class LabelRegistry:
         try:
             return self.codes.index(code)
         except ValueError:
-            raise UnknownLabelError(f"account code {code!r} is not in the label registry; re-materialize ledger_dataset to register it") from None
+            raise UnknownLabelError(
+                f"account code {code!r} is not in the label registry; re-materialize ledger_dataset to register it"
+            ) from None
 
     def ids(self, codes: Iterable[str]) -> list[int]:
         """Class ids for codes; any unknown code raises (no silent fallback to a real class)."""
@@ -75,7 +77,9 @@ class LabelRegistry:
 
     def code_of(self, class_id: int) -> str:
         if not 0 <= class_id < len(self.codes):
-            raise UnknownLabelError(f"class id {class_id} is a spare slot or out of range (registry has {len(self.codes)} codes)")
+            raise UnknownLabelError(
+                f"class id {class_id} is a spare slot or out of range (registry has {len(self.codes)} codes)"
+            )
         return self.codes[class_id]
 
     @property
@@ -130,11 +134,17 @@ class RegistryMismatchError(AcctaxError):
 def check_registry_matches(mine: LabelRegistry, current: LabelRegistry, owner: str) -> None:
     """The registry is append-only, so the codes `owner` (a stored model) was trained on must still sit in the
     same slots today; otherwise its class ids would name the wrong codes."""
-    moved = [(i, code, current.codes[i] if i < current.used else None) for i, code in enumerate(mine.codes)
-             if i >= current.used or current.codes[i] != code]
+    moved = [
+        (i, code, current.codes[i] if i < current.used else None)
+        for i, code in enumerate(mine.codes)
+        if i >= current.used or current.codes[i] != code
+    ]
     if moved or mine.max_classes != current.max_classes:
-        detail = (f"slot {moved[0][0]} is {moved[0][1]!r} in the model but {moved[0][2]!r} now" if moved
-                  else f"the model has {mine.max_classes} slots, the registry {current.max_classes}")
+        detail = (
+            f"slot {moved[0][0]} is {moved[0][1]!r} in the model but {moved[0][2]!r} now"
+            if moved
+            else f"the model has {mine.max_classes} slots, the registry {current.max_classes}"
+        )
         raise RegistryMismatchError(
             f"{owner} was trained with a label registry that does not match the current one ({detail}), "
             "so its class ids would name the wrong codes. Fix: re-run training_job (ledger_dataset, tokenized_dataset, "

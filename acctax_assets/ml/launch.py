@@ -59,7 +59,11 @@ def visible_gpus(env: Mapping[str, str] | None = None) -> list[Gpu]:
         return []
     try:
         listed = subprocess.run(
-            [smi, "--query-gpu=name,compute_cap", "--format=csv,noheader"], capture_output=True, text=True, timeout=30, check=True
+            [smi, "--query-gpu=name,compute_cap", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
@@ -91,7 +95,9 @@ def check_machine(config: TrainingConfig, gpus: list[Gpu]) -> None:
     where = ", ".join(f"{gpu.name} (compute capability {gpu.compute_capability})" for gpu in gpus) or "no NVIDIA GPU"
     if config.bf16:
         if not gpus:
-            raise MachineError(f"bf16=true needs a CUDA GPU with bfloat16 (Ampere or newer); this machine has {where}. Fix: bf16 null (auto) or false")
+            raise MachineError(
+                f"bf16=true needs a CUDA GPU with bfloat16 (Ampere or newer); this machine has {where}. Fix: bf16 null (auto) or false"
+            )
         old = [gpu for gpu in gpus if gpu.compute_capability < BF16_COMPUTE_CAPABILITY]
         if old:
             raise MachineError(
@@ -100,16 +106,26 @@ def check_machine(config: TrainingConfig, gpus: list[Gpu]) -> None:
             )
     if config.quantization != "none":
         if not gpus:
-            raise MachineError(f"quantization={config.quantization} (bitsandbytes QLoRA) needs a CUDA GPU; this machine has {where}. Fix: quantization none")
+            raise MachineError(
+                f"quantization={config.quantization} (bitsandbytes QLoRA) needs a CUDA GPU; this machine has {where}. Fix: quantization none"
+            )
         if importlib.util.find_spec("bitsandbytes") is None:
-            raise MachineError(f"quantization={config.quantization} needs the bitsandbytes package. Fix: pip install bitsandbytes, or quantization none")
+            raise MachineError(
+                f"quantization={config.quantization} needs the bitsandbytes package. Fix: pip install bitsandbytes, or quantization none"
+            )
     if config.attn_implementation == "flash_attention_2":
         if not gpus:
-            raise MachineError(f"attn_implementation=flash_attention_2 needs a CUDA GPU; this machine has {where}. Fix: attn_implementation sdpa")
+            raise MachineError(
+                f"attn_implementation=flash_attention_2 needs a CUDA GPU; this machine has {where}. Fix: attn_implementation sdpa"
+            )
         if importlib.util.find_spec("flash_attn") is None:
-            raise MachineError("attn_implementation=flash_attention_2 needs the flash-attn package. Fix: pip install flash-attn, or attn_implementation sdpa")
+            raise MachineError(
+                "attn_implementation=flash_attention_2 needs the flash-attn package. Fix: pip install flash-attn, or attn_implementation sdpa"
+            )
     if gpus and not config.hostfile and config.num_ranks > len(gpus):
-        raise MachineError(f"num_ranks={config.num_ranks} but this node has {len(gpus)} visible GPU(s): {where}. Fix: num_ranks {len(gpus)}")
+        raise MachineError(
+            f"num_ranks={config.num_ranks} but this node has {len(gpus)} visible GPU(s): {where}. Fix: num_ranks {len(gpus)}"
+        )
 
 
 def deepspeed_command(config: TrainingConfig, config_path: Path, master_port: int) -> list[str]:
@@ -122,7 +138,9 @@ def deepspeed_command(config: TrainingConfig, config_path: Path, master_port: in
         )
     if config.hostfile:
         if not Path(config.hostfile).is_file():
-            raise AcctaxError(f"DeepSpeed hostfile {config.hostfile} does not exist. Fix: write one `host slots=N` line per node, or unset hostfile")
+            raise AcctaxError(
+                f"DeepSpeed hostfile {config.hostfile} does not exist. Fix: write one `host slots=N` line per node, or unset hostfile"
+            )
         topology = ["--hostfile", config.hostfile, "--master_addr", str(config.master_addr)]
     else:
         topology = ["--num_gpus", str(config.num_ranks)]
@@ -193,7 +211,9 @@ def check_base_model(path: str) -> None:
             "(models are never downloaded; HF_HUB_OFFLINE=1)"
         )
     if not directory.is_dir():
-        raise BaseModelError(f"base model {directory} is a file, not a checkpoint directory. Fix: point base_model at its folder")
+        raise BaseModelError(
+            f"base model {directory} is a file, not a checkpoint directory. Fix: point base_model at its folder"
+        )
     if not (directory / "config.json").is_file():
         raise BaseModelError(
             f"base model directory {directory} has no config.json, so it is not a transformers checkpoint. "

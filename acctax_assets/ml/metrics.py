@@ -20,7 +20,9 @@ def class_weights(counts: Sequence[int], alpha: float, clip: float) -> np.ndarra
     """
     counts_array = np.asarray(counts, dtype=np.float64)
     if counts_array.ndim != 1 or counts_array.size == 0:
-        raise ValueError(f"counts must be a non-empty 1-D sequence (one entry per class slot), got shape {counts_array.shape}")
+        raise ValueError(
+            f"counts must be a non-empty 1-D sequence (one entry per class slot), got shape {counts_array.shape}"
+        )
     if (counts_array < 0).any():
         raise ValueError("class counts cannot be negative")
     if alpha < 0:

@@ -72,7 +72,9 @@ def demo_texts(rows: int = DEFAULT_TEXT_ROWS, seed: int = 7) -> list[str]:
     return serialize_rows(build_features(cleaned), DEFAULT_TEXT_FEATURES).astype(str).tolist()
 
 
-def train_tokenizer(texts: Sequence[str], architecture: Architecture, vocab_size: int = DEFAULT_VOCAB_SIZE) -> PreTrainedTokenizerFast:
+def train_tokenizer(
+    texts: Sequence[str], architecture: Architecture, vocab_size: int = DEFAULT_VOCAB_SIZE
+) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer (the family Qwen and Llama 3 use) trained on `texts`; no special token is added
     to encoded text, as with the real decoder tokenizers used for classification."""
     specials = [token for token in (architecture.pad, architecture.bos, architecture.eos) if token]
@@ -80,7 +82,10 @@ def train_tokenizer(texts: Sequence[str], architecture: Architecture, vocab_size
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return PreTrainedTokenizerFast(
@@ -123,7 +128,13 @@ def build_miniature(
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(out_dir))
-    log.info("wrote a %s miniature (%d parameters, vocabulary %d) to %s", arch, model.num_parameters(), len(tokenizer), out_dir)
+    log.info(
+        "wrote a %s miniature (%d parameters, vocabulary %d) to %s",
+        arch,
+        model.num_parameters(),
+        len(tokenizer),
+        out_dir,
+    )
     return out_dir
 
 

@@ -104,20 +104,40 @@ class ModelRegistry:
                 "the model_registry resource's tracking_uri at the MLflow store the training runs use"
             ) from exc
 
-    def register(self, kind: str, version: str, path: Path, dataset_version: str, figures: Mapping[str, float], run_id: str | None) -> str:
+    def register(
+        self,
+        kind: str,
+        version: str,
+        path: Path,
+        dataset_version: str,
+        figures: Mapping[str, float],
+        run_id: str | None,
+    ) -> str:
         """The registry version of this candidate, created on first sight (idempotent: tagged by kind/version)."""
         candidate = f"{kind}/{version}"
 
         def create(client: Any) -> str:
             if not client.search_registered_models(filter_string=f"name = '{self.name}'"):
-                client.create_registered_model(self.name, description="Account-code classifier candidates; alias champion = served")
+                client.create_registered_model(
+                    self.name, description="Account-code classifier candidates; alias champion = served"
+                )
             found = client.search_model_versions(f"name = '{self.name}' and tags.`{TAG_CANDIDATE}` = '{candidate}'")
             if found:
                 return str(found[0].version)
-            tags = {TAG_KIND: kind, TAG_VERSION: version, TAG_CANDIDATE: candidate, TAG_DATASET: dataset_version,
-                    **{f"{FIGURE_TAG_PREFIX}{key}": f"{value:.4f}" for key, value in figures.items()}}
-            created = client.create_model_version(self.name, source=path.resolve().as_uri(), run_id=run_id, tags=tags,
-                                                  description=f"{kind} {version} trained on ledger_dataset {dataset_version}")
+            tags = {
+                TAG_KIND: kind,
+                TAG_VERSION: version,
+                TAG_CANDIDATE: candidate,
+                TAG_DATASET: dataset_version,
+                **{f"{FIGURE_TAG_PREFIX}{key}": f"{value:.4f}" for key, value in figures.items()},
+            }
+            created = client.create_model_version(
+                self.name,
+                source=path.resolve().as_uri(),
+                run_id=run_id,
+                tags=tags,
+                description=f"{kind} {version} trained on ledger_dataset {dataset_version}",
+            )
             return str(created.version)
 
         return self._call(f"registering {candidate}", create)
@@ -147,10 +167,17 @@ class ModelRegistry:
                 f"Fix: point the alias at a version listed by `acctax champion`"
             )
         return RegisteredCandidate(
-            registry_version=str(found.version), kind=tags[TAG_KIND], version=tags[TAG_VERSION],
-            path=Path(unquote(urlsplit(found.source).path)), dataset_version=tags.get(TAG_DATASET, ""),
+            registry_version=str(found.version),
+            kind=tags[TAG_KIND],
+            version=tags[TAG_VERSION],
+            path=Path(unquote(urlsplit(found.source).path)),
+            dataset_version=tags.get(TAG_DATASET, ""),
             aliases=tuple(found.aliases),
-            figures={key[len(FIGURE_TAG_PREFIX):]: float(value) for key, value in tags.items() if key.startswith(FIGURE_TAG_PREFIX)},
+            figures={
+                key[len(FIGURE_TAG_PREFIX) :]: float(value)
+                for key, value in tags.items()
+                if key.startswith(FIGURE_TAG_PREFIX)
+            },
         )
 
     def resolve(self, alias: str = CHAMPION, check_files: bool = True) -> RegisteredCandidate:
@@ -188,6 +215,8 @@ class ModelRegistry:
             if not client.search_registered_models(filter_string=f"name = '{self.name}'"):
                 return []
             found = client.search_model_versions(f"name = '{self.name}'")
-            return sorted((self._candidate(client, str(v.version)) for v in found), key=lambda c: int(c.registry_version))
+            return sorted(
+                (self._candidate(client, str(v.version)) for v in found), key=lambda c: int(c.registry_version)
+            )
 
         return self._call("listing versions", listing)

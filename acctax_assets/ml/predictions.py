@@ -43,7 +43,7 @@ class Predictions:
         """The k most probable trained slots per row of a (rows x slots) probability matrix, best first: only
         `trained_ids` are ranked, so an untrained slot is never proposed whatever its probability."""
         trained = probabilities[:, trained_ids]
-        order = np.argsort(-trained, axis=1, kind="stable")[:, :min(k, len(trained_ids))]
+        order = np.argsort(-trained, axis=1, kind="stable")[:, : min(k, len(trained_ids))]
         return cls(
             ids=trained_ids[order].astype(np.int64),
             probs=np.take_along_axis(trained, order, axis=1).astype(np.float32),
@@ -77,7 +77,11 @@ def empty_text(features: pd.DataFrame) -> pd.Series:
 
 
 def prediction_table(
-    features: pd.DataFrame, predictions: Predictions, registry: LabelRegistry, threshold: ReviewThreshold, served_model: str
+    features: pd.DataFrame,
+    predictions: Predictions,
+    registry: LabelRegistry,
+    threshold: ReviewThreshold,
+    served_model: str,
 ) -> pd.DataFrame:
     """One row per feature row, in the same order: identity, context, proposal, alternatives, review flag, and
     the model that proposed it (`served_model`, e.g. "ensemble 2025… (registry v3)")."""
@@ -91,13 +95,21 @@ def prediction_table(
         table[f"{prefix}_code"] = pd.array(codes[predictions.ids[:, rank]], dtype="string")
         table[f"{prefix}_confidence"] = predictions.probs[:, rank].astype("float64")
         if rank == 0:
-            table["predicted_name"] = pd.array([registry.names.get(code, "") for code in codes[predictions.ids[:, 0]]], dtype="string")
+            table["predicted_name"] = pd.array(
+                [registry.names.get(code, "") for code in codes[predictions.ids[:, 0]]], dtype="string"
+            )
     blank = empty_text(features).to_numpy()
     low = threshold.needs_review(predictions.probs[:, 0])
     table["needs_review"] = low | blank
-    table["review_reason"] = pd.array(np.where(blank, "empty_text", np.where(low, "low_confidence", "")), dtype="string")
+    table["review_reason"] = pd.array(
+        np.where(blank, "empty_text", np.where(low, "low_confidence", "")), dtype="string"
+    )
     table["served_model"] = pd.array([served_model] * len(table), dtype="string")
-    labels = features[LABEL_COLUMN].astype("string").reset_index(drop=True) if LABEL_COLUMN in features else pd.Series(pd.NA, index=table.index, dtype="string")
+    labels = (
+        features[LABEL_COLUMN].astype("string").reset_index(drop=True)
+        if LABEL_COLUMN in features
+        else pd.Series(pd.NA, index=table.index, dtype="string")
+    )
     table["true_code"] = labels
     table["correct"] = (labels == table["predicted_code"]).astype("boolean")
     return table.rename(columns={"predicted_confidence": "confidence"})
@@ -121,4 +133,3 @@ def prediction_scores(table: pd.DataFrame, registry: LabelRegistry) -> Predictio
         unknown_codes=tuple(sorted(set(truth) - set(registry.codes))),
         review_errors_caught=float((wrong & labelled["needs_review"]).sum() / wrong.sum()) if wrong.any() else 1.0,
     )
-

@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ml.evaluation import ReviewThreshold, band_report, frequency_bands, reliability_table, review_tradeoff, valid_threshold
+from acctax_assets.ml.evaluation import (
+    ReviewThreshold,
+    band_report,
+    frequency_bands,
+    reliability_table,
+    review_tradeoff,
+    valid_threshold,
+)
 
 MAX_MATRIX_CLASSES = 40
 
@@ -106,8 +113,11 @@ class EvaluationReport:
                 f"Threshold chosen on valid: {self.threshold.describe()}.",
                 f"On test the same threshold reviews {self.test_review_share:.1%} of rows and catches "
                 f"{self.test_error_capture:.1%} of errors; "
-                + (f"rows accepted without review are {self.test_auto_accuracy:.1%} right." if self.test_review_share < 1
-                   else "no row is accepted without review."),
+                + (
+                    f"rows accepted without review are {self.test_auto_accuracy:.1%} right."
+                    if self.test_review_share < 1
+                    else "no row is accepted without review."
+                ),
                 "### Trade-off on test (review the least confident share)",
                 table(self.tradeoff),
                 "## F1 by frequency band (test)",
@@ -130,7 +140,11 @@ class EvaluationReport:
 
 
 def evaluation_report(
-    metrics: dict[str, Any], eval_rows: pd.DataFrame, train_counts: dict[str, int], target_accuracy: float, min_auto_rows: int
+    metrics: dict[str, Any],
+    eval_rows: pd.DataFrame,
+    train_counts: dict[str, int],
+    target_accuracy: float,
+    min_auto_rows: int,
 ) -> EvaluationReport:
     """From the trainer's metrics.json and per-row valid/test confidences (eval_outputs.EVAL_PREDICTIONS_FILE)."""
     threshold = valid_threshold(eval_rows, target_accuracy, min_auto_rows)

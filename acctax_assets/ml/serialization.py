@@ -66,7 +66,7 @@ def format_amounts(values: pd.Series) -> pd.Series:
     exponent = exponent + carry
     sign = np.where(numbers.to_numpy() < 0, "-", "+")
     text = pd.Series(sign, index=values.index, dtype=object) + pd.Series(
-        [f"{m:.1f}e{e}" for m, e in zip(mantissa, exponent)], index=values.index, dtype=object
+        [f"{m:.1f}e{e}" for m, e in zip(mantissa, exponent, strict=True)], index=values.index, dtype=object
     )
     text = text.where(magnitude > 0, "0").where(numbers.notna(), MISSING)
     return text.astype(TEXT)
@@ -90,10 +90,14 @@ def serialize_rows(frame: pd.DataFrame, features: Sequence[str]) -> pd.Series:
     """One text per row from `features` (validated: present, not the label)."""
     leaked = [f for f in features if f in LABEL_COLUMNS]
     if leaked:
-        raise FeatureConfigError(f"features {leaked} are the label or its name; they must not be serialized into model text")
+        raise FeatureConfigError(
+            f"features {leaked} are the label or its name; they must not be serialized into model text"
+        )
     missing = [f for f in features if f not in frame.columns]
     if missing:
-        raise FeatureConfigError(f"features {missing} are not columns of ledger_features; re-materialize it or fix the feature list")
+        raise FeatureConfigError(
+            f"features {missing} are not columns of ledger_features; re-materialize it or fix the feature list"
+        )
     text = pd.Series("", index=frame.index, dtype=TEXT)
     for position, column in enumerate(text_order(features)):
         values = format_amounts(frame[column]) if column in AMOUNT_COLUMNS else _as_text(frame[column])

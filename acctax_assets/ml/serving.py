@@ -91,7 +91,9 @@ class ServedModel:
         return Predictions(ids=top.ids[row_text], probs=top.probs[row_text], seconds=time.perf_counter() - started)
 
 
-def load_served(entry: RegisteredCandidate, device: Device = "auto", batch_size: int = 64, quantize: bool = True) -> ServedModel:
+def load_served(
+    entry: RegisteredCandidate, device: Device = "auto", batch_size: int = 64, quantize: bool = True
+) -> ServedModel:
     """The scorer of `entry`'s kind over its stored folder (an ensemble loads its adapter and baseline too)."""
     folder = _existing(entry.path, "folder", entry)
 
@@ -99,7 +101,9 @@ def load_served(entry: RegisteredCandidate, device: Device = "auto", batch_size:
         # Imported here: torch loads only when an adapter is served, not when the code location imports this module.
         from acctax_assets.ml.inference import Predictor
 
-        return Predictor(AdapterRef(_existing(path, "adapter", entry)), device=device, batch_size=batch_size, quantize=quantize)
+        return Predictor(
+            AdapterRef(_existing(path, "adapter", entry)), device=device, batch_size=batch_size, quantize=quantize
+        )
 
     scorer: Scorer
     if entry.kind == "adapter":
@@ -109,7 +113,8 @@ def load_served(entry: RegisteredCandidate, device: Device = "auto", batch_size:
     elif entry.kind == "ensemble":
         spec = EnsembleRef(folder).spec()
         scorer = EnsembleScorer(
-            adapter_scorer(Path(spec.adapter_path)), BaselineScorer(BaselineRef(_existing(Path(spec.baseline_path), "baseline", entry))),
+            adapter_scorer(Path(spec.adapter_path)),
+            BaselineScorer(BaselineRef(_existing(Path(spec.baseline_path), "baseline", entry))),
             spec.adapter_weight,
         )
     else:

@@ -42,7 +42,9 @@ class SplitReport:
     label_counts: pd.DataFrame = field(repr=False)
 
 
-def _stratified_positions(labels: np.ndarray, valid_size: float, test_size: float, min_rows: int, seed: int) -> tuple[np.ndarray, list]:
+def _stratified_positions(
+    labels: np.ndarray, valid_size: float, test_size: float, min_rows: int, seed: int
+) -> tuple[np.ndarray, list]:
     """Split label positions class by class; returns a split index per row (0 train, 1 valid, 2 test)."""
     rng = np.random.default_rng(seed)
     assignment = np.zeros(len(labels), dtype="int8")
@@ -57,17 +59,21 @@ def _stratified_positions(labels: np.ndarray, valid_size: float, test_size: floa
         n_valid = max(1, int(round(len(positions) * valid_size))) if valid_size > 0 else 0
         n_valid = min(n_valid, len(positions) - n_test - 1)
         assignment[positions[:n_test]] = 2
-        assignment[positions[n_test:n_test + n_valid]] = 1
+        assignment[positions[n_test : n_test + n_valid]] = 1
     return assignment, train_only
 
 
 def split_frame(frame: pd.DataFrame, settings: SplitSettings) -> tuple[dict[str, pd.DataFrame], SplitReport]:
     """Split rows with columns `text`, `code` and `month` (partition key) into train/valid/test frames."""
     if frame.empty:
-        raise SplitError("no labelled rows in the training window. Fix: materialize ledger_features for labelled months, or widen the window")
+        raise SplitError(
+            "no labelled rows in the training window. Fix: materialize ledger_features for labelled months, or widen the window"
+        )
     codes = frame["code"].to_numpy()
     if len(np.unique(codes)) < 2:
-        raise SplitError(f"only one account code ({codes[0]}) in the training window; a classifier needs at least two classes")
+        raise SplitError(
+            f"only one account code ({codes[0]}) in the training window; a classifier needs at least two classes"
+        )
     if settings.strategy == "temporal":
         months = sorted(frame["month"].unique())
         if len(months) <= settings.temporal_test_months:
@@ -75,10 +81,12 @@ def split_frame(frame: pd.DataFrame, settings: SplitSettings) -> tuple[dict[str,
                 f"temporal split needs more than {settings.temporal_test_months} month(s) of data, got {months}. "
                 "Fix: add months or use split_strategy=stratified"
             )
-        is_test = frame["month"].isin(months[-settings.temporal_test_months:]).to_numpy()
+        is_test = frame["month"].isin(months[-settings.temporal_test_months :]).to_numpy()
         rest = np.flatnonzero(~is_test)
         valid_share = settings.valid_size / (1 - settings.test_size) if settings.test_size < 1 else settings.valid_size
-        rest_assignment, train_only = _stratified_positions(codes[rest], valid_share, 0.0, settings.min_class_rows, settings.seed)
+        rest_assignment, train_only = _stratified_positions(
+            codes[rest], valid_share, 0.0, settings.min_class_rows, settings.seed
+        )
         assignment = np.full(len(frame), 2, dtype="int8")
         assignment[rest] = rest_assignment
     else:

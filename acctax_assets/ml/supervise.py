@@ -9,6 +9,7 @@ launcher's stdout+stderr into LOG (the last lines go into the step's failure mes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,10 +25,8 @@ def supervise(log_path: Path, command: list[str]) -> int:
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
-        except ProcessLookupError:
-            pass
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
@@ -44,10 +43,8 @@ def supervise(log_path: Path, command: list[str]) -> int:
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         code = child.wait()
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)  # ranks the launcher left behind when it exited on a signal
-    except ProcessLookupError:
-        pass
     return code if code >= 0 else 128 - code
 
 

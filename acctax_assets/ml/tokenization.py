@@ -42,7 +42,9 @@ def load_dataset_tokenizer(dataset_dir: str | Path, base_model: str) -> PreTrain
         return load_tokenizer(base_model)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     if tokenizer.pad_token_id is None:
-        raise BaseModelError(f"the tokenizer stored in {folder} has no pad token. Fix: re-materialize tokenized_dataset")
+        raise BaseModelError(
+            f"the tokenizer stored in {folder} has no pad token. Fix: re-materialize tokenized_dataset"
+        )
     return tokenizer
 
 
@@ -80,8 +82,14 @@ def tokenize_dataset(
         encoded["n_tokens"] = [len(ids) for ids in full]
         return dict(encoded)
 
-    tokenized = dataset.map(encode, batched=True, num_proc=num_proc if num_proc and num_proc > 1 else None, desc="tokenize")
-    lengths = np.concatenate([np.asarray(tokenized[split]["n_tokens"]) for split in tokenized]) if len(tokenized) else np.array([])
+    tokenized = dataset.map(
+        encode, batched=True, num_proc=num_proc if num_proc and num_proc > 1 else None, desc="tokenize"
+    )
+    lengths = (
+        np.concatenate([np.asarray(tokenized[split]["n_tokens"]) for split in tokenized])
+        if len(tokenized)
+        else np.array([])
+    )
     if lengths.size == 0:
         return tokenized, TokenStats(0.0, 0.0, 0, 0.0, 0)
     stats = TokenStats(

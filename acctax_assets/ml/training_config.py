@@ -52,19 +52,32 @@ class TrainingConfig(BaseModel):
     class_weight_alpha: float = Field(default=0.5, ge=0.0, le=2.0, description="weights = (1/count)^alpha")
     class_weight_clip: float = Field(default=10.0, ge=1.0, le=1000.0, description="max weight / min weight")
     zero_stage: int = Field(default=2, ge=0, le=3)
-    use_deepspeed: bool = Field(default=True, description="False: plain HF Trainer in one process (benchmarks, debugging)")
+    use_deepspeed: bool = Field(
+        default=True, description="False: plain HF Trainer in one process (benchmarks, debugging)"
+    )
     num_ranks: int = Field(default=1, ge=1, le=1024, description="Processes on this node (GPUs, or CPU ranks)")
     hostfile: str | None = Field(
-        default=None, description="DeepSpeed hostfile (`host slots=N` per line) for several nodes; its slots replace num_ranks",
+        default=None,
+        description="DeepSpeed hostfile (`host slots=N` per line) for several nodes; its slots replace num_ranks",
     )
-    master_addr: str | None = Field(default=None, description="Address of the first host of the hostfile (rank 0), reachable from every node")
+    master_addr: str | None = Field(
+        default=None, description="Address of the first host of the hostfile (rank 0), reachable from every node"
+    )
     bf16: bool | None = Field(default=None, description="None: bf16 on a GPU that supports it, fp32 on CPU")
-    gradient_checkpointing: bool = Field(default=False, description="Recompute activations in backward: less memory, ~1/3 more compute")
-    attn_implementation: AttentionImplementation = Field(default="sdpa", description="sdpa (default), eager, or flash_attention_2 (GPU + flash-attn)")
-    quantization: Quantization = Field(default="none", description="Load the base model in 4 or 8 bits (QLoRA; CUDA GPU + bitsandbytes)")
+    gradient_checkpointing: bool = Field(
+        default=False, description="Recompute activations in backward: less memory, ~1/3 more compute"
+    )
+    attn_implementation: AttentionImplementation = Field(
+        default="sdpa", description="sdpa (default), eager, or flash_attention_2 (GPU + flash-attn)"
+    )
+    quantization: Quantization = Field(
+        default="none", description="Load the base model in 4 or 8 bits (QLoRA; CUDA GPU + bitsandbytes)"
+    )
     seed: int = Field(default=42, ge=0)
     resume: bool = Field(default=True, description="Resume from the newest checkpoint in output_dir")
-    restart_on_corrupt_checkpoint: bool = Field(default=False, description="Start over when a checkpoint cannot be read")
+    restart_on_corrupt_checkpoint: bool = Field(
+        default=False, description="Start over when a checkpoint cannot be read"
+    )
     torch_threads: int | None = Field(default=None, ge=1, description="Threads per rank; default cores / ranks")
     eval_batch_size: int = Field(default=128, ge=1, le=8192)
     lora: LoraSettings = Field(default_factory=LoraSettings)
@@ -72,7 +85,9 @@ class TrainingConfig(BaseModel):
     @model_validator(mode="after")
     def _hostfile_needs_master(self) -> TrainingConfig:
         if self.hostfile and not self.master_addr:
-            raise ValueError("hostfile is set but master_addr is not: give the address of the hostfile's first host (rank 0)")
+            raise ValueError(
+                "hostfile is set but master_addr is not: give the address of the hostfile's first host (rank 0)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -96,7 +111,14 @@ class TrainingConfig(BaseModel):
         """Hash of what decides the training result, not where files live (`extra` carries the dataset's
         content hash): same fingerprint, resumable checkpoints."""
         decisive = self.model_dump(
-            exclude={"output_dir", "dataset_dir", "registry_path", "resume", "restart_on_corrupt_checkpoint", "torch_threads"}
+            exclude={
+                "output_dir",
+                "dataset_dir",
+                "registry_path",
+                "resume",
+                "restart_on_corrupt_checkpoint",
+                "torch_threads",
+            }
         )
         payload = json.dumps(decisive, sort_keys=True) + "".join(extra)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

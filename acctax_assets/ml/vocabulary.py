@@ -63,7 +63,9 @@ def is_single_token(word: str, tokenizer: PreTrainedTokenizerBase) -> bool:
     return len(pieces) == 1 and pieces[0] != tokenizer.unk_token
 
 
-def mine_words(counts: Counter[str], tokenizer: PreTrainedTokenizerBase, min_count: int, max_words: int) -> tuple[list[str], int]:
+def mine_words(
+    counts: Counter[str], tokenizer: PreTrainedTokenizerBase, min_count: int, max_words: int
+) -> tuple[list[str], int]:
     """The up to `max_words` most frequent words seen at least `min_count` times that `tokenizer` does not know
     as one token (ties broken alphabetically, so the result is deterministic); also how many frequent words
     were already one token."""
@@ -71,7 +73,9 @@ def mine_words(counts: Counter[str], tokenizer: PreTrainedTokenizerBase, min_cou
         raise ValueError(f"min_count must be >= 1, got {min_count}")
     if max_words < 0:
         raise ValueError(f"max_words must be >= 0, got {max_words}")
-    frequent = sorted((word for word, count in counts.items() if count >= min_count), key=lambda word: (-counts[word], word))
+    frequent = sorted(
+        (word for word, count in counts.items() if count >= min_count), key=lambda word: (-counts[word], word)
+    )
     chosen: list[str] = []
     single = 0
     for word in frequent:
@@ -104,8 +108,10 @@ def extend_tokenizer(
     tokenizer.add_tokens([AddedToken(marker, single_word=False, normalized=True) for marker in markers])
     tokenizer.add_tokens([AddedToken(word, single_word=True, normalized=True) for word in words])
     return VocabularyReport(
-        added=tuple(markers) + tuple(words), candidates=sum(1 for count in counts.values() if count >= min_count),
-        already_single_token=single, markers=tuple(markers),
+        added=tuple(markers) + tuple(words),
+        candidates=sum(1 for count in counts.values() if count >= min_count),
+        already_single_token=single,
+        markers=tuple(markers),
     )
 
 

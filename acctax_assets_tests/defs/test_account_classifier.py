@@ -22,5 +22,7 @@ def test_launchpad_config_maps_onto_the_validated_training_config(tmp_path: Path
         training_config(ClassifierConfig(zero_stage=4), "/models/base", dataset)
     other = training_config(ClassifierConfig(seed=1), "/models/base", dataset)
     assert config.fingerprint("v1") != other.fingerprint("v1") and config.fingerprint("v1") != config.fingerprint("v2")
-    moved = training_config(ClassifierConfig(lora_r=4, lora_layers=[4, 5]), "/models/base", SavedDataset(tmp_path / "elsewhere"))
+    moved = training_config(
+        ClassifierConfig(lora_r=4, lora_layers=[4, 5]), "/models/base", SavedDataset(tmp_path / "elsewhere")
+    )
     assert moved.fingerprint("v1") == config.fingerprint("v1"), "same content elsewhere resumes the same checkpoints"

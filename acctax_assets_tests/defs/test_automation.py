@@ -8,9 +8,9 @@ import pytest
 from dagster import (
     AssetCheckEvaluation,
     AssetMaterialization,
-    MetadataValue,
     DagsterInstance,
     DagsterRunStatus,
+    MetadataValue,
     RunRequest,
     SensorResult,
     SkipReason,
@@ -21,8 +21,6 @@ from dagster import (
 from dagster._core.test_utils import create_run_for_test
 
 from acctax_assets.definitions import defs
-from acctax_assets.defs.ml_resources import ModelSettings
-from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
 from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import (
     CLASSIFIER,
@@ -34,6 +32,8 @@ from acctax_assets.defs.materialization_records import (
     SERVED,
     month_status,
 )
+from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
 from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows, write_ledger
@@ -49,11 +49,15 @@ def land_month(home: AcctaxHome, month: str, rows: int = 20, broken: bool = Fals
 
 
 def materialize_month(instance: DagsterInstance, month: str) -> None:
-    defs.resolve_job_def("ledger_data_job").execute_in_process(instance=instance, partition_key=f"{month}-01", raise_on_error=False)
+    defs.resolve_job_def("ledger_data_job").execute_in_process(
+        instance=instance, partition_key=f"{month}-01", raise_on_error=False
+    )
 
 
 def retrain(instance: DagsterInstance, months: int) -> RunRequest | SkipReason:
-    context = build_sensor_context(instance=instance, resources={"model_settings": ModelSettings(retrain_after_months=months)})
+    context = build_sensor_context(
+        instance=instance, resources={"model_settings": ModelSettings(retrain_after_months=months)}
+    )
     return retraining_sensor(context)
 
 
@@ -62,9 +66,13 @@ def record_training(instance: DagsterInstance, promoted: bool = True) -> None:
     promoted a champion, or (promoted=False) failed because no candidate passed."""
     usable = month_status(instance, sorted(latest_data_versions(instance, FEATURES))).usable
     versions = latest_data_versions(instance, FEATURES, usable)
-    instance.report_runless_asset_event(AssetMaterialization(DATASET, metadata={MONTH_VERSIONS: MetadataValue.json(versions)}))
+    instance.report_runless_asset_event(
+        AssetMaterialization(DATASET, metadata={MONTH_VERSIONS: MetadataValue.json(versions)})
+    )
     instance.report_runless_asset_event(AssetMaterialization(CLASSIFIER))
-    instance.report_runless_asset_event(AssetCheckEvaluation(asset_key=CLASSIFIER, check_name="classifier_quality_gate", passed=promoted))
+    instance.report_runless_asset_event(
+        AssetCheckEvaluation(asset_key=CLASSIFIER, check_name="classifier_quality_gate", passed=promoted)
+    )
     if promoted:
         instance.report_runless_asset_event(AssetMaterialization(SERVED))
 
@@ -78,21 +86,31 @@ def instance(home: AcctaxHome) -> DagsterInstance:
 def record_predictions(instance: DagsterInstance, month: str) -> None:
     """ledger_predictions of `month` made from its current ledger_features (the version it records)."""
     version = latest_data_versions(instance, FEATURES, [f"{month}-01"])[f"{month}-01"]
-    instance.report_runless_asset_event(AssetMaterialization(PREDICTIONS, partition=f"{month}-01", metadata={FEATURES_VERSION: version}))
+    instance.report_runless_asset_event(
+        AssetMaterialization(PREDICTIONS, partition=f"{month}-01", metadata={FEATURES_VERSION: version})
+    )
 
 
-def test_retraining_sensor_waits_for_enough_changed_labelled_months(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_retraining_sensor_waits_for_enough_changed_labelled_months(
+    home: AcctaxHome, instance: DagsterInstance
+) -> None:
     for month in ("2024-01", "2024-02"):
         land_month(home, month)
         materialize_month(instance, month)
 
     waiting = retrain(instance, months=3)
-    assert isinstance(waiting, SkipReason) and "2 labelled month(s) changed" in waiting.skip_message and "needs 3" in waiting.skip_message
+    assert (
+        isinstance(waiting, SkipReason)
+        and "2 labelled month(s) changed" in waiting.skip_message
+        and "needs 3" in waiting.skip_message
+    )
 
     request = retrain(instance, months=2)
     assert isinstance(request, RunRequest)
     assert request.tags["acctax/changed_months"] == "2024-01,2024-02"
-    assert request.run_key == retrain(instance, months=2).run_key, "the same content gives the same run key (one run per change)"
+    assert request.run_key == retrain(instance, months=2).run_key, (
+        "the same content gives the same run key (one run per change)"
+    )
 
     create_run_for_test(instance, job_name="training_job", status=DagsterRunStatus.STARTED)
     busy = retrain(instance, months=1)
@@ -107,7 +125,9 @@ def test_data_runs_in_flight_postpone_the_decision(home: AcctaxHome, instance: D
     assert isinstance(waiting, SkipReason) and "ledger_data_job run(s) queued or running" in waiting.skip_message
 
 
-def test_unchanged_rematerialization_is_not_a_new_month_and_a_corrected_one_is(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_unchanged_rematerialization_is_not_a_new_month_and_a_corrected_one_is(
+    home: AcctaxHome, instance: DagsterInstance
+) -> None:
     for month in ("2024-01", "2024-02"):
         land_month(home, month)
         materialize_month(instance, month)
@@ -128,7 +148,9 @@ def test_unchanged_rematerialization_is_not_a_new_month_and_a_corrected_one_is(h
     assert isinstance(retrain(instance, months=2), SkipReason)
 
 
-def test_a_failed_blocking_check_leaves_its_month_out_without_stopping_the_others(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_a_failed_blocking_check_leaves_its_month_out_without_stopping_the_others(
+    home: AcctaxHome, instance: DagsterInstance
+) -> None:
     land_month(home, "2024-01")
     land_month(home, "2024-02", broken=True)
     for month in ("2024-01", "2024-02"):
@@ -147,7 +169,9 @@ def test_a_failed_blocking_check_leaves_its_month_out_without_stopping_the_other
     land_month(home, "2024-02")
     materialize_month(instance, "2024-02")
     corrected = retrain(instance, months=2)
-    assert isinstance(corrected, RunRequest) and "acctax/excluded_months" not in corrected.tags, "a corrected month counts again"
+    assert isinstance(corrected, RunRequest) and "acctax/excluded_months" not in corrected.tags, (
+        "a corrected month counts again"
+    )
 
 
 def test_uncoded_month_is_predicted_once_per_content(home: AcctaxHome, instance: DagsterInstance) -> None:
@@ -161,7 +185,9 @@ def test_uncoded_month_is_predicted_once_per_content(home: AcctaxHome, instance:
     assert isinstance(no_adapter, SkipReason) and "No champion yet" in no_adapter.skip_message
 
     record_training(instance, promoted=False)
-    assert isinstance(ledger_prediction_sensor(build_sensor_context(instance=instance)), SkipReason), "nothing is served before a promotion"
+    assert isinstance(ledger_prediction_sensor(build_sensor_context(instance=instance)), SkipReason), (
+        "nothing is served before a promotion"
+    )
 
     record_training(instance)
     result = ledger_prediction_sensor(build_sensor_context(instance=instance))
@@ -175,7 +201,9 @@ def test_uncoded_month_is_predicted_once_per_content(home: AcctaxHome, instance:
     record_predictions(instance, "2024-02")
     materialize_month(instance, "2024-02")
     unchanged = ledger_prediction_sensor(build_sensor_context(instance=instance))
-    assert unchanged.run_requests == [], "re-materialized but identical features are not predicted again, whatever the cursor"
+    assert unchanged.run_requests == [], (
+        "re-materialized but identical features are not predicted again, whatever the cursor"
+    )
 
     land_month(home, "2024-02", rows=30, coded=False)
     materialize_month(instance, "2024-02")

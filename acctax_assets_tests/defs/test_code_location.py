@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-# Each costs from a second (scikit-learn) to several (torch + transformers) on a 2-core machine.
-HEAVY = ("torch", "transformers", "peft", "deepspeed", "accelerate", "datasets", "sklearn", "tokenizers")
+# Each costs from ~0.7 s (MLflow) to several seconds (torch + transformers) on a 2-core machine.
+HEAVY = ("torch", "transformers", "peft", "deepspeed", "accelerate", "datasets", "sklearn", "tokenizers", "mlflow")
 
 
 def test_loading_the_definitions_imports_no_ml_framework() -> None:
@@ -32,25 +32,42 @@ ASSETS = {
     "account_classifier": ("ml", False, {"tokenized_dataset"}),
     "baseline_classifier": ("ml", False, {"ledger_dataset"}),
     "ensemble_classifier": ("ml", False, {"account_classifier", "baseline_classifier"}),
-    "served_classifier": ("ml", False, {"account_classifier", "baseline_classifier", "ensemble_classifier", "ledger_dataset"}),
+    "served_classifier": (
+        "ml",
+        False,
+        {"account_classifier", "baseline_classifier", "ensemble_classifier", "ledger_dataset"},
+    ),
     "ledger_predictions": ("predictions", True, {"ledger_features", "served_classifier"}),
     "prediction_export": ("predictions", True, {"ledger_predictions", "raw_ledger", "rejected_ledger_rows"}),
 }
 JOBS = {
     "ledger_data_job": {"raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features"},
-    "training_job": {"ledger_dataset", "tokenized_dataset", "account_classifier", "baseline_classifier", "ensemble_classifier", "served_classifier"},
+    "training_job": {
+        "ledger_dataset",
+        "tokenized_dataset",
+        "account_classifier",
+        "baseline_classifier",
+        "ensemble_classifier",
+        "served_classifier",
+    },
     "prediction_job": {"ledger_predictions", "prediction_export"},
 }
 # Checks whose failure stops the month's chain (and leaves the month out of training).
 BLOCKING_CHECKS = {
     ("raw_ledger", "raw_required_columns"),
-    ("cleaned_ledger", "cleaned_schema"), ("cleaned_ledger", "dates_in_partition"), ("cleaned_ledger", "amount_consistency"),
-    ("cleaned_ledger", "label_format"), ("cleaned_ledger", "rejected_share"), ("cleaned_ledger", "row_accounting"),
+    ("cleaned_ledger", "cleaned_schema"),
+    ("cleaned_ledger", "dates_in_partition"),
+    ("cleaned_ledger", "amount_consistency"),
+    ("cleaned_ledger", "label_format"),
+    ("cleaned_ledger", "rejected_share"),
+    ("cleaned_ledger", "row_accounting"),
     ("ledger_features", "feature_columns"),
 }
 ADVISORY_CHECKS = {
-    ("cleaned_ledger", "duplicate_rate"), ("ledger_features", "feature_null_rates"),
-    ("account_classifier", "classifier_quality_gate"), ("account_classifier", "classifier_beats_baseline"),
+    ("cleaned_ledger", "duplicate_rate"),
+    ("ledger_features", "feature_null_rates"),
+    ("account_classifier", "classifier_quality_gate"),
+    ("account_classifier", "classifier_beats_baseline"),
 }
 
 
@@ -60,14 +77,27 @@ def test_the_asset_graph_is_pinned() -> None:
     repository = defs.get_repository_def()
     graph = repository.asset_graph
     found = {
-        key.to_user_string(): (graph.get(key).group_name, graph.get(key).partitions_def is not None, {p.to_user_string() for p in graph.get(key).parent_keys})
+        key.to_user_string(): (
+            graph.get(key).group_name,
+            graph.get(key).partitions_def is not None,
+            {p.to_user_string() for p in graph.get(key).parent_keys},
+        )
         for key in graph.get_all_asset_keys()
     }
     assert found == ASSETS
-    jobs = {name: {key.to_user_string() for key in repository.get_job(name).asset_layer.selected_asset_keys} for name in JOBS}
+    jobs = {
+        name: {key.to_user_string() for key in repository.get_job(name).asset_layer.selected_asset_keys}
+        for name in JOBS
+    }
     assert jobs == JOBS
-    checks = {(key.asset_key.to_user_string(), key.name): graph.get_check_spec(key).blocking for key in graph.asset_check_keys}
+    checks = {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key).blocking for key in graph.asset_check_keys
+    }
     assert {check for check, blocking in checks.items() if blocking} == BLOCKING_CHECKS
     assert {check for check, blocking in checks.items() if not blocking} == ADVISORY_CHECKS
-    assert {sensor.name for sensor in repository.sensor_defs} == {"ledger_file_sensor", "ledger_prediction_sensor", "retraining_sensor"}
+    assert {sensor.name for sensor in repository.sensor_defs} == {
+        "ledger_file_sensor",
+        "ledger_prediction_sensor",
+        "retraining_sensor",
+    }
     assert {schedule.name for schedule in repository.schedule_defs} == {"monthly_retraining_schedule"}

@@ -22,8 +22,11 @@ def table(context: AssetExecutionContext) -> pd.DataFrame:
 
 def run(base: str | None, partition: str = "2024-01-02", tags: dict[str, str] | None = None) -> ExecuteInProcessResult:
     return materialize(
-        [table], partition_key=partition, resources={"io_manager": ParquetIOManager(base_path=base)},
-        tags=tags or {}, raise_on_error=False,
+        [table],
+        partition_key=partition,
+        resources={"io_manager": ParquetIOManager(base_path=base)},
+        tags=tags or {},
+        raise_on_error=False,
     )
 
 

@@ -2,13 +2,14 @@
 
 import pandas as pd
 import pytest
+from dagster import AssetCheckSeverity
+from pydantic import ValidationError
 
 from acctax_assets.defs import ledger_checks as checks
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger import quality
 from acctax_assets.ledger.features import DEFAULT_FEATURES
 from acctax_assets.ledger.schema import REQUIRED_COLUMNS
-from dagster import AssetCheckSeverity
 
 SETTINGS = LedgerSettings()
 
@@ -60,7 +61,9 @@ def test_dates_in_partition() -> None:
 
 
 def test_row_accounting() -> None:
-    assert checks.row_accounting(cleaned(4), pd.DataFrame(index=range(6)), rejected(["duplicate", "invalid_date"])).passed
+    assert checks.row_accounting(
+        cleaned(4), pd.DataFrame(index=range(6)), rejected(["duplicate", "invalid_date"])
+    ).passed
     result = checks.row_accounting(cleaned(4), pd.DataFrame(index=range(7)), rejected(["duplicate", "invalid_date"]))
     assert not result.passed and result.metadata["unaccounted"].value == 1
 
@@ -81,13 +84,17 @@ def test_rejected_share_passes_warns_and_blocks() -> None:
 
 def test_duplicate_rate() -> None:
     raw = pd.DataFrame(index=range(100))
-    assert checks.duplicate_rate(cleaned(), raw, rejected(["duplicate", "invalid_date", "invalid_date"]), SETTINGS).passed
+    assert checks.duplicate_rate(
+        cleaned(), raw, rejected(["duplicate", "invalid_date", "invalid_date"]), SETTINGS
+    ).passed
     result = checks.duplicate_rate(cleaned(), raw, rejected(["duplicate"] * 5), SETTINGS)
     assert not result.passed and result.severity == AssetCheckSeverity.WARN
 
 
 def test_label_format_applies_to_labelled_rows_only() -> None:
-    unlabelled_ok = cleaned(acct_code=pd.array(["81100", None, "81100", None], dtype="string"), source_labelled=[True, False, True, False])
+    unlabelled_ok = cleaned(
+        acct_code=pd.array(["81100", None, "81100", None], dtype="string"), source_labelled=[True, False, True, False]
+    )
     assert checks.label_format(unlabelled_ok).passed
     bad = cleaned(acct_code=pd.array(["81100", "8110", None, "81100"], dtype="string"))
     result = checks.label_format(bad)
@@ -98,13 +105,17 @@ def test_amount_consistency() -> None:
     assert checks.amount_consistency(cleaned(), SETTINGS).passed
     mismatch = cleaned(total_amount=pd.Series([1100, 1100, 1200, 1100], dtype="int64"))
     assert not checks.amount_consistency(mismatch, SETTINGS).passed
-    outlier = cleaned(supply_amount=pd.Series([10**13, 1000, 1000, 1000]), total_amount=pd.Series([10**13 + 100, 1100, 1100, 1100]))
+    outlier = cleaned(
+        supply_amount=pd.Series([10**13, 1000, 1000, 1000]), total_amount=pd.Series([10**13 + 100, 1100, 1100, 1100])
+    )
     result = checks.amount_consistency(outlier, SETTINGS)
     assert not result.passed and result.metadata["outlier_rows"].value == 1
 
 
 def test_feature_null_rates() -> None:
-    features = pd.DataFrame({f: ["x"] * 20 for f in ("party_name", "item", "document_type", "vat_type", "total_amount")})
+    features = pd.DataFrame(
+        {f: ["x"] * 20 for f in ("party_name", "item", "document_type", "vat_type", "total_amount")}
+    )
     assert checks.feature_null_rates(features, SETTINGS).passed
     features.loc[:4, "item"] = None
     result = checks.feature_null_rates(features, SETTINGS)
@@ -122,7 +133,7 @@ def test_feature_columns_order_and_presence() -> None:
 
 
 def test_settings_validate_ranges() -> None:
-    with pytest.raises(Exception, match="reject_warn_share"):
+    with pytest.raises(ValidationError, match="reject_warn_share"):
         LedgerSettings(reject_warn_share=0.5, reject_error_share=0.1)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="amount_tolerance"):
         LedgerSettings(amount_tolerance=-1)

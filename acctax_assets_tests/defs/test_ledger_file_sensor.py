@@ -96,7 +96,10 @@ def test_cursor_grows_with_months_not_files(landing: Path, tmp_path: Path) -> No
         shutil.rmtree(landing)
         for month in range(1, 13):
             for client in range(clients):
-                write_ledger(landing / f"client{client}" / f"ledger_2024-{month:02d}.csv", ledger_rows(1, date=f"2024{month:02d}05"))
+                write_ledger(
+                    landing / f"client{client}" / f"ledger_2024-{month:02d}.csv",
+                    ledger_rows(1, date=f"2024{month:02d}05"),
+                )
         with instance_for_test() as instance:
             result = tick(instance, None)
             assert len(result.run_requests) == 12

@@ -38,7 +38,9 @@ def test_run_links_point_at_the_ui_of_the_tracking_store(uri: str, configured: s
     assert mlflow_ui_url(uri, configured) == ui
 
 
-def test_tracking_uri_from_environment_is_not_stored_in_the_run(home: AcctaxHome, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tracking_uri_from_environment_is_not_stored_in_the_run(
+    home: AcctaxHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A tracking URI given as {env: VAR} reaches MLflow, while the run config Dagster stores names only the variable."""
     private = home.root / "private-tracking" / "mlflow.db"
     private.parent.mkdir()
@@ -58,5 +60,7 @@ def test_tracking_uri_from_environment_is_not_stored_in_the_run(home: AcctaxHome
         stored = instance.get_run_by_id(result.run_id)
     assert result.output_for_node("tracked") == f"sqlite:///{private}"
     assert private.exists(), "MLflow wrote to the URI from the environment"
-    assert stored.run_config["resources"]["mlflow"]["config"]["mlflow_tracking_uri"] == {"env": "ACCTAX_TEST_TRACKING_URI"}
+    assert stored.run_config["resources"]["mlflow"]["config"]["mlflow_tracking_uri"] == {
+        "env": "ACCTAX_TEST_TRACKING_URI"
+    }
     assert "private-tracking" not in json.dumps(stored.run_config)

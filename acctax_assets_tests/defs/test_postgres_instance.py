@@ -122,7 +122,9 @@ def test_data_layer_records_runs_materializations_and_checks_in_postgres(
         assert len(check_names) == 10
         for run_id in run_ids:
             records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
-            assert {r.event_log_entry.dagster_event.asset_check_evaluation_data.check_name for r in records} == check_names
+            assert {
+                r.event_log_entry.dagster_event.asset_check_evaluation_data.check_name for r in records
+            } == check_names
         for check_key in {e.asset_check_key for e in results[0].get_asset_check_evaluations()}:
             history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=10)
             assert {record.run_id for record in history} == set(run_ids), check_key
@@ -165,15 +167,20 @@ def test_landing_sensor_keeps_cursor_and_ticks_in_postgres(
         location_name="acctax_assets",
     )
     logger = logging.getLogger("acctax_assets_tests.sensor_daemon")
-    with DagsterInstance.get() as instance, create_test_daemon_workspace_context(
-        InProcessWorkspaceLoadTarget(origin), instance
-    ) as workspace:
+    with (
+        DagsterInstance.get() as instance,
+        create_test_daemon_workspace_context(InProcessWorkspaceLoadTarget(origin), instance) as workspace,
+    ):
         location = next(iter(workspace.create_request_context().get_code_location_entries().values())).code_location
         sensor = next(iter(location.get_repositories().values())).get_sensor("ledger_file_sensor")
         start = time.time()
         for offset in (0, 60):
             with freeze_time(start + offset):
-                list(execute_sensor_iteration(workspace, logger, threadpool_executor=None, submit_threadpool_executor=None))
+                list(
+                    execute_sensor_iteration(
+                        workspace, logger, threadpool_executor=None, submit_threadpool_executor=None
+                    )
+                )
 
         ticks = instance.get_ticks(sensor.get_remote_origin_id(), sensor.selector_id)
         assert [tick.status for tick in ticks] == [TickStatus.SKIPPED, TickStatus.SUCCESS]
@@ -184,7 +191,9 @@ def test_landing_sensor_keeps_cursor_and_ticks_in_postgres(
         state = instance.get_instigator_state(sensor.get_remote_origin_id(), sensor.selector_id)
         assert sorted(json.loads(state.instigator_data.cursor)["months"]) == MONTHS
 
-    stored_ticks = query(postgres, "SELECT status FROM job_ticks WHERE selector_id = %s ORDER BY id", sensor.selector_id)
+    stored_ticks = query(
+        postgres, "SELECT status FROM job_ticks WHERE selector_id = %s ORDER BY id", sensor.selector_id
+    )
     assert stored_ticks == [("SUCCESS",), ("SKIPPED",)]
     stored_runs = query(postgres, "SELECT status FROM runs WHERE run_id = ANY(%s)", [run.run_id for run in runs])
     assert stored_runs == [("QUEUED",)] * len(MONTHS)

@@ -26,10 +26,15 @@ def test_data_layer_on_fsspec_storage(home: AcctaxHome, tmp_path: Path, scheme: 
     write_ledger(home.landing / "ledger_2024-01.csv", rows)
     config = {"resources": {"io_manager": {"config": {"base_path": base}}}}
     with DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("ledger_data_job").execute_in_process(instance=instance, partition_key="2024-01-01", run_config=config)
+        result = defs.resolve_job_def("ledger_data_job").execute_in_process(
+            instance=instance, partition_key="2024-01-01", run_config=config
+        )
     assert result.success
     root = UPath(base)
-    tables = {name: pd.read_parquet((root / name / "2024-01-01.parquet").open("rb")) for name in ("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")}
+    tables = {
+        name: pd.read_parquet((root / name / "2024-01-01.parquet").open("rb"))
+        for name in ("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
+    }
     assert len(tables["raw_ledger"]) == 10
     assert len(tables["cleaned_ledger"]) + len(tables["rejected_ledger_rows"]) == 10
     assert len(tables["ledger_features"]) == len(tables["cleaned_ledger"]) == 9
@@ -46,27 +51,37 @@ def test_instance_limits_the_training_pool_and_runs_per_month(home: AcctaxHome) 
 
 
 @pytest.mark.slow
-def test_pool_serializes_training_steps_under_the_multiprocess_executor(home: AcctaxHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pool_serializes_training_steps_under_the_multiprocess_executor(
+    home: AcctaxHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two independent steps in the `training` pool would overlap under the multiprocess executor; the pool
     limit of the instance that AcctaxHome writes makes them take turns."""
     trace = tmp_path / "trace"
     trace.mkdir()
     monkeypatch.setenv("ACCTAX_POOL_TRACE", str(trace))
-    with DagsterInstance.get() as instance:
-        with execute_job(reconstructable(pool_jobs.build_two_trainings), instance=instance) as result:
-            assert result.success
-    (a_start, a_end), (b_start, b_end) = (map(float, (trace / name).read_text().split()) for name in ("first", "second"))
+    with (
+        DagsterInstance.get() as instance,
+        execute_job(reconstructable(pool_jobs.build_two_trainings), instance=instance) as result,
+    ):
+        assert result.success
+    (a_start, a_end), (b_start, b_end) = (
+        map(float, (trace / name).read_text().split()) for name in ("first", "second")
+    )
     assert a_end <= b_start or b_end <= a_start, "the two training steps overlapped"
 
 
 @pytest.mark.parametrize("status, freed", [(DagsterRunStatus.FAILURE, True), (DagsterRunStatus.STARTED, False)])
-def test_cli_frees_training_slots_of_ended_runs_only(home: AcctaxHome, status: DagsterRunStatus, freed: bool, caplog: pytest.LogCaptureFixture) -> None:
+def test_cli_frees_training_slots_of_ended_runs_only(
+    home: AcctaxHome, status: DagsterRunStatus, freed: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     """A CLI process killed mid-training leaves its pool slot claimed; the next `acctax materialize` must not wait
     forever for a run that has ended, but must wait for one that is still going."""
     with DagsterInstance.get() as instance:
         run = create_run_for_test(instance, job_name="training_job", status=status)
         instance.event_log_storage.set_concurrency_slots(TRAINING_POOL, 1)
-        assert instance.event_log_storage.claim_concurrency_slot(TRAINING_POOL, run.run_id, "account_classifier").is_claimed
+        assert instance.event_log_storage.claim_concurrency_slot(
+            TRAINING_POOL, run.run_id, "account_classifier"
+        ).is_claimed
         release_stale_training_slots(instance)
         held = instance.event_log_storage.get_concurrency_info(TRAINING_POOL).active_run_ids
     assert (run.run_id not in held) is freed

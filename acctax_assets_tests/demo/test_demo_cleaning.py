@@ -27,7 +27,12 @@ REASON_FOR_DEFECT = {
 
 @pytest.mark.parametrize(
     ("month", "encoding", "xlsx"),
-    [("2024-01", "utf-8", False), ("2024-02", "utf-8-sig", False), ("2024-03", "cp949", False), ("2024-06", "mixed", True)],
+    [
+        ("2024-01", "utf-8", False),
+        ("2024-02", "utf-8-sig", False),
+        ("2024-03", "cp949", False),
+        ("2024-06", "mixed", True),
+    ],
 )
 def test_rejects_match_injected_defects(tmp_path: Path, month: str, encoding: str, xlsx: bool) -> None:
     rows, seed = 1500, 11

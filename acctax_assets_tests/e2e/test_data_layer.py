@@ -33,7 +33,9 @@ def test_month_materializes_with_checks_and_metadata(home: AcctaxHome, instance:
     features_meta = result.asset_materializations_for_node("ledger_features")[0].metadata
     assert features_meta["dagster/row_count"].value == 58
     assert "holiday_rate" in features_meta
-    assert len(stored(home, "raw_ledger")) == len(stored(home, "cleaned_ledger")) + len(stored(home, "rejected_ledger_rows"))
+    assert len(stored(home, "raw_ledger")) == len(stored(home, "cleaned_ledger")) + len(
+        stored(home, "rejected_ledger_rows")
+    )
     assert set(stored(home, "rejected_ledger_rows")["reject_reason"]) == {"invalid_date", "invalid_amount", "duplicate"}
 
 
@@ -67,10 +69,14 @@ def test_unlabelled_month_flows_through(home: AcctaxHome, instance: DagsterInsta
     assert len(features) == 20 and features["acct_code"].isna().all()
 
 
-def test_predictions_without_a_champion_name_the_asset_to_materialize(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_predictions_without_a_champion_name_the_asset_to_materialize(
+    home: AcctaxHome, instance: DagsterInstance
+) -> None:
     write_ledger(home.landing / "ledger_2024-01.csv", ledger_rows(5), columns=UNCODED_COLUMNS)
     assert run_month(instance).success
-    result = defs.resolve_job_def("prediction_job").execute_in_process(instance=instance, partition_key=JANUARY, raise_on_error=False)
+    result = defs.resolve_job_def("prediction_job").execute_in_process(
+        instance=instance, partition_key=JANUARY, raise_on_error=False
+    )
     assert not result.success
     message = failure_text(result)
     assert "carries the alias 'champion'" in message and "Fix: materialize served_classifier" in message

@@ -8,29 +8,33 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 import torch
-import mlflow
 from dagster import DagsterEventType, ExecuteInProcessResult, instance_for_test
 from datasets import load_from_disk
 from transformers import AutoModelForSequenceClassification
 
 from acctax_assets import demo
 from acctax_assets.definitions import defs
+from acctax_assets.defs.ml_resources import tracking_uri
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.inference import mask_untrained
-from acctax_assets.ml.predictions import Predictions
-from acctax_assets.ml.metrics import chance_accuracy
 from acctax_assets.ml.launch import TOKENIZER_FILES, BaseModelError, check_base_model
+from acctax_assets.ml.metrics import chance_accuracy
 from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main
+from acctax_assets.ml.predictions import Predictions
 from acctax_assets.ml.tokenization import load_tokenizer
 from acctax_assets.ml.training.errors import TrainingError
 from acctax_assets.ml.training.model import (
-    check_sequence_classifier, check_target_modules, classifier_head, default_target_modules, silence_untrained_slots,
+    check_sequence_classifier,
+    check_target_modules,
+    classifier_head,
+    default_target_modules,
+    silence_untrained_slots,
 )
 from acctax_assets.paths import AcctaxHome
-from acctax_assets.defs.ml_resources import tracking_uri
 from acctax_assets_tests.support.dagster_runs import failure_text
 from acctax_assets_tests.support.training_runs import TINY_TRAINING, RankKiller
 from acctax_assets_tests.support.training_runs import run_config as tiny_run_config
@@ -63,14 +67,18 @@ def miniature(request: pytest.FixtureRequest, miniatures: Callable[[str], Path])
 
 def load_classifier(path: Path) -> torch.nn.Module:
     """The base model as the trainer (training.model) loads it: a fresh head of the registry's size, pad id from the tokenizer."""
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=SLOTS, ignore_mismatched_sizes=True, local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(path), num_labels=SLOTS, ignore_mismatched_sizes=True, local_files_only=True
+    )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = load_tokenizer(str(path)).pad_token_id
     return model.eval()
 
 
 def test_saved_like_a_local_checkpoint(miniature: Path) -> None:
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= {p.name for p in miniature.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= {
+        p.name for p in miniature.iterdir()
+    }
     config = json.loads((miniature / "config.json").read_text())
     assert config["num_hidden_layers"] == 2 and config["model_type"] == miniature.name
     has_pad = ARCHITECTURES[miniature.name].pad is not None
@@ -137,13 +145,25 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> AcctaxHome:
         demo.main(["--start", "2024-01", "--end", "2024-03", "--rows-per-month", "300", "--out", str(home.landing)])
         with instance_for_test() as instance:
             for month in ("2024-01-01", "2024-02-01", "2024-03-01"):
-                assert defs.resolve_job_def("ledger_data_job").execute_in_process(instance=instance, partition_key=month).success
+                assert (
+                    defs.resolve_job_def("ledger_data_job")
+                    .execute_in_process(instance=instance, partition_key=month)
+                    .success
+                )
     return home
 
 
 # One option real GPU runs use, per architecture, so both are exercised on CPU without another run.
 OPTIONS = {"llama": {"gradient_checkpointing": True}, "qwen3": {"attn_implementation": "eager"}}
-DECODER_TRAINING = {**TINY_TRAINING, "max_steps": 30, "eval_steps": 30, "save_steps": 10, "learning_rate": 5e-3, "num_ranks": 2, "zero_stage": 2}
+DECODER_TRAINING = {
+    **TINY_TRAINING,
+    "max_steps": 30,
+    "eval_steps": 30,
+    "save_steps": 10,
+    "learning_rate": 5e-3,
+    "num_ranks": 2,
+    "zero_stage": 2,
+}
 
 
 def decoder_run_config(miniature: Path, **classifier: object) -> dict:
@@ -154,7 +174,9 @@ def decoder_run_config(miniature: Path, **classifier: object) -> dict:
 
 def run_training(home: AcctaxHome, config: dict) -> ExecuteInProcessResult:
     with instance_for_test() as instance:
-        return defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        return defs.resolve_job_def("training_job").execute_in_process(
+            instance=instance, run_config=config, raise_on_error=False
+        )
 
 
 @pytest.mark.slow
@@ -169,30 +191,50 @@ def test_training_job_on_a_decoder_with_two_cpu_ranks_and_zero2(
     options = OPTIONS[miniature.name]
     result = run_training(landed, decoder_run_config(miniature, **options))
     assert result.success, failure_text(result)
-    metadata = {key: value.value for key, value in result.asset_materializations_for_node("account_classifier")[0].metadata.items()}
+    metadata = {
+        key: value.value
+        for key, value in result.asset_materializations_for_node("account_classifier")[0].metadata.items()
+    }
     assert metadata["base_model"] == str(miniature) and metadata["num_ranks"] == 2 and metadata["zero_stage"] == 2
     assert all(metadata[key] == value for key, value in options.items()), "the option reached the trainer"
     assert metadata["steps"] == 30 and metadata["tokens_per_second"] > 0 and metadata["peak_memory_gb"] > 0
     tokenized = Path(result.asset_materializations_for_node("tokenized_dataset")[0].metadata["path"].value)
     splits = load_from_disk(str(tokenized))
     chance = chance_accuracy(splits["train"]["label"], splits["test"]["label"])
-    assert metadata["test_accuracy"] > 2 * chance, f"the adapter learned: accuracy {metadata['test_accuracy']:.3f} vs chance {chance:.3f}"
+    assert metadata["test_accuracy"] > 2 * chance, (
+        f"the adapter learned: accuracy {metadata['test_accuracy']:.3f} vs chance {chance:.3f}"
+    )
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(landed))
     losses = client.get_metric_history(metadata["mlflow_run_id"], "loss")
     assert len(losses) >= 3 and losses[-1].value < losses[0].value, "the loss curve is in MLflow and falls"
-    assert client.get_run(metadata["mlflow_run_id"]).data.metrics["test_f1_macro"] == pytest.approx(metadata["test_f1_macro"])
+    assert client.get_run(metadata["mlflow_run_id"]).data.metrics["test_f1_macro"] == pytest.approx(
+        metadata["test_f1_macro"]
+    )
 
     adapter = AdapterRef(Path(metadata["path"]))
     model, tokenizer = adapter.load_model(), adapter.load_tokenizer()
-    assert type(model.base_model.model if hasattr(model, "base_model") else model).__name__ == ARCHITECTURES[miniature.name].model_class.__name__
+    assert (
+        type(model.base_model.model if hasattr(model, "base_model") else model).__name__
+        == ARCHITECTURES[miniature.name].model_class.__name__
+    )
     with torch.no_grad():
-        predicted = model(**tokenizer(["party:스타벅스 강남점 | item:커피", "party:SK에너지 | item:주유 외"], padding=True, return_tensors="pt")).logits.argmax(-1)
-    assert all(0 <= p < adapter.registry().used for p in predicted.tolist()), "spare slots of the bias-free head are never predicted"
+        predicted = model(
+            **tokenizer(
+                ["party:스타벅스 강남점 | item:커피", "party:SK에너지 | item:주유 외"],
+                padding=True,
+                return_tensors="pt",
+            )
+        ).logits.argmax(-1)
+    assert all(0 <= p < adapter.registry().used for p in predicted.tolist()), (
+        "spare slots of the bias-free head are never predicted"
+    )
 
 
 @pytest.mark.slow
-def test_a_killed_rank_of_a_decoder_is_retried_and_resumes(landed: AcctaxHome, miniatures: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_killed_rank_of_a_decoder_is_retried_and_resumes(
+    landed: AcctaxHome, miniatures: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Llama (no pad token of its own) on 2 ranks: rank 1 is killed after the first checkpoint; the launcher takes
     rank 0 down, Dagster retries the step, and the retry resumes from that checkpoint with the ZeRO-2 state."""
     monkeypatch.setenv("ACCTAX_HOME", str(landed.root))
@@ -218,7 +260,10 @@ def test_a_lora_target_that_does_not_exist_is_named_with_the_modules_that_do(
     result = run_training(landed, config)
     assert not result.success
     text = failure_text(result)
-    assert "Training refused: TrainingError: LoRA target module(s) ['qkv_proj'] do not exist in Qwen3ForSequenceClassification" in text
+    assert (
+        "Training refused: TrainingError: LoRA target module(s) ['qkv_proj'] do not exist in Qwen3ForSequenceClassification"
+        in text
+    )
     assert "'down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj'" in text and "Fix: set lora.target_modules" in text
     assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
 
@@ -226,7 +271,9 @@ def test_a_lora_target_that_does_not_exist_is_named_with_the_modules_that_do(
 def test_target_modules_are_checked_against_the_model(miniature: Path) -> None:
     model = load_classifier(miniature)
     check_target_modules(model, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    with pytest.raises(TrainingError, match=r"\['query'\] do not exist .*linear layers are \['down_proj', 'gate_proj', 'k_proj'"):
+    with pytest.raises(
+        TrainingError, match=r"\['query'\] do not exist .*linear layers are \['down_proj', 'gate_proj', 'k_proj'"
+    ):
         check_target_modules(model, ["q_proj", "query"])
 
 
@@ -256,6 +303,8 @@ def test_an_architecture_without_a_sequence_classifier_is_named(tmp_path: Path, 
     shutil.copytree(miniature, copy)
     config = json.loads((copy / "config.json").read_text())
     (copy / "config.json").write_text(json.dumps({**config, "model_type": "vit"}))
-    with pytest.raises(TrainingError, match="'vit' checkpoint, an architecture without a sequence-classification class"):
+    with pytest.raises(
+        TrainingError, match="'vit' checkpoint, an architecture without a sequence-classification class"
+    ):
         check_sequence_classifier(str(copy))
     check_sequence_classifier(str(miniature))

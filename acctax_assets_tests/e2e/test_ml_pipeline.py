@@ -39,7 +39,20 @@ def landed_home(tmp_path_factory: pytest.TempPathFactory) -> AcctaxHome:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ACCTAX_HOME", str(root))
         home.ensure()
-        demo.main(["--start", "2024-01", "--end", "2024-03", "--unlabelled-months", "1", "--rows-per-month", "300", "--out", str(home.landing)])
+        demo.main(
+            [
+                "--start",
+                "2024-01",
+                "--end",
+                "2024-03",
+                "--unlabelled-months",
+                "1",
+                "--rows-per-month",
+                "300",
+                "--out",
+                str(home.landing),
+            ]
+        )
         job = defs.resolve_job_def("ledger_data_job")
         with instance_for_test() as instance:
             for month in ("2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"):
@@ -60,12 +73,21 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
         assert result.success, failure_text(result)
 
         materializations = [
-            e for e in result.all_events
+            e
+            for e in result.all_events
             if e.event_type == DagsterEventType.ASSET_MATERIALIZATION and e.asset_key == AssetKey("account_classifier")
         ]
         assert len(materializations) == 1, "rank 0 reports once through Pipes"
         metadata = result.asset_materializations_for_node("account_classifier")[0].metadata
-        for key in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "samples_per_second", "steps", "mlflow_run_id", "per_class_test"):
+        for key in (
+            "test_accuracy",
+            "test_f1_weighted",
+            "test_f1_macro",
+            "samples_per_second",
+            "steps",
+            "mlflow_run_id",
+            "per_class_test",
+        ):
             assert key in metadata, key
         assert metadata["steps"].value == TINY_TRAINING["max_steps"]
         assert 0.0 <= metadata["test_f1_macro"].value <= 1.0
@@ -79,12 +101,16 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     registry = adapter.registry()
     model = adapter.load_model()
     tokenizer = adapter.load_tokenizer()
-    batch = tokenizer(["party:스타벅스 강남점 | item:커피", "party:SK에너지 | item:주유"], return_tensors="pt", padding=True)
+    batch = tokenizer(
+        ["party:스타벅스 강남점 | item:커피", "party:SK에너지 | item:주유"], return_tensors="pt", padding=True
+    )
     with torch.no_grad():
         predicted = model(**batch).logits.argmax(-1).tolist()
     assert all(0 <= p < registry.used for p in predicted), "spare slots are never predicted"
     assert model.config.id2label[0] == registry.codes[0]
-    assert not (home.storage / "_work" / "account_classifier").exists() or not any((home.storage / "_work" / "account_classifier").iterdir())
+    assert not (home.storage / "_work" / "account_classifier").exists() or not any(
+        (home.storage / "_work" / "account_classifier").iterdir()
+    )
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(home))
     run = client.get_run(metadata["mlflow_run_id"].value)
@@ -94,8 +120,16 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     assert run.data.params["lora.r"] == "8"
     assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"confusion_matrix_test.png", "per_class_test.csv", "metrics.json", "adapter", "evaluation_report.md",
-            "reliability_test.csv", "review_tradeoff_test.csv", "f1_by_band_test.csv"} <= artifacts
+    assert {
+        "confusion_matrix_test.png",
+        "per_class_test.csv",
+        "metrics.json",
+        "adapter",
+        "evaluation_report.md",
+        "reliability_test.csv",
+        "review_tradeoff_test.csv",
+        "f1_by_band_test.csv",
+    } <= artifacts
     assert {"test_ece", "review_threshold", "test_error_capture"} <= set(run.data.metrics)
     assert str(home.mlflow) in client.get_experiment(run.info.experiment_id).artifact_location
 
@@ -110,34 +144,58 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     assert comparison.passed == (metadata["test_f1_macro"].value > baseline["test_f1_macro"].value)
 
     versions = model_registry(home).versions()
-    assert sorted(v.kind for v in versions) == ["adapter", "baseline", "ensemble"], "every candidate is a registry version"
+    assert sorted(v.kind for v in versions) == ["adapter", "baseline", "ensemble"], (
+        "every candidate is a registry version"
+    )
     assert all(v.dataset_version == versions[0].dataset_version and "valid_f1_macro" in v.figures for v in versions)
     champion = model_registry(home).resolve()
-    assert served["registry_version"].value == champion.registry_version and served["champion_kind"].value == champion.kind
+    assert (
+        served["registry_version"].value == champion.registry_version and served["champion_kind"].value == champion.kind
+    )
     best = max(v.figures["valid_f1_macro"] for v in versions)
-    assert champion.figures["valid_f1_macro"] == best, "the champion has the best valid macro F1 (all passed the 0.0 floor)"
+    assert champion.figures["valid_f1_macro"] == best, (
+        "the champion has the best valid macro F1 (all passed the 0.0 floor)"
+    )
     challenger = [v for v in versions if "challenger" in v.aliases]
     assert len(challenger) == 1 and challenger[0].registry_version != champion.registry_version
     table = served["comparison"].value
-    assert all(name in table for name in ("adapter ", "baseline ", "ensemble ")) and "test_review_share" in table and "test_f1_tail" in table
+    assert (
+        all(name in table for name in ("adapter ", "baseline ", "ensemble "))
+        and "test_review_share" in table
+        and "test_f1_tail" in table
+    )
     for image in ("confusion_matrix_test", "reliability_test"):
-        assert served[image].value.startswith("![") and "(data:image/png;base64," in served[image].value, "plots render inline in the UI"
+        assert served[image].value.startswith("![") and "(data:image/png;base64," in served[image].value, (
+            "plots render inline in the UI"
+        )
     served_run = client.get_run(run.info.run_id)
     assert served_run.data.tags["acctax.champion"] == served["champion"].value
-    assert {"adapter_valid_f1_macro", "baseline_valid_f1_macro", "ensemble_valid_f1_macro"} <= set(served_run.data.metrics)
+    assert {"adapter_valid_f1_macro", "baseline_valid_f1_macro", "ensemble_valid_f1_macro"} <= set(
+        served_run.data.metrics
+    )
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "served_classifier")}
-    assert {"served_classifier/comparison.csv", "served_classifier/reliability_test.png", "served_classifier/confusion_matrix_test.png"} <= logged
+    assert {
+        "served_classifier/comparison.csv",
+        "served_classifier/reliability_test.png",
+        "served_classifier/confusion_matrix_test.png",
+    } <= logged
     ensemble = result.asset_materializations_for_node("ensemble_classifier")[0].metadata
     assert 0.0 <= ensemble["adapter_weight"].value <= 1.0 and "valid_f1_macro" in ensemble["weight_search_valid"].value
 
 
-def predict(instance: DagsterInstance, month: str, target_accuracy: float = 0.9, fmt: str = "csv") -> ExecuteInProcessResult:
+def predict(
+    instance: DagsterInstance, month: str, target_accuracy: float = 0.9, fmt: str = "csv"
+) -> ExecuteInProcessResult:
     config = {
         "ops": {"prediction_export": {"config": {"format": fmt}}},
-        "resources": {"model_settings": {"config": {"review_target_accuracy": target_accuracy, "review_min_auto_rows": 5}}},
+        "resources": {
+            "model_settings": {"config": {"review_target_accuracy": target_accuracy, "review_min_auto_rows": 5}}
+        },
         **QUIET,
     }
-    return defs.resolve_job_def("prediction_job").execute_in_process(instance=instance, partition_key=month, run_config=config, raise_on_error=False)
+    return defs.resolve_job_def("prediction_job").execute_in_process(
+        instance=instance, partition_key=month, run_config=config, raise_on_error=False
+    )
 
 
 def test_predictions_on_a_labelled_month_are_served_by_the_champion(home: AcctaxHome) -> None:
@@ -150,13 +208,20 @@ def test_predictions_on_a_labelled_month_are_served_by_the_champion(home: Acctax
     table = pd.read_parquet(home.storage / "ledger_predictions" / "2024-03-01.parquet")
     cleaned = pd.read_parquet(home.storage / "cleaned_ledger" / "2024-03-01.parquet")
     assert len(table) == len(cleaned) == metadata["rows"].value
-    assert table[["source_file", "source_row"]].equals(cleaned[["source_file", "source_row"]].astype(table[["source_file", "source_row"]].dtypes))
-    assert metadata["served_model"].value == champion.label and metadata["registry_version"].value == champion.registry_version
+    assert table[["source_file", "source_row"]].equals(
+        cleaned[["source_file", "source_row"]].astype(table[["source_file", "source_row"]].dtypes)
+    )
+    assert (
+        metadata["served_model"].value == champion.label
+        and metadata["registry_version"].value == champion.registry_version
+    )
     assert set(table["served_model"]) == {champion.label}
     test_accuracy = champion.figures["test_accuracy"]
     assert metadata["accuracy"].value >= test_accuracy - 0.05, (metadata["accuracy"].value, test_accuracy)
     assert metadata["accuracy"].value == pytest.approx(table["correct"].mean())
-    assert (table["confidence"] >= table["top2_confidence"]).all() and (table["top2_confidence"] >= table["top3_confidence"]).all()
+    assert (table["confidence"] >= table["top2_confidence"]).all() and (
+        table["top2_confidence"] >= table["top3_confidence"]
+    ).all()
     trained_codes = {served.registry.codes[i] for i in served.scorer.trained_ids}
     assert set(table["predicted_code"]) <= trained_codes, "only trained codes are proposed"
 
@@ -165,7 +230,9 @@ def test_predictions_on_a_labelled_month_are_served_by_the_champion(home: Acctax
     expected = derived.threshold if derived.reachable else 1.0
     assert metadata["review_threshold"].value == pytest.approx(expected)
     low = table["review_reason"] == "low_confidence"
-    assert (table.loc[low, "confidence"] < derived.threshold).all() and (table.loc[~table["needs_review"], "confidence"] >= derived.threshold).all()
+    assert (table.loc[low, "confidence"] < derived.threshold).all() and (
+        table.loc[~table["needs_review"], "confidence"] >= derived.threshold
+    ).all()
 
     with instance_for_test() as instance:
         strict = predict(instance, "2024-03-01", target_accuracy=0.99)
@@ -179,14 +246,18 @@ def test_an_uncoded_month_gets_a_proposal_for_every_row_and_an_export(home: Acct
     assert result.success, failure_text(result)
     table = pd.read_parquet(home.storage / "ledger_predictions" / "2024-04-01.parquet")
     cleaned = pd.read_parquet(home.storage / "cleaned_ledger" / "2024-04-01.parquet")
-    assert len(table) == len(cleaned) > 250 and table["predicted_code"].notna().all() and table["true_code"].isna().all()
+    assert (
+        len(table) == len(cleaned) > 250 and table["predicted_code"].notna().all() and table["true_code"].isna().all()
+    )
     assert result.asset_materializations_for_node("ledger_predictions")[0].metadata["labelled_rows"].value == 0
     exported = pd.read_excel(home.exports / "account_proposals_2024-04.xlsx", dtype=str)
     raw = pd.read_parquet(home.storage / "raw_ledger" / "2024-04-01.parquet")
     assert len(exported) == len(raw) == 300, "every raw line is in the export, rejected ones included"
     assert set(exported["검토필요"]) <= {"Y", "N"} and exported["계정과목코드"].notna().sum() == len(table)
     assert exported["검토사유"].fillna("").str.startswith("rejected:").sum() == len(raw) - len(cleaned)
-    assert set(exported["추천모델"].dropna()) == {model_registry(home).resolve().label}, "the export names the proposing model"
+    assert set(exported["추천모델"].dropna()) == {model_registry(home).resolve().label}, (
+        "the export names the proposing model"
+    )
 
 
 def test_moving_the_champion_alias_is_a_rollback_the_next_prediction_serves(home: AcctaxHome) -> None:
@@ -198,7 +269,10 @@ def test_moving_the_champion_alias_is_a_rollback_the_next_prediction_serves(home
         with instance_for_test() as instance:
             result = predict(instance, "2024-04-01")
         assert result.success, failure_text(result)
-        assert result.asset_materializations_for_node("ledger_predictions")[0].metadata["served_model"].value == other.label
+        assert (
+            result.asset_materializations_for_node("ledger_predictions")[0].metadata["served_model"].value
+            == other.label
+        )
         assert cli.main(["champion", "--set", "999"]) == 2, "an unknown version is refused"
     finally:
         registry.set_alias(CHAMPION, before.registry_version)
@@ -209,7 +283,9 @@ def test_predictions_refuse_an_adapter_whose_registry_no_longer_matches(home: Ac
     path = home.storage / "label_registry.json"
     original = path.read_text(encoding="utf-8")
     registry = LabelRegistry.from_json(original)
-    path.write_text(LabelRegistry(registry.max_classes, tuple(reversed(registry.codes)), registry.names).to_json(), encoding="utf-8")
+    path.write_text(
+        LabelRegistry(registry.max_classes, tuple(reversed(registry.codes)), registry.names).to_json(), encoding="utf-8"
+    )
     try:
         with instance_for_test() as instance:
             result = predict(instance, "2024-04-01")
@@ -239,7 +315,9 @@ def test_no_candidate_passing_fails_the_promotion_and_keeps_the_champion(home: A
         result = train(instance, run_config(SHORT_TRAINING, min_f1=0.99))
     assert not result.success
     message = failure_text(result)
-    assert "no candidate passed its quality gate" in message and "below the floor 0.9900" in message and "Fix:" in message
+    assert (
+        "no candidate passed its quality gate" in message and "below the floor 0.9900" in message and "Fix:" in message
+    )
     assert all(kind in message for kind in ("adapter ", "baseline ", "ensemble "))
     assert model_registry(home).resolve() == before, "nothing new is served"
 
@@ -248,7 +326,10 @@ def test_an_unusable_registry_store_fails_the_promotion_with_its_uri_and_the_fix
     blocker = home.root / "not-a-folder"
     blocker.write_text("x")
     uri = f"sqlite:///{blocker}/mlflow.db"
-    config = {"resources": {"model_registry": {"config": {"tracking_uri": uri}}}, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    config = {
+        "resources": {"model_registry": {"config": {"tracking_uri": uri}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
     with instance_for_test() as instance:
         result = defs.resolve_job_def("training_job").execute_in_process(
             instance=instance, asset_selection=[AssetKey("served_classifier")], run_config=config, raise_on_error=False
@@ -265,7 +346,9 @@ def test_missing_base_model_fails_before_launch(home: AcctaxHome) -> None:
         result = train(instance, config)
     assert not result.success
     assert "no-such-model" in failure_text(result) and "does not exist" in failure_text(result)
-    assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY], "a config error is not retried"
+    assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY], (
+        "a config error is not retried"
+    )
 
 
 def test_bf16_on_a_machine_without_gpu_fails_before_any_process_starts(home: AcctaxHome) -> None:
@@ -294,7 +377,11 @@ def test_killed_training_is_retried_in_the_same_run_and_resumes_from_its_checkpo
         result = train(instance, config)
     assert killer.killed, "the training process was never seen with a checkpoint"
     assert result.success, failure_text(result)
-    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY and e.step_key == "account_classifier"]
+    retries = [
+        e
+        for e in result.all_events
+        if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY and e.step_key == "account_classifier"
+    ]
     assert len(retries) == 1
     message = retries[0].event_specific_data.error.to_string()
     assert "Last lines of" in message and "resumes from the newest one" in message

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter, SensorResult, build_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+    SensorResult,
+    build_sensor_context,
+)
 
 from acctax_assets import cli
 from acctax_assets.definitions import build_definitions
@@ -50,7 +58,9 @@ def test_corrected_month_is_rematerialized_alone(home: AcctaxHome) -> None:
         first = run_requests(defs, instance, None)
         assert [r.partition_key for r in first.run_requests] == [f"{m}-01" for m in MONTHS]
         for request in first.run_requests:
-            assert job.execute_in_process(instance=instance, partition_key=request.partition_key, raise_on_error=False).success
+            assert job.execute_in_process(
+                instance=instance, partition_key=request.partition_key, raise_on_error=False
+            ).success
         before = snapshot(instance, home)
         assert len(before) == len(PER_MONTH_ASSETS) * len(MONTHS)
 
@@ -81,7 +91,10 @@ def daemon(home: AcctaxHome):
     log = (home.root / "daemon.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "dagster._daemon", "run", "-m", "acctax_assets.definitions"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     yield process
     os.killpg(process.pid, signal.SIGTERM)
@@ -97,7 +110,9 @@ def daemon(home: AcctaxHome):
 def test_cli_backfill_runs_a_range_through_the_daemon(home: AcctaxHome, daemon: subprocess.Popen) -> None:
     for month in MONTHS:
         land(home, month, rows=8)
-    assert cli.main(["backfill", "--months", "2024-01:2024-03", "--wait", "--timeout", "420"]) == 0, (home.root / "daemon.log").read_text()[-3000:]
+    assert cli.main(["backfill", "--months", "2024-01:2024-03", "--wait", "--timeout", "420"]) == 0, (
+        home.root / "daemon.log"
+    ).read_text()[-3000:]
     with DagsterInstance.get() as instance:
         backfills = instance.get_backfills()
         assert len(backfills) == 1

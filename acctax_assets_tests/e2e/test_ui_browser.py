@@ -49,7 +49,9 @@ from acctax_assets_tests.support.ui_browser import (
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.ui,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (Debian package `chromium`; CI installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (Debian package `chromium`; CI installs it)"
+    ),
 ]
 
 MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
@@ -74,7 +76,9 @@ def land_and_train(home: AcctaxHome) -> None:
     job = defs.resolve_job_def("ledger_data_job")
     with DagsterInstance.get() as instance:
         for month in MONTHS:
-            result = job.execute_in_process(instance=instance, partition_key=month, run_config=QUIET_RUN_CONFIG, raise_on_error=False)
+            result = job.execute_in_process(
+                instance=instance, partition_key=month, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+            )
             assert result.success, f"data layer for {month} failed in process"
         training = defs.resolve_job_def("training_job").execute_in_process(
             instance=instance, run_config=tiny_training_config(), raise_on_error=False
@@ -95,7 +99,10 @@ def ui(home: AcctaxHome) -> Iterator[DagsterUI]:
 def sensor_ticks(instance: DagsterInstance) -> dict[str, list[InstigatorTick]]:
     """Every tick the daemon recorded, per sensor name."""
     states = instance.schedule_storage.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-    return {state.instigator_name: list(instance.get_ticks(state.instigator_origin_id, state.selector_id)) for state in states}
+    return {
+        state.instigator_name: list(instance.get_ticks(state.instigator_origin_id, state.selector_id))
+        for state in states
+    }
 
 
 def first_ticks_launch_nothing(ui: DagsterUI) -> None:
@@ -111,14 +118,25 @@ def first_ticks_launch_nothing(ui: DagsterUI) -> None:
                 break
             time.sleep(2)
         counts = {name: len(ticks.get(name, [])) for name in wanted}
-        assert all(counts[name] >= count for name, count in wanted.items()), f"sensor ticks {counts} after {FIRST_TICKS_TIMEOUT_S} s:\n{ui.log_tail()}"
-        launched = {name: [tick.status.value for tick in ticks[name] if tick.status != TickStatus.SKIPPED] for name in wanted}
+        assert all(counts[name] >= count for name, count in wanted.items()), (
+            f"sensor ticks {counts} after {FIRST_TICKS_TIMEOUT_S} s:\n{ui.log_tail()}"
+        )
+        launched = {
+            name: [tick.status.value for tick in ticks[name] if tick.status != TickStatus.SKIPPED] for name in wanted
+        }
         assert not any(launched.values()), f"sensor ticks that were not skipped: {launched}"
-        assert instance.get_runs_count() == runs_before, "the daemon launched runs for content that was already materialized"
+        assert instance.get_runs_count() == runs_before, (
+            "the daemon launched runs for content that was already materialized"
+        )
 
 
 def cleaned_ledger_checks() -> list[str]:
-    return sorted(spec.name for checks in ledger_checks for spec in checks.check_specs if spec.asset_key == AssetKey("cleaned_ledger"))
+    return sorted(
+        spec.name
+        for checks in ledger_checks
+        for spec in checks.check_specs
+        if spec.asset_key == AssetKey("cleaned_ledger")
+    )
 
 
 def visible_text(page: Page, text: str) -> Locator:
@@ -137,7 +155,9 @@ def look_at_the_asset_graph(page: Page, ui: DagsterUI) -> None:
     for asset in DATA_LAYER:
         expect(visible_text(page, asset), f"{asset} in the ledger group's graph").to_be_visible()
     checks = len(cleaned_ledger_checks())
-    expect(visible_text(page, f"{checks} / {checks} Passed"), "cleaned_ledger's checks passed on the months landed").to_be_visible()
+    expect(
+        visible_text(page, f"{checks} / {checks} Passed"), "cleaned_ledger's checks passed on the months landed"
+    ).to_be_visible()
     screenshot(page, "02-ledger-group-graph")
 
 
@@ -169,7 +189,9 @@ def wait_for_run(page: Page, ui: DagsterUI, run_path: str) -> str:
     """Open the run page and wait until its status tag shows a final state."""
     page.goto(f"{ui.url}{run_path}")
     status = page.get_by_text(FINAL_RUN_STATUS).first
-    expect(status, f"run {run_path} reaches a final status within {RUN_TIMEOUT_S} s").to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
+    expect(status, f"run {run_path} reaches a final status within {RUN_TIMEOUT_S} s").to_be_visible(
+        timeout=RUN_TIMEOUT_S * 1000
+    )
     return status.inner_text()
 
 
@@ -185,7 +207,9 @@ def read_month_metadata_and_checks(page: Page, ui: DagsterUI, run_id: str) -> No
     expect(visible_text(page, run_id[:8]), "the partition's latest materialization names the UI run").to_be_visible()
     shown = {key: metadata_number(page, key) for key in ("rows_in", "rows_out", "rows_rejected", "dagster/row_count")}
     for key, value in shown.items():
-        assert value == stored[key].value, f"cleaned_ledger {ONE_MONTH} should show {key}={stored[key].value}, shows {value}"
+        assert value == stored[key].value, (
+            f"cleaned_ledger {ONE_MONTH} should show {key}={stored[key].value}, shows {value}"
+        )
     assert shown["rows_in"] == shown["rows_out"] + shown["rows_rejected"], shown
     screenshot(page, "04-cleaned-ledger-month-metadata")
 
@@ -193,7 +217,9 @@ def read_month_metadata_and_checks(page: Page, ui: DagsterUI, run_id: str) -> No
     checks = cleaned_ledger_checks()
     for check in checks:
         expect(visible_text(page, check), f"check {check} listed on the Checks tab").to_be_visible()
-    expect(page.get_by_text("Succeeded", exact=True), f"all {len(checks)} checks of cleaned_ledger succeeded").to_have_count(len(checks))
+    expect(
+        page.get_by_text("Succeeded", exact=True), f"all {len(checks)} checks of cleaned_ledger succeeded"
+    ).to_have_count(len(checks))
     expect(visible_text(page, "Passed"), "the selected check's latest evaluation passed").to_be_visible()
     expect(visible_text(page, ONE_MONTH), "the latest check evaluation is for the month run in the UI").to_be_visible()
     screenshot(page, "05-cleaned-ledger-checks")
@@ -201,20 +227,32 @@ def read_month_metadata_and_checks(page: Page, ui: DagsterUI, run_id: str) -> No
 
 def read_adapter_f1(page: Page, ui: DagsterUI) -> None:
     with DagsterInstance.get() as instance:
-        stored = instance.fetch_materializations(AssetKey("account_classifier"), limit=1).records[0].asset_materialization.metadata
+        stored = (
+            instance.fetch_materializations(AssetKey("account_classifier"), limit=1)
+            .records[0]
+            .asset_materialization.metadata
+        )
     page.goto(f"{ui.url}/assets/account_classifier")
     for key in ("test_f1_macro", "test_f1_weighted", "test_accuracy"):
         shown = metadata_number(page, key)
-        assert shown == pytest.approx(stored[key].value), f"account_classifier should show {key}={stored[key].value}, shows {shown}"
+        assert shown == pytest.approx(stored[key].value), (
+            f"account_classifier should show {key}={stored[key].value}, shows {shown}"
+        )
     screenshot(page, "07-account-classifier-f1")
 
 
 def read_served_classifier(page: Page, ui: DagsterUI) -> None:
     """served_classifier names the champion the registry serves and shows its plots as images in the UI itself."""
     with DagsterInstance.get() as instance:
-        stored = instance.fetch_materializations(AssetKey("served_classifier"), limit=1).records[0].asset_materialization.metadata
+        stored = (
+            instance.fetch_materializations(AssetKey("served_classifier"), limit=1)
+            .records[0]
+            .asset_materialization.metadata
+        )
     page.goto(f"{ui.url}/assets/served_classifier")
-    expect(metadata_row(page, "champion").get_by_text(stored["champion"].value), "the champion is named").to_be_visible()
+    expect(
+        metadata_row(page, "champion").get_by_text(stored["champion"].value), "the champion is named"
+    ).to_be_visible()
     for key in ("confusion_matrix_test", "reliability_test"):
         metadata_row(page, key).get_by_text("[Show Markdown]").click()
         dialog = page.get_by_role("dialog").filter(has_text=key)
@@ -239,17 +277,23 @@ def wait_for_backfill(page: Page, ui: DagsterUI, backfill_path: str) -> str:
     while backfill_status(page) in UNFINISHED_BACKFILL and time.monotonic() < deadline:
         page.wait_for_timeout(2000)
     status = backfill_status(page)
-    assert status not in UNFINISHED_BACKFILL, f"backfill {backfill_path} still {status!r} after {BACKFILL_TIMEOUT_S} s:\n{ui.log_tail()}"
+    assert status not in UNFINISHED_BACKFILL, (
+        f"backfill {backfill_path} still {status!r} after {BACKFILL_TIMEOUT_S} s:\n{ui.log_tail()}"
+    )
     return status
 
 
 def materialized_by(instance: DagsterInstance, run_id: str, month: str) -> list[str]:
     """The data-layer assets whose materialization of `month` came from run `run_id`."""
     return [
-        asset for asset in DATA_LAYER
-        if run_id in {
+        asset
+        for asset in DATA_LAYER
+        if run_id
+        in {
             r.run_id
-            for r in instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[month]), limit=10).records
+            for r in instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[month]), limit=10
+            ).records
         }
     ]
 
@@ -257,7 +301,20 @@ def materialized_by(instance: DagsterInstance, run_id: str, month: str) -> list[
 def land_uncoded_month(home: AcctaxHome, scratch: Path) -> None:
     """A month without account codes dropped into landing while the UI runs (generated aside, then copied, so
     the coded months' files keep their mtimes)."""
-    demo.main(["--start", "2024-01", "--end", "2024-03", "--unlabelled-months", "1", "--rows-per-month", "200", "--out", str(scratch)])
+    demo.main(
+        [
+            "--start",
+            "2024-01",
+            "--end",
+            "2024-03",
+            "--unlabelled-months",
+            "1",
+            "--rows-per-month",
+            "200",
+            "--out",
+            str(scratch),
+        ]
+    )
     (uncoded,) = [path for path in scratch.iterdir() if "2024-04" in path.name]
     shutil.copy2(uncoded, home.landing / uncoded.name)
     os.utime(home.landing / uncoded.name)
@@ -274,11 +331,19 @@ def wait_for_automatic_proposals(home: AcctaxHome, ui: DagsterUI) -> None:
                 break
             time.sleep(3)
         assert runs, f"no prediction_job run for {UNCODED_MONTH} within {AUTOMATION_TIMEOUT_S} s:\n{ui.log_tail()}"
-        assert runs[0].status == DagsterRunStatus.SUCCESS, f"the automatic prediction run ended {runs[0].status}:\n{ui.log_tail()}"
+        assert runs[0].status == DagsterRunStatus.SUCCESS, (
+            f"the automatic prediction run ended {runs[0].status}:\n{ui.log_tail()}"
+        )
         assert runs[0].tags.get("dagster/sensor_name") == "ledger_prediction_sensor"
         data_runs = instance.get_runs(RunsFilter(job_name="ledger_data_job", tags={"dagster/partition": UNCODED_MONTH}))
-        assert [r.tags.get("dagster/sensor_name") for r in data_runs] == ["ledger_file_sensor"], "the data layer ran once, by the landing sensor"
-        by_sensors = [(r.job_name, r.tags.get("dagster/partition")) for r in instance.get_runs() if r.tags.get("dagster/sensor_name")]
+        assert [r.tags.get("dagster/sensor_name") for r in data_runs] == ["ledger_file_sensor"], (
+            "the data layer ran once, by the landing sensor"
+        )
+        by_sensors = [
+            (r.job_name, r.tags.get("dagster/partition"))
+            for r in instance.get_runs()
+            if r.tags.get("dagster/sensor_name")
+        ]
         assert sorted(by_sensors) == [("ledger_data_job", UNCODED_MONTH), ("prediction_job", UNCODED_MONTH)], (
             "the sensors ran exactly the new month's chain and its predictions: no other month, no retraining"
         )
@@ -293,7 +358,9 @@ def trainer_processes(home: AcctaxHome) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         command = " ".join(process.info["cmdline"] or [])
-        if str(home.root) in command and ("acctax_assets.ml.training" in command or "acctax_assets.ml.supervise" in command):
+        if str(home.root) in command and (
+            "acctax_assets.ml.training" in command or "acctax_assets.ml.supervise" in command
+        ):
             found.append(process)
     return found
 
@@ -310,7 +377,10 @@ def terminate_training_from_the_ui(page: Page, ui: DagsterUI, home: AcctaxHome) 
     expect(view, "a toast with a View link after launching training_job").to_be_visible()
     run_path = view.get_attribute("href") or ""
     deadline = time.monotonic() + TRAINER_START_TIMEOUT_S
-    while not any("acctax_assets.ml.training" in " ".join(p.cmdline()) for p in trainer_processes(home)) and time.monotonic() < deadline:
+    while (
+        not any("acctax_assets.ml.training" in " ".join(p.cmdline()) for p in trainer_processes(home))
+        and time.monotonic() < deadline
+    ):
         time.sleep(2)
     assert trainer_processes(home), f"no DeepSpeed rank started within {TRAINER_START_TIMEOUT_S} s:\n{ui.log_tail()}"
 
@@ -319,7 +389,9 @@ def terminate_training_from_the_ui(page: Page, ui: DagsterUI, home: AcctaxHome) 
     dialog = page.get_by_role("dialog")
     screenshot(page, "10-terminate-training")
     dialog.get_by_role("button", name=re.compile(r"^Terminate \d+ runs?$")).click()
-    expect(page.get_by_text("Canceled", exact=True).first, "the terminated training run ends Canceled").to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
+    expect(page.get_by_text("Canceled", exact=True).first, "the terminated training run ends Canceled").to_be_visible(
+        timeout=RUN_TIMEOUT_S * 1000
+    )
     screenshot(page, "11-training-canceled")
     deadline = time.monotonic() + TRAINER_EXIT_TIMEOUT_S
     while trainer_processes(home) and time.monotonic() < deadline:
@@ -328,14 +400,18 @@ def terminate_training_from_the_ui(page: Page, ui: DagsterUI, home: AcctaxHome) 
     assert not left, f"training processes outlived the terminated run: {left}"
 
 
-def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, home: AcctaxHome, tmp_path: Path) -> None:
+def test_office_user_materializes_and_backfills_months_in_the_ui(
+    ui: DagsterUI, home: AcctaxHome, tmp_path: Path
+) -> None:
     first_ticks_launch_nothing(ui)
     land_uncoded_month(home, tmp_path / "uncoded")
     with chromium() as browser:
         page = open_page(browser)
         page.goto(ui.url)
         look_at_the_asset_graph(page, ui)
-        expect(page.get_by_text("Join the Dagster community"), "a first visit shows no community/newsletter dialog").to_have_count(0)
+        expect(
+            page.get_by_text("Join the Dagster community"), "a first visit shows no community/newsletter dialog"
+        ).to_have_count(0)
 
         run_path = launch_from_job_page(page, ONE_MONTH, 1, "Launch 1 run", "03a-launch-one-month")
         assert run_path.startswith("/runs/"), f"the toast should link a run page, links {run_path!r}"
@@ -347,7 +423,9 @@ def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, 
 
         read_month_metadata_and_checks(page, ui, run_id)
 
-        backfill_path = launch_from_job_page(page, f"[{MONTHS[0]}...{MONTHS[-1]}]", len(MONTHS), "Launch backfill", "06-launch-backfill")
+        backfill_path = launch_from_job_page(
+            page, f"[{MONTHS[0]}...{MONTHS[-1]}]", len(MONTHS), "Launch backfill", "06-launch-backfill"
+        )
         assert backfill_path.startswith("/runs/b/"), f"the toast should link a backfill page, links {backfill_path!r}"
         backfill_id = backfill_path.rsplit("/", 1)[-1]
         # While the daemon works through the months: the adapter's figures, and the backfill in Runs → Backfills.
@@ -368,10 +446,14 @@ def test_office_user_materializes_and_backfills_months_in_the_ui(ui: DagsterUI, 
 
     with DagsterInstance.get() as instance:
         assert instance.get_run_by_id(run_id).status == DagsterRunStatus.SUCCESS
-        assert materialized_by(instance, run_id, ONE_MONTH) == DATA_LAYER, "the UI run materialized the month's whole data layer"
+        assert materialized_by(instance, run_id, ONE_MONTH) == DATA_LAYER, (
+            "the UI run materialized the month's whole data layer"
+        )
         runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
         assert sorted(r.tags["dagster/partition"] for r in runs) == MONTHS, "one backfill run per month of the range"
         for run in runs:
             month = run.tags["dagster/partition"]
             assert run.status == DagsterRunStatus.SUCCESS, f"backfill run for {month}: {run.status}"
-            assert materialized_by(instance, run.run_id, month) == DATA_LAYER, f"the backfill run for {month} materialized the data layer"
+            assert materialized_by(instance, run.run_id, month) == DATA_LAYER, (
+                f"the backfill run for {month} materialized the data layer"
+            )

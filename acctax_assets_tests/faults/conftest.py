@@ -23,8 +23,14 @@ def month_rows(month: str, codes: dict[str, int], uncoded_rows: int = 10) -> lis
     """Valid rows of one month with distinct texts (identical texts would be dropped from valid/test as leakage)."""
     labels = [code for code, count in codes.items() for _ in range(count)] or [""] * uncoded_rows
     return [
-        {**BASE_ROW, "date": f"{month[:4]}{month[5:7]}15", "voucher_key": f"{month[:7]}-{number:05d}",
-         "item": f"{NAMES.get(code, '미분류')} 품목 {number}", LABEL_COLUMN: code, LABEL_NAME_COLUMN: NAMES.get(code, "")}
+        {
+            **BASE_ROW,
+            "date": f"{month[:4]}{month[5:7]}15",
+            "voucher_key": f"{month[:7]}-{number:05d}",
+            "item": f"{NAMES.get(code, '미분류')} 품목 {number}",
+            LABEL_COLUMN: code,
+            LABEL_NAME_COLUMN: NAMES.get(code, ""),
+        }
         for number, code in enumerate(labels, start=1)
     ]
 
@@ -32,12 +38,15 @@ def month_rows(month: str, codes: dict[str, int], uncoded_rows: int = 10) -> lis
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> AcctaxHome:
     """Three months landed and materialized by ledger_data_job, then ledger_dataset and tokenized_dataset."""
-    with scratch_home(tmp_path_factory.mktemp("template") / "acctax") as home:
-        with instance_for_test() as test_instance:
-            for month, codes in TEMPLATE_CODES.items():
-                write_ledger(home.landing / f"ledger_{month[:7]}.csv", month_rows(month, codes), columns=None if codes else UNCODED_COLUMNS)
-                assert run_month(test_instance, month).success, month
-            assert run_job(test_instance, "training_job", assets=DIRECTORY_ASSETS).success
+    with scratch_home(tmp_path_factory.mktemp("template") / "acctax") as home, instance_for_test() as test_instance:
+        for month, codes in TEMPLATE_CODES.items():
+            write_ledger(
+                home.landing / f"ledger_{month[:7]}.csv",
+                month_rows(month, codes),
+                columns=None if codes else UNCODED_COLUMNS,
+            )
+            assert run_month(test_instance, month).success, month
+        assert run_job(test_instance, "training_job", assets=DIRECTORY_ASSETS).success
     return home
 
 
@@ -63,4 +72,3 @@ def tokenized_home(home: AcctaxHome, template: AcctaxHome, restore: Callable[...
         shutil.copytree(template.storage / asset, home.storage / asset)
     shutil.copy2(template.storage / REGISTRY_FILE, home.storage)
     return home
-

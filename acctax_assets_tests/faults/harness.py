@@ -43,7 +43,9 @@ def assert_no_row_lost(home: AcctaxHome, result: ExecuteInProcessResult, month: 
     assert len(set(kept)) == len(kept), "a raw row is in both cleaned and rejected"
     assert set(kept) == set(identities(raw))
     metadata = next(
-        m.metadata for m in result.asset_materializations_for_node("cleaned_ledger") if m.asset_key == AssetKey("cleaned_ledger")
+        m.metadata
+        for m in result.asset_materializations_for_node("cleaned_ledger")
+        if m.asset_key == AssetKey("cleaned_ledger")
     )
     counts = (metadata["rows_in"].value, metadata["rows_out"].value, metadata["rows_rejected"].value)
     assert counts == (len(raw), len(cleaned), len(rejected)), counts
@@ -51,4 +53,6 @@ def assert_no_row_lost(home: AcctaxHome, result: ExecuteInProcessResult, month: 
 
 def tree_bytes(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` by relative path, to compare a folder before and after a fault."""
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()
+    }

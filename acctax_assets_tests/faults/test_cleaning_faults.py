@@ -32,10 +32,17 @@ class Dirty:
 
 DIRTY = {
     "thousands separators": Dirty(
-        {"supply_amount": "1,234,000", "vat_amount": "123,400", "total_amount": "1,357,400"}, cleaned=("supply_amount", 1_234_000)
+        {"supply_amount": "1,234,000", "vat_amount": "123,400", "total_amount": "1,357,400"},
+        cleaned=("supply_amount", 1_234_000),
     ),
-    "negative return": Dirty({"supply_amount": "-10,000", "vat_amount": "-1,000", "total_amount": "-11,000"}, cleaned=("total_amount", -11_000)),
-    "negative in parentheses": Dirty({"supply_amount": "(10,000)", "vat_amount": "(1,000)", "total_amount": "(11,000)"}, cleaned=("vat_amount", -1_000)),
+    "negative return": Dirty(
+        {"supply_amount": "-10,000", "vat_amount": "-1,000", "total_amount": "-11,000"},
+        cleaned=("total_amount", -11_000),
+    ),
+    "negative in parentheses": Dirty(
+        {"supply_amount": "(10,000)", "vat_amount": "(1,000)", "total_amount": "(11,000)"},
+        cleaned=("vat_amount", -1_000),
+    ),
     "dotted date": Dirty({"date": "2024.01.31"}, cleaned=("date", pd.Timestamp("2024-01-31"))),
     "dashed date": Dirty({"date": "2024-01-30"}, cleaned=("date", pd.Timestamp("2024-01-30"))),
     "empty VAT and total": Dirty({"vat_amount": "", "total_amount": ""}, cleaned=("total_amount", 10_000)),
@@ -48,8 +55,13 @@ DIRTY = {
     "empty date": Dirty({"date": ""}, "missing_date"),
     "date of another month": Dirty({"date": "20240215"}, "date_outside_month"),
     "empty supply amount, total given": Dirty({"supply_amount": ""}, cleaned=("supply_amount", 10_000)),
-    "+8.8e12 outlier": Dirty({"supply_amount": "8,800,000,000,000", "vat_amount": "0", "total_amount": "8,800,000,000,000"}, "amount_outlier"),
-    "-8.8e12 outlier": Dirty({"supply_amount": "-8,800,000,000,000", "vat_amount": "0", "total_amount": "-8,800,000,000,000"}, "amount_outlier"),
+    "+8.8e12 outlier": Dirty(
+        {"supply_amount": "8,800,000,000,000", "vat_amount": "0", "total_amount": "8,800,000,000,000"}, "amount_outlier"
+    ),
+    "-8.8e12 outlier": Dirty(
+        {"supply_amount": "-8,800,000,000,000", "vat_amount": "0", "total_amount": "-8,800,000,000,000"},
+        "amount_outlier",
+    ),
     "supply + VAT is not total": Dirty({"total_amount": "12,000"}, "amount_mismatch"),
     "empty account code": Dirty({"acct_code": ""}, "missing_label"),
     "4-digit account code": Dirty({"acct_code": "8110"}, "invalid_label"),
@@ -73,9 +85,14 @@ def dirty_month(tmp_path_factory: pytest.TempPathFactory) -> DirtyMonth:
     """January: 60 clean rows then one row per dirty case (CP949 CSV), and an uncoded XLSX export of 5 rows."""
     with scratch_home(tmp_path_factory.mktemp("dirty") / "acctax") as home:
         rows = ledger_rows(CLEAN_ROWS)
-        rows += [{**rows[0], "voucher_key": f"2024-01-9{index:04d}", **case.cells} for index, case in enumerate(DIRTY.values())]
+        rows += [
+            {**rows[0], "voucher_key": f"2024-01-9{index:04d}", **case.cells}
+            for index, case in enumerate(DIRTY.values())
+        ]
         write_ledger(home.landing / MAIN_FILE, rows, encoding="cp949")
-        uncoded = [{**row, "voucher_key": f"2024-01-8{index:04d}"} for index, row in enumerate(ledger_rows(UNCODED_ROWS))]
+        uncoded = [
+            {**row, "voucher_key": f"2024-01-8{index:04d}"} for index, row in enumerate(ledger_rows(UNCODED_ROWS))
+        ]
         write_ledger(home.landing / "ledger_2024-01_uncoded.xlsx", uncoded, columns=UNCODED_COLUMNS)
         with instance_for_test() as instance:
             result = run_month(instance)
@@ -87,8 +104,12 @@ def test_dirty_value_is_cleaned_or_quarantined_with_its_reason(dirty_month: Dirt
     """Each dirty value ends in exactly one place: typed in cleaned_ledger, or in rejected_ledger_rows with its reason
     and a detail, the raw text kept."""
     case, row = DIRTY[name], SOURCE_ROWS[name]
-    cleaned = dirty_month.cleaned.loc[(dirty_month.cleaned["source_file"] == MAIN_FILE) & (dirty_month.cleaned["source_row"] == row)]
-    rejected = dirty_month.rejected.loc[(dirty_month.rejected["source_file"] == MAIN_FILE) & (dirty_month.rejected["source_row"] == row)]
+    cleaned = dirty_month.cleaned.loc[
+        (dirty_month.cleaned["source_file"] == MAIN_FILE) & (dirty_month.cleaned["source_row"] == row)
+    ]
+    rejected = dirty_month.rejected.loc[
+        (dirty_month.rejected["source_file"] == MAIN_FILE) & (dirty_month.rejected["source_row"] == row)
+    ]
     if case.reason is None:
         assert rejected.empty, rejected[["reject_reason", "reject_detail"]].to_dict("records")
         column, value = case.cleaned

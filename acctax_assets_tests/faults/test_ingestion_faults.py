@@ -46,8 +46,14 @@ def test_every_encoding_and_format_is_ingested_whole(home: AcctaxHome, instance:
     """Korean text, thousands separators and dotted dates survive CP949, UTF-8-BOM, XLSX and Parquet alike, in one
     month built from all four."""
     for number, (name, (encoding, _)) in enumerate(FORMATS.items()):
-        rows = ledger_rows(ROWS_PER_FILE, date="2024.01.31", supply_amount="1,234,000", vat_amount="123,400", total_amount="1,357,400")
-        write_ledger(home.landing / name, [{**row, "voucher_key": f"{number}-{row['voucher_key']}"} for row in rows], encoding=encoding)
+        rows = ledger_rows(
+            ROWS_PER_FILE, date="2024.01.31", supply_amount="1,234,000", vat_amount="123,400", total_amount="1,357,400"
+        )
+        write_ledger(
+            home.landing / name,
+            [{**row, "voucher_key": f"{number}-{row['voucher_key']}"} for row in rows],
+            encoding=encoding,
+        )
     result = run_month(instance)
     assert result.success, failure_text(result)
     table = result.asset_materializations_for_node("raw_ledger")[0].metadata["source_files"].value
@@ -73,11 +79,17 @@ class Unusable:
 
 UNUSABLE = {
     "empty file": Unusable("landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b""), "the file is empty (0 bytes)"),
-    "binary junk": Unusable("landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b"\x80\xff\xfe\x81" * 64), "neither UTF-8 nor CP949"),
-    "blank lines only": Unusable("landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b"\r\n\r\n"), "holds no cells (every sheet is empty)"),
+    "binary junk": Unusable(
+        "landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b"\x80\xff\xfe\x81" * 64), "neither UTF-8 nor CP949"
+    ),
+    "blank lines only": Unusable(
+        "landing/ledger_2024-01_b.csv", lambda p: p.write_bytes(b"\r\n\r\n"), "holds no cells (every sheet is empty)"
+    ),
     "missing required column": Unusable(
         "landing/ledger_2024-01_b.csv",
-        lambda p: write_ledger(p, ledger_rows(3), columns=[c for c in BASE_ROW if c not in ("supply_amount", "total_amount")]),
+        lambda p: write_ledger(
+            p, ledger_rows(3), columns=[c for c in BASE_ROW if c not in ("supply_amount", "total_amount")]
+        ),
         "'supply_amount' (usual header '매입.공급가액') or 'total_amount' (usual header '매입.합계금액')",
         "column_map.yaml",
     ),
@@ -86,11 +98,17 @@ UNUSABLE = {
         lambda p: renamed_header(write_ledger(p, ledger_rows(3)), "적요명", "매입.품명"),
         "both map to column 'item'",
     ),
-    "half a workbook": Unusable("landing/ledger_2024-01_b.xlsx", lambda p: cut(write_ledger(p, ledger_rows(40)), half), "cannot be read as XLSX"),
-    "half a Parquet file": Unusable(
-        "landing/ledger_2024-01_b.parquet", lambda p: cut(write_ledger(p, ledger_rows(40)), half), "cannot be read as Parquet"
+    "half a workbook": Unusable(
+        "landing/ledger_2024-01_b.xlsx", lambda p: cut(write_ledger(p, ledger_rows(40)), half), "cannot be read as XLSX"
     ),
-    "invalid column map override": Unusable("column_map.yaml", lambda p: p.write_text("columns: [unclosed\n"), "not valid YAML", fix=""),
+    "half a Parquet file": Unusable(
+        "landing/ledger_2024-01_b.parquet",
+        lambda p: cut(write_ledger(p, ledger_rows(40)), half),
+        "cannot be read as Parquet",
+    ),
+    "invalid column map override": Unusable(
+        "column_map.yaml", lambda p: p.write_text("columns: [unclosed\n"), "not valid YAML", fix=""
+    ),
 }
 
 
@@ -138,35 +156,52 @@ def beside_a_good_file(name: str, write: Callable[[Path], object]) -> Callable[[
 
 QUARANTINES = {
     "last line cut mid-row": Quarantine(
-        lambda landing: cut(write_ledger(landing / "ledger_2024-01.csv", ledger_rows(20)), lambda b: b.rstrip(b"\n").rsplit(b",", 2)[0]),
+        lambda landing: cut(
+            write_ledger(landing / "ledger_2024-01.csv", ledger_rows(20)), lambda b: b.rstrip(b"\n").rsplit(b",", 2)[0]
+        ),
         {"malformed_line": 1},
     ),
     "line with an extra field": Quarantine(
-        lambda landing: cut(write_ledger(landing / "ledger_2024-01.csv", ledger_rows(20)), lambda b: b.replace(b"81100,", b"81100,extra,", 1)),
+        lambda landing: cut(
+            write_ledger(landing / "ledger_2024-01.csv", ledger_rows(20)),
+            lambda b: b.replace(b"81100,", b"81100,extra,", 1),
+        ),
         {"malformed_line": 1},
     ),
     "same file dropped twice": Quarantine(duplicate_drop, {"duplicate": 12}),
     "month read from the dates": Quarantine(
-        lambda landing: write_ledger(landing / "upload.csv", ledger_rows(8) + ledger_rows(2, date="20240210")), {"date_outside_month": 2}
+        lambda landing: write_ledger(landing / "upload.csv", ledger_rows(8) + ledger_rows(2, date="20240210")),
+        {"date_outside_month": 2},
     ),
     "unknown columns": Quarantine(
-        lambda landing: write_ledger(landing / "ledger_2024-01.csv", ledger_rows(6), columns=[*BASE_ROW, "비고", "Cost Center"]),
+        lambda landing: write_ledger(
+            landing / "ledger_2024-01.csv", ledger_rows(6), columns=[*BASE_ROW, "비고", "Cost Center"]
+        ),
         {},
         "Unknown columns kept as snake_case: ['Cost Center', '비고']",
     ),
-    "header-only file": Quarantine(beside_a_good_file("ledger_2024-01_b.csv", lambda p: write_ledger(p, [])), {}, "header only, no data rows"),
+    "header-only file": Quarantine(
+        beside_a_good_file("ledger_2024-01_b.csv", lambda p: write_ledger(p, [])), {}, "header only, no data rows"
+    ),
     "unreadable file without a month": Quarantine(
-        beside_a_good_file("scan.csv", lambda p: p.write_bytes(b"\x80\xff\xfe\x81" * 64)), {}, "scan.csv: text is neither UTF-8 nor CP949"
+        beside_a_good_file("scan.csv", lambda p: p.write_bytes(b"\x80\xff\xfe\x81" * 64)),
+        {},
+        "scan.csv: text is neither UTF-8 nor CP949",
     ),
     "CP949 file cut inside a Hangul character": Quarantine(
-        lambda landing: cut(write_ledger(landing / "ledger_2024-01.csv", ledger_rows(20), encoding="cp949"), lambda b: b.rstrip(b"\n")[:-1]),
+        lambda landing: cut(
+            write_ledger(landing / "ledger_2024-01.csv", ledger_rows(20), encoding="cp949"),
+            lambda b: b.rstrip(b"\n")[:-1],
+        ),
         {"malformed_line": 1},
     ),
 }
 
 
 @pytest.mark.parametrize("case", QUARANTINES.values(), ids=QUARANTINES.keys())
-def test_broken_lines_are_quarantined_and_no_row_is_lost(home: AcctaxHome, instance: DagsterInstance, case: Quarantine) -> None:
+def test_broken_lines_are_quarantined_and_no_row_is_lost(
+    home: AcctaxHome, instance: DagsterInstance, case: Quarantine
+) -> None:
     """Broken lines and copies become rejected rows with a reason; files that cannot be placed are reported."""
     case.land(home.landing)
     result = run_month(instance)
@@ -202,5 +237,8 @@ def test_a_blank_line_keeps_the_spreadsheet_row_numbers(home: AcctaxHome, instan
     assert_no_row_lost(home, result)
     cleaned = stored(home, "cleaned_ledger")
     assert dict(zip(cleaned["voucher_key"], cleaned["source_row"], strict=True)) == {
-        "2024-01-00001": 2, "2024-01-00002": 4, "2024-01-00003": 5, "2024-01-00004": 6,
+        "2024-01-00001": 2,
+        "2024-01-00002": 4,
+        "2024-01-00003": 5,
+        "2024-01-00004": 6,
     }

@@ -60,7 +60,11 @@ def parquet_disk_full_for(asset: str, hits: list[Path]) -> Callable[..., Any]:
 # The first table of the run, and the second output of the cleaning step (written after its sibling).
 @pytest.mark.parametrize("asset", ["raw_ledger", "rejected_ledger_rows"])
 def test_disk_full_mid_parquet_write_keeps_the_previous_materialization(
-    home: AcctaxHome, instance: DagsterInstance, restore: Callable[..., None], monkeypatch: pytest.MonkeyPatch, asset: str
+    home: AcctaxHome,
+    instance: DagsterInstance,
+    restore: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    asset: str,
 ) -> None:
     """The run fails naming the full disk and the output; the table being written and every table after it keep
     their previous bytes, no temp file is left, and the next run (disk freed) stores the whole month."""
@@ -76,7 +80,7 @@ def test_disk_full_mid_parquet_write_keeps_the_previous_materialization(
     assert not failed.success
     message = failure_text(failed)
     assert "No space left on device" in message and asset in message, message
-    untouched = PER_MONTH_ASSETS[PER_MONTH_ASSETS.index(asset):]
+    untouched = PER_MONTH_ASSETS[PER_MONTH_ASSETS.index(asset) :]
     assert stored_bytes(home, untouched) == {name: before[name] for name in untouched}
     assert temp_files(home.storage) == []
 
@@ -195,7 +199,10 @@ def test_two_processes_running_one_month_at_once_leave_a_complete_month(home: Ac
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", RUN_JANUARY, str(home.root / f"ready{index}"), str(go)],
-            env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for index in range(2)
     ]

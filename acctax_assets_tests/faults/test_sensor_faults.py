@@ -20,7 +20,6 @@ from acctax_assets_tests.faults.harness import assert_no_row_lost
 from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_month, stored
 from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
-
 COMPLETE_ROWS = 30
 
 
@@ -48,7 +47,9 @@ def run_requested(instance: DagsterInstance, request: RunRequest) -> ExecuteInPr
     return run_month(instance, request.partition_key, tags=request.tags)
 
 
-def completed_and_rerun(home: AcctaxHome, instance: DagsterInstance, path: Path, complete: bytes, previous: SensorResult) -> None:
+def completed_and_rerun(
+    home: AcctaxHome, instance: DagsterInstance, path: Path, complete: bytes, previous: SensorResult
+) -> None:
     """The writer finishes: the sensor asks again under a new run key, and the month is rebuilt from the whole file,
     every row cleaned once."""
     path.write_bytes(complete)
@@ -79,7 +80,9 @@ def test_a_fresh_file_waits_and_a_growing_file_gets_a_new_run_key(landing: Path,
     assert tick(instance, cursor).run_requests == []
 
 
-def test_half_written_csv_read_anyway_is_quarantined_then_reingested_whole(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_half_written_csv_read_anyway_is_quarantined_then_reingested_whole(
+    home: AcctaxHome, instance: DagsterInstance
+) -> None:
     """A copy that stalled mid-line long enough to look settled: its run quarantines the cut line (no row lost);
     when the copy completes, the sensor asks again and the month is rebuilt with every row, none doubled."""
     path = home.landing / "ledger_2024-01.csv"
@@ -96,7 +99,9 @@ def test_half_written_csv_read_anyway_is_quarantined_then_reingested_whole(home:
     completed_and_rerun(home, instance, path, complete, stalled)
 
 
-def test_half_written_xlsx_fails_naming_the_file_then_succeeds_once_complete(home: AcctaxHome, instance: DagsterInstance) -> None:
+def test_half_written_xlsx_fails_naming_the_file_then_succeeds_once_complete(
+    home: AcctaxHome, instance: DagsterInstance
+) -> None:
     """A workbook cut mid-write cannot be read: the month's run fails naming the file and the fix, stores nothing;
     the completed workbook gets a new run key and materializes every row."""
     path = home.landing / "전표_202401.xlsx"

@@ -76,7 +76,9 @@ def test_a_class_with_one_row_goes_to_train_and_no_row_is_lost(
     ("registered", "problem"),
     [
         pytest.param((), "0 registered + 3 new account codes exceed max_classes=2", id="first dataset"),
-        pytest.param(("81100", "82200"), "2 registered + 1 new account codes exceed max_classes=2", id="registry already full"),
+        pytest.param(
+            ("81100", "82200"), "2 registered + 1 new account codes exceed max_classes=2", id="registry already full"
+        ),
     ],
 )
 def test_label_overflow_fails_naming_the_fix_and_keeps_the_registry(
@@ -177,8 +179,11 @@ def test_a_configuration_error_fails_before_any_training_process_starts(
 def corrupt_checkpoint(tmp_path: Path, restart: bool) -> tuple[TrainingConfig, Path]:
     """A training config whose work folder holds a DeepSpeed checkpoint with its optimizer shard cut by a crash."""
     config = TrainingConfig(
-        base_model=str(tmp_path / "model"), dataset_dir=str(tmp_path / "dataset"), registry_path=str(tmp_path / REGISTRY_FILE),
-        output_dir=str(tmp_path / "work"), restart_on_corrupt_checkpoint=restart,
+        base_model=str(tmp_path / "model"),
+        dataset_dir=str(tmp_path / "dataset"),
+        registry_path=str(tmp_path / REGISTRY_FILE),
+        output_dir=str(tmp_path / "work"),
+        restart_on_corrupt_checkpoint=restart,
     )
     checkpoint = config.checkpoint_dir / "checkpoint-10"
     (checkpoint / "global_step10").mkdir(parents=True)

@@ -15,13 +15,17 @@ MONTH = "2024-01-01"
 RULES = CleaningRules()
 
 
-def raw_from(tmp_path: Path, rows: list[dict[str, str]], name: str = "ledger_2024-01.csv", **kwargs: object) -> pd.DataFrame:
+def raw_from(
+    tmp_path: Path, rows: list[dict[str, str]], name: str = "ledger_2024-01.csv", **kwargs: object
+) -> pd.DataFrame:
     path = write_ledger(tmp_path / name, rows, **kwargs)
     return combine([read_ledger_file(path, load_column_map(), tmp_path)])
 
 
 def test_parse_amounts() -> None:
-    values, invalid = parse_amounts(pd.Series(["1,234,000", "-5000", "(5,000)", "1234000.0", "", "abc", "12.5", "inf", " 7 "]))
+    values, invalid = parse_amounts(
+        pd.Series(["1,234,000", "-5000", "(5,000)", "1234000.0", "", "abc", "12.5", "inf", " 7 "])
+    )
     assert values.tolist()[:4] == [1234000, -5000, -5000, 1234000]
     assert values.isna().tolist()[4:8] == [True, True, True, True]
     assert values.tolist()[8] == 7
@@ -29,7 +33,11 @@ def test_parse_amounts() -> None:
 
 
 def test_parse_dates() -> None:
-    dates = parse_dates(pd.Series(["20240131", "2024-01-31", "2024.01.31", "2024/01/31", "2024-01-31 00:00:00", "20241301", "", "31.01.2024"]))
+    dates = parse_dates(
+        pd.Series(
+            ["20240131", "2024-01-31", "2024.01.31", "2024/01/31", "2024-01-31 00:00:00", "20241301", "", "31.01.2024"]
+        )
+    )
     assert dates.iloc[:5].tolist() == [pd.Timestamp("2024-01-31")] * 5
     assert dates.iloc[5:].isna().all()
 
@@ -63,7 +71,10 @@ def test_parse_amounts_written_forms(cell: str, amount: int) -> None:
     assert values.tolist() == [amount, 1_000] and not invalid.any()
 
 
-@pytest.mark.parametrize("cell", ["--500", "(-500)", "5,000원원", "(5,000", "5,000)", "원", "KRW", "1원2", "5.000.000", "△", "12.5원", "1,0x0"])
+@pytest.mark.parametrize(
+    "cell",
+    ["--500", "(-500)", "5,000원원", "(5,000", "5,000)", "원", "KRW", "1원2", "5.000.000", "△", "12.5원", "1,0x0"],
+)
 def test_unparseable_amounts_stay_invalid(cell: str) -> None:
     values, invalid = parse_amounts(pd.Series([cell]))
     assert values.isna().all() and invalid.all()
@@ -92,7 +103,9 @@ def test_parse_dates_written_forms(cell: str, date: str) -> None:
     assert parse_dates(pd.Series([cell])).tolist() == [pd.Timestamp(date)]
 
 
-@pytest.mark.parametrize("cell", ["12345", "99999", "2024.13.5", "2024년 2월 30일", "2024-3", "3월 5일", "45352abc", "합계", "2024.3.5.6"])
+@pytest.mark.parametrize(
+    "cell", ["12345", "99999", "2024.13.5", "2024년 2월 30일", "2024-3", "3월 5일", "45352abc", "합계", "2024.3.5.6"]
+)
 def test_unparseable_dates_stay_missing(cell: str) -> None:
     assert parse_dates(pd.Series([cell])).isna().all()
 
@@ -104,9 +117,17 @@ def test_unparseable_written_forms_are_quarantined_with_the_raw_value(tmp_path: 
     rows[3].update(date="45308", supply_amount="10,000원", vat_amount="△0", total_amount="10,000")
     result = clean_ledger(raw_from(tmp_path, rows), MONTH, RULES)
     rejected = result.rejected.set_index("source_row")
-    assert rejected.loc[3, "reject_reason"] == "invalid_date" and rejected.loc[3, "reject_detail"] == "date=2024년 13월 5일"
-    assert rejected.loc[4, "reject_reason"] == "invalid_amount" and rejected.loc[4, "reject_detail"] == "supply_amount=--10,000원"
-    assert result.cleaned["date"].tolist() == [pd.Timestamp("2024-01-15"), pd.Timestamp("2024-01-17")], "serial 45308 is 2024-01-17"
+    assert (
+        rejected.loc[3, "reject_reason"] == "invalid_date"
+        and rejected.loc[3, "reject_detail"] == "date=2024년 13월 5일"
+    )
+    assert (
+        rejected.loc[4, "reject_reason"] == "invalid_amount"
+        and rejected.loc[4, "reject_detail"] == "supply_amount=--10,000원"
+    )
+    assert result.cleaned["date"].tolist() == [pd.Timestamp("2024-01-15"), pd.Timestamp("2024-01-17")], (
+        "serial 45308 is 2024-01-17"
+    )
 
 
 def test_totals_lines_come_first_among_the_reasons(tmp_path: Path) -> None:
@@ -176,7 +197,7 @@ def test_duplicates_by_voucher_key_and_by_full_row(tmp_path: Path) -> None:
     rows = ledger_rows(3)
     rows.append({**rows[0], "item": "corrected text, same voucher line"})
     unkeyed = [ledger_rows(1, voucher_key="", journal_key_count="", item=item)[0] for item in ("커피", "녹차")]
-    rows += unkeyed + [dict(unkeyed[0])]
+    rows += [*unkeyed, dict(unkeyed[0])]
     result = clean_ledger(raw_from(tmp_path, rows), MONTH, RULES)
     rejected = result.rejected
     assert rejected["reject_reason"].tolist() == ["duplicate", "duplicate"]

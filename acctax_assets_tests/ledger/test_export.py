@@ -25,7 +25,9 @@ def test_office_export_keeps_every_raw_row_and_flags_rejected_ones(tmp_path: Pat
     assert layout["검토필요"].tolist() == ["N", "Y", "Y", "N"]
     assert layout["검토사유"].iloc[1] == "rejected:invalid_date" and layout["검토사유"].iloc[2] == "low_confidence"
     assert layout.columns[0] == "전표일자" and "거래처명" in layout.columns
-    assert layout["추천모델"].iloc[0] == SERVED and pd.isna(layout["추천모델"].iloc[1]), "the proposing model is named; rejected rows have none"
+    assert layout["추천모델"].iloc[0] == SERVED and pd.isna(layout["추천모델"].iloc[1]), (
+        "the proposing model is named; rejected rows have none"
+    )
 
     for fmt in ("csv", "xlsx"):
         path = write_export(layout, tmp_path / "exports" / f"proposals.{fmt}", fmt)

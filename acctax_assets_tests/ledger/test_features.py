@@ -36,7 +36,9 @@ def cleaned_frame(dates: list[str], totals: list[int], companies: list[str] | No
 
 
 def test_korean_holidays_weekends_and_workdays() -> None:
-    dates = pd.Series(pd.to_datetime(["2024-02-09", "2024-02-12", "2024-05-06", "2024-03-01", "2024-03-02", "2024-03-04"]))
+    dates = pd.Series(
+        pd.to_datetime(["2024-02-09", "2024-02-12", "2024-05-06", "2024-03-01", "2024-03-02", "2024-03-04"])
+    )
     calendar = calendar_features(dates)
     assert calendar["day_type"].tolist() == ["holiday", "holiday", "holiday", "holiday", "weekend", "workday"]
     assert calendar["weekday"].tolist() == ["fri", "mon", "mon", "fri", "sat", "mon"]
@@ -47,7 +49,13 @@ def test_month_end_quarter_and_vat_period() -> None:
     calendar = calendar_features(dates)
     assert calendar["is_month_end"].tolist() == [True, False, True, False, True]
     assert calendar["quarter"].tolist() == ["q1", "q1", "q2", "q3", "q4"]
-    assert calendar["vat_period"].tolist() == ["h1_preliminary", "h1_preliminary", "h1_final", "h2_preliminary", "h2_final"]
+    assert calendar["vat_period"].tolist() == [
+        "h1_preliminary",
+        "h1_preliminary",
+        "h1_final",
+        "h2_preliminary",
+        "h2_final",
+    ]
 
 
 def test_amount_features() -> None:
@@ -64,7 +72,15 @@ def test_amount_features() -> None:
 def test_build_features_orders_identity_features_labels() -> None:
     frame = cleaned_frame(["2024-01-02", "2024-01-03"], [11000, 22000])
     features = build_features(frame, ["item", "day_type", "total_amount"])
-    assert list(features.columns) == [*IDENTITY_COLUMNS, "date", "item", "day_type", "total_amount", "acct_code", "acct_name"]
+    assert list(features.columns) == [
+        *IDENTITY_COLUMNS,
+        "date",
+        "item",
+        "day_type",
+        "total_amount",
+        "acct_code",
+        "acct_name",
+    ]
 
 
 def test_default_features_build_on_a_full_cleaned_table(tmp_path) -> None:
@@ -74,7 +90,9 @@ def test_default_features_build_on_a_full_cleaned_table(tmp_path) -> None:
     from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
     path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(3))
-    cleaned = clean_ledger(combine([read_ledger_file(path, load_column_map(), tmp_path)]), "2024-01-01", CleaningRules()).cleaned
+    cleaned = clean_ledger(
+        combine([read_ledger_file(path, load_column_map(), tmp_path)]), "2024-01-01", CleaningRules()
+    ).cleaned
     features = build_features(cleaned)
     assert [c for c in features.columns if c in DEFAULT_FEATURES] == list(DEFAULT_FEATURES)
     assert "acct_name" in features.columns

@@ -73,7 +73,9 @@ def test_missing_required_column_names_file_column_and_fix(tmp_path: Path) -> No
         (("acct_code", "acct_name", "vat_amount", "total_amount"), True),
     ],
 )
-def test_only_date_amount_and_one_text_column_are_required(tmp_path: Path, dropped: tuple[str, ...], readable: bool) -> None:
+def test_only_date_amount_and_one_text_column_are_required(
+    tmp_path: Path, dropped: tuple[str, ...], readable: bool
+) -> None:
     columns = [c for c in BASE_ROW if c not in dropped]
     path = write_ledger(tmp_path / "ledger_2024-01.csv", ledger_rows(2), columns=columns)
     if not readable:
@@ -196,7 +198,10 @@ def test_corrupt_xlsx_fails_naming_the_file_and_what_it_is(tmp_path: Path) -> No
     with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx: named .xlsx but is delimited text; no header row"):
         read(path)
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 64)
-    with pytest.raises(LedgerFileError, match="ledger_2024-01.xlsx: cannot be read as XLSX: a ZIP archive that is not a complete workbook.*Fix:"):
+    with pytest.raises(
+        LedgerFileError,
+        match="ledger_2024-01.xlsx: cannot be read as XLSX: a ZIP archive that is not a complete workbook.*Fix:",
+    ):
         read(path)
 
 
@@ -250,7 +255,9 @@ def test_landing_listing_ignores_symlinks_that_escape_the_landing_folder(tmp_pat
 
 def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
     first = read_ledger_file(write_ledger(tmp_path / "a_2024-01.csv", ledger_rows(1)), COLUMN_MAP, tmp_path)
-    second = read_ledger_file(write_ledger(tmp_path / "b_2024-01.csv", ledger_rows(2), columns=UNCODED_COLUMNS), COLUMN_MAP, tmp_path)
+    second = read_ledger_file(
+        write_ledger(tmp_path / "b_2024-01.csv", ledger_rows(2), columns=UNCODED_COLUMNS), COLUMN_MAP, tmp_path
+    )
     raw = combine([first, second])
     assert len(raw) == 3
     assert raw["acct_code"].tolist() == ["81100", "", ""]

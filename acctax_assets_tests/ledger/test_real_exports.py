@@ -31,12 +31,30 @@ from acctax_assets_tests.support.ledger_files import BASE_ROW, ledger_rows, writ
 MARCH = "2024-03-01"
 RULES = CleaningRules()
 COLUMN_MAP = load_column_map()
-HEADER = ["전표일자", "거래처명", "적요명", "매입.품명", "매입.공급가액", "매입.부가세", "매입.합계금액", "계정과목코드"]
+HEADER = [
+    "전표일자",
+    "거래처명",
+    "적요명",
+    "매입.품명",
+    "매입.공급가액",
+    "매입.부가세",
+    "매입.합계금액",
+    "계정과목코드",
+]
 
 
 def voucher(day: int, supply: int = 10_000, item: str = "커피") -> list[object]:
     """One voucher line under HEADER, with a date cell and number cells as a spreadsheet holds them."""
-    return [datetime.datetime(2024, 3, day), "스타벅스 강남점", "직원 간식", item, supply, supply // 10, supply + supply // 10, "81100"]
+    return [
+        datetime.datetime(2024, 3, day),
+        "스타벅스 강남점",
+        "직원 간식",
+        item,
+        supply,
+        supply // 10,
+        supply + supply // 10,
+        "81100",
+    ]
 
 
 def title_block() -> list[list[object]]:
@@ -82,7 +100,10 @@ def cleaned_and_rejected(ledgers: list, month: str = MARCH) -> tuple[pd.DataFram
 
 
 def test_xlsx_title_block_is_skipped_and_rows_keep_their_spreadsheet_numbers(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "매입매출장_2024-03.xlsx", {"매입매출장": [*title_block(), HEADER, voucher(5), voucher(6), [], voucher(7)]})
+    path = write_xlsx(
+        tmp_path / "매입매출장_2024-03.xlsx",
+        {"매입매출장": [*title_block(), HEADER, voucher(5), voucher(6), [], voucher(7)]},
+    )
     ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
     assert ledger.preamble_rows == 3 and ledger.kind == "xlsx"
     assert ledger.source_file == "매입매출장_2024-03.xlsx", "a one-sheet workbook keeps its plain path"
@@ -98,9 +119,13 @@ def test_xlsx_title_block_is_skipped_and_rows_keep_their_spreadsheet_numbers(tmp
 def test_text_title_block_is_skipped_on_both_readers(tmp_path: Path, suffix: str) -> None:
     delimiter = "\t" if suffix == ".tsv" else ","
     rows = text_rows([*title_block(), HEADER, voucher(5), voucher(6)])
-    fast = read_ledger_file(write_text(tmp_path / f"fast_2024-03{suffix}", rows, delimiter=delimiter), COLUMN_MAP, tmp_path)
+    fast = read_ledger_file(
+        write_text(tmp_path / f"fast_2024-03{suffix}", rows, delimiter=delimiter), COLUMN_MAP, tmp_path
+    )
     rows.insert(5, [])
-    checked = read_ledger_file(write_text(tmp_path / f"checked_2024-03{suffix}", rows, delimiter=delimiter), COLUMN_MAP, tmp_path)
+    checked = read_ledger_file(
+        write_text(tmp_path / f"checked_2024-03{suffix}", rows, delimiter=delimiter), COLUMN_MAP, tmp_path
+    )
     assert fast.preamble_rows == checked.preamble_rows == 3
     assert fast.frame["source_row"].tolist() == [5, 6]
     assert checked.frame["source_row"].tolist() == [5, 7], "a blank line sends the file to the checked reader"
@@ -115,7 +140,7 @@ def test_two_header_like_rows_first_best_wins_and_is_reported(tmp_path: Path) ->
     tie = text_rows([HEADER, HEADER, voucher(5)])
     ledger = read_ledger_file(write_text(tmp_path / "tie_2024-03.csv", tie), COLUMN_MAP, tmp_path)
     assert ledger.preamble_rows == 0 and any("rows 1 and 2 both look like a header" in w for w in ledger.warnings)
-    _, cleaned, rejected = cleaned_and_rejected([ledger])
+    _, _cleaned, rejected = cleaned_and_rejected([ledger])
     assert rejected["reject_reason"].tolist() == ["invalid_date"], "the repeated header line is quarantined, not lost"
 
 
@@ -174,8 +199,12 @@ def test_cp949_csv_with_won_amounts_and_a_totals_row(tmp_path: Path) -> None:
         (HEADER, ["총계", "", "", "", "30,000", "3,000", "33,000", ""]),
     ],
 )
-def test_totals_lines_are_summary_rows_wherever_the_marker_sits(tmp_path: Path, header: list[str], totals: list[str]) -> None:
-    body = [row if len(header) == len(HEADER) else ["1", *row] for row in text_rows([voucher(5), voucher(6), voucher(7)])]
+def test_totals_lines_are_summary_rows_wherever_the_marker_sits(
+    tmp_path: Path, header: list[str], totals: list[str]
+) -> None:
+    body = [
+        row if len(header) == len(HEADER) else ["1", *row] for row in text_rows([voucher(5), voucher(6), voucher(7)])
+    ]
     path = write_text(tmp_path / "ledger_2024-03.csv", [header, *body, totals])
     _, cleaned, rejected = cleaned_and_rejected([read_ledger_file(path, COLUMN_MAP, tmp_path)])
     assert len(cleaned) == 3
@@ -186,11 +215,15 @@ def test_totals_lines_are_summary_rows_wherever_the_marker_sits(tmp_path: Path, 
 
 def test_a_voucher_line_mentioning_a_total_is_not_a_totals_line(tmp_path: Path) -> None:
     rows = text_rows([HEADER, voucher(5, item="합계"), voucher(6, item="월계동 사무실 임대")])
-    _, cleaned, rejected = cleaned_and_rejected([read_ledger_file(write_text(tmp_path / "l_2024-03.csv", rows), COLUMN_MAP, tmp_path)])
+    _, cleaned, rejected = cleaned_and_rejected(
+        [read_ledger_file(write_text(tmp_path / "l_2024-03.csv", rows), COLUMN_MAP, tmp_path)]
+    )
     assert cleaned["item"].tolist() == ["합계", "월계동 사무실 임대"] and rejected.empty
 
 
-@pytest.mark.parametrize("cell", ["합계", "합 계", "[월계]", "[월 계]", "** 합계 **", "<소계>", "(누계)", " 총계 ", "합계:"])
+@pytest.mark.parametrize(
+    "cell", ["합계", "합 계", "[월계]", "[월 계]", "** 합계 **", "<소계>", "(누계)", " 총계 ", "합계:"]
+)
 def test_totals_marker_forms(cell: str) -> None:
     assert re.match(TOTALS_MARKER, cell)
 
@@ -237,7 +270,12 @@ def html_table(rows: list[list[object]]) -> str:
 
 
 def test_xls_that_is_html_is_read_as_html(tmp_path: Path) -> None:
-    rows = [["<b>매입매출장</b>"], [], ["전표일자", "거래처코드", *HEADER[1:]], ["2024-03-05", "00123", *text_rows([voucher(5)])[0][1:]]]
+    rows = [
+        ["<b>매입매출장</b>"],
+        [],
+        ["전표일자", "거래처코드", *HEADER[1:]],
+        ["2024-03-05", "00123", *text_rows([voucher(5)])[0][1:]],
+    ]
     path = tmp_path / "ledger_2024-03.xls"
     path.write_bytes(html_table(rows).encode("cp949"))
     ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
@@ -264,7 +302,10 @@ def test_xls_that_is_xlsx_or_csv_is_read_for_what_it_is(tmp_path: Path) -> None:
     ("content", "problem"),
     [
         (b"%PDF-1.7 ...", "is a PDF document"),
-        (b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>', "Excel 2003 XML spreadsheet"),
+        (
+            b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>',
+            "Excel 2003 XML spreadsheet",
+        ),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "cannot be read as XLS: an OLE2"),
         (b"", "empty"),
     ],
@@ -279,19 +320,30 @@ def test_files_that_are_not_ledgers_say_what_they_are(tmp_path: Path, content: b
 def test_cover_sheet_is_skipped_and_named(tmp_path: Path) -> None:
     path = write_xlsx(
         tmp_path / "hanbit_2024-03.xlsx",
-        {"표지": [["2024년 3월 매입매출장"], ["작성자: 김회계"]], "매입": [*title_block(), HEADER, voucher(5), voucher(6)], "Sheet3": []},
+        {
+            "표지": [["2024년 3월 매입매출장"], ["작성자: 김회계"]],
+            "매입": [*title_block(), HEADER, voucher(5), voucher(6)],
+            "Sheet3": [],
+        },
     )
     ledgers = read_ledger_sheets(path, COLUMN_MAP, tmp_path)
     assert [ledger.source_file for ledger in ledgers] == ["hanbit_2024-03.xlsx#매입"]
-    assert any("hanbit_2024-03.xlsx#표지: no ledger header" in w and "2024년 3월 매입매출장" in w for w in ledgers[0].warnings)
+    assert any(
+        "hanbit_2024-03.xlsx#표지: no ledger header" in w and "2024년 3월 매입매출장" in w for w in ledgers[0].warnings
+    )
     assert not any("Sheet3" in w for w in ledgers[0].warnings), "an empty sheet is not worth a warning"
     assert read_ledger_file(path, COLUMN_MAP, tmp_path).frame["source_row"].tolist() == [5, 6]
 
 
 def test_workbook_with_two_ledger_sheets_gives_one_ledger_file_each(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "ledger_2024-03.xlsx", {"매입": [HEADER, voucher(5)], "매출": [HEADER, voucher(6), voucher(7)]})
+    path = write_xlsx(
+        tmp_path / "ledger_2024-03.xlsx", {"매입": [HEADER, voucher(5)], "매출": [HEADER, voucher(6), voucher(7)]}
+    )
     ledgers = read_ledger_sheets(path, COLUMN_MAP, tmp_path)
-    assert [(l.source_file, l.rows) for l in ledgers] == [("ledger_2024-03.xlsx#매입", 1), ("ledger_2024-03.xlsx#매출", 2)]
+    assert [(ledger.source_file, ledger.rows) for ledger in ledgers] == [
+        ("ledger_2024-03.xlsx#매입", 1),
+        ("ledger_2024-03.xlsx#매출", 2),
+    ]
     raw, cleaned, _ = cleaned_and_rejected(ledgers)
     assert set(raw["source_file"]) == {"ledger_2024-03.xlsx#매입", "ledger_2024-03.xlsx#매출"} and len(cleaned) == 3
     with pytest.raises(LedgerFileError, match="holds 2 ledger sheets"):
@@ -301,8 +353,12 @@ def test_workbook_with_two_ledger_sheets_gives_one_ledger_file_each(tmp_path: Pa
 
 
 def test_workbook_without_any_ledger_sheet_lists_each_sheet(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "ledger_2024-03.xlsx", {"표지": [["매입매출장"]], "메모": [["거래처", "메모"], ["스타벅스", "확인"]]})
-    with pytest.raises(LedgerFileError, match=r"sheet '표지': row 1: \['매입매출장'\] \| sheet '메모': row 1: \['거래처', '메모'\]"):
+    path = write_xlsx(
+        tmp_path / "ledger_2024-03.xlsx", {"표지": [["매입매출장"]], "메모": [["거래처", "메모"], ["스타벅스", "확인"]]}
+    )
+    with pytest.raises(
+        LedgerFileError, match=r"sheet '표지': row 1: \['매입매출장'\] \| sheet '메모': row 1: \['거래처', '메모'\]"
+    ):
         read_ledger_sheets(path, COLUMN_MAP, tmp_path)
 
 
@@ -317,7 +373,9 @@ def test_tab_separated_exports_are_sniffed(tmp_path: Path, name: str) -> None:
 
 
 def test_utf16_unicode_text_export(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "ledger_2024-03.txt", text_rows([HEADER, voucher(5)]), encoding="utf-16", delimiter="\t")
+    path = write_text(
+        tmp_path / "ledger_2024-03.txt", text_rows([HEADER, voucher(5)]), encoding="utf-16", delimiter="\t"
+    )
     ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
     assert ledger.encoding == "utf-16" and ledger.frame["party_name"].tolist() == ["스타벅스 강남점"]
 
@@ -331,14 +389,18 @@ def test_company_from_sources_config_else_the_default(tmp_path: Path) -> None:
     hanbit = write_ledger(tmp_path / "hanbit_2024-01.csv", ledger_rows(2), columns=columns)
     other = write_ledger(tmp_path / "other_2024-01.csv", ledger_rows(1, voucher_key="X-1"), columns=columns)
     override = tmp_path / "column_map.yaml"
-    override.write_text("sources:\n  'hanbit_*.csv':\n    company: 주식회사 한빛\n    columns:\n      비고: desc\n", encoding="utf-8")
+    override.write_text(
+        "sources:\n  'hanbit_*.csv':\n    company: 주식회사 한빛\n    columns:\n      비고: desc\n", encoding="utf-8"
+    )
     column_map = load_column_map(override)
     configured, defaulted = read_ledger_files([hanbit, other], column_map, tmp_path)
     assert (configured.company_origin, configured.company) == ("config", "주식회사 한빛")
     assert not any("company" in w for w in configured.warnings)
     assert (defaulted.company_origin, defaulted.company) == ("default", DEFAULT_COMPANY)
     assert any("no company column" in w and "company:" in w for w in defaulted.warnings)
-    assert {"item", "business_type"} <= set(configured.columns_missing) and "company_name" not in configured.columns_missing
+    assert {"item", "business_type"} <= set(
+        configured.columns_missing
+    ) and "company_name" not in configured.columns_missing
     result = clean_ledger(combine([configured, defaulted]), "2024-01-01", RULES)
     assert result.cleaned["company_name"].tolist() == ["주식회사 한빛", "주식회사 한빛", DEFAULT_COMPANY]
     assert result.cleaned["item"].isna().all() and result.rejected.empty
@@ -369,8 +431,13 @@ def test_invalid_sources_entries_are_clear_errors(tmp_path: Path, text: str, pro
 
 
 def test_raw_ledger_metadata_shows_preamble_company_and_missing_columns(home: AcctaxHome) -> None:
-    write_xlsx(home.landing / "hanbit_2024-03.xlsx", {"표지": [["매입매출장"]], "매입": [*title_block(), HEADER, voucher(5)]})
-    write_text(home.landing / "other_2024-03.csv", text_rows([HEADER, voucher(6), ["합계", "", "", "", "10000", "1000", "11000", ""]]))
+    write_xlsx(
+        home.landing / "hanbit_2024-03.xlsx", {"표지": [["매입매출장"]], "매입": [*title_block(), HEADER, voucher(5)]}
+    )
+    write_text(
+        home.landing / "other_2024-03.csv",
+        text_rows([HEADER, voucher(6), ["합계", "", "", "", "10000", "1000", "11000", ""]]),
+    )
     home.column_map_override.write_text("sources:\n  'hanbit_*':\n    company: 주식회사 한빛\n", encoding="utf-8")
     output = raw_ledger(build_asset_context(partition_key=MARCH), LedgerSettings())
     metadata = {key: getattr(value, "value", value) for key, value in output.metadata.items()}

@@ -22,9 +22,17 @@ def test_adapter_registry_must_match_the_current_one(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "adapter_f1, baseline_f1, baseline_dataset, passed, phrase",
-    [(0.8, 0.7, "v1", True, "beats"), (0.6, 0.7, "v1", False, "does not beat"), (0.7, 0.7, "v1", False, "does not beat"),
-     (0.9, 0.7, "v0", False, "not comparable")],
+    [
+        (0.8, 0.7, "v1", True, "beats"),
+        (0.6, 0.7, "v1", False, "does not beat"),
+        (0.7, 0.7, "v1", False, "does not beat"),
+        (0.9, 0.7, "v0", False, "not comparable"),
+    ],
 )
-def test_adapter_vs_baseline(adapter_f1: float, baseline_f1: float, baseline_dataset: str, passed: bool, phrase: str) -> None:
-    verdict = compare_with_baseline({"f1_macro": adapter_f1}, {"test": {"f1_macro": baseline_f1}, "dataset_version": baseline_dataset}, "v1")
+def test_adapter_vs_baseline(
+    adapter_f1: float, baseline_f1: float, baseline_dataset: str, passed: bool, phrase: str
+) -> None:
+    verdict = compare_with_baseline(
+        {"f1_macro": adapter_f1}, {"test": {"f1_macro": baseline_f1}, "dataset_version": baseline_dataset}, "v1"
+    )
     assert verdict.passed is passed and phrase in verdict.reason

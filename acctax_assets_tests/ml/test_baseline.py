@@ -13,7 +13,9 @@ def test_baseline_learns_separable_texts_and_reports_like_the_adapter() -> None:
     labels = [int(i % 3) for i in range(120)]
     texts = [f"party:가게{rng.integers(50)} | item:{rng.choice(words[label])}" for label in labels]
     pipeline = train_baseline(texts[:90], labels[:90], BaselineSettings(max_iter=200))
-    reports, outputs = evaluate_baseline(pipeline, {"valid": (texts[90:105], labels[90:105]), "test": (texts[105:], labels[105:])}, REGISTRY)
+    reports, outputs = evaluate_baseline(
+        pipeline, {"valid": (texts[90:105], labels[90:105]), "test": (texts[105:], labels[105:])}, REGISTRY
+    )
     report = reports["test"]
     assert report["accuracy"] == 1.0 and report["per_class"][0]["code"] == "81100" and report["rows_per_second"] > 0
     probabilities = outputs.probabilities["test"]

@@ -8,11 +8,24 @@ import numpy as np
 import pytest
 
 from acctax_assets.ml.baseline import BaselineModel, BaselineRef, BaselineSettings, evaluate_baseline, train_baseline
-from acctax_assets.ml.candidates import Candidate, NoServableCandidateError, QualityGate, score_candidate, select_champion
+from acctax_assets.ml.candidates import (
+    Candidate,
+    NoServableCandidateError,
+    QualityGate,
+    score_candidate,
+    select_champion,
+)
 from acctax_assets.ml.ensemble import EnsembleModel, EnsembleSpec, best_weight, ensemble_outputs, weight_search
 from acctax_assets.ml.eval_outputs import EvalOutputs, EvalOutputsError
 from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.model_registry import CHALLENGER, CHAMPION, ModelRegistry, ModelRegistryError, NoChampionError, ServedFilesMissingError
+from acctax_assets.ml.model_registry import (
+    CHALLENGER,
+    CHAMPION,
+    ModelRegistry,
+    ModelRegistryError,
+    NoChampionError,
+    ServedFilesMissingError,
+)
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.serving import load_served
 
@@ -37,34 +50,53 @@ def make_outputs(valid_accuracy: float, test_accuracy: float, seed: int = 0) -> 
     labels = {split: np.tile(np.arange(4), 25) for split in ("valid", "test")}
     return EvalOutputs(
         labels=labels,
-        probabilities={"valid": outputs_with_accuracy(labels["valid"], valid_accuracy, seed),
-                       "test": outputs_with_accuracy(labels["test"], test_accuracy, seed + 1)},
+        probabilities={
+            "valid": outputs_with_accuracy(labels["valid"], valid_accuracy, seed),
+            "test": outputs_with_accuracy(labels["test"], test_accuracy, seed + 1),
+        },
     )
 
 
 def card(kind: str, valid_accuracy: float, test_accuracy: float, dataset: str = "d1"):
-    candidate = Candidate(kind, f"{kind}-v", Path(f"/nowhere/{kind}"), dataset, make_outputs(valid_accuracy, test_accuracy))
+    candidate = Candidate(
+        kind, f"{kind}-v", Path(f"/nowhere/{kind}"), dataset, make_outputs(valid_accuracy, test_accuracy)
+    )
     return score_candidate(candidate, REGISTRY, TRAIN_COUNTS, target_accuracy=0.97, min_auto_rows=5)
 
 
 def test_every_candidate_gets_the_same_figures() -> None:
     figures = card("baseline", 0.9, 0.8).figures
     assert figures["valid_accuracy"] == pytest.approx(0.9) and figures["test_accuracy"] == pytest.approx(0.8)
-    assert set(figures) >= {"test_f1_weighted", "test_f1_macro", "test_f1_head", "test_f1_tail", "test_ece", "test_review_share", "test_error_capture"}
+    assert set(figures) >= {
+        "test_f1_weighted",
+        "test_f1_macro",
+        "test_f1_head",
+        "test_f1_tail",
+        "test_ece",
+        "test_review_share",
+        "test_error_capture",
+    }
     assert 0.0 <= figures["test_ece"] <= 1.0 and 0.0 <= figures["test_review_share"] <= 1.0
 
 
 def test_champion_is_the_best_valid_macro_f1_never_the_best_test() -> None:
-    decision = select_champion([card("baseline", 0.80, 0.99), card("adapter", 0.95, 0.60), card("ensemble", 0.90, 0.90)], GATE, None, "d1")
+    decision = select_champion(
+        [card("baseline", 0.80, 0.99), card("adapter", 0.95, 0.60), card("ensemble", 0.90, 0.90)], GATE, None, "d1"
+    )
     assert decision.champion.candidate.kind == "adapter", "valid decides, test only gates"
     assert decision.challenger is not None and decision.challenger.candidate.kind == "ensemble"
     table = decision.table()
-    assert table["candidate"].tolist()[0] == "adapter adapter-v" and table["role"].tolist()[:2] == ["champion", "challenger"]
+    assert table["candidate"].tolist()[0] == "adapter adapter-v" and table["role"].tolist()[:2] == [
+        "champion",
+        "challenger",
+    ]
     assert "best valid macro F1" in decision.reason
 
 
 def test_a_tie_goes_to_the_cheaper_model() -> None:
-    decision = select_champion([card("ensemble", 0.9, 0.9), card("adapter", 0.9, 0.9), card("baseline", 0.9, 0.9)], GATE, None, "d1")
+    decision = select_champion(
+        [card("ensemble", 0.9, 0.9), card("adapter", 0.9, 0.9), card("baseline", 0.9, 0.9)], GATE, None, "d1"
+    )
     assert decision.champion.candidate.kind == "baseline" and "the cheaper model wins" in decision.reason
     assert decision.challenger.candidate.kind == "adapter"
 
@@ -74,7 +106,10 @@ def test_a_gate_failing_candidate_is_never_served_even_with_the_best_valid_score
     decision = select_champion([adapter, card("baseline", 0.8, 0.8)], GATE, None, "d1")
     assert decision.champion.candidate.kind == "baseline" and decision.challenger is None
     gates = dict(zip(decision.table()["candidate"], decision.table()["gate"]))
-    assert gates["adapter adapter-v"].startswith("FAILED: test macro F1") and "below the floor" in gates["adapter adapter-v"]
+    assert (
+        gates["adapter adapter-v"].startswith("FAILED: test macro F1")
+        and "below the floor" in gates["adapter adapter-v"]
+    )
     assert "adapter adapter-v failed" in decision.reason
 
 
@@ -82,7 +117,11 @@ def test_the_regression_guard_compares_with_the_serving_champion() -> None:
     previous = {"version": "baseline old (registry v1)", "f1_macro": 0.95}
     with pytest.raises(NoServableCandidateError, match="below the serving champion baseline old") as error:
         select_champion([card("adapter", 0.8, 0.8), card("baseline", 0.8, 0.8)], GATE, previous, "d1")
-    assert "adapter adapter-v:" in str(error.value) and "baseline baseline-v:" in str(error.value) and "Fix:" in str(error.value)
+    assert (
+        "adapter adapter-v:" in str(error.value)
+        and "baseline baseline-v:" in str(error.value)
+        and "Fix:" in str(error.value)
+    )
 
 
 def test_candidates_of_another_dataset_version_are_never_compared() -> None:
@@ -97,7 +136,10 @@ def test_ensemble_weight_is_chosen_on_valid_only() -> None:
     adapter, baseline = make_outputs(1.0, 0.2, seed=3), make_outputs(0.3, 1.0, seed=5)
     search = weight_search(adapter, baseline)
     assert best_weight(search) > 0.5, "on valid the adapter is the better half"
-    flipped = EvalOutputs(labels=adapter.labels, probabilities={"valid": adapter.probabilities["valid"], "test": baseline.probabilities["test"]})
+    flipped = EvalOutputs(
+        labels=adapter.labels,
+        probabilities={"valid": adapter.probabilities["valid"], "test": baseline.probabilities["test"]},
+    )
     assert best_weight(weight_search(flipped, baseline)) == best_weight(search), "the test split never moves the weight"
 
 
@@ -110,12 +152,20 @@ def test_ensemble_probabilities_sum_to_one_and_never_propose_an_untrained_slot()
 
 def test_ensemble_refuses_outputs_of_different_rows() -> None:
     other = make_outputs(0.9, 0.9)
-    shifted = EvalOutputs(labels={"valid": other.labels["valid"][::-1].copy(), "test": other.labels["test"]}, probabilities=other.probabilities)
+    shifted = EvalOutputs(
+        labels={"valid": other.labels["valid"][::-1].copy(), "test": other.labels["test"]},
+        probabilities=other.probabilities,
+    )
     with pytest.raises(EvalOutputsError, match="different ledger_dataset versions"):
         weight_search(make_outputs(0.9, 0.9), shifted)
 
 
-TEXTS = {0: ["커피", "간식", "식대"], 1: ["주유", "세차", "주차"], 2: ["복사지", "토너", "볼펜"], 3: ["임대료", "관리비", "월세"]}
+TEXTS = {
+    0: ["커피", "간식", "식대"],
+    1: ["주유", "세차", "주차"],
+    2: ["복사지", "토너", "볼펜"],
+    3: ["임대료", "관리비", "월세"],
+}
 
 
 def stored_baseline(folder: Path, dataset: str = "d1") -> BaselineRef:
@@ -124,9 +174,17 @@ def stored_baseline(folder: Path, dataset: str = "d1") -> BaselineRef:
     labels = [i % 4 for i in range(160)]
     texts = [f"party:가게{rng.integers(40)} | item:{rng.choice(TEXTS[label])}" for label in labels]
     pipeline = train_baseline(texts[:120], labels[:120], BaselineSettings(max_iter=200))
-    reports, outputs = evaluate_baseline(pipeline, {"valid": (texts[120:140], labels[120:140]), "test": (texts[140:], labels[140:])}, REGISTRY)
+    reports, outputs = evaluate_baseline(
+        pipeline, {"valid": (texts[120:140], labels[120:140]), "test": (texts[140:], labels[140:])}, REGISTRY
+    )
     folder.mkdir(parents=True)
-    BaselineModel(pipeline, REGISTRY, {**reports, "dataset_version": dataset}, outputs, TextSpec(("party_name", "item"), None, dataset)).save(folder)
+    BaselineModel(
+        pipeline,
+        REGISTRY,
+        {**reports, "dataset_version": dataset},
+        outputs,
+        TextSpec(("party_name", "item"), None, dataset),
+    ).save(folder)
     return BaselineRef(folder)
 
 
@@ -142,7 +200,9 @@ def test_registry_aliases_and_rollback_decide_what_serves(registry: ModelRegistr
     second = stored_baseline(tmp_path / "baseline" / "v2")
     v1 = registry.register("baseline", "v1", first.path, "d1", {"test_f1_macro": 0.9}, None)
     v2 = registry.register("baseline", "v2", second.path, "d1", {"test_f1_macro": 0.8}, None)
-    assert registry.register("baseline", "v1", first.path, "d1", {"test_f1_macro": 0.9}, None) == v1, "registering is idempotent"
+    assert registry.register("baseline", "v1", first.path, "d1", {"test_f1_macro": 0.9}, None) == v1, (
+        "registering is idempotent"
+    )
     registry.set_alias(CHAMPION, v2)
     registry.set_alias(CHALLENGER, v1)
     assert registry.resolve().version == "v2" and registry.resolve(CHALLENGER).version == "v1"
@@ -152,7 +212,9 @@ def test_registry_aliases_and_rollback_decide_what_serves(registry: ModelRegistr
     assert served.label == "baseline v2 (registry v2)"
     proposals = served.predict(["party:가게1 | item:주유", "party:가게2 | item:토너", "party:가게1 | item:주유"])
     assert proposals.ids[:, 0].tolist() == [1, 2, 1] and proposals.ids.max() < 4, "untrained slots are never proposed"
-    assert (proposals.probs[0] == proposals.probs[2]).all(), "a repeated text gets its text's proposal, rows stay in order"
+    assert (proposals.probs[0] == proposals.probs[2]).all(), (
+        "a repeated text gets its text's proposal, rows stay in order"
+    )
 
     registry.set_alias(CHAMPION, v1)
     assert load_served(registry.resolve()).label == "baseline v1 (registry v1)", "moving the alias is the rollback"

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acctax_assets.ml.evaluation import band_report, frequency_bands, reliability_table, review_threshold, review_tradeoff
+from acctax_assets.ml.evaluation import (
+    band_report,
+    frequency_bands,
+    reliability_table,
+    review_threshold,
+    review_tradeoff,
+)
 
 
 def test_threshold_is_the_lowest_confidence_that_keeps_auto_accepted_rows_accurate() -> None:
@@ -49,7 +55,9 @@ def test_min_auto_rows_refuses_a_threshold_set_by_a_few_lucky_rows() -> None:
     assert not review_threshold(confidence, correct, 0.9, min_auto_rows=2).reachable
 
 
-@pytest.mark.parametrize("confidence, correct, target", [([1.2], [True], 0.9), ([0.5, 0.5], [True], 0.9), ([0.5], [True], 0.0)])
+@pytest.mark.parametrize(
+    "confidence, correct, target", [([1.2], [True], 0.9), ([0.5, 0.5], [True], 0.9), ([0.5], [True], 0.0)]
+)
 def test_threshold_rejects_bad_input(confidence: list[float], correct: list[bool], target: float) -> None:
     with pytest.raises(ValueError):
         review_threshold(confidence, correct, target)
@@ -74,7 +82,9 @@ def test_reliability_table_and_ece() -> None:
 
 def test_frequency_bands_by_cumulative_share() -> None:
     bands = frequency_bands({"A": 60, "B": 25, "C": 10, "D": 5, "E": 0})
-    assert bands == {"A": "head", "B": "torso", "C": "torso", "D": "tail"}, "a class is banded by the share of rows before it; E never trained"
+    assert bands == {"A": "head", "B": "torso", "C": "torso", "D": "tail"}, (
+        "a class is banded by the share of rows before it; E never trained"
+    )
 
 
 def test_band_report_macro_f1_and_accuracy_per_band() -> None:
@@ -86,7 +96,9 @@ def test_band_report_macro_f1_and_accuracy_per_band() -> None:
         {"code": "X", "recall": 0.0, "f1": 0.0, "support": 3},
         {"code": "P", "recall": 0.0, "f1": 0.0, "support": 0},
     ]
-    report = band_report(per_class, {"A": "head", "B": "torso", "C": "tail", "D": "tail", "P": "tail"}).set_index("band")
+    report = band_report(per_class, {"A": "head", "B": "torso", "C": "tail", "D": "tail", "P": "tail"}).set_index(
+        "band"
+    )
     assert report.index.tolist() == ["head", "torso", "tail", "unseen"]
     assert report.loc["tail", "classes"] == 2, "P only appears as a prediction (support 0)"
     assert report.loc["tail", "accuracy"] == pytest.approx(6 / 10)

@@ -16,10 +16,14 @@ def test_prediction_table_keeps_identity_proposal_alternatives_and_review_reason
     table = prediction_table(features, predictions_for(3, [0.97, 0.5, 0.99]), REGISTRY, THRESHOLD, SERVED)
     assert table["source_row"].tolist() == [2, 3, 4] and table["voucher_key"].tolist()[0] == "2024-01-00001"
     assert table["predicted_code"].tolist() == ["81100"] * 3 and table["predicted_name"].iloc[0] == "복리후생비"
-    assert table["top2_code"].iloc[0] == "82200" and table["top3_confidence"].iloc[0] == pytest.approx(0.03 * 0.4, rel=1e-3)
+    assert table["top2_code"].iloc[0] == "82200" and table["top3_confidence"].iloc[0] == pytest.approx(
+        0.03 * 0.4, rel=1e-3
+    )
     assert table["confidence"].iloc[1] == pytest.approx(0.5)
     assert table["needs_review"].tolist() == [False, True, True]
-    assert table["review_reason"].tolist() == ["", "low_confidence", "empty_text"], "blank text is reviewed even when confident"
+    assert table["review_reason"].tolist() == ["", "low_confidence", "empty_text"], (
+        "blank text is reviewed even when confident"
+    )
     assert table["correct"].tolist() == [True, True, True]
     assert table["served_model"].tolist() == [SERVED] * 3
 

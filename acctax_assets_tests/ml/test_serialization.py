@@ -16,7 +16,10 @@ def test_format_amounts() -> None:
 
 def test_serialization_order_nulls_dates_and_free_text_last() -> None:
     texts = serialize_rows(feature_frame(), ["item", "date", "party_name", "total_amount", "desc", "is_month_end"])
-    assert texts.iloc[0] == "date:2024-03-05 | party:스타벅스 / 강남점 | amt:+1.1e4 | is_month_end:no | memo:직원 간식 | item:커피"
+    assert (
+        texts.iloc[0]
+        == "date:2024-03-05 | party:스타벅스 / 강남점 | amt:+1.1e4 | is_month_end:no | memo:직원 간식 | item:커피"
+    )
     assert texts.iloc[1] == "date:2024-03-05 | party:NULL | amt:-2.2e3 | is_month_end:yes | memo:NULL | item:녹차"
 
 

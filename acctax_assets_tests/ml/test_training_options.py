@@ -24,7 +24,9 @@ def nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "bin"
     folder.mkdir()
     script = folder / "nvidia-smi"
-    script.write_text("#!/bin/sh\nprintf 'NVIDIA H100 80GB HBM3, 9.0\\nNVIDIA H100 80GB HBM3, 9.0\\nTesla T4, 7.5\\n'\n")
+    script.write_text(
+        "#!/bin/sh\nprintf 'NVIDIA H100 80GB HBM3, 9.0\\nNVIDIA H100 80GB HBM3, 9.0\\nTesla T4, 7.5\\n'\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     return script
@@ -47,16 +49,30 @@ def test_no_driver_means_no_gpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 @pytest.mark.parametrize(
     ("overrides", "gpus", "message"),
     [
-        ({"bf16": True}, [], r"bf16=true needs a CUDA GPU .* this machine has no NVIDIA GPU\. Fix: bf16 null \(auto\) or false"),
+        (
+            {"bf16": True},
+            [],
+            r"bf16=true needs a CUDA GPU .* this machine has no NVIDIA GPU\. Fix: bf16 null \(auto\) or false",
+        ),
         ({"bf16": True}, [A100, T4], r"Tesla T4 \(compute capability 7\.5\) has no bfloat16 .*Fix: bf16 null"),
-        ({"quantization": "4bit"}, [], r"quantization=4bit \(bitsandbytes QLoRA\) needs a CUDA GPU.*Fix: quantization none"),
+        (
+            {"quantization": "4bit"},
+            [],
+            r"quantization=4bit \(bitsandbytes QLoRA\) needs a CUDA GPU.*Fix: quantization none",
+        ),
         ({"quantization": "8bit"}, [A100], r"needs the bitsandbytes package\. Fix: pip install bitsandbytes"),
-        ({"attn_implementation": "flash_attention_2"}, [], r"flash_attention_2 needs a CUDA GPU.*Fix: attn_implementation sdpa"),
+        (
+            {"attn_implementation": "flash_attention_2"},
+            [],
+            r"flash_attention_2 needs a CUDA GPU.*Fix: attn_implementation sdpa",
+        ),
         ({"attn_implementation": "flash_attention_2"}, [A100], r"needs the flash-attn package"),
         ({"num_ranks": 4}, [A100, A100], r"num_ranks=4 but this node has 2 visible GPU\(s\).*Fix: num_ranks 2"),
     ],
 )
-def test_configs_this_machine_cannot_run_are_refused_with_the_fix(tmp_path: Path, overrides: dict, gpus: list[Gpu], message: str) -> None:
+def test_configs_this_machine_cannot_run_are_refused_with_the_fix(
+    tmp_path: Path, overrides: dict, gpus: list[Gpu], message: str
+) -> None:
     with pytest.raises(MachineError, match=message):
         check_machine(config_for(tmp_path, **overrides), gpus)
 
@@ -94,6 +110,15 @@ def test_training_config_documents_every_option_in_the_launchpad() -> None:
     """Every TrainingConfig knob a user may set is offered by the Dagster config of account_classifier."""
     from acctax_assets.defs.account_classifier import ClassifierConfig
 
-    internal = {"base_model", "dataset_dir", "registry_path", "output_dir", "use_deepspeed", "torch_threads", "eval_batch_size", "lora"}
+    internal = {
+        "base_model",
+        "dataset_dir",
+        "registry_path",
+        "output_dir",
+        "use_deepspeed",
+        "torch_threads",
+        "eval_batch_size",
+        "lora",
+    }
     missing = set(TrainingConfig.model_fields) - internal - set(ClassifierConfig.model_fields)
     assert not missing

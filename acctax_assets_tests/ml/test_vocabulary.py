@@ -26,7 +26,7 @@ TRAIN_TEXTS = [
 ]
 
 
-def minilm_tokenizer():  # noqa: ANN201 - transformers type
+def minilm_tokenizer():
     from acctax_assets.ml.launch import default_base_model
     from acctax_assets.ml.tokenization import load_tokenizer
 
@@ -44,11 +44,15 @@ def test_mining_respects_min_count_cap_and_skips_known_tokens() -> None:
     tokenizer = minilm_tokenizer()
     counts = Counter({"도메인": 9, "연장": 9, "card": 9, "한결정밀": 5, "드문말": 1})
     words, single = mine_words(counts, tokenizer, min_count=2, max_words=10)
-    assert words == ["도메인", "연장", "한결정밀"], "most frequent first, ties alphabetical, rare and known words left out"
+    assert words == ["도메인", "연장", "한결정밀"], (
+        "most frequent first, ties alphabetical, rare and known words left out"
+    )
     assert single == 1
     assert mine_words(counts, tokenizer, min_count=2, max_words=2)[0] == ["도메인", "연장"]
     assert mine_words(counts, tokenizer, min_count=6, max_words=10)[0] == ["도메인", "연장"]
-    assert mine_words(Counter({"및": 5}), tokenizer, 1, 10)[0] == ["및"], "a word MiniLM only knows as [UNK] is not 'known'"
+    assert mine_words(Counter({"및": 5}), tokenizer, 1, 10)[0] == ["및"], (
+        "a word MiniLM only knows as [UNK] is not 'known'"
+    )
     with pytest.raises(ValueError, match="min_count"):
         mine_words(counts, tokenizer, min_count=0, max_words=10)
 
@@ -65,14 +69,16 @@ def test_extended_tokenizer_cuts_tokens_and_survives_save(tmp_path: Path) -> Non
     assert after[1] < before[1], "words seen once stay in pieces, the markers still shorten the row"
     word_id = tokenizer.convert_tokens_to_ids("한결정밀")
     assert word_id in tokenizer("co:(주)한결정밀 | memo:x")["input_ids"]
-    assert word_id not in tokenizer("co:한결정밀공업")["input_ids"], "a whole-word token never matches inside a longer word"
+    assert word_id not in tokenizer("co:한결정밀공업")["input_ids"], (
+        "a whole-word token never matches inside a longer word"
+    )
     tokenizer.save_pretrained(str(tmp_path))
     reloaded = AutoTokenizer.from_pretrained(str(tmp_path), local_files_only=True)
     assert reloaded(TRAIN_TEXTS)["input_ids"] == tokenizer(TRAIN_TEXTS)["input_ids"]
     assert extend_tokenizer(minilm_tokenizer(), TRAIN_TEXTS, 2, 0).added == (), "max_words=0 keeps the base tokenizer"
 
 
-def tiny_decoder(folder: Path):  # noqa: ANN201 - transformers types
+def tiny_decoder(folder: Path):
     """A 2-layer Llama classifier and a character-level tokenizer built here (no download), saved to `folder`."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -82,11 +88,20 @@ def tiny_decoder(folder: Path):  # noqa: ANN201 - transformers types
     vocab = {"<pad>": 0, "<unk>": 1, "</s>": 2, **{c: i + 3 for i, c in enumerate(characters)}}
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", eos_token="</s>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
+    )
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, pad_token_id=0, num_labels=4,
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        num_labels=4,
     )
     LlamaForSequenceClassification(config).save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
@@ -111,8 +126,11 @@ def test_new_rows_start_from_their_pieces_train_and_reload_on_a_decoder(tmp_path
     assert added and "<pad>" not in added
     registry = LabelRegistry(max_classes=4).with_codes(["81100", "82200"])
     config = TrainingConfig(
-        base_model=str(base_dir), dataset_dir=str(tmp_path), registry_path=str(tmp_path / REGISTRY_FILE),
-        output_dir=str(tmp_path / "out"), lora={"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]},
+        base_model=str(base_dir),
+        dataset_dir=str(tmp_path),
+        registry_path=str(tmp_path / REGISTRY_FILE),
+        output_dir=str(tmp_path / "out"),
+        lora={"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]},
     )
     untrained = torch.tensor([False, False, True, True])
     model = build_model(config, registry, extended, base, untrained, bf16=False)

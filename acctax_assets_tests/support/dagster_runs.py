@@ -48,14 +48,18 @@ def run_job(
     )
 
 
-def run_month(instance: DagsterInstance, month: str = JANUARY, tags: dict[str, str] | None = None) -> ExecuteInProcessResult:
+def run_month(
+    instance: DagsterInstance, month: str = JANUARY, tags: dict[str, str] | None = None
+) -> ExecuteInProcessResult:
     return run_job(instance, "ledger_data_job", partition_key=month, tags=tags)
 
 
 def failure_text(result: ExecuteInProcessResult) -> str:
     """Every step failure of the run with its cause chain, as a user reads it in the UI."""
     return "\n".join(
-        event.event_specific_data.error.to_string() for event in result.all_events if event.event_type_value == "STEP_FAILURE"
+        event.event_specific_data.error.to_string()
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
     )
 
 

@@ -45,8 +45,10 @@ def write_ledger(
     """Write rows (canonical keys) with Korean headers as CSV/TSV/XLSX/Parquet, chosen by the suffix (`.tsv`
     and `.txt` are tab-separated)."""
     columns = list(columns or BASE_ROW)
-    frame = pd.DataFrame([{KOREAN_HEADERS.get(c, c): row.get(c, "") for c in columns} for row in rows],
-                         columns=[KOREAN_HEADERS.get(c, c) for c in columns])
+    frame = pd.DataFrame(
+        [{KOREAN_HEADERS.get(c, c): row.get(c, "") for c in columns} for row in rows],
+        columns=[KOREAN_HEADERS.get(c, c) for c in columns],
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".xlsx":
         frame.to_excel(path, index=False)

@@ -17,7 +17,11 @@ from acctax_assets.ml.predictions import Predictions
 from acctax_assets_tests.support.ledger_files import write_ledger
 
 # The prediction tests' registry (slots 3-7 spare), review threshold and served model.
-REGISTRY = LabelRegistry(max_classes=8, codes=("81100", "82200", "83000"), names={"81100": "복리후생비", "82200": "차량유지비", "83000": "소모품비"})
+REGISTRY = LabelRegistry(
+    max_classes=8,
+    codes=("81100", "82200", "83000"),
+    names={"81100": "복리후생비", "82200": "차량유지비", "83000": "소모품비"},
+)
 THRESHOLD = review_threshold([0.95, 0.9, 0.85, 0.3], [True, True, True, False], target_accuracy=0.9, min_auto_rows=1)
 SERVED = "ensemble 20250101T000000-abcd1234 (registry v3)"
 
@@ -55,7 +59,9 @@ def rows_for(counts: dict[str, int], months: int = 1) -> pd.DataFrame:
     )
 
 
-def month_of(tmp_path: Path, rows: list[dict[str, str]], columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def month_of(
+    tmp_path: Path, rows: list[dict[str, str]], columns: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(raw, features, rejected) of one January file, through the real reader, cleaning and features."""
     landing = tmp_path / "landing"
     path = write_ledger(landing / "ledger_2024-01.csv", rows, columns=columns)

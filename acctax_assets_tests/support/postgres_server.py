@@ -74,7 +74,9 @@ def _server_account() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(SERVER_USER)
     except KeyError:
-        raise PostgresUnavailable(f"running as root and there is no {SERVER_USER!r} user to run PostgreSQL as") from None
+        raise PostgresUnavailable(
+            f"running as root and there is no {SERVER_USER!r} user to run PostgreSQL as"
+        ) from None
 
 
 def _free_port() -> int:
@@ -111,7 +113,11 @@ def _stop(bin_dir: Path, data_dir: Path, account: pwd.struct_passwd | None, cwd:
     if not processes:
         return []
     try:
-        _run([str(bin_dir / "pg_ctl"), "stop", "-D", str(data_dir), "-m", "fast", "-w", "-t", str(START_TIMEOUT_S)], account, cwd)
+        _run(
+            [str(bin_dir / "pg_ctl"), "stop", "-D", str(data_dir), "-m", "fast", "-w", "-t", str(START_TIMEOUT_S)],
+            account,
+            cwd,
+        )
     except (RuntimeError, subprocess.TimeoutExpired):
         if processes[0].is_running():
             os.kill(processes[0].pid, signal.SIGQUIT)
@@ -140,8 +146,16 @@ def running_postgres(db_name: str = "dagster") -> Iterator[PostgresServer]:
         try:
             _run(
                 [
-                    str(bin_dir / "initdb"), "-D", str(data_dir), f"--username={SUPERUSER}", f"--pwfile={pwfile}",
-                    "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data_dir),
+                    f"--username={SUPERUSER}",
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "--no-instructions",
                 ],
                 account,
                 root,
@@ -157,8 +171,17 @@ def running_postgres(db_name: str = "dagster") -> Iterator[PostgresServer]:
         try:
             _run(
                 [
-                    str(bin_dir / "pg_ctl"), "start", "-D", str(data_dir), "-l", str(server_log),
-                    "-w", "-t", str(START_TIMEOUT_S), "-o", options,
+                    str(bin_dir / "pg_ctl"),
+                    "start",
+                    "-D",
+                    str(data_dir),
+                    "-l",
+                    str(server_log),
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    "-o",
+                    options,
                 ],
                 account,
                 root,

@@ -29,7 +29,9 @@ def run_config(classifier: dict | None = None, min_f1: float = 0.0, max_drop: fl
 
 
 def train(instance: DagsterInstance, config: dict) -> ExecuteInProcessResult:
-    return defs.resolve_job_def("training_job").execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+    return defs.resolve_job_def("training_job").execute_in_process(
+        instance=instance, run_config=config, raise_on_error=False
+    )
 
 
 def newest_adapter(home: AcctaxHome) -> AdapterRef:
@@ -76,7 +78,11 @@ class RankKiller:
         return "acctax_assets.ml.training" in line and wanted in line
 
     def _checkpoints(self) -> list[Path]:
-        return [path for path in self._work_root.glob("*/checkpoints/checkpoint-*") if (path / "trainer_state.json").exists()]
+        return [
+            path
+            for path in self._work_root.glob("*/checkpoints/checkpoint-*")
+            if (path / "trainer_state.json").exists()
+        ]
 
     def _watch(self) -> None:
         deadline = time.monotonic() + self._timeout

@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +24,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 # The machine's closed network refuses Chromium's background connections (updates, sync, QUIC probes); without
 # these flags those attempts stall page loads.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS_ENV = "ACCTAX_TEST_ARTIFACTS"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +75,10 @@ def acctax_ui(env: dict[str, str], log: Path, startup_timeout: float = 180.0) ->
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "acctax_assets.cli", "ui", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         ui = DagsterUI(process, f"http://127.0.0.1:{port}", log)
         try:
@@ -88,17 +97,27 @@ def wait_until_served(ui: DagsterUI, timeout: float) -> None:
             raise AssertionError(f"`acctax ui` exited with {ui.process.returncode} before serving:\n{ui.log_tail()}")
         entries = location_entries(ui)
         if entries and all(entry["loadStatus"] == "LOADED" for entry in entries):
-            errors = [entry["locationOrLoadError"] for entry in entries if entry["locationOrLoadError"]["__typename"] == "PythonError"]
-            assert not errors, f"The Dagster UI could not load the code location: {errors[0]['message']}\n{ui.log_tail()}"
+            errors = [
+                entry["locationOrLoadError"]
+                for entry in entries
+                if entry["locationOrLoadError"]["__typename"] == "PythonError"
+            ]
+            assert not errors, (
+                f"The Dagster UI could not load the code location: {errors[0]['message']}\n{ui.log_tail()}"
+            )
             return
         time.sleep(1)
-    raise AssertionError(f"The Dagster UI did not serve a loaded code location on {ui.url} within {timeout:.0f} s:\n{ui.log_tail()}")
+    raise AssertionError(
+        f"The Dagster UI did not serve a loaded code location on {ui.url} within {timeout:.0f} s:\n{ui.log_tail()}"
+    )
 
 
 def location_entries(ui: DagsterUI) -> list[dict]:
     """The workspace's code locations as the webserver's GraphQL API reports them; empty while it is not up."""
     request = urllib.request.Request(
-        f"{ui.url}/graphql", data=json.dumps({"query": LOCATION_STATUS_QUERY}).encode(), headers={"Content-Type": "application/json"}
+        f"{ui.url}/graphql",
+        data=json.dumps({"query": LOCATION_STATUS_QUERY}).encode(),
+        headers={"Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -123,10 +142,8 @@ def stop_process_group(process: subprocess.Popen, grace: float = 45.0) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.5)
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=30)
 
 

@@ -106,18 +106,26 @@ class Comparison:
     reason: str
 
 
-def compare_with_baseline(adapter_test: dict[str, Any], baseline_metrics: dict[str, Any], adapter_dataset_version: str | None) -> Comparison:
+def compare_with_baseline(
+    adapter_test: dict[str, Any], baseline_metrics: dict[str, Any], adapter_dataset_version: str | None
+) -> Comparison:
     """Adapter vs baseline test macro F1; only meaningful when both were scored on the same ledger_dataset."""
     baseline_version = baseline_metrics.get("dataset_version")
     if adapter_dataset_version != baseline_version:
-        return Comparison(False, (
-            f"not comparable: the adapter was trained on ledger_dataset {adapter_dataset_version}, the baseline on "
-            f"{baseline_version}. Fix: materialize ledger_dataset, tokenized_dataset, account_classifier and baseline_classifier together"
-        ))
+        return Comparison(
+            False,
+            (
+                f"not comparable: the adapter was trained on ledger_dataset {adapter_dataset_version}, the baseline on "
+                f"{baseline_version}. Fix: materialize ledger_dataset, tokenized_dataset, account_classifier and baseline_classifier together"
+            ),
+        )
     ours, theirs = float(adapter_test["f1_macro"]), float(baseline_metrics["test"]["f1_macro"])
     if ours > theirs:
         return Comparison(True, f"adapter test macro F1 {ours:.4f} beats the baseline's {theirs:.4f}")
-    return Comparison(False, (
-        f"adapter test macro F1 {ours:.4f} does not beat the TF-IDF + logistic regression baseline ({theirs:.4f}). "
-        "served_classifier serves whichever candidate is best on valid; to make the adapter win, train longer or on a stronger base model"
-    ))
+    return Comparison(
+        False,
+        (
+            f"adapter test macro F1 {ours:.4f} does not beat the TF-IDF + logistic regression baseline ({theirs:.4f}). "
+            "served_classifier serves whichever candidate is best on valid; to make the adapter win, train longer or on a stronger base model"
+        ),
+    )

@@ -54,15 +54,22 @@ def write_adapter(
         saved = load_file(weights_file) if weights_file.is_file() else {}
         if not saved or any(tensor.numel() == 0 for tensor in saved.values()):
             # ZeRO-3 can hand PEFT still-partitioned (empty) parameters; such an adapter must never replace a good one.
-            raise TrainingError(f"the adapter written for {config.adapter_dir} is empty or has empty tensors; not publishing it")
+            raise TrainingError(
+                f"the adapter written for {config.adapter_dir} is empty or has empty tensors; not publishing it"
+            )
         tokenizer.save_pretrained(str(staging))
         shutil.copyfile(config.registry_path, staging / REGISTRY_FILE)
         config.write(staging / TRAINING_CONFIG_FILE)
         shutil.copyfile(Path(config.dataset_dir) / TEXT_SPEC_FILE, staging / TEXT_SPEC_FILE)
         (staging / TRAINED_CLASSES_FILE).write_text(
             json.dumps(
-                {"class_ids": trained_ids, "codes": [registry.codes[i] for i in trained_ids], "counts": [int(counts[i]) for i in trained_ids]},
-                ensure_ascii=False, indent=2,
+                {
+                    "class_ids": trained_ids,
+                    "codes": [registry.codes[i] for i in trained_ids],
+                    "counts": [int(counts[i]) for i in trained_ids],
+                },
+                ensure_ascii=False,
+                indent=2,
             ),
             encoding="utf-8",
         )

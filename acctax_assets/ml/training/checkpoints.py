@@ -78,7 +78,11 @@ def set_checkpoints_aside(checkpoint_dir: Path, reason: str) -> Path:
 def set_interrupted_saves_aside(checkpoint_dir: Path) -> Path | None:
     """Move checkpoints without trainer_state.json (the Trainer writes it last, so their save was cut by a killed
     rank) out of the Trainer's sight, so the relaunch resumes from the newest complete one instead of failing."""
-    interrupted = [path for path in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if not (path / "trainer_state.json").is_file()]
+    interrupted = [
+        path
+        for path in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if not (path / "trainer_state.json").is_file()
+    ]
     if not interrupted:
         return None
     target = checkpoint_dir.parent / f"checkpoints-interrupted-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -106,7 +110,9 @@ def resume_checkpoint(config: TrainingConfig, state: PartialState, reporter: Rep
                 decision[0] = newest
             elif config.restart_on_corrupt_checkpoint:
                 moved = set_checkpoints_aside(config.checkpoint_dir, "corrupt")
-                reporter.warning(f"checkpoint {newest} cannot be loaded ({problem}); moved checkpoints to {moved} and starting over")
+                reporter.warning(
+                    f"checkpoint {newest} cannot be loaded ({problem}); moved checkpoints to {moved} and starting over"
+                )
             else:
                 error[0] = (
                     f"cannot resume from checkpoint {newest}: {problem}. Fix: delete {newest} (or all of "

@@ -58,7 +58,9 @@ def load_config(path: Path) -> TrainingConfig:
     try:
         return TrainingConfig.read(path)
     except FileNotFoundError:
-        raise TrainingError(f"training config {path} does not exist. Fix: pass the JSON the asset wrote with --config") from None
+        raise TrainingError(
+            f"training config {path} does not exist. Fix: pass the JSON the asset wrote with --config"
+        ) from None
     except ValidationError as error:
         raise TrainingError(f"training config {path} is invalid: {error}") from None
 
@@ -78,7 +80,9 @@ def load_splits(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, regi
     if not path.exists():
         raise TrainingError(f"tokenized dataset {path} does not exist. Fix: materialize tokenized_dataset first")
     if not (path / TEXT_SPEC_FILE).is_file():
-        raise TrainingError(f"{path} lacks {TEXT_SPEC_FILE} (how rows became text). Fix: re-materialize ledger_dataset and tokenized_dataset")
+        raise TrainingError(
+            f"{path} lacks {TEXT_SPEC_FILE} (how rows became text). Fix: re-materialize ledger_dataset and tokenized_dataset"
+        )
     loaded = load_from_disk(str(path))
     if not isinstance(loaded, DatasetDict) or any(split not in loaded for split in SPLITS):
         found = list(loaded.keys()) if isinstance(loaded, DatasetDict) else type(loaded).__name__
@@ -124,7 +128,9 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     tokenizer = load_dataset_tokenizer(config.dataset_dir, config.base_model)
     dataset = load_splits(config, tokenizer, registry)
     counts = np.bincount(np.asarray(dataset["train"]["label"]), minlength=registry.max_classes)
-    weights = torch.tensor(class_weights(counts, config.class_weight_alpha, config.class_weight_clip), dtype=torch.float32)
+    weights = torch.tensor(
+        class_weights(counts, config.class_weight_alpha, config.class_weight_clip), dtype=torch.float32
+    )
     untrained = weights == 0
     trained_ids = [int(i) for i in np.flatnonzero(counts)]
 
@@ -212,7 +218,11 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         )
         if mlflow is not None:
             mlflow.log(
-                {f"{split}_{key}": reports[split][key] for split in reports for key in ("accuracy", "f1_weighted", "f1_macro")},
+                {
+                    f"{split}_{key}": reports[split][key]
+                    for split in reports
+                    for key in ("accuracy", "f1_weighted", "f1_macro")
+                },
                 trainer.state.global_step,
             )
     state.wait_for_everyone()

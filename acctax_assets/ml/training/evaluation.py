@@ -26,7 +26,9 @@ def compute_metrics_for(registry: LabelRegistry) -> Callable[[EvalPrediction], d
     return compute_metrics
 
 
-def probabilities_for(untrained: torch.Tensor) -> Callable[[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor]:
+def probabilities_for(
+    untrained: torch.Tensor,
+) -> Callable[[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor]:
     """Class probabilities with untrained slots masked (they get 0), kept per row so the ensemble can mix them."""
 
     def probabilities(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch.Tensor) -> torch.Tensor:
@@ -36,7 +38,9 @@ def probabilities_for(untrained: torch.Tensor) -> Callable[[torch.Tensor | tuple
     return probabilities
 
 
-def evaluate_split(trainer: Trainer, dataset: Dataset, registry: LabelRegistry, split: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+def evaluate_split(
+    trainer: Trainer, dataset: Dataset, registry: LabelRegistry, split: str
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Predictions on one split (a collective: every rank calls it): the report, the labels and each row's class
     probabilities (calibration, the review threshold and the ensemble are derived from these)."""
     output = trainer.predict(dataset, metric_key_prefix=split)

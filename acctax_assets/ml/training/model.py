@@ -12,7 +12,13 @@ import torch
 from accelerate import PartialState
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model, prepare_model_for_kbit_training
 from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
-from transformers import AutoConfig, AutoModelForSequenceClassification, BitsAndBytesConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    BitsAndBytesConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
@@ -38,7 +44,9 @@ def check_sequence_classifier(base_model: str) -> None:
 
 def linear_module_names(model: PreTrainedModel) -> list[str]:
     """Leaf names of the model's linear layers (`q_proj`, `gate_proj`, `query`, …): what LoRA can target."""
-    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)})
+    return sorted(
+        {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
+    )
 
 
 def check_target_modules(model: PreTrainedModel, targets: list[str]) -> None:
@@ -70,9 +78,15 @@ def default_target_modules(model: PreTrainedModel) -> list[str]:
 
 def classifier_head(model: PreTrainedModel, num_labels: int) -> tuple[str, torch.nn.Linear]:
     """The output projection of the classification head (`classifier` for BERT, `score` for Qwen/Llama)."""
-    heads = [(name, module) for name, module in model.named_modules() if isinstance(module, torch.nn.Linear) and module.out_features == num_labels]
+    heads = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and module.out_features == num_labels
+    ]
     if not heads:
-        raise TrainingError(f"{type(model).__name__} has no linear layer with {num_labels} outputs; it is not a sequence classifier")
+        raise TrainingError(
+            f"{type(model).__name__} has no linear layer with {num_labels} outputs; it is not a sequence classifier"
+        )
     return heads[-1]
 
 
@@ -97,7 +111,9 @@ def _gathered(params: list[torch.nn.Parameter]) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
-def extend_embeddings(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, base_tokenizer: PreTrainedTokenizerBase) -> list[int]:
+def extend_embeddings(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, base_tokenizer: PreTrainedTokenizerBase
+) -> list[int]:
     """Room for the tokens the dataset's tokenizer added, each starting as the mean embedding of its base pieces.
 
     Works on any architecture through `get_input_embeddings()` (BERT `word_embeddings`, Llama/Qwen `embed_tokens`).
@@ -162,7 +178,9 @@ def load_base_model(config: TrainingConfig, registry: LabelRegistry, bf16: bool)
         raise
     if quantization is not None:
         model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=config.gradient_checkpointing, gradient_checkpointing_kwargs={"use_reentrant": False}
+            model,
+            use_gradient_checkpointing=config.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
         )
     return model
 

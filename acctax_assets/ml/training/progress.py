@@ -44,7 +44,9 @@ class MlflowCurves:
         try:
             self._client.log_batch(self._run_id, metrics=metrics)
         except MlflowException as error:
-            logger.warning("could not log %d metrics at step %d to MLflow run %s: %s", len(metrics), step, self._run_id, error)
+            logger.warning(
+                "could not log %d metrics at step %d to MLflow run %s: %s", len(metrics), step, self._run_id, error
+            )
 
 
 class ProgressCallback(TrainerCallback):
@@ -60,7 +62,9 @@ class ProgressCallback(TrainerCallback):
         self.start_step = 0
         self.start_tokens = 0
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         self.train_began = True
         self.start_step = self._last_step = state.global_step
         self.start_tokens = state.num_input_tokens_seen
@@ -69,7 +73,12 @@ class ProgressCallback(TrainerCallback):
             self._reporter.info(f"training from step {state.global_step} to {state.max_steps}")
 
     def on_log(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: dict[str, Any] | None = None, **kwargs: Any
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         if not state.is_world_process_zero or not logs:
             return
@@ -84,7 +93,9 @@ class ProgressCallback(TrainerCallback):
                 f"samples/s={rate:.1f} epoch={logs.get('epoch', 0.0):.2f}"
             )
         elif "eval_loss" in logs:
-            scores = " ".join(f"{key}={logs[key]:.4f}" for key in ("eval_loss", "eval_accuracy", "eval_f1_macro") if key in logs)
+            scores = " ".join(
+                f"{key}={logs[key]:.4f}" for key in ("eval_loss", "eval_accuracy", "eval_f1_macro") if key in logs
+            )
             self._reporter.info(f"{step} {scores}")
         elif "train_runtime" in logs:
             self._reporter.info(
