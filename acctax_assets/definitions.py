@@ -25,6 +25,7 @@ from acctax_assets.defs.ledger_features import ledger_features
 from acctax_assets.defs.ledger_file_sensor import build_ledger_file_sensor
 from acctax_assets.defs.ledger_predictions import ledger_predictions
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings, mlflow_tracking
+from acctax_assets.defs.model_text import model_text
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.prediction_export import prediction_export
 from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
@@ -52,6 +53,7 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
             raw_ledger,
             cleaned_ledger,
             ledger_features,
+            model_text,
             ledger_dataset,
             tokenized_dataset,
             account_classifier,

@@ -26,7 +26,9 @@ end_mlflow_on_run_finished = HookDefinition(
     name="end_mlflow_on_run_finished", hook_fn=_end_mlflow_run, required_resource_keys={"mlflow"}
 )
 
-DATA_LAYER = AssetSelection.assets("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
+DATA_LAYER = AssetSelection.assets(
+    "raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features", "model_text"
+)
 ML_LAYER = AssetSelection.assets(
     "ledger_dataset",
     "tokenized_dataset",
@@ -40,7 +42,7 @@ PREDICTIONS = AssetSelection.assets("ledger_predictions", "prediction_export")
 ledger_data_job = define_asset_job(
     "ledger_data_job",
     selection=DATA_LAYER,
-    description="raw_ledger → cleaned_ledger (+ rejected_ledger_rows) → ledger_features for one month, with their checks.",
+    description="raw_ledger → cleaned_ledger (+ rejected_ledger_rows) → ledger_features → model_text for one month, with their checks.",
 )
 
 training_job = define_asset_job(

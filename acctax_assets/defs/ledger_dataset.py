@@ -1,4 +1,7 @@
-"""`ledger_dataset`: every labelled month of `ledger_features` as text + stable class ids, split train/valid/test.
+"""`ledger_dataset`: every labelled month of `model_text` with stable class ids, split train/valid/test.
+
+The months arrive already serialized (one `model_text` partition each), so a new month adds one month of
+serialization to the data chain and this asset only concatenates, registers codes and splits.
 
 Months whose blocking data checks failed on their current materialization are left out and listed with the
 failing check, so one broken export does not stop the office. The ledger_features data version of every month
@@ -13,23 +16,26 @@ from pydantic import Field
 
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact
 from acctax_assets.defs.dagster_internals import latest_data_versions
-from acctax_assets.defs.materialization_records import CLEANED, FEATURES, MONTH_VERSIONS, month_status
+from acctax_assets.defs.materialization_records import (
+    CLEANED,
+    FEATURES,
+    MODEL_TEXT,
+    MONTH_VERSIONS,
+    latest_metadata,
+    month_status,
+)
 from acctax_assets.defs.ml_resources import ModelSettings
+from acctax_assets.defs.model_text import TEXT_FEATURES
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
+from acctax_assets.ml.serialization import TextSpec, concat_model_text
 from acctax_assets.ml.splits import SplitSettings
 
 LABEL_TABLE_ROWS = 15
 
 
 class DatasetConfig(Config):
-    text_features: list[str] = Field(
-        default=list(DEFAULT_TEXT_FEATURES),
-        min_length=1,
-        description="Columns serialized into the model text, in order (free text goes last)",
-    )
     split_strategy: Literal["stratified", "temporal"] = Field(
         default="stratified", description="stratified per class, or the latest months as test"
     )
@@ -43,6 +49,23 @@ class DatasetConfig(Config):
         default=None, ge=1, le=600, description="Only the latest N materialized months; default all"
     )
     seed: int = Field(default=42, ge=0)
+
+
+def check_text_features(context: AssetExecutionContext, months: list[str], text_features: list[str]) -> None:
+    """Every month must have been serialized with the current text features: one model never reads two formats."""
+    stale = [
+        month[:7]
+        for month in months
+        if latest_metadata(context.instance, MODEL_TEXT, month).get(TEXT_FEATURES, text_features) != text_features
+    ]
+    if stale:
+        raise Failure(
+            description=(
+                f"model_text of months {stale} was serialized with other text features than the current "
+                f"model_settings.text_features {text_features}. Fix: re-materialize model_text for those months "
+                "(select model_text in the UI and materialize those partitions), or set text_features back"
+            )
+        )
 
 
 def _excluded_table(excluded: dict[str, str]) -> str:
@@ -65,29 +88,30 @@ def _label_table(counts: pd.DataFrame, registry: LabelRegistry) -> str:
 @asset(
     group_name="ml",
     io_manager_key="dataset_io_manager",
-    ins={"ledger_features": AssetIn()},
+    ins={"model_text": AssetIn()},
     kinds={"huggingface"},
 )
 def ledger_dataset(
     context: AssetExecutionContext,
     config: DatasetConfig,
-    ledger_features: dict[str, pd.DataFrame],
+    model_text: dict[str, pd.DataFrame],
     settings: LedgerSettings,
     model_settings: ModelSettings,
 ) -> Output[DatasetArtifact]:
     """Labelled rows of all materialized months (or a window); unlabelled months are never trained on."""
     # Imported here, when the asset runs: the code location itself stays free of `datasets` (and its torch).
-    from acctax_assets.ml.dataset import build_dataset, labelled_rows
+    from acctax_assets.ml.dataset import build_dataset
 
     status = month_status(
-        context.instance, sorted(set(ledger_features) | context.instance.get_materialized_partitions(CLEANED))
+        context.instance, sorted(set(model_text) | context.instance.get_materialized_partitions(CLEANED))
     )
     for line in status.excluded_lines():
         context.log.warning(f"Left out of training: {line}")
-    months = [month for month in sorted(ledger_features) if month not in status.excluded]
+    months = [month for month in sorted(model_text) if month not in status.excluded]
     if config.window_months:
         months = months[-config.window_months :]
-    rows = labelled_rows({m: ledger_features[m] for m in months}, config.text_features)
+    check_text_features(context, months, model_settings.text_features)
+    rows = concat_model_text(model_text[month] for month in months)
     registry_path = settings.acctax_home.storage / REGISTRY_FILE
     split = SplitSettings(
         strategy=config.split_strategy,
@@ -113,7 +137,7 @@ def ledger_dataset(
         if codes:
             context.log.warning(f"{split_name} has codes never seen in train: {codes}")
     return Output(
-        DatasetArtifact(dataset=dataset, registry=registry, text_spec=TextSpec(tuple(config.text_features))),
+        DatasetArtifact(dataset=dataset, registry=registry, text_spec=TextSpec(tuple(model_settings.text_features))),
         metadata={
             "months": [m[:7] for m in months],
             "excluded_months": MetadataValue.md(_excluded_table(status.excluded)),

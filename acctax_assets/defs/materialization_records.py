@@ -28,6 +28,7 @@ from acctax_assets.defs.ledger_checks import ledger_checks
 RAW = AssetKey("raw_ledger")
 CLEANED = AssetKey("cleaned_ledger")
 FEATURES = AssetKey("ledger_features")
+MODEL_TEXT = AssetKey("model_text")
 DATASET = AssetKey("ledger_dataset")
 CLASSIFIER = AssetKey("account_classifier")
 SERVED = AssetKey("served_classifier")
@@ -94,7 +95,7 @@ def _blocking_failure(instance: DagsterInstance, check_key: AssetCheckKey, month
 
 
 def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatus:
-    """Split months by whether their data chain reached ledger_features from the current cleaned_ledger with no
+    """Split months by whether their data chain reached model_text from the current cleaned_ledger with no
     blocking check failing on the current materializations. A month whose checks never ran is usable: unknown is
     not bad, and the data chain runs its checks with it (the automation waits for data runs in flight)."""
     if not months:
@@ -105,15 +106,24 @@ def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatu
     features = instance.get_latest_storage_id_by_partition(
         FEATURES, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months)
     )
+    text = instance.get_latest_storage_id_by_partition(
+        MODEL_TEXT, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months)
+    )
     reasons: dict[str, list[str]] = {}
     for check_key, month in check_failed_on_current(instance, blocking_check_keys(), months):
         figures = _blocking_failure(instance, check_key, month)
         if figures is not None:
             reasons.setdefault(month, []).append(f"{check_key.name} failed ({figures})")
     for month in months:
-        if month in cleaned and features.get(month, -1) < cleaned[month] and month not in reasons:
+        if month in reasons:
+            continue
+        if month in cleaned and features.get(month, -1) < cleaned[month]:
             reasons[month] = [
                 "ledger_features not materialized from the current cleaned_ledger (its run stopped before features)"
+            ]
+        elif month in features and text.get(month, -1) < features[month]:
+            reasons[month] = [
+                "model_text not materialized from the current ledger_features (re-run ledger_data_job for the month)"
             ]
     excluded = {month: "; ".join(reasons[month]) for month in sorted(reasons)}
     return MonthStatus(usable=[month for month in months if month not in excluded], excluded=excluded)

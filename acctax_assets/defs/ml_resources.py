@@ -12,6 +12,7 @@ from pydantic import Field
 from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
 from acctax_assets.ml.launch import default_base_model
 from acctax_assets.ml.model_registry import REGISTERED_MODEL, ModelRegistry, mlflow_ui_url
+from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES
 from acctax_assets.paths import AcctaxHome
 
 EXPERIMENT = "acctax_account_classifier"
@@ -20,6 +21,14 @@ EXPERIMENT = "acctax_account_classifier"
 class ModelSettings(ConfigurableResource):
     """Shared by tokenizer and trainer so both always use the same base model."""
 
+    text_features: list[str] = Field(
+        default=list(DEFAULT_TEXT_FEATURES),
+        min_length=1,
+        description=(
+            "Columns serialized into the model text, in order (free text goes last); model_text serializes each month "
+            "with them, so a change needs model_text re-materialized for every month"
+        ),
+    )
     base_model: str | None = Field(default=None, description="Local checkpoint dir; default: bundled all-MiniLM-L6-v2")
     max_classes: int = Field(
         default=DEFAULT_MAX_CLASSES, ge=2, le=100_000, description="Classifier head size (spare slots included)"

@@ -7,36 +7,19 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN, SOURCE_FILE, SOURCE_ROW
+from acctax_assets.ledger.schema import SOURCE_FILE, SOURCE_ROW
 from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.serialization import serialize_rows
+from acctax_assets.ml.serialization import concat_model_text, model_text
 from acctax_assets.ml.splits import SplitReport, SplitSettings, split_frame
 
 DATASET_COLUMNS: tuple[str, ...] = ("text", "label", "code", "month", SOURCE_FILE, SOURCE_ROW)
 
 
 def labelled_rows(features_by_month: Mapping[str, pd.DataFrame], feature_list: Sequence[str]) -> pd.DataFrame:
-    """Labelled rows of every month with their serialized text; unlabelled (to-predict) rows are left out."""
-    frames = []
-    for month, frame in sorted(features_by_month.items()):
-        labelled = frame.loc[frame[LABEL_COLUMN].notna()]
-        if labelled.empty:
-            continue
-        frames.append(
-            pd.DataFrame(
-                {
-                    "text": serialize_rows(labelled, feature_list).astype(str),
-                    "code": labelled[LABEL_COLUMN].astype(str),
-                    "name": labelled[LABEL_NAME_COLUMN].astype("string").fillna("").astype(str),
-                    "month": month,
-                    SOURCE_FILE: labelled[SOURCE_FILE].astype(str),
-                    SOURCE_ROW: labelled[SOURCE_ROW].astype("int64"),
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame(columns=["text", "code", "name", "month", SOURCE_FILE, SOURCE_ROW])
-    return pd.concat(frames, ignore_index=True)
+    """Labelled rows of every month with their serialized text (what the `model_text` partitions hold, together)."""
+    return concat_model_text(
+        model_text(frame, month, feature_list) for month, frame in sorted(features_by_month.items())
+    )
 
 
 def hf_features(registry: LabelRegistry) -> Features:

@@ -5,7 +5,7 @@ refused: they must never reach the model's input."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pandas as pd
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.features import LABEL_COLUMNS
 from acctax_assets.ledger.parsing import TEXT
-from acctax_assets.ledger.schema import AMOUNT_COLUMNS
+from acctax_assets.ledger.schema import AMOUNT_COLUMNS, LABEL_COLUMN, LABEL_NAME_COLUMN, SOURCE_FILE, SOURCE_ROW
 
 SEPARATOR = " | "
 MISSING = "NULL"
@@ -103,6 +103,33 @@ def serialize_rows(frame: pd.DataFrame, features: Sequence[str]) -> pd.Series:
         values = format_amounts(frame[column]) if column in AMOUNT_COLUMNS else _as_text(frame[column])
         text = text + (SEPARATOR if position else "") + f"{KEY_ALIASES.get(column, column)}:" + values
     return text
+
+
+# The columns of one month's model text (the `model_text` asset) and of the dataset built from them.
+MODEL_TEXT_COLUMNS: tuple[str, ...] = ("text", "code", "name", "month", SOURCE_FILE, SOURCE_ROW)
+
+
+def model_text(features: pd.DataFrame, month: str, text_features: Sequence[str]) -> pd.DataFrame:
+    """The month's labelled rows as model text with their code, account name and source identity; unlabelled
+    (to-predict) rows are left out: they are never trained on."""
+    labelled = features.loc[features[LABEL_COLUMN].notna()]
+    return pd.DataFrame(
+        {
+            "text": serialize_rows(labelled, text_features).astype(str),
+            "code": labelled[LABEL_COLUMN].astype(str),
+            "name": labelled[LABEL_NAME_COLUMN].astype("string").fillna("").astype(str),
+            "month": month,
+            SOURCE_FILE: labelled[SOURCE_FILE].astype(str),
+            SOURCE_ROW: labelled[SOURCE_ROW].astype("int64"),
+        },
+        columns=list(MODEL_TEXT_COLUMNS),
+    ).reset_index(drop=True)
+
+
+def concat_model_text(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Months of model text as one frame; months without labelled rows add nothing (and no dtype drift)."""
+    filled = [frame for frame in frames if len(frame)]
+    return pd.concat(filled, ignore_index=True) if filled else pd.DataFrame(columns=list(MODEL_TEXT_COLUMNS))
 
 
 TEXT_SPEC_FILE = "text_spec.json"

@@ -27,7 +27,8 @@ ASSETS = {
     "cleaned_ledger": ("ledger", True, {"raw_ledger"}),
     "rejected_ledger_rows": ("ledger", True, {"raw_ledger"}),
     "ledger_features": ("ledger", True, {"cleaned_ledger"}),
-    "ledger_dataset": ("ml", False, {"ledger_features"}),
+    "model_text": ("ledger", True, {"ledger_features"}),
+    "ledger_dataset": ("ml", False, {"model_text"}),
     "tokenized_dataset": ("ml", False, {"ledger_dataset"}),
     "account_classifier": ("ml", False, {"tokenized_dataset"}),
     "baseline_classifier": ("ml", False, {"ledger_dataset"}),
@@ -41,7 +42,7 @@ ASSETS = {
     "prediction_export": ("predictions", True, {"ledger_predictions", "raw_ledger", "rejected_ledger_rows"}),
 }
 JOBS = {
-    "ledger_data_job": {"raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features"},
+    "ledger_data_job": {"raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features", "model_text"},
     "training_job": {
         "ledger_dataset",
         "tokenized_dataset",

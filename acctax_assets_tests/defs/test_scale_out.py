@@ -33,7 +33,7 @@ def test_data_layer_on_fsspec_storage(home: AcctaxHome, tmp_path: Path, scheme: 
     root = UPath(base)
     tables = {
         name: pd.read_parquet((root / name / "2024-01-01.parquet").open("rb"))
-        for name in ("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
+        for name in ("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features", "model_text")
     }
     assert len(tables["raw_ledger"]) == 10
     assert len(tables["cleaned_ledger"]) + len(tables["rejected_ledger_rows"]) == 10

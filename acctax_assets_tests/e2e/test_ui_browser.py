@@ -56,7 +56,7 @@ pytestmark = [
 
 MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
 ONE_MONTH = "2024-02-01"
-DATA_LAYER = ["raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features"]
+DATA_LAYER = ["raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features", "model_text"]
 RUN_TIMEOUT_S = 600
 BACKFILL_TIMEOUT_S = 900
 FINAL_RUN_STATUS = re.compile(r"^(Success|Failure|Canceled)$")

@@ -15,7 +15,13 @@ from acctax_assets.paths import AcctaxHome
 
 JANUARY = "2024-01-01"
 # In the order ledger_data_job writes them.
-PER_MONTH_ASSETS: tuple[str, ...] = ("raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features")
+PER_MONTH_ASSETS: tuple[str, ...] = (
+    "raw_ledger",
+    "cleaned_ledger",
+    "rejected_ledger_rows",
+    "ledger_features",
+    "model_text",
+)
 # The run log at WARNING: the DEBUG event stream doubles the time of a small run.
 QUIET: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
