@@ -68,7 +68,7 @@ def find_header(rows: Iterable[tuple[int, list[str]]], known: KnownHeaders) -> H
 
 
 class SheetTop(Protocol):
-    """The top of a sheet as the messages here show it; `file_formats.Sheet` is one (a Protocol, so that
+    """The top of a sheet as the messages here show it; `sheets.Sheet` is one (a Protocol, so that
     module imports this one and not the other way round)."""
 
     @property

@@ -1,7 +1,9 @@
 """Turning the sheets of landing files into canonical raw tables, one per month.
 
 - `landing.py`: which files are ledger files and which month each belongs to.
-- `file_formats.py`: a file's bytes as sheets of text cells (encodings, real file kinds, delimiters).
+- `file_formats.py`: a file's bytes as sheets of text cells (encodings, real file kinds), read by
+  `delimited_text.py` (delimiters; bodies parsed in one Arrow call) or `grid_files.py` (XLSX/XLS/HTML/Parquet);
+  `sheets.py` holds the sheet and cell types they share.
 - `headers.py`: which row of a sheet is its header, and the message when none is.
 
 Here each sheet's header is mapped to canonical columns (column_map), the company is filled, totals lines are
@@ -25,7 +27,8 @@ import pyarrow.compute as pc
 
 from acctax_assets.errors import ColumnMapError, LedgerFileError
 from acctax_assets.ledger.column_map import ColumnMap, ColumnMapping
-from acctax_assets.ledger.file_formats import Cells, Sheet, TextBody, disguise, no_errors, open_sheets, parse_text
+from acctax_assets.ledger.delimited_text import parse_text
+from acctax_assets.ledger.file_formats import disguise, open_sheets
 from acctax_assets.ledger.headers import HEADER_SEARCH_ROWS, Header, describe_rows, known_headers, no_header_problem
 from acctax_assets.ledger.parsing import TEXT, TOTALS_MARKER
 from acctax_assets.ledger.schema import (
@@ -42,6 +45,7 @@ from acctax_assets.ledger.schema import (
     describe_required,
     missing_required,
 )
+from acctax_assets.ledger.sheets import Cells, Sheet, TextBody, no_errors
 
 _MAP_FIX = (
     "add a line `<your header>: <column>` under `columns:` (or under `sources: {'<file glob>': ...}` for this file "

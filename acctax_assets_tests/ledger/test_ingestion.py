@@ -7,7 +7,7 @@ import pytest
 
 from acctax_assets.errors import ColumnMapError, LedgerFileError
 from acctax_assets.ledger.column_map import load_column_map, snake_case
-from acctax_assets.ledger.file_formats import TRUNCATED_CHARACTER
+from acctax_assets.ledger.delimited_text import TRUNCATED_CHARACTER
 from acctax_assets.ledger.ingestion import combine, read_ledger_file, read_ledger_files
 from acctax_assets.ledger.landing import is_ledger_file, list_landing_files, month_from_name, month_of_file
 from acctax_assets_tests.support.ledger_files import BASE_ROW, UNCODED_COLUMNS, ledger_rows, write_ledger
