@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from datasets import DatasetDict
+from tokenizers import Encoding
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from acctax_assets.ml.launch import BaseModelError, check_base_model
@@ -54,11 +57,19 @@ def save_dataset_tokenizer(tokenizer: PreTrainedTokenizerBase, dataset_dir: Path
     tokenizer.save_pretrained(str(Path(dataset_dir) / TOKENIZER_DIR))
 
 
-def mean_tokens(texts: Sequence[str], tokenizer: PreTrainedTokenizerBase) -> float:
-    """Average tokens per text (special tokens included), untruncated: what a row costs."""
-    if not texts:
+# Rows the base-tokenizer cost is estimated on: evenly spaced, so every month is represented and reruns agree.
+MEAN_TOKENS_SAMPLE = 20_000
+
+
+def mean_tokens(texts: Sequence[str], tokenizer: PreTrainedTokenizerBase, sample: int = MEAN_TOKENS_SAMPLE) -> float:
+    """Average tokens per text (special tokens included), untruncated: what a row costs. Estimated on at most
+    `sample` evenly spaced texts: it is a figure for the metadata, and a full pass of the base tokenizer (Hangul
+    as jamo) cost as much as tokenizing the whole dataset."""
+    if not len(texts):
         return 0.0
-    return float(np.mean([len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]))
+    step = max(1, len(texts) // sample)
+    chosen = [str(texts[index]) for index in range(0, len(texts), step)]
+    return float(np.mean([len(ids) for ids in tokenizer(chosen, truncation=False, verbose=False)["input_ids"]]))
 
 
 @dataclass(frozen=True)
@@ -71,19 +82,66 @@ class TokenStats:
     mean: float = 0.0
 
 
+# How each model input is read from a `tokenizers.Encoding`, and the Arrow type `datasets` stores it as.
+_ENCODING_FIELDS: dict[str, tuple[str, pa.DataType]] = {
+    "input_ids": ("ids", pa.int32()),
+    "attention_mask": ("attention_mask", pa.int8()),
+    "token_type_ids": ("type_ids", pa.int8()),
+}
+
+
+def _list_column(encodings: Sequence[Encoding], name: str, offsets: pa.Array, total: int) -> pa.ListArray:
+    """One model input of a batch as an Arrow list column built from flat values (no Python list per row)."""
+    attribute, arrow_type = _ENCODING_FIELDS[name]
+    if name == "attention_mask":
+        values = np.ones(total, dtype=np.int8)  # unpadded rows attend to every token
+    else:
+        flat = itertools.chain.from_iterable(getattr(encoding, attribute) for encoding in encodings)
+        values = np.fromiter(flat, dtype=arrow_type.to_pandas_dtype(), count=total)
+    return pa.ListArray.from_arrays(offsets, pa.array(values, type=arrow_type))
+
+
 def tokenize_dataset(
     dataset: DatasetDict, tokenizer: PreTrainedTokenizerBase, max_length: int, num_proc: int | None = None
 ) -> tuple[DatasetDict, TokenStats]:
-    """Adds input_ids/attention_mask (truncated, unpadded) and `n_tokens` (length before truncation)."""
+    """Adds the tokenizer's model inputs (input_ids, attention_mask and, where the model takes them, token_type_ids;
+    truncated, unpadded) and `n_tokens` (length before truncation).
 
-    def encode(batch: dict) -> dict:
-        full = tokenizer(batch["text"], truncation=False)["input_ids"]
-        encoded = tokenizer(batch["text"], truncation=True, max_length=max_length)
-        encoded["n_tokens"] = [len(ids) for ids in full]
-        return dict(encoded)
+    Written against the Rust `tokenizers` encoder directly, batches in and out as Arrow: the `PreTrainedTokenizer`
+    call and `datasets`' list conversion spent more time building Python lists than encoding. Each text is encoded
+    once, untruncated; only rows longer than `max_length` are encoded again with the backend truncating them the way
+    `truncation=True` does (special tokens kept, the tokenizer's truncation side)."""
+    if not tokenizer.is_fast:
+        raise BaseModelError(f"{tokenizer.name_or_path}: a fast (tokenizers) tokenizer is required")
+    names = [name for name in tokenizer.model_input_names if name in _ENCODING_FIELDS]
 
-    tokenized = dataset.map(
-        encode, batched=True, num_proc=num_proc if num_proc and num_proc > 1 else None, desc="tokenize"
+    def encode(batch: pa.Table) -> pa.Table:
+        texts = batch.column("text").to_pylist()
+        backend = tokenizer.backend_tokenizer
+        backend.no_padding()
+        backend.no_truncation()
+        encodings = backend.encode_batch(texts)
+        lengths = np.fromiter((len(encoding.ids) for encoding in encodings), dtype=np.int64, count=len(encodings))
+        long_rows = np.flatnonzero(lengths > max_length)
+        if long_rows.size:
+            backend.enable_truncation(max_length, direction=tokenizer.truncation_side)
+            for row, cut in zip(long_rows, backend.encode_batch([texts[row] for row in long_rows]), strict=True):
+                encodings[row] = cut
+            backend.no_truncation()
+        kept = np.minimum(lengths, max_length) if long_rows.size else lengths
+        offsets = pa.array(np.concatenate([[0], np.cumsum(kept)]).astype(np.int32))
+        total = int(kept.sum())
+        for name in names:
+            batch = batch.append_column(name, _list_column(encodings, name, offsets, total))
+        return batch.append_column("n_tokens", pa.array(lengths))
+
+    tokenized = DatasetDict(
+        {
+            split: part.with_format("arrow")
+            .map(encode, batched=True, num_proc=num_proc if num_proc and num_proc > 1 else None, desc="tokenize")
+            .with_format(None)
+            for split, part in dataset.items()
+        }
     )
     lengths = (
         np.concatenate([np.asarray(tokenized[split]["n_tokens"]) for split in tokenized])

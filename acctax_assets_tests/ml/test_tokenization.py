@@ -1,8 +1,13 @@
 """Tokenization of the dataset with the default base model's tokenizer: truncated to max_length, stored unpadded."""
 
+from pathlib import Path
+
+import pytest
+
 from acctax_assets.ml.dataset import build_dataset
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.launch import default_base_model
+from acctax_assets.ml.miniature import build_miniature, demo_texts
 from acctax_assets.ml.splits import SplitSettings
 from acctax_assets.ml.tokenization import load_tokenizer, tokenize_dataset
 from acctax_assets_tests.support.ml_frames import rows_for
@@ -17,3 +22,23 @@ def test_tokenization_truncates_without_padding() -> None:
     assert max(lengths) == 32 and len(set(lengths)) > 1, "rows keep their own length: no padding stored"
     assert stats.max > 32 and 0 < stats.truncation_rate < 0.1
     assert {"input_ids", "attention_mask", "label"} <= set(tokenized["train"].column_names)
+
+
+@pytest.mark.parametrize("model", ["minilm", "qwen3", "llama"])
+def test_fast_tokenization_equals_the_tokenizers_own_call(model: str, tmp_path: Path) -> None:
+    """Rows are encoded by the Rust backend straight into Arrow, long ones again with truncation: every model input
+    must be exactly what the tokenizer's own `truncation=True` call gives (special tokens at both ends of a cut
+    row, the tokenizer's truncation side), for an encoder and both decoders."""
+    many = rows_for({"a": 20, "b": 20})
+    many.loc[[0, 7], "text"] = ["긴 텍스트 " * 200, "long text " * 50]
+    dataset, _, _ = build_dataset(many, LabelRegistry(max_classes=4), SplitSettings(seed=0))
+    base = default_base_model() if model == "minilm" else str(build_miniature(model, tmp_path, demo_texts(200), 600))
+    tokenizer = load_tokenizer(base)
+    tokenized, _ = tokenize_dataset(dataset, tokenizer, max_length=32)
+    for split in tokenized:
+        texts = list(dataset[split]["text"])
+        expected = tokenizer(texts, truncation=True, max_length=32)
+        for name in tokenizer.model_input_names:
+            assert tokenized[split][name] == expected[name], name
+        assert tokenized[split]["n_tokens"] == [len(ids) for ids in tokenizer(texts)["input_ids"]]
+        assert tokenized[split]["n_tokens"] == [len(ids) for ids in tokenizer(texts)["input_ids"]]
