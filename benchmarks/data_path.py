@@ -1,4 +1,4 @@
-"""Benchmark the data layer: demo month(s) of N rows → raw → cleaned → features → Parquet.
+"""Benchmark the data layer: demo month(s) of N rows → raw → cleaned → features → model text → Parquet.
 
 Runs the same pure functions the Dagster assets call and prints rows/s per stage and peak RSS. With
 `--files N` the same rows are also split into N files, one per client company as an office exports them,
@@ -31,6 +31,7 @@ from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.landing import files_for_month, list_landing_files
 from acctax_assets.ledger.schema import COMPANY_COLUMN, KOREAN_HEADERS
+from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
 
 
 def peak_rss_mib() -> float:
@@ -110,17 +111,38 @@ def main() -> None:
         raw, t_raw = timed("raw (read + map)", args.rows, lambda: raw_stage(landing, month_key, column_map))
         result, t_clean = timed("cleaned (+ rejected)", len(raw), lambda: clean_ledger(raw, month_key, CleaningRules()))
         features, t_features = timed("features", len(result.cleaned), lambda: build_features(result.cleaned))
+        text_rss = peak_rss_mib()
+        text, t_text = timed("text (serialize)", len(features), lambda: serialize_rows(features, DEFAULT_TEXT_FEATURES))
+        frame_mib = features.memory_usage(deep=True).sum() / 2**20
+        print(
+            f"{'':<22} serialization peak RSS +{peak_rss_mib() - text_rss:,.0f} MiB over {frame_mib:,.0f} MiB of features "
+            f"({len(text):,} texts)"
+        )
+        buffers: dict[str, io.BytesIO] = {}
 
         def write_all() -> None:
-            for frame in (raw, result.cleaned, result.rejected, features):
-                frame.to_parquet(io.BytesIO(), index=False)
+            for name, frame in (
+                ("raw", raw),
+                ("cleaned", result.cleaned),
+                ("rejected", result.rejected),
+                ("features", features),
+            ):
+                buffers[name] = io.BytesIO()
+                frame.to_parquet(buffers[name], index=False)
 
-        _, t_write = timed("parquet (4 tables)", len(raw), write_all)
-        total = t_raw + t_clean + t_features
+        _, t_write = timed("parquet write (4)", len(raw), write_all)
+        _, t_read_raw = timed(
+            "parquet read raw", len(raw), lambda: pd.read_parquet(io.BytesIO(buffers["raw"].getvalue()))
+        )
+        timed(
+            "parquet read features", len(features), lambda: pd.read_parquet(io.BytesIO(buffers["features"].getvalue()))
+        )
+        total = t_raw + t_clean + t_features + t_text
         print(
-            f"{'raw → features':<22} {total:8.2f} s {len(raw) / total:>12,.0f} rows/s   "
+            f"{'raw → text':<22} {total:8.2f} s {len(raw) / total:>12,.0f} rows/s   "
             f"({len(result.cleaned):,} cleaned, {len(result.rejected):,} rejected; +{t_write:.1f} s Parquet)"
         )
+        print(f"reading raw back: Parquet {t_read_raw:.2f} s vs CSV {t_raw:.2f} s ({t_raw / t_read_raw:.2f}x)")
         print(f"peak RSS {peak_rss_mib():,.0f} MiB")
 
 
