@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from acctax_assets.ml.baseline import BaselineSettings, evaluate_baseline, train_baseline
+from acctax_assets.ml.baseline import BaselineSettings, evaluate_baseline, stratified_subset, train_baseline
 from acctax_assets_tests.support.ml_frames import REGISTRY
 
 
@@ -24,3 +24,12 @@ def test_baseline_learns_separable_texts_and_reports_like_the_adapter() -> None:
     assert (outputs.predicted("test") == np.asarray(labels[105:])).all()
     with pytest.raises(ValueError, match="at least 2 classes"):
         train_baseline(texts[:3], [0, 0, 0], BaselineSettings())
+
+
+def test_the_training_sample_keeps_every_class_in_proportion_and_is_reproducible() -> None:
+    labels = [0] * 9000 + [1] * 900 + [2] * 99 + [3]
+    rows = stratified_subset(labels, 1000, seed=1)
+    kept = np.bincount(np.asarray(labels)[rows], minlength=4)
+    assert kept.tolist() == [900, 90, 10, 1], "the same share of every class, a singleton class kept"
+    assert (rows == stratified_subset(labels, 1000, seed=1)).all() and (np.diff(rows) > 0).all()
+    assert len(stratified_subset(labels, None, seed=1)) == len(labels) == len(stratified_subset(labels, 20_000, 1))
