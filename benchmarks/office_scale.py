@@ -99,7 +99,8 @@ class Stage:
     how: str  # JOB or MATERIALIZE
     target: str
     folders: tuple[str, ...]  # folders under ACCTAX_HOME/storage whose growth is the stage's bytes
-    rows: tuple[str, tuple[str, ...]]  # (asset, metadata keys summed) of the run's materialization
+    # (asset, metadata keys summed) of the run's materialization; "a|b": a, or b where a is absent
+    rows: tuple[str, tuple[str, ...]]
     needs: tuple[str, ...] = ()  # stages that must have succeeded first
     partition: str | None = None  # "uncoded" or "incremental" month, for jobs
 
@@ -125,7 +126,7 @@ ML_STAGES: tuple[Stage, ...] = (
         MATERIALIZE,
         "baseline_classifier",
         ("baseline_classifier",),
-        ("baseline_classifier", ("train_rows",)),
+        ("baseline_classifier", ("train_rows_used|train_rows",)),  # the rows it fits on (a sample since 309af71)
         needs=("ledger_dataset",),
     ),
 )
@@ -518,6 +519,11 @@ def _stop_group(process: subprocess.Popen) -> None:
             continue
 
 
+def _interrupted(log: Path) -> bool:
+    """The run stopped on SIGINT/SIGTERM that this script did not send (Dagster's own error for it)."""
+    return "DagsterExecutionInterruptedError" in log.read_text(encoding="utf-8", errors="replace")
+
+
 def dir_size(path: Path) -> int:
     total = 0
     for root, _, names in os.walk(path):
@@ -537,6 +543,7 @@ class StageRun:
     rows: int = 0
     folder_bytes: dict[str, int] = field(default_factory=dict)  # per storage folder, added by this run
     home_bytes: int = 0  # added under ACCTAX_HOME (landing excluded)
+    other_bytes: dict[str, int] = field(default_factory=dict)  # other folders that changed by 1 MB or more
     run_id: str | None = None
     run_s: float | None = None  # RUN_START -> end, from the event log
     steps: dict[str, float] = field(default_factory=dict)  # step key -> seconds, from the event log
@@ -692,10 +699,15 @@ class Office:
     def folders_of(self, stage: Stage) -> tuple[str, ...]:
         return self.per_month_assets if stage.target == DATA_JOB else stage.folders
 
-    def sizes(self, stage: Stage) -> tuple[dict[str, int], int]:
+    def sizes(self) -> dict[str, int]:
+        """Bytes of every entry of ACCTAX_HOME/storage (by name) and of the home's other folders ("home/<name>"),
+        landing excluded."""
         storage = self.home / "storage"
-        folders = {name: dir_size(storage / name) for name in self.folders_of(stage)}
-        return folders, dir_size(self.home) - dir_size(self.home / "landing")
+        found = {path.name: dir_size(path) if path.is_dir() else path.stat().st_size for path in storage.iterdir()}
+        for path in self.home.iterdir():
+            if path.name not in ("storage", "landing"):
+                found[f"home/{path.name}"] = dir_size(path) if path.is_dir() else path.stat().st_size
+        return found
 
     def run(self, stage: Stage, month: str | None = None) -> StageRun:
         partition = self.partition_of(stage, month)
@@ -716,22 +728,30 @@ class Office:
             command += ["--select", stage.target, "-c", str(config)]
         with self.environment(), self.instance() as instance:
             runs_before = {record.dagster_run.run_id for record in instance.get_run_records(limit=5)}
-        folders_before, home_before = self.sizes(stage)
+        before = self.sizes()
         log = self.logs / f"{len(self.runs):03d}_{safe}.log"
         print(f"  running {label} …", file=sys.stderr, flush=True)
         command_result = run_measured(command, self.env, self.root, log, self.options)
-        folders_after, home_after = self.sizes(stage)
+        after = self.sizes()
+        grown = {name: after.get(name, 0) - before.get(name, 0) for name in {*before, *after}}
         status = command_result.stopped or (
             "ok" if command_result.returncode == 0 else f"failed (exit {command_result.returncode})"
         )
+        if command_result.returncode != 0 and not command_result.stopped and _interrupted(log):
+            status = f"interrupted by a signal from outside the benchmark (exit {command_result.returncode})"
         result = StageRun(
             stage=stage.name,
             partition=partition,
             status=status,
             wall_s=command_result.wall_s,
             peak_rss=command_result.peak_rss,
-            folder_bytes={name: folders_after[name] - folders_before[name] for name in folders_after},
-            home_bytes=home_after - home_before,
+            folder_bytes={name: grown.get(name, 0) for name in self.folders_of(stage)},
+            home_bytes=sum(grown.values()),
+            other_bytes={
+                name: delta
+                for name, delta in sorted(grown.items())
+                if name not in self.folders_of(stage) and abs(delta) >= MB
+            },
             log=str(log),
         )
         with self.environment(), self.instance() as instance:
@@ -751,7 +771,11 @@ class Office:
             return self.options.train_steps * self.options.train_batch  # samples its fixed steps trained on
         asset, keys = stage.rows
         metadata = latest_metadata(instance, asset, partition if stage.how == JOB else None)
-        return int(sum(int(metadata.get(key) or 0) for key in keys))
+        total = 0
+        for key in keys:
+            present = [name for name in key.split("|") if metadata.get(name) is not None]
+            total += int(metadata[present[0]]) if present else 0
+        return total
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1070,6 +1094,7 @@ def stage_rows(runs: Sequence[StageRun], options: Options) -> list[list[str]]:
                 mb(run.peak_rss),
                 mb(run.storage_bytes),
                 mb(run.home_bytes),
+                ", ".join(f"{name} {delta / MB:+,.0f}" for name, delta in run.other_bytes.items()),
                 overhead,
                 _steps_text(run),
             ]
@@ -1086,6 +1111,7 @@ STAGE_HEADER = (
     "peak RSS MB",
     "storage added MB",
     "ACCTAX_HOME added MB",
+    "other folders changed MB",
     "process overhead s",
     "longest steps (event log)",
 )
