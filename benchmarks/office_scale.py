@@ -16,7 +16,10 @@ that ACCTAX_HOME), each run in its own subprocess so its peak RSS is its own:
 5. incremental: month N+1, held back until now, is landed; its ledger_data_job and the rebuild of ledger_dataset
    and tokenized_dataset are compared with month 1 and with the first builds, and the materialization records
    show which partitions of the per-month assets were written since it landed;
-6. instance health: the size of the SQLite instance and the time of the reads the UI, the sensors and the
+6. a year-end month: month N+3 with `--year-end-factor` times the rows (default 10), landed last; its
+   ledger_data_job's wall time and peak RSS against the per-month median show how memory grows with a month's
+   size and the largest month the 8 GB budget holds (`0` skips it);
+7. instance health: the size of the SQLite instance and the time of the reads the UI, the sensors and the
    assets make (`acctax_assets/defs/materialization_records.py`, the retraining and prediction sensors).
 
 Per stage: wall time of the subprocess, rows, rows/s, peak RSS of its process tree (psutil, every 0.2 s,
@@ -174,6 +177,8 @@ TRAINING_STAGES: tuple[Stage, ...] = (
         partition="uncoded",
     ),
 )
+YEAR_END_STAGE = Stage("ledger_data_job (year-end month)", JOB, DATA_JOB, (), DATA_ROWS, partition="year_end")
+MEMORY_BUDGET_GB = 8.0
 INCREMENTAL_STAGES: tuple[Stage, ...] = (
     Stage("ledger_data_job (month N+1)", JOB, DATA_JOB, (), DATA_ROWS, partition="incremental"),
     Stage(
@@ -226,6 +231,7 @@ class Options:
     train_batch: int = 32
     stage_timeout: float = 3 * 3600.0
     max_rss_gb: float = 16.0
+    year_end_factor: int = 10
     keep: Path | None = None
 
 
@@ -249,6 +255,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--max-rss-gb", type=float, default=Options.max_rss_gb, help="a run whose tree passes this RSS is stopped"
     )
+    parser.add_argument(
+        "--year-end-factor",
+        type=int,
+        default=Options.year_end_factor,
+        help="rows of the year-end month as a multiple of --rows-per-month (default 10; 0 skips it)",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="work in DIR (ACCTAX_HOME = DIR/home) and keep it")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else {}
@@ -263,6 +275,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         train_batch=args.train_batch,
         stage_timeout=args.stage_timeout,
         max_rss_gb=args.max_rss_gb,
+        year_end_factor=args.year_end_factor,
         keep=args.keep,
     )
 
@@ -284,6 +297,7 @@ class Calendar:
     coded: list[str]  # YYYY-MM
     incremental: str  # month N+1, held back
     uncoded: str  # month N+2, without account codes
+    year_end: str  # month N+3, --year-end-factor times the rows, landed last
 
     @property
     def first(self) -> str:
@@ -295,12 +309,15 @@ class Calendar:
 
 
 def office_calendar(months: int, today: dt.date | None = None) -> Calendar:
-    """N coded months, month N+1 and an uncoded month N+2, all before the current month (not a partition yet)."""
+    """N coded months, month N+1, an uncoded month N+2 and a year-end month N+3, all before the current month
+    (not a partition yet)."""
     today = today or dt.date.today()
     last_allowed = today.year * 12 + today.month - 2  # the month before the current one
-    start = min(_month_index(DEFAULT_FIRST_MONTH), last_allowed - (months + 1))
-    names = [_month_name(start + i) for i in range(months + 2)]
-    return Calendar(coded=names[:months], incremental=names[months], uncoded=names[months + 1])
+    start = min(_month_index(DEFAULT_FIRST_MONTH), last_allowed - (months + 2))
+    names = [_month_name(start + i) for i in range(months + 3)]
+    return Calendar(
+        coded=names[:months], incremental=names[months], uncoded=names[months + 1], year_end=names[months + 2]
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -439,7 +456,12 @@ class Generated:
 
 
 def write_months(
-    folder: Path, months: list[str], options: Options, world: OfficeWorld, unlabelled: bool = False
+    folder: Path,
+    months: list[str],
+    options: Options,
+    world: OfficeWorld,
+    unlabelled: bool = False,
+    rows_per_month: int | None = None,
 ) -> Generated:
     """The demo's own writer (`write_demo_ledger`: one CSV a month, the demo's headers, rotating encodings, dates
     and thousands separators) with each generated month widened before it is written."""
@@ -450,15 +472,16 @@ def write_months(
         demo = generate_month(month, rows, seed)
         return DemoMonth(frame=widen(demo.frame, world, month, seed), defects=demo.defects)
 
+    rows = rows_per_month or options.rows_per_month
     started = time.perf_counter()
     with mock.patch.object(files, "generate_month", widened):
         paths = files.write_demo_ledger(
-            folder, months, options.rows_per_month, options.seed, unlabelled_months=months if unlabelled else ()
+            folder, months, rows, options.seed, unlabelled_months=months if unlabelled else ()
         )
     return Generated(
         folder=folder.name,
         months=months,
-        rows=len(months) * options.rows_per_month,
+        rows=len(months) * rows,
         seconds=time.perf_counter() - started,
         bytes=sum(p.stat().st_size for p in paths),
     )
@@ -701,6 +724,8 @@ class Office:
             return Calendar.partition(self.calendar.uncoded)
         if stage.partition == "incremental":
             return Calendar.partition(self.calendar.incremental)
+        if stage.partition == "year_end":
+            return Calendar.partition(self.calendar.year_end)
         return None
 
     def folders_of(self, stage: Stage) -> tuple[str, ...]:
@@ -975,6 +1000,7 @@ class Report:
     ml_runs: list[StageRun]
     training_runs: list[StageRun]
     incremental_runs: list[StageRun]
+    year_end_run: StageRun | None
     written_since_incremental: dict[str, list[str]]
     incremental_run_partitions: dict[str, list[str]]
     instance_sizes: list[tuple[str, int, int]]
@@ -1024,9 +1050,15 @@ def _run(options: Options, calendar: Calendar, root: Path, started: float) -> Re
     for path in office.held_back.iterdir():
         shutil.move(str(path), landing / path.name)
     incremental_runs = [office.run(stage) for stage in INCREMENTAL_STAGES]
-
     with office.environment(), office.instance() as instance:
         written = partitions_written_since(instance, office.per_month_assets, mark)
+    year_end_run = None
+    if options.year_end_factor:
+        big = options.year_end_factor * options.rows_per_month
+        generated.append(write_months(landing, [calendar.year_end], options, world, rows_per_month=big))
+        year_end_run = office.run(YEAR_END_STAGE)
+
+    with office.environment(), office.instance() as instance:
         month_run = incremental_runs[0].run_id
         by_run: dict[str, list[str]] = {}
         if month_run:
@@ -1051,6 +1083,7 @@ def _run(options: Options, calendar: Calendar, root: Path, started: float) -> Re
         ml_runs=ml_runs,
         training_runs=training_runs,
         incremental_runs=incremental_runs,
+        year_end_run=year_end_run,
         written_since_incremental=written,
         incremental_run_partitions={k: sorted(v) for k, v in by_run.items()},
         instance_sizes=sizes,
@@ -1172,6 +1205,7 @@ def render(report: Report) -> str:
         add("\n## Training and predictions\n")
         add(table(STAGE_HEADER, stage_rows(report.training_runs, o)))
     add(_incremental(report))
+    add(_year_end(report))
     add("\n## Instance health (SQLite instance in DAGSTER_HOME)\n")
     add(table(("what", "files", "MB"), [(n, num(f), mb(b)) for n, f, b in report.instance_sizes]))
     add("")
@@ -1315,6 +1349,36 @@ def _incremental(report: Report) -> str:
             ],
         )
     )
+    return "\n".join(out)
+
+
+def _year_end(report: Report) -> str:
+    """The big month against the per-month median: memory per extra row and the month size the budget holds."""
+    run, ok_months = report.year_end_run, [r for r in report.data_runs if r.ok]
+    if run is None:
+        return "\n## Year-end month\n\nnot run (--year-end-factor 0)"
+    out = [f"\n## Year-end month {report.calendar.year_end} ({report.options.year_end_factor}× the rows)\n"]
+    if not run.ok or not ok_months:
+        out.append(f"ledger_data_job: {run.status}")
+        return "\n".join(out)
+    median_rows = statistics.median(r.rows for r in ok_months)
+    median_rss = statistics.median(r.peak_rss for r in ok_months)
+    median_wall = statistics.median(r.wall_s for r in ok_months)
+    rows = [
+        ("rows", num(median_rows), num(run.rows), _ratio(run.rows, median_rows)),
+        ("wall s", num(median_wall, 1), num(run.wall_s, 1), _ratio(run.wall_s, median_wall)),
+        ("peak RSS MB", mb(median_rss), mb(run.peak_rss), _ratio(run.peak_rss, median_rss)),
+        ("longest steps (event log)", "", _steps_text(run), ""),
+    ]
+    out.append(table(("ledger_data_job", "per-month median", "year-end month", "ratio"), rows))
+    extra_rows = run.rows - median_rows
+    if extra_rows > 0 and run.peak_rss > median_rss:
+        per_row = (run.peak_rss - median_rss) / extra_rows
+        fits = median_rows + (MEMORY_BUDGET_GB * GB - median_rss) / per_row
+        out.append(
+            f"\nPeak RSS grows by {per_row / 1024:.2f} KB per extra row: a month of about {fits:,.0f} rows fits "
+            f"in {MEMORY_BUDGET_GB:g} GB."
+        )
     return "\n".join(out)
 
 

@@ -1,6 +1,7 @@
 """benchmarks/office_scale.py at a tiny size: every stage runs through the real Dagster CLI and reports rows, and the
 month landed last is the only partition any per-month asset materializes afterwards (read back from the instance's
-materialization records). No timing is asserted: the benchmark measures, it does not judge."""
+materialization records); a year-end month with several times the rows runs through the data layer last. No timing
+is asserted: the benchmark measures, it does not judge."""
 
 import importlib.util
 import sys
@@ -53,11 +54,18 @@ def test_widened_month_has_the_office_cardinality_and_keeps_duplicates_exact() -
 def test_every_stage_runs_and_the_new_month_touches_only_its_partition(tmp_path: Path) -> None:
     office_scale = load_benchmark()
     options = office_scale.Options(
-        months=2, rows_per_month=600, companies=24, codes=60, skip_training=True, stage_timeout=600, max_rss_gb=8
+        months=2,
+        rows_per_month=600,
+        companies=24,
+        codes=60,
+        skip_training=True,
+        stage_timeout=600,
+        max_rss_gb=8,
+        year_end_factor=3,
     )
     report = office_scale.run_benchmark(options, root=tmp_path / "office")
 
-    runs = [*report.data_runs, *report.ml_runs, *report.incremental_runs]
+    runs = [*report.data_runs, *report.ml_runs, *report.incremental_runs, report.year_end_run]
     assert len(report.data_runs) == 2
     assert [r.stage for r in report.ml_runs] == [stage.name for stage in office_scale.ML_STAGES]
     assert [r.stage for r in report.incremental_runs] == [stage.name for stage in office_scale.INCREMENTAL_STAGES]
@@ -69,6 +77,8 @@ def test_every_stage_runs_and_the_new_month_touches_only_its_partition(tmp_path:
     assert set(office_scale.PER_MONTH_ASSETS) <= set(report.per_month_assets)
     first_dataset, dataset_with_new_month = report.ml_runs[0], report.incremental_runs[1]
     assert dataset_with_new_month.rows > first_dataset.rows
+    assert report.year_end_run.partition == office_scale.Calendar.partition(report.calendar.year_end)
+    assert report.year_end_run.rows > 2 * max(run.rows for run in report.data_runs)
 
     new_month = office_scale.Calendar.partition(report.calendar.incremental)
     for asset in report.per_month_assets:
@@ -76,6 +86,13 @@ def test_every_stage_runs_and_the_new_month_touches_only_its_partition(tmp_path:
         assert report.incremental_run_partitions[asset] == [new_month], asset
 
     text = office_scale.render(report)
-    for section in ("## Generation", "## Data layer", "## ML stages", "## Incremental", "## Instance health"):
+    for section in (
+        "## Generation",
+        "## Data layer",
+        "## ML stages",
+        "## Incremental",
+        "## Year-end month",
+        "## Instance health",
+    ):
         assert section in text
     assert "error:" not in text  # every instance read ran
