@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from acctax_assets.ledger.parsing import TEXT, blank_to_na, parse_amounts, parse_codes, parse_dates
+from acctax_assets.ledger.parsing import TEXT, Distinct, blank_to_na, parse_amounts, parse_codes, parse_dates
 from acctax_assets.ledger.schema import (
     AMOUNT_COLUMNS,
     CANONICAL_COLUMNS,
@@ -78,24 +79,50 @@ class CleaningResult:
         return {reason: int(counts.get(reason, 0)) for reason in REJECT_REASONS if counts.get(reason, 0)}
 
 
+def _flags(mask: pd.Series | np.ndarray) -> np.ndarray:
+    """A row mask as a numpy bool array, missing as False."""
+    if isinstance(mask, np.ndarray):
+        return mask
+    return mask.to_numpy(dtype=bool, na_value=False)
+
+
 class _Verdicts:
-    """First-failing-rule bookkeeping: reason and human detail per raw row."""
+    """First-failing-rule bookkeeping: reason and human detail per raw row.
+
+    Reasons are kept as numbers and details only for the rows they concern, and both are turned into text for
+    the rejected rows at the end: writing text into million-row columns rule by rule cost more than the rules.
+    """
 
     def __init__(self, index: pd.Index) -> None:
-        self.reason = pd.Series(pd.NA, index=index, dtype=TEXT)
-        self.detail = pd.Series(pd.NA, index=index, dtype=TEXT)
+        self.index = index
+        self.reason = np.full(len(index), -1, dtype=np.int8)
+        self.details: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def reject(self, mask: pd.Series, reason: str, detail: Callable[[pd.Series], pd.Series] | str) -> None:
+    def reject(self, mask: pd.Series | np.ndarray, reason: str, detail: Callable[[pd.Series], pd.Series] | str) -> None:
         """Give `reason` to rows in `mask` that have none yet; `detail` is computed for those rows only."""
-        new = mask.fillna(False) & self.reason.isna()
+        new = _flags(mask) & (self.reason < 0)
         if not new.any():
             return
-        self.reason[new] = reason
-        self.detail[new] = detail if isinstance(detail, str) else detail(new).astype(TEXT)
+        self.reason[new] = REJECT_REASONS.index(reason)
+        rows = np.flatnonzero(new)
+        texts = (
+            np.full(len(rows), detail, dtype=object)
+            if isinstance(detail, str)
+            else detail(pd.Series(new, index=self.index)).astype(TEXT).to_numpy(dtype=object, na_value=pd.NA)
+        )
+        self.details.append((rows, texts))
 
     @property
-    def accepted(self) -> pd.Series:
-        return self.reason.isna()
+    def accepted(self) -> np.ndarray:
+        return self.reason < 0
+
+    def of(self, rows: np.ndarray) -> tuple[pd.api.extensions.ExtensionArray, pd.api.extensions.ExtensionArray]:
+        """Reason and detail texts of `rows` (ascending positions of rejected rows)."""
+        details = np.full(len(rows), pd.NA, dtype=object)
+        for positions, texts in self.details:
+            details[np.searchsorted(rows, positions)] = texts
+        reasons = np.array(REJECT_REASONS, dtype=object)[self.reason[rows]]
+        return pd.array(reasons, dtype=TEXT), pd.array(details, dtype=TEXT)
 
 
 def _as_words(codes: pd.Series, table: dict[str, str]) -> pd.Series:
@@ -104,14 +131,25 @@ def _as_words(codes: pd.Series, table: dict[str, str]) -> pd.Series:
     return words.where(words.notna() | codes.isna(), "other_" + codes).astype(TEXT)
 
 
+def _side(values: pd.Series) -> pd.Series:
+    """Debit/credit in words; an unknown side is `other`."""
+    side = blank_to_na(values).str.lower()
+    return side.map(DR_CR).where(side.isna() | side.map(DR_CR).notna(), "other").astype(TEXT)
+
+
+def _digits(values: pd.Series) -> pd.Series:
+    """Registration numbers as their digits: `123-45-67890` -> `1234567890`."""
+    return blank_to_na(values).str.replace(r"\D", "", regex=True)
+
+
 def _quoted(column: str, values: pd.Series, suffix: str = "") -> Callable[[pd.Series], pd.Series]:
     """Detail builder `column=<value><suffix>` for the rejected rows only (building it for all rows is slow)."""
     return lambda rows: column + "=" + values[rows].astype(TEXT).fillna("") + suffix
 
 
-def _typed(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
-    """Typed copy of the canonical columns plus per-amount-column invalid masks (an absent amount column is
-    all NA and never invalid)."""
+def _typed(raw: pd.DataFrame) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
+    """Typed canonical columns plus per-amount-column invalid masks (an absent amount column is all NA and
+    never invalid). Columns that repeat a few values are parsed once per distinct value."""
     typed: dict[str, pd.Series] = {}
     invalid: dict[str, pd.Series] = {}
     for column in AMOUNT_COLUMNS:
@@ -123,40 +161,62 @@ def _typed(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
         if column == "date":
             typed[column] = parse_dates(raw[column])
         elif column in CODE_TABLES:
-            codes = parse_codes(raw[column])
-            typed[f"{column}_code"] = codes
-            typed[column] = _as_words(codes, CODE_TABLES[column])
+            distinct = Distinct.of(raw[column])
+            codes = parse_codes(distinct.values)
+            typed[f"{column}_code"] = distinct.spread(codes)
+            typed[column] = distinct.spread(_as_words(codes, CODE_TABLES[column]))
         elif column == "dr_cr":
-            side = blank_to_na(raw[column]).str.lower()
-            typed[column] = side.map(DR_CR).where(side.isna() | side.map(DR_CR).notna(), "other").astype(TEXT)
+            distinct = Distinct.of(raw[column])
+            typed[column] = distinct.spread(_side(distinct.values))
         elif column in _ID_COLUMNS:
-            typed[column] = blank_to_na(raw[column]).str.replace(r"\D", "", regex=True)
-        elif column in (LABEL_COLUMN, "party_code", *_KEY_COLUMNS):
+            distinct = Distinct.of(raw[column])
+            typed[column] = distinct.spread(_digits(distinct.values))
+        elif column == "voucher_key":
             typed[column] = parse_codes(raw[column])
+        elif column in (LABEL_COLUMN, "party_code", *_KEY_COLUMNS):
+            distinct = Distinct.of(raw[column])
+            typed[column] = distinct.spread(parse_codes(distinct.values))
         else:
             typed[column] = blank_to_na(raw[column])
     absent = pd.Series(pd.NA, index=raw.index, dtype=TEXT)
     for column in (*CANONICAL_COLUMNS, *(f"{c}_code" for c in CODE_TABLES)):
         typed.setdefault(column, absent)
-    return pd.DataFrame(typed, index=raw.index), invalid
+    return typed, invalid
+
+
+def _first_copies(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """For each of `rows`, the first of `rows` whose values in `frame` equal its own (missing equals missing)."""
+    groups = frame.iloc[rows].groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    first = np.full(groups.max() + 1, len(rows))
+    np.minimum.at(first, groups, np.arange(len(rows)))
+    return rows[first[groups]]
 
 
 def _duplicates(
-    typed: pd.DataFrame, candidates: pd.Series, raw: pd.DataFrame
-) -> tuple[pd.Series, Callable[[pd.Series], pd.Series]]:
-    """Later copies among accepted rows: by voucher key + line when a key exists, else by full content."""
-    keyed = candidates & typed["voucher_key"].notna() if "voucher_key" in typed.columns else candidates & False
-    key_columns = [c for c in _KEY_COLUMNS if c in typed.columns]
-    duplicate = pd.Series(False, index=typed.index)
-    first_of = pd.Series(pd.NA, index=typed.index, dtype=TEXT)
-    identity = raw[SOURCE_FILE].astype(TEXT) + " row " + raw[SOURCE_ROW].astype(TEXT)
-    for subset, columns in ((keyed, key_columns), (candidates & ~keyed, list(typed.columns))):
-        if not subset.any():
-            continue
-        groups = typed.loc[subset, columns].groupby(columns, dropna=False, sort=False).ngroup()
-        duplicate.loc[subset] = groups.duplicated(keep="first").to_numpy()
-        first_of.loc[subset] = identity[subset].groupby(groups.to_numpy()).transform("first").to_numpy()
-    return duplicate, lambda rows: "duplicate of " + first_of[rows]
+    typed: dict[str, pd.Series], candidates: np.ndarray, raw: pd.DataFrame
+) -> tuple[np.ndarray, Callable[[pd.Series], pd.Series]]:
+    """Later copies among accepted rows: by voucher key + line when a key exists, else by full content.
+
+    Full content is compared only among rows that share their date and amounts with another row: the others
+    have no copy, and comparing all columns of a keyless million-row month costs seconds."""
+    keyed = candidates & typed["voucher_key"].notna().to_numpy()
+    first = np.arange(len(candidates))
+    if keyed.any():
+        keys = pd.DataFrame({c: typed[c] for c in _KEY_COLUMNS})
+        first[keyed] = _first_copies(keys, np.flatnonzero(keyed))
+    unkeyed = np.flatnonzero(candidates & ~keyed)
+    if len(unkeyed):
+        screen = pd.DataFrame({c: typed[c] for c in ("date", *AMOUNT_COLUMNS)}).iloc[unkeyed]
+        shared = unkeyed[screen.duplicated(keep=False).to_numpy()]
+        if len(shared):
+            first[shared] = _first_copies(pd.DataFrame(typed), shared)
+
+    def detail(rows: pd.Series) -> pd.Series:
+        origin = first[rows.to_numpy()]
+        source = raw[SOURCE_FILE].iloc[origin].astype(TEXT) + " row " + raw[SOURCE_ROW].iloc[origin].astype(TEXT)
+        return "duplicate of " + source
+
+    return first != np.arange(len(candidates)), detail
 
 
 def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> CleaningResult:
@@ -211,19 +271,23 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     verdicts.reject(duplicate, "duplicate", detail)
 
     accepted = verdicts.accepted
-    cleaned = typed.loc[accepted].copy()
-    for column in AMOUNT_COLUMNS:
-        cleaned[column] = cleaned[column].astype("int64")
-    cleaned[SOURCE_FILE] = raw.loc[accepted, SOURCE_FILE].astype(TEXT)
-    cleaned[SOURCE_ROW] = raw.loc[accepted, SOURCE_ROW].astype("int64")
-    cleaned[SOURCE_LABELLED] = labelled[accepted]
+    # Every column is taken once, in its final order; nothing to take when every row is accepted.
+    kept = slice(None) if accepted.all() else np.flatnonzero(accepted)
+    typed[SOURCE_FILE] = raw[SOURCE_FILE].astype(TEXT)
+    typed[SOURCE_ROW] = raw[SOURCE_ROW].astype("int64")
+    typed[SOURCE_LABELLED] = labelled
     canonical = list(CANONICAL_COLUMNS)
     codes = [f"{c}_code" for c in CODE_TABLES]
     lineage = [SOURCE_FILE, SOURCE_ROW, SOURCE_LABELLED]
-    others = [c for c in cleaned.columns if c not in canonical + codes + lineage]
-    cleaned = cleaned[canonical + codes + others + lineage].reset_index(drop=True)
+    others = [c for c in typed if c not in canonical + codes + lineage]
+    cleaned = pd.DataFrame(
+        {column: typed[column].array[kept] for column in canonical + codes + others + lineage},
+        index=pd.RangeIndex(accepted.sum()),
+    )
+    for column in AMOUNT_COLUMNS:
+        cleaned[column] = cleaned[column].astype("int64")
 
-    rejected = raw.loc[~accepted].copy()
-    rejected[REJECT_REASON] = verdicts.reason[~accepted]
-    rejected[REJECT_DETAIL] = verdicts.detail[~accepted]
-    return CleaningResult(cleaned=cleaned, rejected=rejected.reset_index(drop=True))
+    rejected_rows = np.flatnonzero(~accepted)
+    rejected = raw.iloc[rejected_rows].reset_index(drop=True)
+    rejected[REJECT_REASON], rejected[REJECT_DETAIL] = verdicts.of(rejected_rows)
+    return CleaningResult(cleaned=cleaned, rejected=rejected)

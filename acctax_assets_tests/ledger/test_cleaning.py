@@ -32,6 +32,23 @@ def test_parse_amounts() -> None:
     assert invalid.tolist() == [False, False, False, False, False, True, True, True, False]
 
 
+def test_parse_amounts_plain_integers_as_the_general_path_reads_them() -> None:
+    # Up to 15 digits the fast integer read; longer values keep the float64 rounding of the general path.
+    values, invalid = parse_amounts(
+        pd.Series(["123456789012345", "-000123", "1e3", "+5", "-", "--5", "1,2,3", "9007199254740993", "-0", None])
+    )
+    assert values.tolist() == [123456789012345, -123, 1000, 5, pd.NA, pd.NA, 123, 9007199254740992, 0, pd.NA]
+    assert invalid.tolist() == [False, False, False, False, True, True, False, False, False, False]
+
+
+def test_parse_dates_per_distinct_value_keeps_rows_index_and_name() -> None:
+    values = pd.Series(["20240305", None, "2024.3.5", "", "20240305", "x"], index=[10, 3, 7, 1, 2, 0], name="date")
+    dates = parse_dates(values)
+    assert dates.name == "date" and dates.index.tolist() == [10, 3, 7, 1, 2, 0]
+    assert dates.tolist()[::2] == [pd.Timestamp("2024-03-05")] * 3
+    assert dates.iloc[1::2].isna().all()
+
+
 def test_parse_dates() -> None:
     dates = parse_dates(
         pd.Series(
@@ -205,6 +222,24 @@ def test_duplicates_by_voucher_key_and_by_full_row(tmp_path: Path) -> None:
     assert rejected["reject_detail"].iloc[1] == "duplicate of ledger_2024-01.csv row 6"
     assert rejected["reject_detail"].iloc[0] == "duplicate of ledger_2024-01.csv row 2"
     assert len(result.cleaned) == 5
+
+
+def test_duplicates_need_equal_keys_or_equal_content(tmp_path: Path) -> None:
+    keyed = ledger_rows(2)
+    keyed.append({**keyed[0], "journal_key_count": "2"})
+    keyless = ledger_rows(1, voucher_key="", journal_key_count="")[0]
+    rows = [
+        *keyed,
+        keyless,
+        {**keyless, "total_amount": "11,001", "vat_amount": "1,001"},
+        {**keyless, "party_name": "다른 거래처"},
+        {**keyless, "supply_amount": "10000"},  # the same amount, written without separators
+        dict(keyless),
+    ]
+    result = clean_ledger(raw_from(tmp_path, rows), MONTH, RULES)
+    assert result.rejected["source_row"].tolist() == [8, 9]
+    assert result.rejected["reject_detail"].tolist() == ["duplicate of ledger_2024-01.csv row 5"] * 2
+    assert result.cleaned["source_row"].tolist() == [2, 3, 4, 5, 6, 7]
 
 
 def test_same_file_dropped_twice_keeps_one_copy(tmp_path: Path) -> None:
