@@ -3,21 +3,30 @@
 Runs the same pure functions the Dagster assets call and prints rows/s per stage and peak RSS. With
 `--files N` the same rows are also split into N files, one per client company as an office exports them,
 and the raw stage (listing, month detection, reading, combining) of the N files is timed against the one
-file in the same run (best of --repeat), as a ratio.
+file in the same run (best of --repeat), as a ratio. With `--against REV` the stages raw → text are also
+timed with the code of git revision REV (checked out in a temporary worktree) and with this tree's code, on
+the same files in the same run, each measurement in its own process, the two sides interleaved, best of
+--repeat, and printed side by side with the ratio this tree / REV.
 
     .venv/bin/python benchmarks/data_path.py                       # 1,000,000 rows, one month, UTF-8 CSV
     .venv/bin/python benchmarks/data_path.py --rows 200000 --encoding cp949
     .venv/bin/python benchmarks/data_path.py --rows 58000 --files 400
+    .venv/bin/python benchmarks/data_path.py --rows 200000 --against HEAD~3
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +92,65 @@ def compare_file_counts(
     )
 
 
+REPO = Path(__file__).resolve().parent.parent
+# Stage keys of stage_times.py and how this script labels them.
+STAGES = {
+    "raw": "raw (read + map)",
+    "cleaned": "cleaned (+ rejected)",
+    "features": "features",
+    "text": "text (serialize)",
+}
+
+
+@contextmanager
+def checkout(revision: str) -> Iterator[Path]:
+    """`revision` checked out in a temporary detached worktree, removed afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "tree"
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(tree), revision], check=True
+        )
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def side_times(tree: Path, landing: Path, month_key: str) -> dict[str, float]:
+    """One timing of the stages with the `acctax_assets` of `tree`, in a fresh process (stage_times.py)."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("stage_times.py")), str(landing), month_key],
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise SystemExit(f"stage_times.py failed with the code of {tree}:\n{done.stderr}")
+    times = json.loads(done.stdout.splitlines()[-1])
+    return {**times, "raw → text": sum(times[stage] for stage in STAGES)}
+
+
+def compare_revisions(landing: Path, month_key: str, revision: str, repeat: int) -> None:
+    """Stages raw → text with REV's code and with this tree's, interleaved, best of `repeat` each."""
+    best: dict[str, dict[str, float]] = {revision: {}, "this tree": {}}
+    peak = dict.fromkeys(best, 0.0)
+    with checkout(revision) as old:
+        trees = {revision: old, "this tree": REPO}
+        for round_ in range(repeat):
+            for side in list(trees)[:: 1 if round_ % 2 == 0 else -1]:
+                times = side_times(trees[side], landing, month_key)
+                peak[side] = max(peak[side], times.pop("peak_rss_mib"))
+                best[side] = {stage: min(best[side].get(stage, float("inf")), s) for stage, s in times.items()}
+    print(f"against {revision}: best of {repeat} per side, each timing in its own process, sides interleaved")
+    print(f"{'':<22} {revision:>10} {'this tree':>10}   this tree / {revision}")
+    for stage, label in [*STAGES.items(), ("raw → text", "raw → text")]:
+        old_s, new_s = best[revision][stage], best["this tree"][stage]
+        print(f"{label:<22} {old_s:8.2f} s {new_s:8.2f} s   {new_s / old_s:.2f}")
+    print(
+        f"{'peak RSS (MiB)':<22} {peak[revision]:10,.0f} {peak['this tree']:10,.0f}   {peak['this tree'] / peak[revision]:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows per month (default 1,000,000)")
@@ -92,7 +160,14 @@ def main() -> None:
     parser.add_argument(
         "--files", type=int, default=1, help="also time the raw stage of the same rows split into N files"
     )
-    parser.add_argument("--repeat", type=int, default=5, help="timings per side for --files (best is kept)")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also time raw → text with git revision REV's code and this tree's, side by side",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="timings per side for --files and --against (best is kept)"
+    )
     args = parser.parse_args()
     month_key = f"{args.month}-01"
 
@@ -108,6 +183,8 @@ def main() -> None:
 
         if args.files > 1:
             compare_file_counts(landing, args.files, month_key, column_map, args.encoding, args.repeat)
+        if args.against:
+            compare_revisions(landing, month_key, args.against, args.repeat)
         raw, t_raw = timed("raw (read + map)", args.rows, lambda: raw_stage(landing, month_key, column_map))
         result, t_clean = timed("cleaned (+ rejected)", len(raw), lambda: clean_ledger(raw, month_key, CleaningRules()))
         features, t_features = timed("features", len(result.cleaned), lambda: build_features(result.cleaned))
