@@ -232,6 +232,7 @@ class Options:
     stage_timeout: float = 3 * 3600.0
     max_rss_gb: float = 16.0
     year_end_factor: int = 10
+    threads: int = 0
     keep: Path | None = None
 
 
@@ -261,6 +262,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         default=Options.year_end_factor,
         help="rows of the year-end month as a multiple of --rows-per-month (default 10; 0 skips it)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=Options.threads, help="OMP_NUM_THREADS of every run (default: every core)"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="work in DIR (ACCTAX_HOME = DIR/home) and keep it")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else {}
@@ -276,6 +280,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         stage_timeout=args.stage_timeout,
         max_rss_gb=args.max_rss_gb,
         year_end_factor=args.year_end_factor,
+        threads=args.threads,
         keep=args.keep,
     )
 
@@ -645,9 +650,12 @@ class Office:
             "ACCTAX_HOME": str(self.home),
             "DAGSTER_HOME": str(self.home / "dagster"),
             "ACCTAX_FIRST_MONTH": Calendar.partition(calendar.first),
-            "OMP_NUM_THREADS": "1",
             "HF_HUB_OFFLINE": "1",
         }
+        # Unset, torch, BLAS and scikit-learn use every core, as an office's runs do; --threads N pins them.
+        self.env.pop("OMP_NUM_THREADS", None)
+        if options.threads:
+            self.env["OMP_NUM_THREADS"] = str(options.threads)
         self.dagster = str(Path(sys.executable).with_name("dagster"))
         self.runs: list[StageRun] = []
         self.per_month_assets: tuple[str, ...] = PER_MONTH_ASSETS
@@ -658,7 +666,11 @@ class Office:
         """This process reads the instance (and imports the code location) with the runs' environment."""
         keys = ("ACCTAX_HOME", "DAGSTER_HOME", "ACCTAX_FIRST_MONTH", "OMP_NUM_THREADS", "HF_HUB_OFFLINE")
         saved = {key: os.environ.get(key) for key in keys}
-        os.environ.update({key: self.env[key] for key in keys})
+        for key in keys:
+            if key in self.env:
+                os.environ[key] = self.env[key]
+            else:
+                os.environ.pop(key, None)
         try:
             yield
         finally:
@@ -1175,6 +1187,7 @@ def render(report: Report) -> str:
                 ("note", report.assets_note or "the script's table matches the code location"),
                 ("code", report.code),
                 ("CPU cores / memory", f"{os.cpu_count()} / {psutil.virtual_memory().total / GB:.0f} GB"),
+                ("threads per run (OMP_NUM_THREADS)", str(o.threads) if o.threads else "unset: every core"),
                 ("limits per run", f"{o.stage_timeout:.0f} s, {o.max_rss_gb:g} GB RSS"),
                 ("root (home, logs)", report.root),
                 ("total wall time", f"{report.total_s:,.0f} s"),
