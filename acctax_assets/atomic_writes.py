@@ -17,10 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from acctax_assets.errors import StorageWriteError
+from acctax_assets.errors import STORAGE_ERRORS, StorageWriteError
 
 if TYPE_CHECKING:
     from upath import UPath
+
+# What a folder write that failed leaves: the staging folder is removed and no version pointer moved.
+UNPUBLISHED = "nothing was published: the previous version is still the current one, unchanged"
 
 
 def replace_file(path: Path, write: Callable[[Path], object]) -> Path:
@@ -58,7 +61,8 @@ def stream_file(path: UPath, write: Callable[[IO[Any]], object]) -> None:
 
 
 def build_directory(target: Path, build: Callable[[Path], object]) -> Path:
-    """A new folder `target` filled by `build(staging)`; it appears complete or not at all. Never overwrites."""
+    """A new folder `target` filled by `build(staging)`; it appears complete or not at all. Never overwrites.
+    Storage errors (disk full, permissions) become StorageWriteError, which says nothing was published."""
     if target.exists():
         raise FileExistsError(f"{target} already exists; versions are never overwritten")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +70,10 @@ def build_directory(target: Path, build: Callable[[Path], object]) -> Path:
     try:
         build(staging)
         staging.rename(target)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError) and error.errno in STORAGE_ERRORS:
+            raise StorageWriteError(target, error, kept=UNPUBLISHED) from error
         raise
     return target
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+
+# What a write raises when the storage has no room left (device full, or the user's quota spent).
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+# Errors of the storage itself, as opposed to a writer's own bug or a missing source.
+STORAGE_ERRORS = DISK_FULL | {errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
 
 
 class AcctaxError(Exception):
@@ -24,13 +30,18 @@ class ColumnMapError(AcctaxError):
 
 
 class StorageWriteError(AcctaxError):
-    """Writing an asset's file failed (disk full, permissions); the previous version is still in place."""
+    """Writing an asset's file or folder failed (disk full, permissions); the previous version is still in place.
+    `kept` says what the reader still gets."""
 
-    def __init__(self, path: object, cause: OSError) -> None:
-        super().__init__(
-            f"{path}: writing failed ({cause}); the previous version of this file is unchanged. "
-            "Fix: free disk space or repair permissions on the storage, then re-materialize"
-        )
+    def __init__(
+        self, path: object, cause: OSError, kept: str = "the previous version of this file is unchanged"
+    ) -> None:
+        if cause.errno in DISK_FULL:
+            problem = "the disk is full"
+            fix = "free disk space there, or point ACCTAX_HOME (or the IO manager's base_path) at a disk with room"
+        else:
+            problem, fix = "writing failed", "free disk space or repair permissions on the storage"
+        super().__init__(f"{path}: {problem} ({cause}); {kept}. Fix: {fix}, then re-materialize")
 
 
 class FeatureConfigError(AcctaxError):

@@ -106,10 +106,11 @@ class DatasetIOManager(ConfigurableIOManager):
     base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
 
     def handle_output(self, context: OutputContext, obj: DatasetArtifact) -> None:
+        from acctax_assets.ml.dataset import save_dataset
         from acctax_assets.ml.tokenization import save_dataset_tokenizer
 
         def build(folder: Path) -> None:
-            obj.dataset.save_to_disk(str(folder))
+            save_dataset(obj.dataset, folder)
             obj.registry.save(folder / REGISTRY_FILE)
             obj.text_spec.save(folder)
             if obj.tokenizer is not None:

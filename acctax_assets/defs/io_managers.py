@@ -3,6 +3,8 @@
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManagerFactory,
     InputContext,
@@ -20,6 +22,9 @@ from acctax_assets.defs.dagster_internals import partition_paths, safe_partition
 from acctax_assets.paths import AcctaxHome
 
 PREVIEW_ROWS = 5
+# Input metadata (`AssetIn(metadata={AS_ARROW: True})`) asking for pyarrow Tables instead of DataFrames: an input
+# of many partitions read without pandas object columns (ledger_dataset reads every month of model_text).
+AS_ARROW = "acctax/as_arrow"
 
 
 def table_schema(frame: pd.DataFrame) -> TableSchema:
@@ -39,11 +44,15 @@ class _ParquetUPathIOManager(UPathIOManager):
             )
         stream_file(path, lambda stream: obj.to_parquet(stream, index=False))
 
-    def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
+    def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame | pa.Table:
         with path.open("rb") as handle:
+            if context.definition_metadata.get(AS_ARROW):
+                return pq.read_table(handle)
             return pd.read_parquet(handle)
 
-    def load_partitions(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    def load_partitions(
+        self, context: InputContext
+    ) -> pd.DataFrame | pa.Table | dict[str, pd.DataFrame] | dict[str, pa.Table]:
         """All-months inputs get the months that exist, with one line naming the missing ones (instead of
         a warning per unmaterialized month of the whole partition range)."""
         keys = context.asset_partition_keys

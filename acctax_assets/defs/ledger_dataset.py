@@ -1,7 +1,9 @@
 """`ledger_dataset`: every labelled month of `model_text` with stable class ids, split train/valid/test.
 
 The months arrive already serialized (one `model_text` partition each), so a new month adds one month of
-serialization to the data chain and this asset only concatenates, registers codes and splits.
+serialization to the data chain and this asset only concatenates, registers codes and splits. It reads the months
+as pyarrow Tables (`AS_ARROW`) and builds the splits from Arrow: at an office's size (millions of rows) pandas object
+columns cost most of its time and memory.
 
 Months whose blocking data checks failed on their current materialization are left out and listed with the
 failing check, so one broken export does not stop the office. The ledger_features data version of every month
@@ -11,11 +13,14 @@ used is recorded (`month_versions`): retraining compares it with the current ver
 from typing import Literal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact
 from acctax_assets.defs.dagster_internals import latest_data_versions
+from acctax_assets.defs.io_managers import AS_ARROW
 from acctax_assets.defs.materialization_records import (
     CLEANED,
     FEATURES,
@@ -29,7 +34,7 @@ from acctax_assets.defs.model_text import TEXT_FEATURES
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.serialization import TextSpec, concat_model_text
+from acctax_assets.ml.serialization import TextSpec, concat_model_tables
 from acctax_assets.ml.splits import SplitSettings
 
 LABEL_TABLE_ROWS = 15
@@ -88,13 +93,13 @@ def _label_table(counts: pd.DataFrame, registry: LabelRegistry) -> str:
 @asset(
     group_name="ml",
     io_manager_key="dataset_io_manager",
-    ins={"model_text": AssetIn()},
+    ins={"model_text": AssetIn(metadata={AS_ARROW: True})},
     kinds={"huggingface"},
 )
 def ledger_dataset(
     context: AssetExecutionContext,
     config: DatasetConfig,
-    model_text: dict[str, pd.DataFrame],
+    model_text: dict[str, pa.Table],
     settings: LedgerSettings,
     model_settings: ModelSettings,
 ) -> Output[DatasetArtifact]:
@@ -111,7 +116,7 @@ def ledger_dataset(
     if config.window_months:
         months = months[-config.window_months :]
     check_text_features(context, months, model_settings.text_features)
-    rows = concat_model_text(model_text[month] for month in months)
+    rows = concat_model_tables(model_text[month] for month in months)
     registry_path = settings.acctax_home.storage / REGISTRY_FILE
     split = SplitSettings(
         strategy=config.split_strategy,
@@ -146,7 +151,7 @@ def ledger_dataset(
             "train_rows": report.sizes["train"],
             "valid_rows": report.sizes["valid"],
             "test_rows": report.sizes["test"],
-            "classes": int(rows["code"].nunique()),
+            "classes": pc.count_distinct(rows["code"]).as_py(),
             "registry_slots_used": registry.used,
             "registry_max_classes": registry.max_classes,
             "new_codes": new_codes,

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.features import LABEL_COLUMNS
@@ -64,10 +66,15 @@ def format_amounts(values: pd.Series) -> pd.Series:
     carry = mantissa >= 10.0
     mantissa = np.where(carry, mantissa / 10.0, mantissa)
     exponent = exponent + carry
-    sign = np.where(numbers.to_numpy() < 0, "-", "+")
-    text = pd.Series(sign, index=values.index, dtype=object) + pd.Series(
-        [f"{m:.1f}e{e}" for m, e in zip(mantissa, exponent, strict=True)], index=values.index, dtype=object
-    )
+    negative = numbers.to_numpy() < 0
+    # A month of amounts has a few hundred (sign, mantissa, exponent) shapes: each is formatted once.
+    shapes = np.zeros(len(numbers), dtype="int64")
+    for part in (negative, mantissa, exponent):
+        codes, distinct = pd.factorize(part, use_na_sentinel=False)
+        shapes, _ = pd.factorize(shapes * len(distinct) + codes)
+    firsts = np.unique(shapes, return_index=True)[1]
+    shown = np.array([f"{'-' if negative[i] else '+'}{mantissa[i]:.1f}e{exponent[i]}" for i in firsts], dtype=object)
+    text = pd.Series(shown[shapes], index=values.index, dtype=object)
     text = text.where(magnitude > 0, "0").where(numbers.notna(), MISSING)
     return text.astype(TEXT)
 
@@ -98,11 +105,16 @@ def serialize_rows(frame: pd.DataFrame, features: Sequence[str]) -> pd.Series:
         raise FeatureConfigError(
             f"features {missing} are not columns of ledger_features; re-materialize it or fix the feature list"
         )
-    text = pd.Series("", index=frame.index, dtype=TEXT)
+    # Keys and values joined in one Arrow call: adding a million-row column per piece cost a copy per piece.
+    pieces: list[pa.Scalar | pa.Array] = []
     for position, column in enumerate(text_order(features)):
         values = format_amounts(frame[column]) if column in AMOUNT_COLUMNS else _as_text(frame[column])
-        text = text + (SEPARATOR if position else "") + f"{KEY_ALIASES.get(column, column)}:" + values
-    return text
+        key = f"{SEPARATOR if position else ''}{KEY_ALIASES.get(column, column)}:"
+        pieces += [pa.scalar(key, pa.large_string()), pa.array(values.array).cast(pa.large_string())]
+    if not pieces:
+        return pd.Series("", index=frame.index, dtype=TEXT)
+    joined = pc.binary_join_element_wise(*pieces, pa.scalar("", pa.large_string()))
+    return pd.Series(TEXT.__from_arrow__(joined), index=frame.index)
 
 
 # The columns of one month's model text (the `model_text` asset) and of the dataset built from them.
@@ -130,6 +142,19 @@ def concat_model_text(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Months of model text as one frame; months without labelled rows add nothing (and no dtype drift)."""
     filled = [frame for frame in frames if len(frame)]
     return pd.concat(filled, ignore_index=True) if filled else pd.DataFrame(columns=list(MODEL_TEXT_COLUMNS))
+
+
+# The model text columns as Arrow reads them back from the `model_text` Parquet files.
+MODEL_TEXT_SCHEMA = pa.schema(
+    [(column, pa.int64() if column == SOURCE_ROW else pa.string()) for column in MODEL_TEXT_COLUMNS]
+)
+
+
+def concat_model_tables(tables: Iterable[pa.Table]) -> pa.Table:
+    """Months of model text as one Arrow table that shares the months' buffers (no copy); months without labelled
+    rows add nothing (their Parquet files type empty text columns as null)."""
+    filled = [table.select(list(MODEL_TEXT_COLUMNS)).cast(MODEL_TEXT_SCHEMA) for table in tables if table.num_rows]
+    return pa.concat_tables(filled) if filled else MODEL_TEXT_SCHEMA.empty_table()
 
 
 TEXT_SPEC_FILE = "text_spec.json"

@@ -3,10 +3,13 @@ row was lost on the way (the generic run helpers are in support/dagster_runs.py)
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from dagster import AssetKey, ExecuteInProcessResult
+from fsspec.implementations.local import LocalFileOpener
 
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.dagster_runs import JANUARY, PER_MONTH_ASSETS, stored
@@ -56,3 +59,24 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
     return {
         path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()
     }
+
+
+def arrow_disk_full_after(free: int) -> Callable[..., Any]:
+    """fsspec's local file `write` (what `save_to_disk` writes its Arrow files through) on a disk with `free` bytes
+    left for Arrow files: the write that crosses the limit stores the bytes that fit, then it and every later
+    Arrow write fail the way a full disk does."""
+    original = LocalFileOpener.write
+    left = [free]
+
+    def write(self: LocalFileOpener, data: Any, *args: Any, **kwargs: Any) -> Any:
+        if not str(self.path).endswith(".arrow"):
+            return original(self, data, *args, **kwargs)
+        chunk = memoryview(data).cast("B")
+        if len(chunk) > left[0]:
+            original(self, chunk[: left[0]].tobytes())
+            left[0] = 0
+            raise disk_full()
+        left[0] -= len(chunk)
+        return original(self, data, *args, **kwargs)
+
+    return write

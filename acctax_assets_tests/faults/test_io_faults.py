@@ -1,6 +1,6 @@
-"""Storage faults on real runs: the disk fills up halfway through a Parquet table, a dataset folder, the label
-registry or a CURRENT pointer that was materialized before, and two processes run the same month at the same
-moment on one instance."""
+"""Storage faults on real runs: the disk fills up halfway through a Parquet table, a dataset folder (or its Arrow
+files), the label registry or a CURRENT pointer that was materialized before, and two processes run the same month
+at the same moment on one instance."""
 
 import io
 import os
@@ -15,10 +15,19 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, QueuedRunCoordinator, RunsFilter
 from datasets import DatasetDict
+from fsspec.implementations.local import LocalFileOpener
 
+from acctax_assets.defs.artifact_io_managers import SavedDataset
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
-from acctax_assets_tests.faults.harness import assert_no_row_lost, disk_full, temp_files, tree_bytes
+from acctax_assets_tests.faults.harness import (
+    TEMPLATE_CODES,
+    arrow_disk_full_after,
+    assert_no_row_lost,
+    disk_full,
+    temp_files,
+    tree_bytes,
+)
 from acctax_assets_tests.support.dagster_runs import (
     JANUARY,
     PER_MONTH_ASSETS,
@@ -113,6 +122,39 @@ def test_disk_full_mid_dataset_save_keeps_the_current_version(
     assert store.current() == current
     assert tree_bytes(store.root) == before
     assert temp_files(tokenized_home.storage) == []
+
+
+def test_disk_full_while_the_dataset_arrow_files_are_written_keeps_the_previous_version(
+    home: AcctaxHome, instance: DagsterInstance, restore: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ledger_dataset is materialized once; the next build fills the disk halfway through its Arrow files. The run
+    fails naming the full disk and the fix, the first version stays current, byte-identical and loadable, and
+    neither a staging folder nor a partial version is left."""
+    restore(*TEMPLATE_CODES)
+    first = run_job(instance, "training_job", assets=["ledger_dataset"])
+    assert first.success, failure_text(first)
+    store = VersionedDirs(home.storage / "ledger_dataset")
+    current = store.current()
+    assert current is not None
+    before = tree_bytes(store.root)
+    arrow_bytes = sum(file.stat().st_size for file in current.rglob("*.arrow"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LocalFileOpener, "write", arrow_disk_full_after(arrow_bytes // 2))
+        failed = run_job(instance, "training_job", assets=["ledger_dataset"])
+    assert not failed.success
+    message = failure_text(failed)
+    assert "ledger_dataset" in message and "the disk is full (" in message and "No space left on device" in message
+    assert "the previous version is still the current one" in message, message
+    assert "Fix: free disk space" in message and "ACCTAX_HOME" in message, message
+    assert store.current() == current and store.versions() == [current]
+    assert tree_bytes(store.root) == before
+    assert temp_files(home.storage) == []
+    metadata = first.asset_materializations_for_node("ledger_dataset")[0].metadata
+    loaded = SavedDataset(current).load()
+    assert {name: len(split) for name, split in loaded.items()} == {
+        name: metadata[f"{name}_rows"].value for name in ("train", "valid", "test")
+    }
 
 
 def write_text_disk_full_for(prefix: str) -> Callable[..., Any]:
