@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import pytest
+from datasets import load_from_disk
 
-from acctax_assets.ml.dataset import build_dataset
+from acctax_assets.ml.dataset import build_dataset, save_dataset
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.launch import default_base_model
 from acctax_assets.ml.miniature import build_miniature, demo_texts
@@ -41,4 +42,14 @@ def test_fast_tokenization_equals_the_tokenizers_own_call(model: str, tmp_path: 
         for name in tokenizer.model_input_names:
             assert tokenized[split][name] == expected[name], name
         assert tokenized[split]["n_tokens"] == [len(ids) for ids in tokenizer(texts)["input_ids"]]
-        assert tokenized[split]["n_tokens"] == [len(ids) for ids in tokenizer(texts)["input_ids"]]
+
+
+def test_tokenizing_a_saved_dataset_writes_nothing_into_its_folder(tmp_path: Path) -> None:
+    """The source is a published ledger_dataset version: tokenizing it must not leave `datasets` cache files there."""
+    dataset, _, _ = build_dataset(rows_for({"a": 30, "b": 30}), LabelRegistry(max_classes=4), SplitSettings(seed=0))
+    folder = tmp_path / "ledger_dataset"
+    save_dataset(dataset, folder)
+    before = sorted(path.relative_to(folder) for path in folder.rglob("*"))
+    tokenized, _ = tokenize_dataset(load_from_disk(str(folder)), load_tokenizer(default_base_model()), max_length=32)
+    assert sorted(path.relative_to(folder) for path in folder.rglob("*")) == before
+    assert tokenized["train"].num_rows == dataset["train"].num_rows
