@@ -44,7 +44,9 @@ def baseline_classifier(
         )
     splits, registry = ledger_dataset.load(), ledger_dataset.registry()
     started = time.perf_counter()
-    train = splits["train"].select(stratified_subset(splits["train"]["label"], settings.max_train_rows, settings.seed))
+    # In memory: an indices mapping written to disk would land inside the published ledger_dataset version.
+    sample = stratified_subset(splits["train"]["label"], settings.max_train_rows, settings.seed)
+    train = splits["train"].select(sample, keep_in_memory=True)
     if train.num_rows < splits["train"].num_rows:
         context.log.info(
             f"baseline trains on a stratified {train.num_rows:,} of {splits['train'].num_rows:,} train rows"

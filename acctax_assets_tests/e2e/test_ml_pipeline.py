@@ -71,6 +71,10 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     with instance_for_test() as instance:
         result = train(instance, run_config())
         assert result.success, failure_text(result)
+        for published in ("ledger_dataset", "tokenized_dataset"):
+            assert not list((home.storage / published).rglob("cache-*.arrow")), (
+                f"nothing writes `datasets` cache files into a published {published} version"
+            )
 
         materializations = [
             e
