@@ -92,9 +92,14 @@ class ServedModel:
 
 
 def load_served(
-    entry: RegisteredCandidate, device: Device = "auto", batch_size: int = 64, quantize: bool = True
+    entry: RegisteredCandidate,
+    device: Device = "auto",
+    batch_size: int = 64,
+    quantize: bool = True,
+    workers: int | None = None,
 ) -> ServedModel:
-    """The scorer of `entry`'s kind over its stored folder (an ensemble loads its adapter and baseline too)."""
+    """The scorer of `entry`'s kind over its stored folder (an ensemble loads its adapter and baseline too);
+    `workers`: the adapter's CPU threads (None: one per torch thread)."""
     folder = _existing(entry.path, "folder", entry)
 
     def adapter_scorer(path: Path) -> Predictor:
@@ -102,7 +107,11 @@ def load_served(
         from acctax_assets.ml.inference import Predictor
 
         return Predictor(
-            AdapterRef(_existing(path, "adapter", entry)), device=device, batch_size=batch_size, quantize=quantize
+            AdapterRef(_existing(path, "adapter", entry)),
+            device=device,
+            batch_size=batch_size,
+            quantize=quantize,
+            workers=workers,
         )
 
     scorer: Scorer
