@@ -39,6 +39,7 @@ from acctax_assets.ledger.column_map import ColumnMap, load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.landing import files_for_month, list_landing_files
+from acctax_assets.ledger.parsing import read_parquet_frame
 from acctax_assets.ledger.schema import COMPANY_COLUMN, KOREAN_HEADERS
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
 
@@ -209,10 +210,12 @@ def main() -> None:
 
         _, t_write = timed("parquet write (4)", len(raw), write_all)
         _, t_read_raw = timed(
-            "parquet read raw", len(raw), lambda: pd.read_parquet(io.BytesIO(buffers["raw"].getvalue()))
+            "parquet read raw", len(raw), lambda: read_parquet_frame(io.BytesIO(buffers["raw"].getvalue()))
         )
         timed(
-            "parquet read features", len(features), lambda: pd.read_parquet(io.BytesIO(buffers["features"].getvalue()))
+            "parquet read features",
+            len(features),
+            lambda: read_parquet_frame(io.BytesIO(buffers["features"].getvalue())),
         )
         total = t_raw + t_clean + t_features + t_text
         print(

@@ -19,6 +19,7 @@ from upath import UPath
 
 from acctax_assets.atomic_writes import stream_file
 from acctax_assets.defs.dagster_internals import partition_paths, safe_partition_segment
+from acctax_assets.ledger.parsing import read_parquet_frame
 from acctax_assets.paths import AcctaxHome
 
 PREVIEW_ROWS = 5
@@ -48,7 +49,7 @@ class _ParquetUPathIOManager(UPathIOManager):
         with path.open("rb") as handle:
             if context.definition_metadata.get(AS_ARROW):
                 return pq.read_table(handle)
-            return pd.read_parquet(handle)
+            return read_parquet_frame(handle)
 
     def load_partitions(
         self, context: InputContext

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, DailyPartitionsDefinition, ExecuteInP
 from upath import UPath
 
 from acctax_assets.defs.io_managers import ParquetIOManager
+from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.paths import AcctaxHome
 
 days = DailyPartitionsDefinition(start_date="2024-01-01")
@@ -62,3 +63,21 @@ def test_fsspec_urls(tmp_path: Path, scheme: str) -> None:
     assert run(base, partition="2024-01-03").success
     stored = UPath(base) / "table"
     assert sorted(p.name for p in stored.iterdir()) == ["2024-01-02.parquet", "2024-01-03.parquet"]
+
+
+@asset(partitions_def=days)
+def reader(table: pd.DataFrame) -> None:
+    """Downstream of `table`: what the IO manager hands an asset (checked in the asset, where the value lives)."""
+    assert table["text"].dtype == TEXT, "text comes back Arrow-backed, not as Python str objects"
+    assert table["text"].isna().tolist() == [False, False, True]
+    assert table["value"].tolist() == [1, 2, 3]
+
+
+def test_text_columns_load_as_arrow_backed_strings(tmp_path: Path) -> None:
+    result = materialize(
+        [table, reader],
+        partition_key="2024-01-02",
+        resources={"io_manager": ParquetIOManager(base_path=str(tmp_path))},
+        raise_on_error=False,
+    )
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
