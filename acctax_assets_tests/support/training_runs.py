@@ -73,9 +73,11 @@ class RankKiller:
         self._thread.join()
 
     def _is_target(self, cmdline: list[str]) -> bool:
+        """A rank of this test's training only: its `--config` lies under `work_root` (another test or benchmark
+        training on the same machine is left alone)."""
         line = " ".join(cmdline)
         wanted = "--local_rank" if self._rank is None else f"--local_rank={self._rank}"
-        return "acctax_assets.ml.training" in line and wanted in line
+        return "acctax_assets.ml.training" in line and wanted in line and f"{self._work_root}/" in line
 
     def _checkpoints(self) -> list[Path]:
         return [
