@@ -95,7 +95,7 @@ class Predictor:
     On CPU, `workers` threads (default: torch's thread count, every core unless OMP_NUM_THREADS says otherwise)
     each run whole batches with single-threaded ops. torch's own intra-op threads meet at a barrier after every
     op, dozens per layer; on a machine whose cores other processes share, each barrier waits for the slowest
-    thread's next time slice: 2 intra-op threads ran at 0.4x the speed of 1 on a loaded 2-core machine, while
+    thread's next time slice: 2 intra-op threads ran at 0.16-0.4x the speed of 1 on a loaded 2-core machine, while
     batch-level workers never wait for each other (the ops release the GIL).
     """
 
