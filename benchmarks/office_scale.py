@@ -47,13 +47,14 @@ Run it:
     .venv/bin/python benchmarks/office_scale.py --skip-training              # the office: 60 × 58,000 rows
     .venv/bin/python benchmarks/office_scale.py --quick --keep /tmp/office   # keep ACCTAX_HOME (/tmp/office/home)
 
-Full size on 2 cores (24 GB; measured at f5b0c61, the machine shared with a test suite, so times are upper
-bounds): `--skip-training` takes 38 min — generation 42 s; data layer 560 s (60 runs, 9.1 s median, 2.9 s of it
-CLI start, 0.63 GB peak each); ledger_dataset 43 s (3.4 M rows, 5.5 GB peak, the largest); tokenized_dataset 333 s
-(2.5 GB; its map cache adds 1.35 GB inside the ledger_dataset version); baseline_classifier 863 s (a 200,000-row
-sample since `max_train_rows`; before it, the 545,000 train rows of 12 months ran over 36 min unfinished); month N+1: 10 s data layer,
-46 s ledger_dataset, 343 s tokenized_dataset (both rebuild every month); 43 MB of SQLite, sensor reads 0.3 s. The
-training part at full size is not measured: the adapter's final evaluation alone scores ~680,000 valid/test rows.
+Full size on 2 cores (24 GB; measured at ae3d341 with the CI suite and another benchmark on the same cores, so times
+are upper bounds): `--skip-training` takes 49 min — generation 101 s; data layer 798 s (60 runs, 14.9 s median, 6.1 s
+of it CLI start, 0.55 GB peak each); ledger_dataset 17 s (3.4 M rows, 2.4 GB); tokenized_dataset 411 s (3.6 GB, the
+largest); baseline_classifier 1,143 s on its 200,000-row sample; month N+1: 13 s data layer, 20 s ledger_dataset
+(4 % of a full rebuild), 332 s tokenized_dataset (re-tokenizes every row); year-end month (580,000 rows) 35 s and
+2.1 GB; 44 MB of SQLite, sensor reads 0.3-0.4 s. Before the Arrow dataset build and reads (f5b0c61): ledger_dataset
+43-51 s and 5.8 GB, month N+1 11 % of a rebuild, the 10x month 3.3 GB. The training part at full size is not
+measured: the adapter's final evaluation alone scores ~680,000 valid/test rows.
 `--quick` (with training) takes about 5.5 min.
 """
 
