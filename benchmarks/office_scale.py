@@ -52,8 +52,8 @@ are upper bounds): `--skip-training` takes 49 min — generation 101 s; data lay
 of it CLI start, 0.55 GB peak each); ledger_dataset 17 s (3.4 M rows, 2.4 GB); tokenized_dataset 411 s (3.6 GB, the
 largest); baseline_classifier 1,143 s on its 200,000-row sample; month N+1: 13 s data layer, 20 s ledger_dataset
 (4 % of a full rebuild), 332 s tokenized_dataset (re-tokenizes every row); year-end month (580,000 rows) 35 s and
-2.1 GB; 44 MB of SQLite, sensor reads 0.3-0.4 s. Before the Arrow dataset build and reads (f5b0c61): ledger_dataset
-43-51 s and 5.8 GB, month N+1 11 % of a rebuild, the 10x month 3.3 GB. The training part at full size is not
+2.1 GB; 44 MB of SQLite, sensor reads 0.3-0.4 s. Before the Arrow dataset build (f5b0c61): ledger_dataset 43-51 s
+and 5.8 GB, month N+1 11 % of a rebuild; before Arrow-string reads (1d81b54) the 10x month peaked at 3.3 GB. The training part at full size is not
 measured: the adapter's final evaluation alone scores ~680,000 valid/test rows.
 `--quick` (with training) takes about 5.5 min.
 """
