@@ -25,13 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from revisions import REPO, checkout
 
 from acctax_assets.demo import write_demo_ledger
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
@@ -93,7 +93,6 @@ def compare_file_counts(
     )
 
 
-REPO = Path(__file__).resolve().parent.parent
 # Stage keys of stage_times.py and how this script labels them.
 STAGES = {
     "raw": "raw (read + map)",
@@ -101,20 +100,6 @@ STAGES = {
     "features": "features",
     "text": "text (serialize)",
 }
-
-
-@contextmanager
-def checkout(revision: str) -> Iterator[Path]:
-    """`revision` checked out in a temporary detached worktree, removed afterwards."""
-    with tempfile.TemporaryDirectory() as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(tree), revision], check=True
-        )
-        try:
-            yield tree
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True)
 
 
 def side_times(tree: Path, landing: Path, month_key: str) -> dict[str, float]:

@@ -25,14 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import torch
+from revisions import REPO, checkout
 
 from acctax_assets.defs.ml_resources import tracking_uri
 from acctax_assets.ml.model_registry import ModelRegistry, RegisteredCandidate
@@ -40,7 +39,6 @@ from acctax_assets.ml.serialization import serialize_rows
 from acctax_assets.ml.serving import ServedModel, load_served
 from acctax_assets.paths import AcctaxHome
 
-REPO = Path(__file__).resolve().parent.parent
 SAMPLE_SEED = 0
 
 
@@ -135,20 +133,6 @@ def measure(args: argparse.Namespace) -> None:
             }
         )
     )
-
-
-@contextmanager
-def checkout(revision: str) -> Iterator[Path]:
-    """`revision` checked out in a temporary detached worktree, removed afterwards."""
-    with tempfile.TemporaryDirectory() as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(tree), revision], check=True
-        )
-        try:
-            yield tree
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True)
 
 
 def side_timing(
