@@ -18,6 +18,7 @@ from tokenizers import Encoding, Tokenizer
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
 from acctax_assets.ml.adapter import AdapterRef
+from acctax_assets.ml.encodings import ENCODING_FIELDS
 from acctax_assets.ml.predictions import Predictions
 
 # Logit given to classes the model cannot learn (absent from train, spare slots). Finite so that 0-weighted rows
@@ -25,13 +26,6 @@ from acctax_assets.ml.predictions import Predictions
 MASKED_LOGIT = -1.0e4
 
 Device = Literal["auto", "cpu", "cuda"]
-
-# How each model input is read from a `tokenizers.Encoding` (no padding, so every row attends to all its tokens).
-_ENCODING_FIELDS: dict[str, str] = {
-    "input_ids": "ids",
-    "token_type_ids": "type_ids",
-    "attention_mask": "attention_mask",
-}
 
 
 def mask_untrained(logits: torch.Tensor, untrained: torch.Tensor) -> torch.Tensor:
@@ -117,7 +111,7 @@ class Predictor:
         self.max_length = adapter.text_spec().max_length
         self.tokenizer = adapter.load_tokenizer()
         self.encoder = truncating_encoder(self.tokenizer, self.max_length)
-        self.input_names = [name for name in self.tokenizer.model_input_names if name in _ENCODING_FIELDS]
+        self.input_names = [name for name in self.tokenizer.model_input_names if name in ENCODING_FIELDS]
         # Folding the LoRA deltas into the base weights removes the adapter's extra matmuls from every forward pass.
         model = adapter.load_model().merge_and_unload().to(self.device)
         self.quantized = quantize and self.device.type == "cpu"
@@ -144,7 +138,7 @@ class Predictor:
 
     @staticmethod
     def _tensor(encodings: Sequence[Encoding], name: str) -> torch.Tensor:
-        return torch.from_numpy(np.array([getattr(encoding, _ENCODING_FIELDS[name]) for encoding in encodings]))
+        return torch.from_numpy(np.array([getattr(encoding, ENCODING_FIELDS[name][0]) for encoding in encodings]))
 
     def _scores(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
         with torch.inference_mode():

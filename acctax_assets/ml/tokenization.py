@@ -14,6 +14,7 @@ from datasets import DatasetDict
 from tokenizers import Encoding
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from acctax_assets.ml.encodings import ENCODING_FIELDS
 from acctax_assets.ml.launch import BaseModelError, check_base_model
 
 # Sub-folder of a tokenized dataset holding the tokenizer its ids came from (the base one, possibly extended
@@ -82,17 +83,9 @@ class TokenStats:
     mean: float = 0.0
 
 
-# How each model input is read from a `tokenizers.Encoding`, and the Arrow type `datasets` stores it as.
-_ENCODING_FIELDS: dict[str, tuple[str, pa.DataType]] = {
-    "input_ids": ("ids", pa.int32()),
-    "attention_mask": ("attention_mask", pa.int8()),
-    "token_type_ids": ("type_ids", pa.int8()),
-}
-
-
 def _list_column(encodings: Sequence[Encoding], name: str, offsets: pa.Array, total: int) -> pa.ListArray:
     """One model input of a batch as an Arrow list column built from flat values (no Python list per row)."""
-    attribute, arrow_type = _ENCODING_FIELDS[name]
+    attribute, arrow_type = ENCODING_FIELDS[name]
     if name == "attention_mask":
         values = np.ones(total, dtype=np.int8)  # unpadded rows attend to every token
     else:
@@ -115,7 +108,7 @@ def tokenize_dataset(
     ledger_dataset version (1.35 GB at an office's size), and the IO manager writes the result once anyway."""
     if not tokenizer.is_fast:
         raise BaseModelError(f"{tokenizer.name_or_path}: a fast (tokenizers) tokenizer is required")
-    names = [name for name in tokenizer.model_input_names if name in _ENCODING_FIELDS]
+    names = [name for name in tokenizer.model_input_names if name in ENCODING_FIELDS]
 
     def encode(batch: pa.Table) -> pa.Table:
         texts = batch.column("text").to_pylist()
