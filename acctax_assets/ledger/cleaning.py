@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ledger.parsing import TEXT, Distinct, blank_to_na, parse_amounts, parse_codes, parse_dates
+from acctax_assets.ledger.parsing import (
+    TEXT,
+    Distinct,
+    blank_to_na,
+    parse_amounts,
+    parse_codes,
+    parse_dates,
+    per_value,
+)
 from acctax_assets.ledger.schema import (
     AMOUNT_COLUMNS,
     CANONICAL_COLUMNS,
@@ -166,16 +174,13 @@ def _typed(raw: pd.DataFrame) -> tuple[dict[str, pd.Series], dict[str, pd.Series
             typed[f"{column}_code"] = distinct.spread(codes)
             typed[column] = distinct.spread(_as_words(codes, CODE_TABLES[column]))
         elif column == "dr_cr":
-            distinct = Distinct.of(raw[column])
-            typed[column] = distinct.spread(_side(distinct.values))
+            typed[column] = per_value(_side, raw[column])
         elif column in _ID_COLUMNS:
-            distinct = Distinct.of(raw[column])
-            typed[column] = distinct.spread(_digits(distinct.values))
+            typed[column] = per_value(_digits, raw[column])
         elif column == "voucher_key":
             typed[column] = parse_codes(raw[column])
         elif column in (LABEL_COLUMN, "party_code", *_KEY_COLUMNS):
-            distinct = Distinct.of(raw[column])
-            typed[column] = distinct.spread(parse_codes(distinct.values))
+            typed[column] = per_value(parse_codes, raw[column])
         else:
             typed[column] = blank_to_na(raw[column])
     absent = pd.Series(pd.NA, index=raw.index, dtype=TEXT)

@@ -9,6 +9,7 @@ distinct value (`Distinct`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -70,6 +71,12 @@ class Distinct:
         return pd.Series(parsed.array.take(self.positions), index=self.column.index, name=self.column.name)
 
 
+def per_value(parse: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.Series:
+    """`parse(values)`, computed once per distinct value of the column."""
+    distinct = Distinct.of(values)
+    return distinct.spread(parse(distinct.values))
+
+
 def read_parquet_frame(source: str | Path | BinaryIO) -> pd.DataFrame:
     """A Parquet file as a DataFrame whose text columns are TEXT, the dtype the ledger code computes in.
 
@@ -105,8 +112,7 @@ def parse_dates(values: pd.Series) -> pd.Series:
     accepted between 1990 and 2100, as CSV exports of date cells write them). Impossible dates such as
     `20241301` stay NaT.
     """
-    distinct = Distinct.of(values)
-    return distinct.spread(_parse_dates(distinct.values))
+    return per_value(_parse_dates, values)
 
 
 def _parse_dates(values: pd.Series) -> pd.Series:
