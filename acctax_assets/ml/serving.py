@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +14,7 @@ import pandas as pd
 
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.baseline import BaselineRef, slot_probabilities
+from acctax_assets.ml.calibration import TEMPERATURE_FIGURE, CalibratedScorer, recalibrate_eval_rows
 from acctax_assets.ml.ensemble import EnsembleRef, mix
 from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
@@ -128,10 +129,25 @@ def load_served(
         )
     else:
         raise ValueError(f"{entry.label}: unknown candidate kind {entry.kind!r}")
-    return ServedModel(
+    served = ServedModel(
         entry=entry,
         scorer=scorer,
         registry=LabelRegistry.from_json((folder / REGISTRY_FILE).read_text(encoding="utf-8")),
         text_spec=TextSpec.load(folder),
         eval_rows=pd.read_parquet(folder / EVAL_PREDICTIONS_FILE),
+    )
+    return calibrated(served)
+
+
+def calibrated(served: ServedModel) -> ServedModel:
+    """`served` with its scorer and its valid/test rows at the temperature served_classifier fitted on valid
+    (registry figure `temperature`; 1 for versions registered before calibration), whatever the scorer's kind:
+    the review threshold derived from the valid rows and a new month's confidences then mean the same thing."""
+    temperature = float(served.entry.figures.get(TEMPERATURE_FIGURE, 1.0))
+    if temperature == 1.0:
+        return served
+    return replace(
+        served,
+        scorer=CalibratedScorer(served.scorer, temperature),
+        eval_rows=recalibrate_eval_rows(served.entry.path, served.eval_rows, temperature),
     )
