@@ -246,8 +246,7 @@ def account_classifier(
         metrics,
         trained.eval_predictions(),
         dict(zip(classes["codes"], classes["counts"], strict=True)),
-        model_settings.review_target_accuracy,
-        model_settings.review_min_auto_rows,
+        model_settings.review_policy(),
     )
     report_files = evaluation.write(adapter_dir)
     for path in [adapter_dir / "per_class_test.csv", confusion, adapter_dir / METRICS_FILE, *report_files]:

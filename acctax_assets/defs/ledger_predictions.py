@@ -1,8 +1,10 @@
 """`ledger_predictions`: the proposed account code of every cleaned row of a month, with the review queue.
 
 Serves the model the MLflow registry alias `champion` points at when the run starts (adapter, baseline or
-ensemble, as `served_classifier` promoted it or as someone moved the alias back), and derives the review threshold
-from that model's valid-split confidences.
+ensemble, as `served_classifier` promoted it or as someone moved the alias back), with its confidences at the
+temperature fitted on its valid rows, and derives the review threshold from that model's calibrated valid-split
+confidences at the office's operating point (`model_settings.review_target_accuracy`, `review_max_share`,
+`review_share`; see evaluation.ReviewPolicy): the threshold and the month's confidences mean the same thing.
 """
 
 from typing import Literal
@@ -17,6 +19,7 @@ from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.calibration import TEMPERATURE_FIGURE
 from acctax_assets.ml.evaluation import valid_threshold
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.predictions import Predictions, PredictionScores, prediction_scores, prediction_table
@@ -90,12 +93,15 @@ def ledger_predictions(
         if registry_path.exists():
             served.check_registry(LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")))
         texts = serialize_rows(ledger_features, served.text_spec.text_features).astype(str).tolist()
-        threshold = valid_threshold(
-            served.eval_rows, model_settings.review_target_accuracy, model_settings.review_min_auto_rows
-        )
+        policy = model_settings.review_policy()
+        threshold = valid_threshold(served.eval_rows, policy)
     except AcctaxError as exc:
         raise Failure(description=f"ledger_predictions {month}: {exc}") from exc
-    context.log.info(f"Serving {served.label} (registry alias champion)")
+    temperature = served.entry.figures.get(TEMPERATURE_FIGURE, 1.0)
+    context.log.info(f"Serving {served.label} (registry alias champion), confidences at temperature {temperature:.4f}")
+    context.log.info(f"Review queue ({policy.describe()}): {threshold.describe()}")
+    if threshold.warning:
+        context.log.warning(f"{month}: {threshold.warning}")
     if ledger_features.empty:
         context.log.warning(
             f"{month} has no cleaned rows (see rejected_ledger_rows); writing an empty prediction table"
@@ -127,6 +133,11 @@ def ledger_predictions(
             },
             "review_threshold": threshold.reported,
             "review_rule": threshold.describe(),
+            "review_operating_point": policy.describe(),
+            "expected_auto_accuracy": threshold.auto_accuracy,
+            "expected_review_share": threshold.review_share,
+            "review_warning": threshold.warning or "none: the operating point is within review_max_share",
+            "calibration_temperature": temperature,
             "rows_per_second": round(predictions.rows_per_second, 1),
             "served_model": served.label,
             "served_kind": served.entry.kind,

@@ -9,6 +9,7 @@ from dagster import ConfigurableResource, InitResourceContext, Noneable, StringS
 from dagster import Field as DagsterField
 from pydantic import Field
 
+from acctax_assets.ml.evaluation import DEFAULT_MAX_SHARE, ReviewPolicy
 from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
 from acctax_assets.ml.launch import default_base_model
 from acctax_assets.ml.model_registry import REGISTERED_MODEL, ModelRegistry, mlflow_ui_url
@@ -43,7 +44,19 @@ class ModelSettings(ConfigurableResource):
         default=0.97,
         gt=0.0,
         le=1.0,
-        description="Review queue: rows accepted without review must be right this often (on the champion's valid rows); the rest go to review",
+        description="Review queue: rows accepted without review must be right this often (on the champion's valid rows, calibrated confidences); the rest go to review",
+    )
+    review_max_share: float = Field(
+        default=DEFAULT_MAX_SHARE,
+        ge=0.0,
+        le=1.0,
+        description="Review queue: the largest share of rows the office finds useful to review. When the target accuracy needs more, the threshold stays the target's but served_classifier and ledger_predictions warn, with what this share would give; see the review trade-off in served_classifier's metadata",
+    )
+    review_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Review queue: if set, review exactly this share of the least confident rows (threshold: the valid quantile), overriding review_target_accuracy",
     )
     review_min_auto_rows: int = Field(
         default=20, ge=1, le=1_000_000, description="Valid rows that must back the chosen review threshold"
@@ -58,6 +71,15 @@ class ModelSettings(ConfigurableResource):
     @property
     def base_model_path(self) -> str:
         return self.base_model or default_base_model()
+
+    def review_policy(self) -> ReviewPolicy:
+        """The review queue's operating point, as the scorecards, the served model and predictions apply it."""
+        return ReviewPolicy(
+            target_accuracy=self.review_target_accuracy,
+            min_auto_rows=self.review_min_auto_rows,
+            max_share=self.review_max_share,
+            share=self.review_share,
+        )
 
 
 def tracking_uri(home: AcctaxHome) -> str:

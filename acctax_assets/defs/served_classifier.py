@@ -3,8 +3,14 @@ picks the champion (best valid macro F1 among those that pass the quality gate, 
 registers each candidate in the MLflow Model Registry and moves the `champion`/`challenger` aliases.
 
 What serves is decided here and only here, and recorded where people look: this asset's metadata (comparison
-table, confusion matrix and reliability plot inline) and the registry aliases, which `ledger_predictions`
-resolves when it runs (so moving the alias back is a rollback).
+table, confusion matrix, reliability plot and the review trade-off inline) and the registry aliases, which
+`ledger_predictions` resolves when it runs (so moving the alias back is a rollback).
+
+Every candidate's confidences are temperature-scaled on its valid rows before its review queue is measured; the
+temperature is a registry figure, so the served model applies the same one. The review trade-off of the champion
+(review share -> accuracy of the rest, errors caught, threshold; on valid and test) is the office's menu for
+`model_settings.review_target_accuracy` / `review_max_share` / `review_share`, and a target that needs more
+review than `review_max_share` is a WARNING here, with the share it needs and what the alternatives give.
 """
 
 import json
@@ -14,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, ResourceParam, asset
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
@@ -25,11 +32,20 @@ from acctax_assets.ml.baseline import BaselineRef
 from acctax_assets.ml.candidates import Candidate, Decision, QualityGate, Scorecard, score_candidate, select_champion
 from acctax_assets.ml.ensemble import EnsembleRef
 from acctax_assets.ml.model_registry import CHALLENGER, CHAMPION, ModelRegistry
-from acctax_assets.ml.reports import confusion_matrix_png, inline_png, reliability_png
+from acctax_assets.ml.reports import confusion_matrix_png, inline_png, reliability_png, tradeoff_png
 from acctax_assets.versioned_dirs import VersionedDirs
 
 COMPARISON_FILE = "comparison.csv"
 DECISION_FILE = "decision.json"
+TRADEOFF_FILE = "review_tradeoff.csv"
+TRADEOFF_PLOT = "review_tradeoff.png"
+CALIBRATION_COLUMNS: tuple[str, ...] = (
+    "temperature",
+    "valid_nll_uncalibrated",
+    "valid_nll",
+    "valid_ece_uncalibrated",
+    "valid_ece",
+)
 
 
 def candidates(adapter: AdapterRef, baseline: BaselineRef, ensemble: EnsembleRef) -> list[Candidate]:
@@ -72,8 +88,9 @@ def register(registry: ModelRegistry, decision: Decision, run_id: str | None) ->
     return replace(decision, registry_versions=versions)
 
 
-def write_report(folder: Path, decision: Decision, cards: list[Scorecard]) -> None:
-    """Comparison table, decision and the two plots, as one atomic version (also logged to MLflow)."""
+def write_report(folder: Path, decision: Decision, cards: list[Scorecard], max_share: float) -> None:
+    """Comparison table, decision, the champion's review trade-off and the three plots, as one atomic version
+    (also logged to MLflow)."""
     decision.table().to_csv(folder / COMPARISON_FILE, index=False)
     champion = decision.champion
     (folder / DECISION_FILE).write_text(
@@ -94,6 +111,14 @@ def write_report(folder: Path, decision: Decision, cards: list[Scorecard]) -> No
     reliability_png(
         {card.candidate.name: card.evaluation.reliability for card in cards}, folder / "reliability_test.png"
     )
+    champion.evaluation.tradeoff.to_csv(folder / TRADEOFF_FILE, index=False)
+    tradeoff_png(champion.evaluation.tradeoff, champion.evaluation.threshold, max_share, folder / TRADEOFF_PLOT)
+
+
+def _calibration_table(cards: list[Scorecard]) -> str:
+    """Temperature and valid NLL/ECE before and after calibration, per candidate."""
+    rows = [{"candidate": card.candidate.name, **{k: card.figures[k] for k in CALIBRATION_COLUMNS}} for card in cards]
+    return pd.DataFrame(rows).round(4).to_markdown(index=False)
 
 
 @asset(group_name="ml", kinds={"mlflow"})
@@ -110,6 +135,7 @@ def served_classifier(
 ) -> MaterializeResult:
     """The champion among adapter, baseline and ensemble, chosen on valid, gated on test, recorded in MLflow."""
     registry = model_registry.registry()
+    policy = model_settings.review_policy()
     labels = ledger_dataset.registry()
     train_labels = np.asarray(ledger_dataset.load()["train"]["label"])
     train_counts = {
@@ -117,9 +143,7 @@ def served_classifier(
     }
     try:
         cards = [
-            score_candidate(
-                c, labels, train_counts, model_settings.review_target_accuracy, model_settings.review_min_auto_rows
-            )
+            score_candidate(c, labels, train_counts, policy)
             for c in candidates(account_classifier, baseline_classifier, ensemble_classifier)
         ]
         gate = QualityGate(model_settings.min_f1_macro, model_settings.max_f1_drop)
@@ -130,7 +154,7 @@ def served_classifier(
         raise Failure(description=f"served_classifier: {exc}") from exc
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
     folder = VersionedDirs(settings.acctax_home.storage / "served_classifier").publish(
-        version, lambda target: write_report(target, decision, cards)
+        version, lambda target: write_report(target, decision, cards, policy.max_share)
     )
     for card in cards:
         mlflow.log_metrics(
@@ -142,6 +166,10 @@ def served_classifier(
     mlflow.set_tags({"acctax.champion": champion.candidate.name, "acctax.champion_registry_version": champion_version})
     mlflow.end_run()
     context.log.info(decision.reason)
+    threshold = champion.evaluation.threshold
+    context.log.info(f"Review queue ({policy.describe()}): {threshold.describe()}")
+    if threshold.warning:
+        context.log.warning(f"{champion.candidate.name}: {threshold.warning}")
     figures = champion.figures
     return MaterializeResult(
         metadata={
@@ -160,7 +188,18 @@ def served_classifier(
             "reliability_test": MetadataValue.md(
                 inline_png(folder / "reliability_test.png", "reliability of every candidate on test")
             ),
-            "review_rule": champion.evaluation.threshold.describe(),
+            "review_operating_point": policy.describe(),
+            "review_rule": threshold.describe(),
+            "review_warning": threshold.warning or "none: the operating point is within review_max_share",
+            "review_tradeoff": MetadataValue.md(
+                f"Review the least confident share of rows; the threshold of each share is chosen on valid and "
+                f"applied to test. Served: {threshold.describe()}.\n\n"
+                + champion.evaluation.tradeoff.round(4).to_markdown(index=False)
+            ),
+            "review_tradeoff_plot": MetadataValue.md(
+                inline_png(folder / TRADEOFF_PLOT, f"review trade-off of {champion.candidate.name}")
+            ),
+            "calibration": MetadataValue.md(_calibration_table(cards)),
             **{
                 key: figures[key]
                 for key in (
@@ -168,8 +207,12 @@ def served_classifier(
                     "test_f1_macro",
                     "test_accuracy",
                     "review_threshold",
+                    "valid_review_share",
+                    "valid_auto_accuracy",
                     "test_review_share",
                     "test_error_capture",
+                    "test_auto_accuracy",
+                    *CALIBRATION_COLUMNS,
                 )
             },
             "dataset_version": decision.dataset_version,

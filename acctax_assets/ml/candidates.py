@@ -17,7 +17,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.calibration import Calibration, calibrated_rows, fit_temperature
 from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs
+from acctax_assets.ml.evaluation import ReviewPolicy
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.metrics import classification_report
 from acctax_assets.ml.reports import EvaluationReport, evaluation_report
@@ -37,9 +39,16 @@ FIGURES: tuple[str, ...] = (
     "test_f1_tail",
     "test_ece",
     "review_threshold",
+    "valid_review_share",
+    "valid_auto_accuracy",
     "test_review_share",
     "test_error_capture",
     "test_auto_accuracy",
+    "temperature",
+    "valid_nll_uncalibrated",
+    "valid_nll",
+    "valid_ece_uncalibrated",
+    "valid_ece",
 )
 
 
@@ -64,9 +73,12 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Scorecard:
+    """A candidate's figures; every confidence figure (ECE, review queue) is on its calibrated confidences."""
+
     candidate: Candidate
     reports: Mapping[str, dict[str, Any]]
     evaluation: EvaluationReport
+    calibration: Calibration
 
     @property
     def figures(self) -> dict[str, float]:
@@ -80,27 +92,29 @@ class Scorecard:
             **{f"test_f1_{band}": float(bands.get(band, math.nan)) for band in ("head", "torso", "tail")},
             "test_ece": self.evaluation.ece,
             "review_threshold": self.evaluation.threshold.reported,
+            "valid_review_share": self.evaluation.threshold.review_share,
+            "valid_auto_accuracy": self.evaluation.threshold.auto_accuracy,
             "test_review_share": self.evaluation.test_review_share,
             "test_error_capture": self.evaluation.test_error_capture,
             "test_auto_accuracy": self.evaluation.test_auto_accuracy,
+            **self.calibration.figures,
         }
 
 
 def score_candidate(
-    candidate: Candidate,
-    registry: LabelRegistry,
-    train_counts: Mapping[str, int],
-    target_accuracy: float,
-    min_auto_rows: int,
+    candidate: Candidate, registry: LabelRegistry, train_counts: Mapping[str, int], policy: ReviewPolicy
 ) -> Scorecard:
-    """Accuracy, F1 weighted/macro, F1 by frequency band, ECE, and the review queue at `target_accuracy`
-    (threshold from valid, applied to test), all from the candidate's stored rows."""
+    """Accuracy, F1 weighted/macro, F1 by frequency band, and, on confidences temperature-scaled on valid (the
+    candidate's own temperature; predictions unchanged), ECE and the review queue of `policy` (threshold from
+    valid, applied to test), all from the candidate's stored rows."""
     outputs = candidate.outputs
     reports = {
         split: classification_report(outputs.labels[split], outputs.predicted(split), registry) for split in EVAL_SPLITS
     }
-    evaluation = evaluation_report(reports, outputs.rows(), dict(train_counts), target_accuracy, min_auto_rows)
-    return Scorecard(candidate, reports, evaluation)
+    calibration = fit_temperature(outputs.probabilities["valid"], outputs.labels["valid"])
+    rows = calibrated_rows(outputs, calibration.temperature)
+    evaluation = evaluation_report(reports, rows, dict(train_counts), policy, calibration)
+    return Scorecard(candidate, reports, evaluation, calibration)
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,11 @@ class ModelRegistry:
         figures: Mapping[str, float],
         run_id: str | None,
     ) -> str:
-        """The registry version of this candidate, created on first sight (idempotent: tagged by kind/version)."""
+        """The registry version of this candidate, created on first sight (idempotent: tagged by kind/version).
+        A version seen before gets its figure tags refreshed: serving reads them (the calibration temperature),
+        so a candidate registered before a figure existed must not be served without it."""
         candidate = f"{kind}/{version}"
+        figure_tags = {f"{FIGURE_TAG_PREFIX}{key}": f"{value:.4f}" for key, value in figures.items()}
 
         def create(client: Any) -> str:
             if not client.search_registered_models(filter_string=f"name = '{self.name}'"):
@@ -123,13 +126,17 @@ class ModelRegistry:
                 )
             found = client.search_model_versions(f"name = '{self.name}' and tags.`{TAG_CANDIDATE}` = '{candidate}'")
             if found:
-                return str(found[0].version)
+                existing = found[0]
+                for key, value in figure_tags.items():
+                    if existing.tags.get(key) != value:
+                        client.set_model_version_tag(self.name, existing.version, key, value)
+                return str(existing.version)
             tags = {
                 TAG_KIND: kind,
                 TAG_VERSION: version,
                 TAG_CANDIDATE: candidate,
                 TAG_DATASET: dataset_version,
-                **{f"{FIGURE_TAG_PREFIX}{key}": f"{value:.4f}" for key, value in figures.items()},
+                **figure_tags,
             }
             created = client.create_model_version(
                 self.name,

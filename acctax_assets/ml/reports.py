@@ -1,6 +1,6 @@
 """Evaluation artefacts from a classification report (see metrics.classification_report) and the per-row
-valid/test confidences: a per-class table, a confusion-matrix image and the evaluation report (review queue,
-F1 by frequency band, calibration), for Dagster metadata and MLflow."""
+valid/test confidences: a per-class table, a confusion-matrix image, the review trade-off plot and the evaluation
+report (review queue, F1 by frequency band, calibration), for Dagster metadata and MLflow."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from acctax_assets.ml.calibration import Calibration
 from acctax_assets.ml.evaluation import (
+    ReviewPolicy,
     ReviewThreshold,
     band_report,
     frequency_bands,
+    queue_at,
     reliability_table,
-    review_tradeoff,
+    tradeoff_curve,
     valid_threshold,
 )
 
@@ -83,6 +86,51 @@ def reliability_png(curves: Mapping[str, pd.DataFrame], path: Path) -> Path:
     return path
 
 
+def tradeoff_png(curve: pd.DataFrame, threshold: ReviewThreshold, max_share: float, path: Path) -> Path:
+    """The review trade-off (see evaluation.tradeoff_curve): accuracy of the rows accepted without review and
+    share of errors caught against the review share, on valid (solid) and test (dashed), with the accuracy
+    target, the largest useful review share and the served operating point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    share = 100 * curve["review_share"]
+    figure, axes = plt.subplots(figsize=(6.5, 4.5))
+    axes.plot(
+        share, 100 * curve["valid_auto_accuracy"], marker="o", color="tab:blue", label="accuracy of the rest (valid)"
+    )
+    axes.plot(
+        share, 100 * curve["test_auto_accuracy"], linestyle="--", color="tab:blue", label="accuracy of the rest (test)"
+    )
+    axes.plot(share, 100 * curve["valid_errors_caught"], marker="s", color="tab:orange", label="errors caught (valid)")
+    axes.plot(
+        share, 100 * curve["test_errors_caught"], linestyle="--", color="tab:orange", label="errors caught (test)"
+    )
+    if threshold.requested_share is None:
+        axes.axhline(
+            100 * threshold.target_accuracy,
+            color="grey",
+            linestyle=":",
+            label=f"target {threshold.target_accuracy:.1%}",
+        )
+    axes.axvline(100 * max_share, color="tab:red", linestyle=":", label=f"review_max_share {max_share:.0%}")
+    axes.axvline(
+        100 * threshold.review_share, color="black", linewidth=1, label=f"served: {threshold.review_share:.1%} reviewed"
+    )
+    axes.set_xlim(0, 100)
+    axes.set_ylim(0, 101)
+    axes.set_xlabel("rows sent to review, least confident first (%)")
+    axes.set_ylabel("%")
+    axes.set_title("Review queue trade-off (threshold chosen on valid)")
+    axes.legend(fontsize=7, loc="lower right")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
 def inline_png(path: Path, title: str) -> str:
     """Markdown that shows the PNG inline (a data URI), so the Dagster UI renders it without file access."""
     encoded = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -91,8 +139,8 @@ def inline_png(path: Path, title: str) -> str:
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """Everything a reviewer of a new adapter needs beyond accuracy: where it fails (bands), whether its
-    confidence means what it says (calibration), and what the review queue costs and catches."""
+    """Everything a reviewer of a new model needs beyond accuracy: where it fails (bands), whether its
+    confidence means what it says (calibration), and what the review queue costs and catches at every share."""
 
     threshold: ReviewThreshold
     test_review_share: float
@@ -102,15 +150,18 @@ class EvaluationReport:
     reliability: pd.DataFrame
     tradeoff: pd.DataFrame
     bands: pd.DataFrame
+    calibration: Calibration | None = None
 
     def markdown(self) -> str:
         def table(frame: pd.DataFrame) -> str:
             return frame.round(3).to_markdown(index=False)
 
+        warning = self.threshold.warning
         return "\n\n".join(
             [
                 "## Review queue",
                 f"Threshold chosen on valid: {self.threshold.describe()}.",
+                *([f"**WARNING** {warning}."] if warning else []),
                 f"On test the same threshold reviews {self.test_review_share:.1%} of rows and catches "
                 f"{self.test_error_capture:.1%} of errors; "
                 + (
@@ -118,11 +169,12 @@ class EvaluationReport:
                     if self.test_review_share < 1
                     else "no row is accepted without review."
                 ),
-                "### Trade-off on test (review the least confident share)",
+                "### Trade-off on test and valid (the threshold of each review share is chosen on valid)",
                 table(self.tradeoff),
                 "## F1 by frequency band (test)",
                 table(self.bands),
                 f"## Calibration (test), ECE {self.ece:.3f}",
+                *([f"Confidences are temperature-scaled: {self.calibration.describe()}."] if self.calibration else []),
                 table(self.reliability),
             ]
         )
@@ -143,23 +195,31 @@ def evaluation_report(
     metrics: dict[str, Any],
     eval_rows: pd.DataFrame,
     train_counts: dict[str, int],
-    target_accuracy: float,
-    min_auto_rows: int,
+    policy: ReviewPolicy,
+    calibration: Calibration | None = None,
 ) -> EvaluationReport:
-    """From the trainer's metrics.json and per-row valid/test confidences (eval_outputs.EVAL_PREDICTIONS_FILE)."""
-    threshold = valid_threshold(eval_rows, target_accuracy, min_auto_rows)
+    """From the classification reports and per-row valid/test confidences (eval_outputs.EVAL_PREDICTIONS_FILE;
+    calibrated ones when `calibration` says how they were made): the threshold of `policy` chosen on valid and
+    applied to test, the trade-off curve, calibration and F1 by band."""
+    threshold = valid_threshold(eval_rows, policy)
+    valid = eval_rows[eval_rows["split"] == "valid"]
     test = eval_rows[eval_rows["split"] == "test"]
     test_conf, test_correct = test["confidence"].to_numpy(), (test["label"] == test["predicted"]).to_numpy()
-    reviewed = threshold.needs_review(test_conf)
-    errors = int((~test_correct).sum())
+    on_test = queue_at(test_conf, test_correct, threshold.threshold)
     reliability, ece = reliability_table(test_conf, test_correct)
     return EvaluationReport(
         threshold=threshold,
-        test_review_share=float(reviewed.mean()) if reviewed.size else 0.0,
-        test_error_capture=float((reviewed & ~test_correct).sum() / errors) if errors else 1.0,
-        test_auto_accuracy=float(test_correct[~reviewed].mean()) if (~reviewed).any() else float("nan"),
+        test_review_share=on_test.review_share,
+        test_error_capture=on_test.error_capture,
+        test_auto_accuracy=on_test.auto_accuracy,
         ece=ece,
         reliability=reliability,
-        tradeoff=review_tradeoff(test_conf, test_correct),
+        tradeoff=tradeoff_curve(
+            valid["confidence"].to_numpy(),
+            (valid["label"] == valid["predicted"]).to_numpy(),
+            test_conf,
+            test_correct,
+        ),
         bands=band_report(metrics["test"]["per_class"], frequency_bands(train_counts)),
+        calibration=calibration,
     )

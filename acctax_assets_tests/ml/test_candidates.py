@@ -9,6 +9,7 @@ import pytest
 
 from acctax_assets.ml.baseline import BaselineModel, BaselineRef, BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.candidates import (
+    FIGURES,
     Candidate,
     NoServableCandidateError,
     QualityGate,
@@ -17,6 +18,7 @@ from acctax_assets.ml.candidates import (
 )
 from acctax_assets.ml.ensemble import EnsembleModel, EnsembleSpec, best_weight, ensemble_outputs, weight_search
 from acctax_assets.ml.eval_outputs import EvalOutputs, EvalOutputsError
+from acctax_assets.ml.evaluation import ReviewPolicy
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.model_registry import (
     CHALLENGER,
@@ -61,7 +63,7 @@ def card(kind: str, valid_accuracy: float, test_accuracy: float, dataset: str = 
     candidate = Candidate(
         kind, f"{kind}-v", Path(f"/nowhere/{kind}"), dataset, make_outputs(valid_accuracy, test_accuracy)
     )
-    return score_candidate(candidate, REGISTRY, TRAIN_COUNTS, target_accuracy=0.97, min_auto_rows=5)
+    return score_candidate(candidate, REGISTRY, TRAIN_COUNTS, ReviewPolicy(target_accuracy=0.97, min_auto_rows=5))
 
 
 def test_every_candidate_gets_the_same_figures() -> None:
@@ -77,6 +79,18 @@ def test_every_candidate_gets_the_same_figures() -> None:
         "test_error_capture",
     }
     assert 0.0 <= figures["test_ece"] <= 1.0 and 0.0 <= figures["test_review_share"] <= 1.0
+
+
+def test_scorecards_measure_the_review_queue_on_confidences_calibrated_on_valid() -> None:
+    scored = card("baseline", 0.9, 0.8)
+    figures = scored.figures
+    assert figures["temperature"] < 1, "a model right 90 % of the time at confidence 0.8 is under-confident"
+    assert figures["valid_nll"] <= figures["valid_nll_uncalibrated"]
+    assert figures["valid_ece"] < figures["valid_ece_uncalibrated"]
+    assert figures["valid_accuracy"] == pytest.approx(0.9), "calibration never changes a proposal"
+    rows = scored.evaluation.tradeoff
+    assert rows["review_share"].tolist()[:2] == [0.0, 0.05] and {"test_auto_accuracy", "threshold"} <= set(rows)
+    assert set(FIGURES) == set(figures), "the comparison table, registry tags and MLflow metrics list every figure"
 
 
 def test_champion_is_the_best_valid_macro_f1_never_the_best_test() -> None:
@@ -220,6 +234,16 @@ def test_registry_aliases_and_rollback_decide_what_serves(registry: ModelRegistr
     assert load_served(registry.resolve()).label == "baseline v1 (registry v1)", "moving the alias is the rollback"
     registry.set_alias(CHALLENGER, None)
     assert {v.registry_version: v.aliases for v in registry.versions()} == {v1: (CHAMPION,), v2: ()}
+
+
+def test_registering_again_refreshes_the_figures_serving_reads(registry: ModelRegistry, tmp_path: Path) -> None:
+    registered = registry.register("baseline", "v1", tmp_path, "d1", {"test_f1_macro": 0.9}, None)
+    again = registry.register("baseline", "v1", tmp_path, "d1", {"test_f1_macro": 0.9, "temperature": 1.2345}, None)
+    assert again == registered
+    registry.set_alias(CHAMPION, registered)
+    assert registry.resolve().figures == {"test_f1_macro": 0.9, "temperature": 1.2345}, (
+        "a version registered before calibration gains its temperature"
+    )
 
 
 def test_an_alias_on_deleted_files_is_an_error_not_a_fallback(registry: ModelRegistry, tmp_path: Path) -> None:

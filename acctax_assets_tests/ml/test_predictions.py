@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from acctax_assets.ml.evaluation import ReviewPolicy
 from acctax_assets.ml.predictions import Predictions, prediction_scores, prediction_table
 from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows
 from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, month_of, predictions_for
@@ -26,6 +27,14 @@ def test_prediction_table_keeps_identity_proposal_alternatives_and_review_reason
     )
     assert table["correct"].tolist() == [True, True, True]
     assert table["served_model"].tolist() == [SERVED] * 3
+
+
+def test_a_review_share_set_by_the_office_decides_the_queue(tmp_path: Path) -> None:
+    _, features, _ = month_of(tmp_path, ledger_rows(4))
+    share = ReviewPolicy(target_accuracy=0.99, share=0.5).threshold([0.2, 0.4, 0.6, 0.8], [False, True, True, True])
+    assert share.threshold == 0.6, "half of the valid rows: those below the third least confident"
+    table = prediction_table(features, predictions_for(4, [0.55, 0.6, 0.3, 0.95]), REGISTRY, share, SERVED)
+    assert table["needs_review"].tolist() == [True, False, True, False]
 
 
 def test_scores_count_codes_the_adapter_never_saw_as_errors(tmp_path: Path) -> None:
