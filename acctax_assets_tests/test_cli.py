@@ -67,9 +67,9 @@ def test_ui_binds_dagster_dev_to_loopback_by_default(home: AcctaxHome, monkeypat
 def test_a_month_failing_its_blocking_checks_is_left_out_and_the_rest_trains(
     home: AcctaxHome, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Every line of 2024-06 lacks its date: that month fails rejected_share, the other two train, and the exit
-    status says something was left out."""
-    demo.main(["--start", "2024-05", "--end", "2024-07", "--rows-per-month", "300", "--out", str(home.landing)])
+    """Every line of 2024-06 lacks its date: that month fails rejected_share, the other three train (as many as the
+    default temporal split needs), and the exit status says something was left out."""
+    demo.main(["--start", "2024-05", "--end", "2024-08", "--rows-per-month", "300", "--out", str(home.landing)])
     (june,) = home.landing.glob("ledger_2024-06.*")
     if june.suffix == ".xlsx":
         frame = pd.read_excel(june, dtype=str, keep_default_na=False)
@@ -96,6 +96,11 @@ def test_a_month_failing_its_blocking_checks_is_left_out_and_the_rest_trains(
     with DagsterInstance.from_config(str(home.dagster_home)) as instance:
         dataset = instance.get_latest_materialization_event(AssetKey("ledger_dataset")).asset_materialization.metadata
         assert instance.get_latest_materialization_event(AssetKey("served_classifier")) is not None
-    assert dataset["months"].value == ["2024-05", "2024-07"]
+    assert dataset["months"].value == ["2024-05", "2024-07", "2024-08"]
+    assert (dataset["train_months"].value, dataset["valid_months"].value, dataset["test_months"].value) == (
+        ["2024-05"],
+        ["2024-07"],
+        ["2024-08"],
+    )
     assert "2024-06" in dataset["excluded_months"].value and "rejected_share failed" in dataset["excluded_months"].value
-    assert sorted(dataset["month_versions"].value) == ["2024-05-01", "2024-07-01"]
+    assert sorted(dataset["month_versions"].value) == ["2024-05-01", "2024-07-01", "2024-08-01"]

@@ -5,6 +5,13 @@ serialization to the data chain and this asset only concatenates, registers code
 as pyarrow Tables (`AS_ARROW`) and builds the splits from Arrow: at an office's size (millions of rows) pandas object
 columns cost most of its time and memory.
 
+The split is by time by default (`split_strategy: temporal`): the office asks for the codes of months after the
+ones it has booked, so the candidates are selected on the month(s) before the latest and scored on the latest
+(`valid_months`, `test_months`), all earlier months train, as the served model will face the next month. Repeat
+bookings in those months stay in valid/test (counted as `repeated_from_train`); codes of train absent from them
+are reported (`train_only_classes`), codes new in them too (`unseen_in_train`). `stratified` (per class, within
+the same months) remains for comparison; `ml/splits.py` has both.
+
 Months whose blocking data checks failed on their current materialization are left out and listed with the
 failing check, so one broken export does not stop the office. The ledger_features data version of every month
 used is recorded (`month_versions`): retraining compares it with the current versions to find changed months.
@@ -35,25 +42,30 @@ from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import TextSpec, concat_model_tables
-from acctax_assets.ml.splits import SplitSettings
+from acctax_assets.ml.splits import SPLITS, SplitSettings
 
 LABEL_TABLE_ROWS = 15
 
 
 class DatasetConfig(Config):
     split_strategy: Literal["stratified", "temporal"] = Field(
-        default="stratified", description="stratified per class, or the latest months as test"
+        default="temporal",
+        description="temporal: the latest labelled months are valid and test (as the served model meets the next "
+        "month); stratified: each class split in proportions across all months (for comparison)",
     )
-    valid_size: float = Field(default=0.1, gt=0.0, lt=0.5)
-    test_size: float = Field(default=0.1, gt=0.0, lt=0.5)
-    temporal_test_months: int = Field(default=1, ge=1, le=24)
+    test_months: int = Field(default=1, ge=1, le=24, description="temporal: the latest N labelled months are test")
+    valid_months: int = Field(
+        default=1, ge=1, le=24, description="temporal: the N labelled months before the test months are valid"
+    )
+    valid_size: float = Field(default=0.1, gt=0.0, lt=0.5, description="stratified: share of each class in valid")
+    test_size: float = Field(default=0.1, gt=0.0, lt=0.5, description="stratified: share of each class in test")
     min_class_rows: int = Field(
-        default=3, ge=3, le=1000, description="Classes with fewer rows go to train only (reported)"
+        default=3, ge=3, le=1000, description="stratified: classes with fewer rows go to train only (reported)"
     )
     window_months: int | None = Field(
         default=None, ge=1, le=600, description="Only the latest N materialized months; default all"
     )
-    seed: int = Field(default=42, ge=0)
+    seed: int = Field(default=42, ge=0, description="stratified: the shuffle's seed")
 
 
 def check_text_features(context: AssetExecutionContext, months: list[str], text_features: list[str]) -> None:
@@ -122,7 +134,8 @@ def ledger_dataset(
         strategy=config.split_strategy,
         valid_size=config.valid_size,
         test_size=config.test_size,
-        temporal_test_months=config.temporal_test_months,
+        test_months=config.test_months,
+        valid_months=config.valid_months,
         min_class_rows=config.min_class_rows,
         seed=config.seed,
     )
@@ -141,6 +154,11 @@ def ledger_dataset(
     for split_name, codes in report.unseen_in_train.items():
         if codes:
             context.log.warning(f"{split_name} has codes never seen in train: {codes}")
+    if report.train_only_classes:
+        context.log.info(
+            f"{len(report.train_only_classes)} code(s) of train have no row in valid or test "
+            f"(months {report.months['valid'] + report.months['test']}): {report.train_only_classes}"
+        )
     return Output(
         DatasetArtifact(dataset=dataset, registry=registry, text_spec=TextSpec(tuple(model_settings.text_features))),
         metadata={
@@ -148,9 +166,8 @@ def ledger_dataset(
             "excluded_months": MetadataValue.md(_excluded_table(status.excluded)),
             MONTH_VERSIONS: MetadataValue.json(latest_data_versions(context.instance, FEATURES, months)),
             "split_strategy": config.split_strategy,
-            "train_rows": report.sizes["train"],
-            "valid_rows": report.sizes["valid"],
-            "test_rows": report.sizes["test"],
+            **{f"{name}_months": report.months[name] for name in SPLITS},
+            **{f"{name}_rows": report.sizes[name] for name in SPLITS},
             "classes": pc.count_distinct(rows["code"]).as_py(),
             "registry_slots_used": registry.used,
             "registry_max_classes": registry.max_classes,
@@ -158,6 +175,7 @@ def ledger_dataset(
             "train_only_classes": report.train_only_classes,
             "unseen_in_train": report.unseen_in_train,
             "leakage_removed": report.leakage_removed,
+            "repeated_from_train": report.repeated_from_train,
             "label_counts": MetadataValue.md(_label_table(report.label_counts, registry)),
             "text_example": MetadataValue.md(f"`{dataset['train'][0]['text']}`") if report.sizes["train"] else "",
         },

@@ -47,7 +47,8 @@ def test_the_dataset_concatenates_model_text_and_refuses_other_text_features(
 ) -> None:
     land_months(home)
     assert run_month(instance, JANUARY).success
-    built = run_job(instance, "training_job", assets=["ledger_dataset"])
+    stratified = {"ops": {"ledger_dataset": {"config": {"split_strategy": "stratified"}}}}  # one labelled month
+    built = run_job(instance, "training_job", assets=["ledger_dataset"], run_config=stratified)
     assert built.success, failure_text(built)
     metadata = built.asset_materializations_for_node("ledger_dataset")[0].metadata
     assert metadata["months"].value == ["2024-01"]

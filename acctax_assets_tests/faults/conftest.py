@@ -11,7 +11,7 @@ from dagster import instance_for_test
 from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN
 from acctax_assets.ml.label_registry import REGISTRY_FILE
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.faults.harness import TEMPLATE_CODES
+from acctax_assets_tests.faults.harness import STRATIFIED, TEMPLATE_CODES
 from acctax_assets_tests.support.dagster_runs import PER_MONTH_ASSETS, run_job, run_month, scratch_home
 from acctax_assets_tests.support.ledger_files import BASE_ROW, UNCODED_COLUMNS, write_ledger
 
@@ -37,7 +37,8 @@ def month_rows(month: str, codes: dict[str, int], uncoded_rows: int = 10) -> lis
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> AcctaxHome:
-    """Three months landed and materialized by ledger_data_job, then ledger_dataset and tokenized_dataset."""
+    """Three months landed and materialized by ledger_data_job, then ledger_dataset (stratified: two labelled
+    months) and tokenized_dataset."""
     with scratch_home(tmp_path_factory.mktemp("template") / "acctax") as home, instance_for_test() as test_instance:
         for month, codes in TEMPLATE_CODES.items():
             write_ledger(
@@ -46,7 +47,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> AcctaxHome:
                 columns=None if codes else UNCODED_COLUMNS,
             )
             assert run_month(test_instance, month).success, month
-        assert run_job(test_instance, "training_job", assets=DIRECTORY_ASSETS).success
+        assert run_job(test_instance, "training_job", assets=DIRECTORY_ASSETS, run_config=STRATIFIED).success
     return home
 
 

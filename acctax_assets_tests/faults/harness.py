@@ -20,6 +20,9 @@ TEMPLATE_CODES: dict[str, dict[str, int]] = {
     "2024-02-01": {"81100": 12},
     "2024-03-01": {},
 }
+# ledger_dataset's run config where the template's months are built into a dataset: they have two labelled months,
+# fewer than the default temporal split needs (3), and the faults under test are not about the split.
+STRATIFIED: dict[str, Any] = {"ops": {"ledger_dataset": {"config": {"split_strategy": "stratified"}}}}
 
 
 def disk_full() -> OSError:

@@ -21,6 +21,7 @@ from acctax_assets.defs.artifact_io_managers import SavedDataset
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
 from acctax_assets_tests.faults.harness import (
+    STRATIFIED,
     TEMPLATE_CODES,
     arrow_disk_full_after,
     assert_no_row_lost,
@@ -116,7 +117,7 @@ def test_disk_full_mid_dataset_save_keeps_the_current_version(
         raise disk_full()
 
     monkeypatch.setattr(DatasetDict, "save_to_disk", half_saved)
-    result = run_job(instance, "training_job", assets=["ledger_dataset"])
+    result = run_job(instance, "training_job", assets=["ledger_dataset"], run_config=STRATIFIED)
     assert not result.success
     assert "No space left on device" in failure_text(result) and "ledger_dataset" in failure_text(result)
     assert store.current() == current
@@ -131,7 +132,7 @@ def test_disk_full_while_the_dataset_arrow_files_are_written_keeps_the_previous_
     fails naming the full disk and the fix, the first version stays current, byte-identical and loadable, and
     neither a staging folder nor a partial version is left."""
     restore(*TEMPLATE_CODES)
-    first = run_job(instance, "training_job", assets=["ledger_dataset"])
+    first = run_job(instance, "training_job", assets=["ledger_dataset"], run_config=STRATIFIED)
     assert first.success, failure_text(first)
     store = VersionedDirs(home.storage / "ledger_dataset")
     current = store.current()
@@ -141,7 +142,7 @@ def test_disk_full_while_the_dataset_arrow_files_are_written_keeps_the_previous_
 
     with monkeypatch.context() as patch:
         patch.setattr(LocalFileOpener, "write", arrow_disk_full_after(arrow_bytes // 2))
-        failed = run_job(instance, "training_job", assets=["ledger_dataset"])
+        failed = run_job(instance, "training_job", assets=["ledger_dataset"], run_config=STRATIFIED)
     assert not failed.success
     message = failure_text(failed)
     assert "ledger_dataset" in message and "the disk is full (" in message and "No space left on device" in message
@@ -184,7 +185,7 @@ def test_disk_full_while_replacing_a_small_file_keeps_it_and_leaves_no_temp(
     before = target.read_bytes()
     with monkeypatch.context() as patch:
         patch.setattr(Path, "write_text", write_text_disk_full_for(prefix))
-        result = run_job(instance, "training_job", assets=["ledger_dataset"])
+        result = run_job(instance, "training_job", assets=["ledger_dataset"], run_config=STRATIFIED)
     assert not result.success
     assert "No space left on device" in failure_text(result)
     assert target.read_bytes() == before

@@ -18,7 +18,7 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.training_config import TrainingConfig
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
-from acctax_assets_tests.faults.harness import TEMPLATE_CODES
+from acctax_assets_tests.faults.harness import STRATIFIED, TEMPLATE_CODES
 from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_job, stored
 
 FEBRUARY, MARCH = "2024-02-01", "2024-03-01"
@@ -38,6 +38,12 @@ def assert_nothing_published(home: AcctaxHome) -> None:
         pytest.param((), "no labelled rows in the training window", id="no month materialized"),
         pytest.param((MARCH,), "no labelled rows in the training window", id="only an uncoded month"),
         pytest.param((FEBRUARY,), "only one account code (81100)", id="a single account code"),
+        pytest.param(
+            (JANUARY, FEBRUARY, MARCH),
+            "the temporal split needs 3 labelled months (test_months=1 + valid_months=1 + at least 1 for train), "
+            "there are 2: ['2024-01', '2024-02']",
+            id="too few labelled months for the temporal split (an uncoded month is none)",
+        ),
     ],
 )
 def test_a_window_that_cannot_train_fails_naming_its_months(
@@ -56,9 +62,10 @@ def test_a_window_that_cannot_train_fails_naming_its_months(
 def test_a_class_with_one_row_goes_to_train_and_no_row_is_lost(
     home: AcctaxHome, instance: DagsterInstance, restore: Callable[..., None]
 ) -> None:
-    """A code with one row is trained on and reported as train-only; every labelled row is in exactly one split."""
+    """A code with one row is trained on and reported as train-only; every labelled row is in exactly one split
+    (stratified: one labelled month)."""
     restore(JANUARY, MARCH)
-    result = build_dataset(instance)
+    result = build_dataset(instance, STRATIFIED)
     assert result.success, failure_text(result)
     metadata = result.asset_materializations_for_node("ledger_dataset")[0].metadata
     assert metadata["train_only_classes"].value == ["83000"]
@@ -90,7 +97,7 @@ def test_label_overflow_fails_naming_the_fix_and_keeps_the_registry(
     if registered:
         LabelRegistry(max_classes=2).with_codes(registered).save(path)
     before = path.read_bytes() if registered else None
-    result = build_dataset(instance, {"resources": {"model_settings": {"config": {"max_classes": 2}}}})
+    result = build_dataset(instance, {**STRATIFIED, "resources": {"model_settings": {"config": {"max_classes": 2}}}})
     assert not result.success
     message = failure_text(result)
     assert problem in message and "Fix: raise max_classes" in message, message
