@@ -12,6 +12,7 @@ from acctax_assets.defs.artifact_io_managers import (
     BaselineIOManager,
     DatasetIOManager,
     EnsembleIOManager,
+    PrecedentIOManager,
 )
 from acctax_assets.defs.baseline_classifier import baseline_classifier
 from acctax_assets.defs.classifier_checks import classifier_beats_baseline, classifier_quality_gate
@@ -27,6 +28,7 @@ from acctax_assets.defs.ledger_predictions import ledger_predictions
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings, mlflow_tracking
 from acctax_assets.defs.model_text import model_text
 from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.precedent_classifier import precedent_classifier
 from acctax_assets.defs.prediction_export import prediction_export
 from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
 from acctax_assets.defs.raw_ledger import raw_ledger
@@ -58,6 +60,7 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
             tokenized_dataset,
             account_classifier,
             baseline_classifier,
+            precedent_classifier,
             ensemble_classifier,
             served_classifier,
             ledger_predictions,
@@ -77,6 +80,7 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
             "dataset_io_manager": DatasetIOManager(),
             "adapter_io_manager": AdapterIOManager(),
             "baseline_io_manager": BaselineIOManager(),
+            "precedent_io_manager": PrecedentIOManager(),
             "ensemble_io_manager": EnsembleIOManager(),
             "model_registry": ModelRegistryResource(),
             "settings": LedgerSettings(),

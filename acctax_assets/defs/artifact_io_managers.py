@@ -18,6 +18,7 @@ from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.baseline import BaselineModel, BaselineRef
 from acctax_assets.ml.ensemble import EnsembleModel, EnsembleRef
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.precedent import PrecedentModel, PrecedentRef
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
@@ -143,12 +144,12 @@ class AdapterIOManager(ConfigurableIOManager):
 
 
 class SavedModelIOManager(ConfigurableIOManager):
-    """Stores an object with `save(folder)` (baseline, ensemble) as an atomic version, never pruned: a registry
+    """Stores an object with `save(folder)` (baseline, precedent, ensemble) as an atomic version, never pruned: a registry
     version (that model, or an ensemble built on it) may point at any of them. Subclasses say what loads."""
 
     base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
 
-    def handle_output(self, context: OutputContext, obj: BaselineModel | EnsembleModel) -> None:
+    def handle_output(self, context: OutputContext, obj: BaselineModel | PrecedentModel | EnsembleModel) -> None:
         path = _store(self.base_path, context.asset_key.path).publish(_version(context), obj.save)
         context.add_output_metadata({"path": MetadataValue.path(str(path)), "version": path.name})
 
@@ -161,6 +162,13 @@ class BaselineIOManager(SavedModelIOManager):
 
     def load_input(self, context: InputContext) -> BaselineRef:
         return BaselineRef(self.current_path(context))
+
+
+class PrecedentIOManager(SavedModelIOManager):
+    """The precedent lookup: its count tables, per-row outputs, label registry, text spec."""
+
+    def load_input(self, context: InputContext) -> PrecedentRef:
+        return PrecedentRef(self.current_path(context))
 
 
 class EnsembleIOManager(SavedModelIOManager):

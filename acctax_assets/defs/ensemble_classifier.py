@@ -1,62 +1,102 @@
-"""`ensemble_classifier`: the adapter's and the baseline's probabilities mixed with one weight chosen on valid."""
+"""`ensemble_classifier`: the candidates that passed their gate, mixed with weights chosen on valid."""
 
 from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
+from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.baseline import BaselineRef
-from acctax_assets.ml.ensemble import EnsembleModel, EnsembleSpec, best_weight, ensemble_outputs, weight_search
+from acctax_assets.ml.candidates import QualityGate
+from acctax_assets.ml.ensemble import (
+    MEMBER_COST,
+    EnsembleModel,
+    EnsembleSpec,
+    Member,
+    best_weights,
+    ensemble_outputs,
+    weight_search,
+)
+from acctax_assets.ml.eval_outputs import EvalOutputs
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.metrics import classification_report
+from acctax_assets.ml.precedent import PrecedentRef
 
 
 @asset(group_name="ml", io_manager_key="ensemble_io_manager", kinds={"numpy"})
 def ensemble_classifier(
-    context: AssetExecutionContext, account_classifier: AdapterRef, baseline_classifier: BaselineRef
+    context: AssetExecutionContext,
+    account_classifier: AdapterRef,
+    baseline_classifier: BaselineRef,
+    precedent_classifier: PrecedentRef,
+    model_settings: ModelSettings,
 ) -> Output[EnsembleModel]:
-    """A third candidate: often better than either half, because the two make different mistakes (subword
-    context vs character n-grams). Only the valid split picks the weight; test is left for the comparison."""
-    adapter_dataset = account_classifier.text_spec().ledger_dataset_version
-    baseline_dataset = baseline_classifier.metrics()["dataset_version"]
-    if adapter_dataset != baseline_dataset:
+    """Often better than any member, because they make different mistakes (subword context, character n-grams,
+    the bookings of the same pair). A member that fails its quality gate is left out: a collapsed adapter must not
+    drag the mix down. Only the valid split picks the weights; test is left for the comparison."""
+    refs = {
+        "adapter": (account_classifier, str(account_classifier.text_spec().ledger_dataset_version)),
+        "baseline": (baseline_classifier, str(baseline_classifier.metrics()["dataset_version"])),
+        "precedent": (precedent_classifier, str(precedent_classifier.metrics()["dataset_version"])),
+    }
+    datasets = {kind: dataset for kind, (_, dataset) in refs.items()}
+    if len(set(datasets.values())) > 1:
         raise Failure(
             description=(
-                f"ensemble_classifier: account_classifier {account_classifier.version} was trained on ledger_dataset {adapter_dataset}, "
-                f"baseline_classifier {baseline_classifier.version} on {baseline_dataset}; they cannot be mixed. "
-                "Fix: materialize the whole training_job so both train on the same dataset version"
+                f"ensemble_classifier: the candidates were trained on different ledger_dataset versions {datasets}; they "
+                "cannot be mixed. Fix: materialize the whole training_job so every candidate trains on the same version"
             )
         )
+    registry: LabelRegistry = baseline_classifier.registry()
+    gate = QualityGate(model_settings.min_f1_macro, model_settings.max_f1_drop)
+    outputs: dict[str, EvalOutputs] = {}
+    left_out: dict[str, str] = {}
     try:
-        adapter, baseline = account_classifier.eval_outputs(), baseline_classifier.eval_outputs()
-        search = weight_search(adapter, baseline)
-        weight = best_weight(search)
-        outputs = ensemble_outputs(adapter, baseline, weight)
+        for kind, (ref, _) in refs.items():
+            member = ref.eval_outputs()
+            f1_macro = classification_report(member.labels["test"], member.predicted("test"), registry)["f1_macro"]
+            passed, reason = gate.judge(f1_macro, None)
+            if passed:
+                outputs[kind] = member
+            else:
+                left_out[kind] = reason
+                context.log.warning(f"ensemble_classifier: {kind} {ref.version} is not a member: {reason}")
+        if not outputs:
+            raise Failure(
+                description=f"ensemble_classifier: no candidate passed its quality gate ({left_out}); nothing to mix. Fix: see the candidates' gates (model_settings.min_f1_macro)"
+            )
+        search = weight_search(outputs, model_settings.selection_metric)
+        weights = best_weights(search, {kind: MEMBER_COST[kind] for kind in outputs})
+        mixed = ensemble_outputs(outputs, weights)
     except AcctaxError as exc:
         raise Failure(description=f"ensemble_classifier: {exc}") from exc
-    registry: LabelRegistry = account_classifier.registry()
     spec = EnsembleSpec(
-        adapter_version=account_classifier.version,
-        adapter_path=str(account_classifier.path),
-        baseline_version=baseline_classifier.version,
-        baseline_path=str(baseline_classifier.path),
-        adapter_weight=weight,
-        dataset_version=str(adapter_dataset),
+        members=tuple(
+            Member(kind, refs[kind][0].version, str(refs[kind][0].path), weights[kind])
+            for kind in outputs
+            if weights[kind] > 0
+        ),
+        dataset_version=datasets["baseline"],
     )
     reports = {
-        split: classification_report(outputs.labels[split], outputs.predicted(split), registry)
+        split: classification_report(mixed.labels[split], mixed.predicted(split), registry)
         for split in ("valid", "test")
     }
-    context.log.info(f"adapter weight {weight:.2f} (valid macro F1 {reports['valid']['f1_macro']:.4f})")
+    context.log.info(
+        f"ensemble weights {weights} (valid {model_settings.selection_metric} "
+        f"{reports['valid'][model_settings.selection_metric]:.4f})"
+    )
+    ranked = search.sort_values(["score", "valid_log_loss"], ascending=[False, True]).drop(columns="score")
     return Output(
-        EnsembleModel(spec=spec, eval_outputs=outputs, registry=registry, text_spec=account_classifier.text_spec()),
+        EnsembleModel(spec=spec, eval_outputs=mixed, registry=registry, text_spec=baseline_classifier.text_spec()),
         metadata={
-            "adapter_weight": weight,
-            "adapter_version": account_classifier.version,
-            "baseline_version": baseline_classifier.version,
-            "dataset_version": str(adapter_dataset),
+            "weights": weights,
+            "members": [f"{m.kind} {m.version}" for m in spec.members],
+            "left_out": left_out,
+            "dataset_version": spec.dataset_version,
+            "valid_accuracy": reports["valid"]["accuracy"],
             "valid_f1_macro": reports["valid"]["f1_macro"],
             "test_f1_macro": reports["test"]["f1_macro"],
             "test_accuracy": reports["test"]["accuracy"],
-            "weight_search_valid": MetadataValue.md(search.round(4).to_markdown(index=False)),
+            "weight_search_valid": MetadataValue.md(ranked.head(10).round(4).to_markdown(index=False)),
         },
     )

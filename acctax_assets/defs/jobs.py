@@ -34,6 +34,7 @@ ML_LAYER = AssetSelection.assets(
     "tokenized_dataset",
     "account_classifier",
     "baseline_classifier",
+    "precedent_classifier",
     "ensemble_classifier",
     "served_classifier",
 )
@@ -51,7 +52,7 @@ training_job = define_asset_job(
     executor_def=multiprocess_executor,
     hooks={end_mlflow_on_run_finished},
     description=(
-        "ledger_dataset → tokenized_dataset → account_classifier + baseline_classifier → ensemble_classifier → served_classifier "
+        "ledger_dataset → tokenized_dataset → account_classifier + baseline_classifier + precedent_classifier → ensemble_classifier → served_classifier "
         "(the champion, registered in MLflow) over every materialized month; one MLflow run."
     ),
 )

@@ -3,7 +3,7 @@ the MLflow Model Registry that records which candidate serves."""
 
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 from dagster import ConfigurableResource, InitResourceContext, Noneable, StringSource, resource
 from dagster import Field as DagsterField
@@ -39,6 +39,14 @@ class ModelSettings(ConfigurableResource):
     )
     max_f1_drop: float = Field(
         default=0.05, ge=0.0, le=1.0, description="Quality gate: allowed drop of test macro F1 vs the serving champion"
+    )
+    selection_metric: Literal["accuracy", "f1_macro"] = Field(
+        default="accuracy",
+        description=(
+            "What chooses on the valid split (the months before the test months): the champion among candidates, the "
+            "baseline's settings, the ensemble's weights. accuracy: the share of lines a clerk need not correct; "
+            "f1_macro weighs every account code alike (rare codes count as much as rent)"
+        ),
     )
     review_target_accuracy: float = Field(
         default=0.97,

@@ -32,6 +32,7 @@ from acctax_assets.ml.baseline import BaselineRef
 from acctax_assets.ml.candidates import Candidate, Decision, QualityGate, Scorecard, score_candidate, select_champion
 from acctax_assets.ml.ensemble import EnsembleRef
 from acctax_assets.ml.model_registry import CHALLENGER, CHAMPION, ModelRegistry
+from acctax_assets.ml.precedent import PrecedentRef
 from acctax_assets.ml.reports import confusion_matrix_png, inline_png, reliability_png, tradeoff_png
 from acctax_assets.versioned_dirs import VersionedDirs
 
@@ -48,8 +49,9 @@ CALIBRATION_COLUMNS: tuple[str, ...] = (
 )
 
 
-def candidates(adapter: AdapterRef, baseline: BaselineRef, ensemble: EnsembleRef) -> list[Candidate]:
-    spec = ensemble.spec()
+def candidates(
+    adapter: AdapterRef, baseline: BaselineRef, precedent: PrecedentRef, ensemble: EnsembleRef
+) -> list[Candidate]:
     return [
         Candidate(
             "adapter",
@@ -65,7 +67,16 @@ def candidates(adapter: AdapterRef, baseline: BaselineRef, ensemble: EnsembleRef
             str(baseline.metrics()["dataset_version"]),
             baseline.eval_outputs(),
         ),
-        Candidate("ensemble", ensemble.version, ensemble.path, spec.dataset_version, ensemble.eval_outputs()),
+        Candidate(
+            "precedent",
+            precedent.version,
+            precedent.path,
+            str(precedent.metrics()["dataset_version"]),
+            precedent.eval_outputs(),
+        ),
+        Candidate(
+            "ensemble", ensemble.version, ensemble.path, ensemble.spec().dataset_version, ensemble.eval_outputs()
+        ),
     ]
 
 
@@ -127,6 +138,7 @@ def served_classifier(
     ledger_dataset: SavedDataset,
     account_classifier: AdapterRef,
     baseline_classifier: BaselineRef,
+    precedent_classifier: PrecedentRef,
     ensemble_classifier: EnsembleRef,
     model_settings: ModelSettings,
     model_registry: ModelRegistryResource,
@@ -144,10 +156,12 @@ def served_classifier(
     try:
         cards = [
             score_candidate(c, labels, train_counts, policy)
-            for c in candidates(account_classifier, baseline_classifier, ensemble_classifier)
+            for c in candidates(account_classifier, baseline_classifier, precedent_classifier, ensemble_classifier)
         ]
         gate = QualityGate(model_settings.min_f1_macro, model_settings.max_f1_drop)
-        decision = select_champion(cards, gate, registry.serving_champion(), ledger_dataset.path.name)
+        decision = select_champion(
+            cards, gate, registry.serving_champion(), ledger_dataset.path.name, model_settings.selection_metric
+        )
         run = dagster_run_in_mlflow(mlflow, context.run.run_id)
         decision = register(registry, decision, run.info.run_id)
     except AcctaxError as exc:

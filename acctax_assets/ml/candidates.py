@@ -1,8 +1,8 @@
 """Candidate models scored alike and the choice of the one to serve (pure numpy/pandas, no Dagster).
 
-Every model trained on a ledger_dataset version (the LoRA adapter, the TF-IDF baseline, their ensemble) is
+Every model trained on a ledger_dataset version (the LoRA adapter, the TF-IDF baseline, the precedent lookup, their ensemble) is
 judged from its stored per-row valid/test outputs with the same figures. The champion is the candidate with the
-best **valid** macro F1 among those that pass the quality gate and were trained on the current dataset version;
+best **valid** figure (model_settings.selection_metric: accuracy by default, or macro F1) among those that pass the quality gate and were trained on the current dataset version;
 ties go to the cheaper model. Test figures are reported and gated, never used to choose.
 """
 
@@ -24,9 +24,9 @@ from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.metrics import classification_report
 from acctax_assets.ml.reports import EvaluationReport, evaluation_report
 
-Kind = Literal["baseline", "adapter", "ensemble"]
+Kind = Literal["precedent", "baseline", "adapter", "ensemble"]
 # Serving cost order: on equal valid macro F1 the cheaper model wins.
-KIND_COST: dict[str, int] = {"baseline": 0, "adapter": 1, "ensemble": 2}
+KIND_COST: dict[str, int] = {"precedent": 0, "baseline": 1, "adapter": 2, "ensemble": 3}
 # The figures of the comparison table, in order (also the registry tags and MLflow metrics of each candidate).
 FIGURES: tuple[str, ...] = (
     "valid_f1_macro",
@@ -180,14 +180,18 @@ class Decision:
         )
 
 
-def _rank_key(card: Scorecard) -> tuple[float, int]:
-    return (-card.figures["valid_f1_macro"], KIND_COST[card.candidate.kind])
+METRIC_NAMES: dict[str, str] = {"accuracy": "accuracy", "f1_macro": "macro F1"}
 
 
 def select_champion(
-    cards: Sequence[Scorecard], gate: QualityGate, previous: Mapping[str, Any] | None, dataset_version: str
+    cards: Sequence[Scorecard],
+    gate: QualityGate,
+    previous: Mapping[str, Any] | None,
+    dataset_version: str,
+    metric: str = "f1_macro",
 ) -> Decision:
-    """Among candidates of `dataset_version` that pass `gate`: best valid macro F1, ties to the cheaper kind.
+    """Among candidates of `dataset_version` that pass `gate`: best valid `metric` (accuracy or f1_macro), ties to
+    the cheaper kind.
     Raises NoServableCandidateError naming each candidate's failed gate when none passes."""
     verdicts = []
     for card in cards:
@@ -205,7 +209,10 @@ def select_champion(
             continue
         passed, reason = gate.judge(card.figures["test_f1_macro"], previous)
         verdicts.append(Verdict(card, passed, reason))
-    passing = sorted((v.card for v in verdicts if v.passed), key=_rank_key)
+    key = f"valid_{metric}"
+    passing = sorted(
+        (v.card for v in verdicts if v.passed), key=lambda c: (-c.figures[key], KIND_COST[c.candidate.kind])
+    )
     if not passing:
         failures = "; ".join(f"{v.card.candidate.name}: {v.reason}" for v in verdicts) or "no candidate was given"
         raise NoServableCandidateError(
@@ -215,16 +222,12 @@ def select_champion(
         )
     champion, challenger = passing[0], (passing[1] if len(passing) > 1 else None)
     figures = champion.figures
-    tie = [c.candidate.name for c in passing[1:] if c.figures["valid_f1_macro"] == figures["valid_f1_macro"]]
+    tie = [c.candidate.name for c in passing[1:] if c.figures[key] == figures[key]]
     reason = (
-        f"{champion.candidate.name} serves: best valid macro F1 {figures['valid_f1_macro']:.4f} among "
+        f"{champion.candidate.name} serves: best valid {METRIC_NAMES[metric]} {figures[key]:.4f} among "
         f"{len(passing)} candidate(s) that passed their gates on ledger_dataset {dataset_version}"
         + (f" (tied with {', '.join(tie)}; the cheaper model wins)" if tie else "")
-        + (
-            f"; runner-up {challenger.candidate.name} at {challenger.figures['valid_f1_macro']:.4f}"
-            if challenger
-            else ""
-        )
+        + (f"; runner-up {challenger.candidate.name} at {challenger.figures[key]:.4f}" if challenger else "")
         + "".join(f"; {v.card.candidate.name} failed: {v.reason}" for v in verdicts if not v.passed)
     )
     return Decision(champion, challenger, tuple(verdicts), reason, dataset_version)

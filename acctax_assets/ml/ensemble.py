@@ -1,14 +1,19 @@
-"""The ensemble candidate: the adapter's and the baseline's class probabilities mixed with one weight (pure numpy).
+"""The ensemble candidate: the class probabilities of several candidates mixed with weights chosen on valid
+(pure numpy).
 
-The weight is chosen on the valid split only (the test split stays untouched for the comparison of candidates):
-the grid value with the best valid macro F1, ties broken by the lower valid log loss, then by the smaller adapter
-weight (the baseline is the cheaper half). Both inputs are probabilities over the same registry slots, with 0 on
-untrained slots, so every mix sums to one and can never propose an untrained slot.
+Members are the candidates that passed their quality gate (a failed adapter is never weighted in). The weights
+are the point of a simplex grid (steps of `WEIGHT_STEP`) with the best valid score (accuracy or macro F1, as
+model_settings.selection_metric says), ties broken by the lower valid log loss, then by more weight on the
+cheaper members (precedent, then baseline, then adapter). The test split stays untouched for the comparison of
+candidates. All inputs are probabilities over the same registry slots, with 0 on untrained slots, so every mix
+sums to one and can never propose an untrained slot.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,84 +25,141 @@ from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.serialization import TextSpec
 
 ENSEMBLE_FILE = "ensemble.json"
-WEIGHT_GRID: tuple[float, ...] = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 21), 2))
+WEIGHT_STEP = 0.1
 LOG_FLOOR = 1e-12
+# Serving cost of a member kind: on equal valid figures the mix leaning on cheaper members wins.
+MEMBER_COST: dict[str, int] = {"precedent": 0, "baseline": 1, "adapter": 2}
+
+
+@dataclass(frozen=True)
+class Member:
+    """One mixed candidate: its kind, stored version and folder, and its weight."""
+
+    kind: str
+    version: str
+    path: str
+    weight: float
 
 
 @dataclass(frozen=True)
 class EnsembleSpec:
-    """Which adapter and baseline versions are mixed (and where they are stored), and how:
-    p = w * adapter + (1 - w) * baseline."""
+    """Which candidate versions are mixed, and how: p = sum(weight * member probabilities)."""
 
-    adapter_version: str
-    adapter_path: str
-    baseline_version: str
-    baseline_path: str
-    adapter_weight: float
+    members: tuple[Member, ...]
     dataset_version: str
 
+    def weight_of(self, kind: str) -> float:
+        return sum(member.weight for member in self.members if member.kind == kind)
+
     def save(self, folder: Path) -> None:
-        (folder / ENSEMBLE_FILE).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        data = {"members": [asdict(m) for m in self.members], "dataset_version": self.dataset_version}
+        (folder / ENSEMBLE_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> EnsembleSpec:
-        return cls(**json.loads((folder / ENSEMBLE_FILE).read_text(encoding="utf-8")))
+        data = json.loads((folder / ENSEMBLE_FILE).read_text(encoding="utf-8"))
+        if "members" not in data:
+            # An ensemble stored before members were listed: an adapter and a baseline with one weight.
+            weight = float(data["adapter_weight"])
+            data["members"] = [
+                {"kind": "adapter", "version": data["adapter_version"], "path": data["adapter_path"], "weight": weight},
+                {
+                    "kind": "baseline",
+                    "version": data["baseline_version"],
+                    "path": data["baseline_path"],
+                    "weight": round(1.0 - weight, 6),
+                },
+            ]
+        return cls(tuple(Member(**m) for m in data["members"]), str(data["dataset_version"]))
 
 
-def mix(adapter: np.ndarray, baseline: np.ndarray, adapter_weight: float) -> np.ndarray:
-    if not 0.0 <= adapter_weight <= 1.0:
-        raise ValueError(f"adapter_weight must lie in [0, 1], got {adapter_weight}")
-    if adapter.shape != baseline.shape:
-        raise ValueError(f"cannot mix probabilities of shapes {adapter.shape} and {baseline.shape}")
-    return (adapter_weight * adapter + (1.0 - adapter_weight) * baseline).astype(np.float32)
+def mix(probabilities: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """sum(weight * p) over members with a weight above 0 (weights are non-negative and sum to one)."""
+    if len(probabilities) != len(weights) or not probabilities:
+        raise ValueError(f"{len(probabilities)} probability matrices for {len(weights)} weights")
+    if min(weights) < 0 or not np.isclose(sum(weights), 1.0):
+        raise ValueError(f"weights must be non-negative and sum to 1, got {list(weights)}")
+    shapes = {p.shape for p in probabilities}
+    if len(shapes) != 1:
+        raise ValueError(f"cannot mix probabilities of shapes {sorted(shapes)}")
+    mixed = np.zeros(probabilities[0].shape, dtype=np.float64)
+    for matrix, weight in zip(probabilities, weights, strict=True):
+        if weight > 0:
+            mixed += weight * matrix
+    return mixed.astype(np.float32)
 
 
-def check_same_rows(adapter: EvalOutputs, baseline: EvalOutputs) -> None:
-    """Both candidates must have scored the same rows of the same dataset version, in the same order."""
-    for split in EVAL_SPLITS:
-        if not np.array_equal(adapter.labels[split], baseline.labels[split]):
-            raise EvalOutputsError(
-                f"the adapter and the baseline did not score the same {split} rows ({len(adapter.labels[split])} vs "
-                f"{len(baseline.labels[split])} rows, or other labels): they were trained on different ledger_dataset versions. "
-                "Fix: materialize ledger_dataset, tokenized_dataset, account_classifier and baseline_classifier together (training_job)"
-            )
+def check_same_rows(outputs: Mapping[str, EvalOutputs]) -> None:
+    """Every member must have scored the same rows of the same dataset version, in the same order."""
+    (first_name, first), *others = outputs.items()
+    for name, other in others:
+        for split in EVAL_SPLITS:
+            if not np.array_equal(first.labels[split], other.labels[split]):
+                raise EvalOutputsError(
+                    f"{first_name} and {name} did not score the same {split} rows ({len(first.labels[split])} vs "
+                    f"{len(other.labels[split])} rows, or other labels): they were trained on different ledger_dataset versions. "
+                    "Fix: materialize the whole training_job so every candidate trains on the same dataset version"
+                )
 
 
-def weight_search(adapter: EvalOutputs, baseline: EvalOutputs, grid: tuple[float, ...] = WEIGHT_GRID) -> pd.DataFrame:
-    """Valid macro F1 and log loss of every grid weight (the test split is never looked at)."""
+def simplex_grid(members: int, step: float = WEIGHT_STEP) -> list[tuple[float, ...]]:
+    """Every weight vector of `members` non-negative multiples of `step` that sum to one."""
+    parts = round(1 / step)
+    points = [
+        tuple(round(c / parts, 6) for c in combo)
+        for combo in itertools.product(range(parts + 1), repeat=members)
+        if sum(combo) == parts
+    ]
+    return sorted(points, reverse=True)
+
+
+def weight_search(outputs: Mapping[str, EvalOutputs], metric: str, step: float = WEIGHT_STEP) -> pd.DataFrame:
+    """Valid accuracy, macro F1 and log loss of every simplex weight vector (the test split is never looked at);
+    one column per member (its name) holds its weight."""
     # Imported here: the Dagster code location imports this module for EnsembleRef and stays free of scikit-learn.
     from sklearn.metrics import f1_score
 
-    check_same_rows(adapter, baseline)
-    labels = adapter.labels["valid"]
+    check_same_rows(outputs)
+    names = list(outputs)
+    labels = outputs[names[0]].labels["valid"]
+    valid = [outputs[name].probabilities["valid"] for name in names]
     rows = []
-    for weight in grid:
-        mixed = mix(adapter.probabilities["valid"], baseline.probabilities["valid"], weight)
+    for weights in simplex_grid(len(names), step):
+        mixed = mix(valid, weights)
         predicted = mixed.argmax(axis=1)
         picked = mixed[np.arange(labels.size), labels]
         rows.append(
             {
-                "adapter_weight": weight,
+                **dict(zip(names, weights, strict=True)),
+                "valid_accuracy": float((predicted == labels).mean()) if labels.size else 0.0,
                 "valid_f1_macro": float(f1_score(labels, predicted, average="macro", zero_division=0)),
-                "valid_log_loss": float(-np.log(np.maximum(picked, LOG_FLOOR)).mean()),
+                "valid_log_loss": float(-np.log(np.maximum(picked, LOG_FLOOR)).mean()) if labels.size else 0.0,
             }
         )
-    return pd.DataFrame(rows)
+    search = pd.DataFrame(rows)
+    search["score"] = search[f"valid_{metric}"]
+    return search
 
 
-def best_weight(search: pd.DataFrame) -> float:
-    ranked = search.sort_values(
-        ["valid_f1_macro", "valid_log_loss", "adapter_weight"], ascending=[False, True, True], kind="stable"
+def best_weights(search: pd.DataFrame, costs: Mapping[str, int]) -> dict[str, float]:
+    """The best row of `weight_search`: highest score, then lowest log loss, then the lowest weighted cost."""
+    names = list(costs)
+    cost = sum(search[name] * costs[name] for name in names)
+    # Rounded: mixing a matrix with itself moves the log loss in the 7th decimal, which must not outrank cost.
+    ranked = search.assign(_cost=cost, _loss=search["valid_log_loss"].round(6)).sort_values(
+        ["score", "_loss", "_cost"], ascending=[False, True, True], kind="stable"
     )
-    return float(ranked.iloc[0]["adapter_weight"])
+    return {name: float(ranked.iloc[0][name]) for name in names}
 
 
-def ensemble_outputs(adapter: EvalOutputs, baseline: EvalOutputs, adapter_weight: float) -> EvalOutputs:
-    check_same_rows(adapter, baseline)
+def ensemble_outputs(outputs: Mapping[str, EvalOutputs], weights: Mapping[str, float]) -> EvalOutputs:
+    check_same_rows(outputs)
+    names = list(outputs)
+    first = outputs[names[0]]
     return EvalOutputs(
-        labels=dict(adapter.labels),
+        labels=dict(first.labels),
         probabilities={
-            split: mix(adapter.probabilities[split], baseline.probabilities[split], adapter_weight)
+            split: mix([outputs[n].probabilities[split] for n in names], [weights[n] for n in names])
             for split in EVAL_SPLITS
         },
     )
@@ -106,7 +168,7 @@ def ensemble_outputs(adapter: EvalOutputs, baseline: EvalOutputs, adapter_weight
 @dataclass(frozen=True)
 class EnsembleModel:
     """What `ensemble_classifier` returns and its IO manager stores: the spec, the per-row outputs, and the
-    adapter's label registry and text spec (both halves share them: same ledger_dataset version)."""
+    label registry and text spec every member shares (same ledger_dataset version)."""
 
     spec: EnsembleSpec
     eval_outputs: EvalOutputs

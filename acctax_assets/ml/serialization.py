@@ -186,3 +186,15 @@ class TextSpec:
             )
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(tuple(data["text_features"]), data.get("max_length"), data.get("ledger_dataset_version"))
+
+
+def text_fields(text: str) -> dict[str, str]:
+    """A model text read back into its `key: value` pairs, missing values left out: the baseline and the precedent
+    lookup read fields (who the client and counterparty are), and `co_type:NULL` carries nothing for them."""
+    fields = {}
+    for pair in text.split(SEPARATOR):
+        key, _, value = pair.partition(":")
+        value = value.strip()
+        if value and value != MISSING:
+            fields[key] = value
+    return fields

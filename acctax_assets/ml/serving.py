@@ -1,5 +1,6 @@
-"""The served model, whatever its kind (no Dagster): adapter, TF-IDF baseline or their ensemble, loaded from the
-folder a registry version points at, all giving (rows x registry slots) probabilities and the same top-k."""
+"""The served model, whatever its kind (no Dagster): adapter, TF-IDF baseline, precedent lookup or an ensemble of
+them, loaded from the folder a registry version points at, all giving (rows x registry slots) probabilities and
+the same top-k."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from acctax_assets.ml.ensemble import EnsembleRef, mix
 from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
 from acctax_assets.ml.model_registry import RegisteredCandidate, ServedFilesMissingError
+from acctax_assets.ml.precedent import PrecedentRef
 from acctax_assets.ml.predictions import Predictions
 from acctax_assets.ml.serialization import TextSpec
 
@@ -42,18 +44,24 @@ class BaselineScorer:
         return slot_probabilities(self.pipeline, texts, self.max_classes)
 
 
-class EnsembleScorer:
-    def __init__(self, adapter: Scorer, baseline: Scorer, adapter_weight: float) -> None:
-        self.adapter, self.baseline, self.adapter_weight = adapter, baseline, adapter_weight
-        self.trained_ids = np.union1d(adapter.trained_ids, baseline.trained_ids)
+class PrecedentScorer:
+    def __init__(self, precedent: PrecedentRef) -> None:
+        self.lookup = precedent.load()
+        self.trained_ids = np.asarray(self.lookup.trained_ids, dtype=np.int64)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        # A weight of 0 or 1 leaves one half unused: skip its forward pass.
-        if self.adapter_weight == 0.0:
-            return self.baseline.probabilities(texts)
-        if self.adapter_weight == 1.0:
-            return self.adapter.probabilities(texts)
-        return mix(self.adapter.probabilities(texts), self.baseline.probabilities(texts), self.adapter_weight)
+        return self.lookup.probabilities(texts)
+
+
+class EnsembleScorer:
+    """The weighted mix of its members' probabilities (members of weight 0 are not stored, so never run)."""
+
+    def __init__(self, members: Sequence[Scorer], weights: Sequence[float]) -> None:
+        self.members, self.weights = list(members), list(weights)
+        self.trained_ids = np.unique(np.concatenate([member.trained_ids for member in self.members]))
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        return mix([member.probabilities(texts) for member in self.members], self.weights)
 
 
 def _existing(path: Path, what: str, entry: RegisteredCandidate) -> Path:
@@ -99,7 +107,7 @@ def load_served(
     quantize: bool = True,
     workers: int | None = None,
 ) -> ServedModel:
-    """The scorer of `entry`'s kind over its stored folder (an ensemble loads its adapter and baseline too);
+    """The scorer of `entry`'s kind over its stored folder (an ensemble loads its members too);
     `workers`: the adapter's CPU threads (None: one per torch thread)."""
     folder = _existing(entry.path, "folder", entry)
 
@@ -115,20 +123,23 @@ def load_served(
             workers=workers,
         )
 
+    def member_scorer(kind: str, path: Path) -> Scorer:
+        if kind == "adapter":
+            return adapter_scorer(path)
+        if kind == "baseline":
+            return BaselineScorer(BaselineRef(_existing(path, "baseline", entry)))
+        if kind == "precedent":
+            return PrecedentScorer(PrecedentRef(_existing(path, "precedent lookup", entry)))
+        raise ValueError(f"{entry.label}: unknown candidate kind {kind!r}")
+
     scorer: Scorer
-    if entry.kind == "adapter":
-        scorer = adapter_scorer(folder)
-    elif entry.kind == "baseline":
-        scorer = BaselineScorer(BaselineRef(folder))
-    elif entry.kind == "ensemble":
+    if entry.kind == "ensemble":
         spec = EnsembleRef(folder).spec()
         scorer = EnsembleScorer(
-            adapter_scorer(Path(spec.adapter_path)),
-            BaselineScorer(BaselineRef(_existing(Path(spec.baseline_path), "baseline", entry))),
-            spec.adapter_weight,
+            [member_scorer(m.kind, Path(m.path)) for m in spec.members], [m.weight for m in spec.members]
         )
     else:
-        raise ValueError(f"{entry.label}: unknown candidate kind {entry.kind!r}")
+        scorer = member_scorer(entry.kind, folder)
     served = ServedModel(
         entry=entry,
         scorer=scorer,

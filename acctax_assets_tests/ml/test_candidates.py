@@ -16,7 +16,16 @@ from acctax_assets.ml.candidates import (
     score_candidate,
     select_champion,
 )
-from acctax_assets.ml.ensemble import EnsembleModel, EnsembleSpec, best_weight, ensemble_outputs, weight_search
+from acctax_assets.ml.ensemble import (
+    MEMBER_COST,
+    EnsembleModel,
+    EnsembleSpec,
+    Member,
+    best_weights,
+    ensemble_outputs,
+    simplex_grid,
+    weight_search,
+)
 from acctax_assets.ml.eval_outputs import EvalOutputs, EvalOutputsError
 from acctax_assets.ml.evaluation import ReviewPolicy
 from acctax_assets.ml.label_registry import LabelRegistry
@@ -146,19 +155,39 @@ def test_candidates_of_another_dataset_version_are_never_compared() -> None:
         select_champion([card("adapter", 1.0, 1.0, dataset="d0")], GATE, None, "d1")
 
 
-def test_ensemble_weight_is_chosen_on_valid_only() -> None:
+def best(outputs: dict[str, EvalOutputs], metric: str = "accuracy") -> dict[str, float]:
+    return best_weights(weight_search(outputs, metric), {kind: MEMBER_COST[kind] for kind in outputs})
+
+
+def test_ensemble_weights_are_chosen_on_valid_only() -> None:
     adapter, baseline = make_outputs(1.0, 0.2, seed=3), make_outputs(0.3, 1.0, seed=5)
-    search = weight_search(adapter, baseline)
-    assert best_weight(search) > 0.5, "on valid the adapter is the better half"
+    weights = best({"adapter": adapter, "baseline": baseline})
+    assert weights["adapter"] > 0.5, "on valid the adapter is the better half"
     flipped = EvalOutputs(
         labels=adapter.labels,
         probabilities={"valid": adapter.probabilities["valid"], "test": baseline.probabilities["test"]},
     )
-    assert best_weight(weight_search(flipped, baseline)) == best_weight(search), "the test split never moves the weight"
+    assert best({"adapter": flipped, "baseline": baseline}) == weights, "the test split never moves the weights"
+
+
+def test_ensemble_of_three_weighs_the_best_member_and_leans_on_the_cheaper_on_ties() -> None:
+    members = {
+        "adapter": make_outputs(0.5, 0.5, seed=1),
+        "baseline": make_outputs(0.6, 0.6, seed=2),
+        "precedent": make_outputs(1.0, 1.0, seed=4),
+    }
+    weights = best(members)
+    assert weights["precedent"] == max(weights.values()) and sum(weights.values()) == pytest.approx(1.0)
+    same = make_outputs(0.9, 0.9, seed=7)
+    assert best({"adapter": same, "precedent": same}) == {"adapter": 0.0, "precedent": 1.0}, (
+        "identical members: all weight on the cheaper one"
+    )
+    assert len(simplex_grid(3)) == 66 and all(sum(point) == pytest.approx(1.0) for point in simplex_grid(3))
 
 
 def test_ensemble_probabilities_sum_to_one_and_never_propose_an_untrained_slot() -> None:
-    mixed = ensemble_outputs(make_outputs(0.9, 0.9, seed=1), make_outputs(0.7, 0.7, seed=2), 0.35)
+    outputs = {"adapter": make_outputs(0.9, 0.9, seed=1), "baseline": make_outputs(0.7, 0.7, seed=2)}
+    mixed = ensemble_outputs(outputs, {"adapter": 0.35, "baseline": 0.65})
     for split in ("valid", "test"):
         assert np.allclose(mixed.probabilities[split].sum(axis=1), 1.0, atol=1e-5)
         assert (mixed.probabilities[split][:, 4:] == 0).all() and mixed.predicted(split).max() < 4
@@ -171,7 +200,17 @@ def test_ensemble_refuses_outputs_of_different_rows() -> None:
         probabilities=other.probabilities,
     )
     with pytest.raises(EvalOutputsError, match="different ledger_dataset versions"):
-        weight_search(make_outputs(0.9, 0.9), shifted)
+        weight_search({"adapter": make_outputs(0.9, 0.9), "baseline": shifted}, "accuracy")
+
+
+def test_an_ensemble_stored_before_members_were_listed_still_loads(tmp_path: Path) -> None:
+    (tmp_path / "ensemble.json").write_text(
+        '{"adapter_version": "a1", "adapter_path": "/a", "baseline_version": "b1", "baseline_path": "/b", '
+        '"adapter_weight": 0.3, "dataset_version": "d1"}',
+        encoding="utf-8",
+    )
+    spec = EnsembleSpec.load(tmp_path)
+    assert spec.members == (Member("adapter", "a1", "/a", 0.3), Member("baseline", "b1", "/b", 0.7))
 
 
 TEXTS = {
@@ -198,6 +237,7 @@ def stored_baseline(folder: Path, dataset: str = "d1") -> BaselineRef:
         {**reports, "dataset_version": dataset},
         outputs,
         TextSpec(("party_name", "item"), None, dataset),
+        [],
     ).save(folder)
     return BaselineRef(folder)
 
@@ -262,7 +302,13 @@ def test_an_ensemble_whose_adapter_was_deleted_is_not_served(registry: ModelRegi
     baseline = stored_baseline(tmp_path / "baseline" / "v1")
     folder = tmp_path / "ensemble" / "v1"
     folder.mkdir(parents=True)
-    spec = EnsembleSpec("a1", str(tmp_path / "deleted-adapter"), "v1", str(baseline.path), 0.5, "d1")
+    spec = EnsembleSpec(
+        (
+            Member("adapter", "a1", str(tmp_path / "deleted-adapter"), 0.5),
+            Member("baseline", "v1", str(baseline.path), 0.5),
+        ),
+        "d1",
+    )
     EnsembleModel(spec, baseline.eval_outputs(), REGISTRY, baseline.text_spec()).save(folder)
     registry.set_alias(CHAMPION, registry.register("ensemble", "v1", folder, "d1", {}, None))
     with pytest.raises(ServedFilesMissingError, match="needs its adapter"):
