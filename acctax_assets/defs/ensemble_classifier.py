@@ -14,9 +14,9 @@ from acctax_assets.ml.ensemble import (
     Member,
     best_weights,
     ensemble_outputs,
+    gated_members,
     weight_search,
 )
-from acctax_assets.ml.eval_outputs import EvalOutputs
 from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.metrics import classification_report
 from acctax_assets.ml.precedent import PrecedentRef
@@ -48,22 +48,14 @@ def ensemble_classifier(
         )
     registry: LabelRegistry = baseline_classifier.registry()
     gate = QualityGate(model_settings.min_f1_macro, model_settings.max_f1_drop)
-    outputs: dict[str, EvalOutputs] = {}
-    left_out: dict[str, str] = {}
     try:
-        for kind, (ref, _) in refs.items():
-            member = ref.eval_outputs()
-            f1_macro = classification_report(member.labels["test"], member.predicted("test"), registry)["f1_macro"]
-            passed, reason = gate.judge(f1_macro, None)
-            if passed:
-                outputs[kind] = member
-            else:
-                left_out[kind] = reason
-                context.log.warning(f"ensemble_classifier: {kind} {ref.version} is not a member: {reason}")
+        outputs, left_out = gated_members({kind: ref.eval_outputs() for kind, (ref, _) in refs.items()}, registry, gate)
+        for kind, reason in left_out.items():
+            context.log.warning(f"ensemble_classifier: {kind} {refs[kind][0].version} is not a member: {reason}")
         if not outputs:
-            raise Failure(
-                description=f"ensemble_classifier: no candidate passed its quality gate ({left_out}); nothing to mix. Fix: see the candidates' gates (model_settings.min_f1_macro)"
-            )
+            # Mixed all the same, so that served_classifier judges and reports every candidate's failed gate.
+            context.log.warning("ensemble_classifier: no candidate passed its quality gate; mixing all of them")
+            outputs = {kind: ref.eval_outputs() for kind, (ref, _) in refs.items()}
         search = weight_search(outputs, model_settings.selection_metric)
         weights = best_weights(search, {kind: MEMBER_COST[kind] for kind in outputs})
         mixed = ensemble_outputs(outputs, weights)

@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from acctax_assets.ml.candidates import QualityGate
 from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs, EvalOutputsError
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.metrics import classification_report
 from acctax_assets.ml.serialization import TextSpec
 
 ENSEMBLE_FILE = "ensemble.json"
@@ -100,6 +102,22 @@ def check_same_rows(outputs: Mapping[str, EvalOutputs]) -> None:
                     f"{len(other.labels[split])} rows, or other labels): they were trained on different ledger_dataset versions. "
                     "Fix: materialize the whole training_job so every candidate trains on the same dataset version"
                 )
+
+
+def gated_members(
+    outputs: Mapping[str, EvalOutputs], registry: LabelRegistry, gate: QualityGate
+) -> tuple[dict[str, EvalOutputs], dict[str, str]]:
+    """The candidates that pass `gate` on their own (judged as served_classifier judges them, without the
+    comparison with the serving champion, which is about replacing it), and why each other one is left out."""
+    members, left_out = {}, {}
+    for kind, member in outputs.items():
+        f1_macro = classification_report(member.labels["test"], member.predicted("test"), registry)["f1_macro"]
+        passed, reason = gate.judge(f1_macro, None)
+        if passed:
+            members[kind] = member
+        else:
+            left_out[kind] = reason
+    return members, left_out
 
 
 def simplex_grid(members: int, step: float = WEIGHT_STEP) -> list[tuple[float, ...]]:

@@ -148,7 +148,7 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     assert comparison.passed == (metadata["test_f1_macro"].value > baseline["test_f1_macro"].value)
 
     versions = model_registry(home).versions()
-    assert sorted(v.kind for v in versions) == ["adapter", "baseline", "ensemble"], (
+    assert sorted(v.kind for v in versions) == ["adapter", "baseline", "ensemble", "precedent"], (
         "every candidate is a registry version"
     )
     assert all(v.dataset_version == versions[0].dataset_version and "valid_f1_macro" in v.figures for v in versions)
@@ -156,15 +156,15 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     assert (
         served["registry_version"].value == champion.registry_version and served["champion_kind"].value == champion.kind
     )
-    best = max(v.figures["valid_f1_macro"] for v in versions)
-    assert champion.figures["valid_f1_macro"] == best, (
-        "the champion has the best valid macro F1 (all passed the 0.0 floor)"
+    best = max(v.figures["valid_accuracy"] for v in versions)
+    assert champion.figures["valid_accuracy"] == best, (
+        "the champion has the best valid accuracy (model_settings.selection_metric; all passed the 0.0 floor)"
     )
     challenger = [v for v in versions if "challenger" in v.aliases]
     assert len(challenger) == 1 and challenger[0].registry_version != champion.registry_version
     table = served["comparison"].value
     assert (
-        all(name in table for name in ("adapter ", "baseline ", "ensemble "))
+        all(name in table for name in ("adapter ", "baseline ", "precedent ", "ensemble "))
         and "test_review_share" in table
         and "test_f1_tail" in table
     )
@@ -184,7 +184,9 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
         "served_classifier/confusion_matrix_test.png",
     } <= logged
     ensemble = result.asset_materializations_for_node("ensemble_classifier")[0].metadata
-    assert 0.0 <= ensemble["adapter_weight"].value <= 1.0 and "valid_f1_macro" in ensemble["weight_search_valid"].value
+    weights = ensemble["weights"].value
+    assert set(weights) <= {"adapter", "baseline", "precedent"} and sum(weights.values()) == pytest.approx(1.0)
+    assert "valid_accuracy" in ensemble["weight_search_valid"].value
 
 
 def predict(

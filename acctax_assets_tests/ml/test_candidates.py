@@ -23,6 +23,7 @@ from acctax_assets.ml.ensemble import (
     Member,
     best_weights,
     ensemble_outputs,
+    gated_members,
     simplex_grid,
     weight_search,
 )
@@ -183,6 +184,15 @@ def test_ensemble_of_three_weighs_the_best_member_and_leans_on_the_cheaper_on_ti
         "identical members: all weight on the cheaper one"
     )
     assert len(simplex_grid(3)) == 66 and all(sum(point) == pytest.approx(1.0) for point in simplex_grid(3))
+
+
+def test_a_candidate_that_fails_its_gate_is_never_an_ensemble_member() -> None:
+    collapsed = make_outputs(1.0, 0.05, seed=9)
+    members, left_out = gated_members(
+        {"adapter": collapsed, "baseline": make_outputs(0.6, 0.6, seed=2)}, REGISTRY, GATE
+    )
+    assert list(members) == ["baseline"] and "below the floor" in left_out["adapter"]
+    assert best(members) == {"baseline": 1.0}, "however good it looks on valid, a failed adapter gets no weight"
 
 
 def test_ensemble_probabilities_sum_to_one_and_never_propose_an_untrained_slot() -> None:
