@@ -63,19 +63,38 @@ def _default(field: str, model: type = TrainingConfig) -> Any:
 class ClassifierConfig(Config):
     """Training knobs shown in the launchpad; ranges are validated by TrainingConfig before launch."""
 
-    max_steps: int = Field(
-        default=_default("max_steps"), description="Optimizer steps (the default fits the demo on a 2-core CPU)"
+    num_train_epochs: float = Field(
+        default=_default("num_train_epochs"),
+        description="Passes over the train split (the budget follows the data); the time cap may end training sooner",
+    )
+    max_minutes: float | None = Field(
+        default=_default("max_minutes"),
+        description="Wall-clock cap of the training loop in minutes (None: none); the default keeps the demo job "
+        "well under 15 min on a 2-core CPU: raise it for an office's ledgers or on GPUs",
+    )
+    max_steps: int | None = Field(
+        default=_default("max_steps"), description="Optimizer steps; replaces the epoch budget when set"
     )
     learning_rate: float = _default("learning_rate")
     per_device_batch_size: int = _default("per_device_batch_size")
     gradient_accumulation_steps: int = _default("gradient_accumulation_steps")
-    eval_steps: int = Field(
+    evals_per_epoch: float = Field(
+        default=_default("evals_per_epoch"),
+        description="Valid evaluations per epoch (fewer when valid is large: at most ~10% of the training time)",
+    )
+    eval_steps: int | None = Field(
         default=_default("eval_steps"),
-        description="Evaluate on valid every N steps (valid and test are always evaluated at the end)",
+        description="Evaluate on valid every N steps; replaces evals_per_epoch when set (valid and test are always "
+        "evaluated at the end)",
+    )
+    early_stopping_patience: int | None = Field(
+        default=_default("early_stopping_patience"),
+        description="Stop after N valid evaluations without a better macro F1 (None: never); the best one's "
+        "weights are kept",
     )
     save_steps: int = _default("save_steps")
     warmup_steps: float = Field(
-        default=_default("warmup_steps"), description="Steps, or a fraction of max_steps when < 1"
+        default=_default("warmup_steps"), description="Steps, or a fraction of the step budget when < 1"
     )
     weight_decay: float = _default("weight_decay")
     class_weight_alpha: float = Field(

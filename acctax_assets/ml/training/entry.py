@@ -31,6 +31,7 @@ from acctax_assets.ml.launch import REFUSAL_FILE, check_base_model, threads_per_
 from acctax_assets.ml.metrics import class_weights
 from acctax_assets.ml.serialization import TEXT_SPEC_FILE
 from acctax_assets.ml.tokenization import load_dataset_tokenizer, load_tokenizer
+from acctax_assets.ml.training.budget import TrainingBudget
 from acctax_assets.ml.training.checkpoints import CheckpointError, resume_checkpoint
 from acctax_assets.ml.training.errors import TrainingError
 from acctax_assets.ml.training.evaluation import compute_metrics_for, evaluate_split, probabilities_for
@@ -38,7 +39,7 @@ from acctax_assets.ml.training.model import build_model, check_sequence_classifi
 from acctax_assets.ml.training.progress import MlflowCurves, ProgressCallback
 from acctax_assets.ml.training.reporting import Ranks, Reporter, configure_logging, open_reporter
 from acctax_assets.ml.training.trainer import WeightedLossTrainer, training_arguments, use_bf16
-from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets.ml.training_config import StepBudget, TrainingConfig
 from acctax_assets.ml.vocabulary import added_token_ids
 
 SPLITS = ("train", "valid", "test")
@@ -119,6 +120,48 @@ def last_logged_loss(log_history: list[dict[str, Any]]) -> float:
     return float(losses[-1]) if losses else float("nan")
 
 
+def describe_budget(config: TrainingConfig, budget: StepBudget, train_rows: int, world_size: int) -> str:
+    """The schedule in one line, so a log says how long the run may take and what may end it."""
+    samples = config.per_device_batch_size * config.gradient_accumulation_steps * world_size
+    planned = (
+        f"max_steps {budget.max_steps}"
+        if budget.step_reason == "max_steps"
+        else f"{config.num_train_epochs:g} epochs = {budget.max_steps} steps"
+    )
+    parts = [
+        f"budget: {planned} ({budget.steps_per_epoch} steps of {samples} rows per epoch of {train_rows:,} train rows)",
+        f"time cap {config.max_minutes:g} min" if config.max_minutes is not None else "no time cap",
+    ]
+    if budget.evaluates:
+        patience = config.early_stopping_patience
+        parts.append(
+            f"valid evaluated every {budget.eval_steps} steps, "
+            + (f"early stopping after {patience} without a better macro F1" if patience else "no early stopping")
+        )
+    else:
+        parts.append("no periodic valid evaluation (eval interval >= the budget)")
+    return ", ".join(parts)
+
+
+def budget_outcome(
+    trainer: WeightedLossTrainer, budget: StepBudget, restored: bool, valid_f1_macro: float
+) -> dict[str, Any]:
+    """Why and where training ended, and the best valid score (the final one when nothing was evaluated on the way)."""
+    state = trainer.state
+    best_known = state.best_metric is not None and state.best_global_step is not None
+    return {
+        "stop_reason": trainer.budget.stop_reason or budget.step_reason,
+        "epochs": round(float(state.epoch or 0.0), 4),
+        "max_steps": budget.max_steps,
+        "steps_per_epoch": budget.steps_per_epoch,
+        "eval_steps": budget.eval_steps if budget.evaluates else None,
+        "train_minutes": round(trainer.budget.trained_seconds / 60, 3),
+        "best_valid_f1_macro": float(state.best_metric) if best_known else valid_f1_macro,
+        "best_step": int(state.best_global_step) if best_known else state.global_step,
+        "restored_best": restored,
+    }
+
+
 def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float) -> dict[str, Any]:
     """Train, evaluate, save; returns the flat metadata for the materialization (meaningful on rank 0)."""
     check_base_model(config.base_model)
@@ -134,8 +177,9 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     untrained = weights == 0
     trained_ids = [int(i) for i in np.flatnonzero(counts)]
 
+    budget = config.step_budget(len(dataset["train"]), len(dataset["valid"]), ranks.world_size)
     bf16 = use_bf16(config)
-    args = training_arguments(config, bf16)  # initialises the process group; must precede the ZeRO-3 model load
+    args = training_arguments(config, budget, bf16)  # initialises the process group; must precede the ZeRO-3 model load
     state = PartialState()
     # On CPU, Accelerate starts torch.distributed itself; DeepSpeed must adopt that group before ZeRO-3's zero.Init
     # (inside from_pretrained), else it assumes one rank and rejects the batch size.
@@ -159,6 +203,12 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     progress = ProgressCallback(
         reporter, config.per_device_batch_size * config.gradient_accumulation_steps * ranks.world_size, mlflow
     )
+    stopper = TrainingBudget(
+        budget,
+        max_seconds=config.max_minutes * 60 if config.max_minutes is not None else None,
+        patience=config.early_stopping_patience if budget.evaluates else None,
+    )
+    reporter.info(describe_budget(config, budget, len(dataset["train"]), ranks.world_size))
     trainer = WeightedLossTrainer(
         model=model,
         args=args,
@@ -170,6 +220,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         preprocess_logits_for_metrics=probabilities_for(untrained),
         callbacks=[progress],
         class_weight=weights,
+        budget=stopper,
     )
     trainer.remove_callback(PrinterCallback)
 
@@ -183,6 +234,13 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
             ) from error
         raise
 
+    restored = trainer.restore_best_checkpoint()
+    best_step = trainer.state.best_global_step
+    if not restored and best_step is not None and best_step != trainer.state.global_step:
+        reporter.warning(
+            f"the checkpoint of the best valid evaluation (step {best_step}) is gone from {config.checkpoint_dir}; "
+            f"the adapter keeps the weights of step {trainer.state.global_step}"
+        )
     adapter_state = gather_adapter_state(trainer, config.zero_stage if config.use_deepspeed else 0)
     evaluated = {split: evaluate_split(trainer, dataset[split], registry, split) for split in ("valid", "test")}
     reports = {split: report for split, (report, _, _) in evaluated.items()}
@@ -204,7 +262,13 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         "zero_stage": config.zero_stage,
         "bf16": bf16,
         "resumed_from": str(resume_from) if resume_from else None,
+        **budget_outcome(trainer, budget, restored, reports["valid"]["f1_macro"]),
     }
+    reporter.info(
+        f"training ended at step {train['steps']}/{budget.max_steps} (epoch {train['epochs']:.2f}, "
+        f"{train['train_minutes']:.1f} min) by {train['stop_reason']}; best valid macro F1 "
+        f"{train['best_valid_f1_macro']:.4f} at step {train['best_step']}" + (" (restored)" if restored else "")
+    )
     metrics = {**reports, "train": train, "log_history": trainer.state.log_history}
     if state.is_main_process:
         outputs = EvalOutputs(
@@ -232,6 +296,12 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         "test_f1_macro": reports["test"]["f1_macro"],
         "valid_f1_macro": reports["valid"]["f1_macro"],
         "steps": train["steps"],
+        "epochs": train["epochs"],
+        "stop_reason": train["stop_reason"],
+        "max_steps": train["max_steps"],
+        "train_minutes": train["train_minutes"],
+        "best_valid_f1_macro": train["best_valid_f1_macro"],
+        "best_step": train["best_step"],
         "train_loss": train["train_loss"],
         "samples_per_second": train["samples_per_second"],
         "tokens_per_second": train["tokens_per_second"],
