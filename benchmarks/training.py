@@ -15,6 +15,14 @@ baseline on the same split.
     .venv/bin/python benchmarks/training.py                     # paths: 6 months x 1000 rows, 60 steps, batch 32
     .venv/bin/python benchmarks/training.py --steps 100 --ranks 2
     .venv/bin/python benchmarks/training.py --mode variants --variants default,no-vocab --work /tmp/acctax-bench
+
+`--mode threads` measures ranks x torch threads per rank on this machine's CPU on the variants' demo dataset (cached
+in `--work`), each setting with the cores free
+and beside one CPU-burning process (`--busy-neighbour`, what another engineer's job does to a shared machine),
+interleaved so both see the same background load, `--repeats` times; it prints samples/s as min-max per setting.
+The global batch stays `--batch` (per-rank batch = batch / ranks), so every setting optimizes the same way.
+
+    .venv/bin/python benchmarks/training.py --mode threads --busy-neighbour --steps 80 --work /tmp/acctax-bench
 """
 
 from __future__ import annotations
@@ -22,11 +30,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +62,8 @@ from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.ml.vocabulary import extend_tokenizer
 
 POLL_SECONDS = 0.5
+# What a busy neighbour does to a shared machine: one process that keeps one core at 100 %.
+BURNER = "while True:\n    pass\n"
 
 
 def build_tokenized(folder: Path, months: list[str], rows: int, max_length: int) -> Path:
@@ -365,9 +377,97 @@ def compare_variants(args: argparse.Namespace) -> None:
     )
 
 
+@dataclass(frozen=True)
+class ThreadSetting:
+    """One way to spend the CPU: `ranks` DeepSpeed ranks with `threads` torch threads each."""
+
+    ranks: int
+    threads: int
+
+    @classmethod
+    def parse(cls, text: str) -> ThreadSetting:
+        ranks, _, threads = text.partition("x")
+        if not ranks.isdigit() or not threads.isdigit() or int(ranks) < 1 or int(threads) < 1:
+            raise argparse.ArgumentTypeError(f"setting {text!r} is not RANKSxTHREADS, e.g. 1x2 or 2x1")
+        return cls(int(ranks), int(threads))
+
+    def __str__(self) -> str:
+        return f"{self.ranks} rank x {self.threads} thread"
+
+
+@contextmanager
+def busy_neighbour(enabled: bool) -> Iterator[None]:
+    """One process burning a core beside the block (a no-op when not `enabled`), killed afterwards."""
+    if not enabled:
+        yield
+        return
+    burner = subprocess.Popen([sys.executable, "-c", BURNER])
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+def compare_threads(args: argparse.Namespace) -> None:
+    neighbours = (False, True) if args.busy_neighbour else (False,)
+    rates: dict[tuple[ThreadSetting, bool], list[float]] = {}
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="acctax-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    # The demo as `acctax materialize` trains it (vocabulary extension included: ~20 tokens a row, not ~100).
+    dataset_dir, _, _, _ = build_variant_dataset(work, demo_features(work), DataSettings().resolved())
+    with tempfile.TemporaryDirectory(dir=work) as temp:
+        folder = Path(temp)
+        for repeat in range(args.repeats):
+            for setting in args.settings:
+                for busy in neighbours:
+                    if args.batch % setting.ranks:
+                        raise SystemExit(f"--batch {args.batch} does not split over {setting.ranks} ranks")
+                    name = f"r{repeat}-{setting.ranks}x{setting.threads}-{'busy' if busy else 'free'}"
+                    config = TrainingConfig(
+                        base_model=default_base_model(),
+                        dataset_dir=str(dataset_dir),
+                        registry_path=str(dataset_dir / REGISTRY_FILE),
+                        output_dir=str(folder / name),
+                        max_steps=args.steps,
+                        eval_steps=args.steps,
+                        save_steps=args.steps,
+                        per_device_batch_size=args.batch // setting.ranks,
+                        num_ranks=setting.ranks,
+                        torch_threads=setting.threads,
+                        resume=False,
+                    )
+                    config_path = config.write(folder / f"{name}.json")
+                    load = os.getloadavg()[0]
+                    with busy_neighbour(busy):
+                        _, _, code = run_measured(
+                            deepspeed_command(config, config_path, free_port()),
+                            launch_env(config),
+                            folder,
+                            folder / f"{name}.log",
+                        )
+                    if code != 0:
+                        raise SystemExit(f"{name} failed with exit code {code}")
+                    rate = json.loads((config.adapter_dir / "metrics.json").read_text())["train"]["samples_per_second"]
+                    rates.setdefault((setting, busy), []).append(rate)
+                    print(f"{name}: {rate:.1f} samples/s (1-min load before: {load:.2f})", flush=True)
+                    shutil.rmtree(config.output_dir, ignore_errors=True)
+
+    print(f"\n{'setting':<20} {'neighbour':<9} {'samples/s min-max':>18} {'median':>7}")
+    for (setting, busy), values in rates.items():
+        print(
+            f"{setting!s:<20} {'busy' if busy else 'free':<9} {min(values):>8.1f} - {max(values):>7.1f} "
+            f"{float(np.median(values)):>7.1f}"
+        )
+    print(
+        f"\n{args.steps} steps x global batch {args.batch}, {os.cpu_count()} cores, {args.repeats} interleaved repeats; "
+        "samples/s of the training loop (process start and model load excluded)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=("paths", "variants"), default="paths")
+    parser.add_argument("--mode", choices=("paths", "variants", "threads"), default="paths")
     parser.add_argument("--months", type=int, default=6, help="paths mode: months of demo data")
     parser.add_argument("--rows", type=int, default=1000, help="paths mode: rows per month")
     parser.add_argument(
@@ -386,10 +486,25 @@ def main() -> None:
         help=f"variants mode: comma-separated, run one at a time; known: {', '.join(VARIANTS)}",
     )
     parser.add_argument(
-        "--work", default=None, help="variants mode: folder for the demo, datasets and runs (reused when given)"
+        "--work", default=None, help="variants/threads mode: folder for the demo, datasets and runs (reused when given)"
     )
+    parser.add_argument(
+        "--settings",
+        type=lambda text: [ThreadSetting.parse(item) for item in text.split(",") if item],
+        default=[ThreadSetting(1, 2), ThreadSetting(1, 1), ThreadSetting(2, 1)],
+        help="threads mode: comma-separated RANKSxTHREADS (default 1x2,1x1,2x1)",
+    )
+    parser.add_argument(
+        "--busy-neighbour",
+        action="store_true",
+        help="threads mode: also run each setting beside one CPU-burning process, interleaved with the free runs",
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="threads mode: interleaved rounds")
     args = parser.parse_args()
-    if args.mode == "paths":
+    if args.mode == "threads":
+        args.steps = args.steps or 60
+        compare_threads(args)
+    elif args.mode == "paths":
         args.steps = args.steps or 60
         compare_paths(args)
     else:
