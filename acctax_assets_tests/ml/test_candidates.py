@@ -38,6 +38,7 @@ from acctax_assets.ml.model_registry import (
     NoChampionError,
     ServedFilesMissingError,
 )
+from acctax_assets.ml.precedent import PrecedentLookup, evaluate_precedent
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.serving import load_served
 
@@ -343,3 +344,24 @@ def test_quality_gate_floor_and_regression() -> None:
     assert gate.judge(0.56, previous)[0]
     passed, reason = gate.judge(0.54, previous)
     assert not passed and "v1" in reason
+
+
+def test_a_new_code_in_the_test_month_counts_wrong_and_crashes_nothing() -> None:
+    train_texts = [f"party:가게{label} | item:{TEXTS[label][0]}" for label in (0, 1, 2) for _ in range(10)]
+    train_labels = [label for label in (0, 1, 2) for _ in range(10)]
+    test_texts, test_labels = ["party:가게0 | item:커피", "party:새가게 | item:임대료"], [0, 3]
+    pipeline = train_baseline(train_texts, train_labels, BaselineSettings())
+    _, outputs = evaluate_baseline(
+        pipeline, {"valid": (test_texts[:1], [0]), "test": (test_texts, test_labels)}, REGISTRY
+    )
+    lookup = PrecedentLookup.fit(train_texts, train_labels, REGISTRY.max_classes)
+    precedent, _ = evaluate_precedent(lookup, {"valid": (test_texts[:1], [0]), "test": (test_texts, test_labels)})
+    for name, candidate_outputs in (("baseline", outputs), ("precedent", precedent)):
+        card = score_candidate(
+            Candidate(name, "v1", Path("."), "d1", candidate_outputs),
+            REGISTRY,
+            {"81100": 10, "82200": 10, "83000": 10},
+            ReviewPolicy(0.9, 1),
+        )
+        assert card.figures["test_accuracy"] == 0.5, f"{name}: the new code 84800 is never proposed, so it counts wrong"
+        assert candidate_outputs.predicted("test")[1] != 3
