@@ -5,7 +5,8 @@ strawman (a plain char n-gram TF-IDF over the whole model text lost to a lookup 
 
 - Fields, not one string: `co_type:NULL | doc:NULL` placeholders carry nothing and are dropped; each field gives
   a whole-value token (`party=스타벅스 강남점` — the identity a clerk recognises), its words, and crosses that
-  say how *this* client books *this* counterparty, and at which amount (`co×party`, `party×amount`, `party×memo`).
+  say how *this* client books *this* counterparty, and at which amount (`co×party`, `party×amount`,
+  `co×party×amount`, `party×memo`).
 - Character n-grams over the descriptive fields (counterparty, memo, item), which cope with Korean compounds and
   unseen branch names (스타벅스강남점 shares 스타벅 with 스타벅스 역삼점).
 - Amounts as tokens of sign and order of magnitude (and of the serialized mantissa), so a rent and a coffee at
@@ -97,6 +98,8 @@ def field_tokens(text: str, word_ngrams: int = 1) -> list[str]:
         magnitude = _magnitude(fields)
         if magnitude is not None:
             tokens.append(f"party×amount={party}×{magnitude}")
+            if COMPANY_KEY in fields:
+                tokens.append(f"co×party×amount={fields[COMPANY_KEY]}×{party}×{magnitude}")
     return tokens
 
 
