@@ -38,6 +38,9 @@ class MachineError(AcctaxError):
     """The training config asks for hardware or packages this machine does not have."""
 
 
+# Torch threads of a CPU rank (threads_per_rank says why one).
+CPU_THREADS_PER_RANK = 1
+
 # bfloat16 tensor cores start with Ampere (compute capability 8.0).
 BF16_COMPUTE_CAPABILITY = 8.0
 
@@ -163,16 +166,39 @@ def logged_command(command: list[str], log_path: Path) -> list[str]:
     return [sys.executable, "-m", "acctax_assets.ml.supervise", str(log_path), "--", *command]
 
 
-def threads_per_rank(config: TrainingConfig) -> int:
-    """Torch/OpenMP threads for each rank: oversubscribed cores made DeepSpeed 15x slower (ARCHITECTURE.md §4)."""
+def threads_per_rank(config: TrainingConfig, on_gpu: bool) -> int:
+    """Torch/OpenMP threads for each rank.
+
+    CPU ranks get one thread each. Torch's intra-op threads meet at a barrier after every op (the prediction path
+    works around the same barrier with single-threaded ops, `inference.Predictor`); when another process holds one
+    of the cores, every op waits for the descheduled thread's next time slice. Measured on the demo dataset (24
+    tokens a row, global batch 32, 40 steps) with `benchmarks/training.py --mode threads --busy-neighbour`, on the
+    shared 2-core machine while other engineers' jobs ran (1-min load 3.9-6.6 before each run), interleaved, two
+    rounds, samples/s min-max:
+
+        ranks x threads   cores as found   + one CPU-burning process
+        1 x 2 (before)    10.8 - 14.7      4.3 - 4.5
+        1 x 1             32.0 - 47.1      15.6 - 21.5
+        2 x 1             39.1 - 40.1      21.0 - 27.3
+
+    One thread per rank is 3x (as found) to 4x (busy neighbour) today's 2 threads; 2 ranks x 1 thread (set
+    num_ranks 2 and per_device_batch_size 16 for the same global batch) is a little faster still, but doubles the
+    model's memory and ties checkpoints to 2 ranks, so the default stays 1 rank. On a quiet machine 2 threads were
+    faster (230 s for 700 steps, ~97 samples/s), but a training job cannot know that a neighbour will not start.
+
+    GPU ranks keep cores / ranks (their CPU work is batching and the optimizer's bookkeeping, no barrier per op);
+    oversubscribed cores made DeepSpeed 15x slower either way (ARCHITECTURE.md §4). `torch_threads` overrides both.
+    """
     if config.torch_threads is not None:
         return config.torch_threads
+    if not on_gpu:
+        return CPU_THREADS_PER_RANK
     return max(1, _usable_cores() // config.num_ranks)
 
 
 def training_env(config: TrainingConfig, base_env: Mapping[str, str]) -> dict[str, str]:
     """Environment for the launcher and its ranks: offline Hugging Face, one thread pool per rank, unbuffered logs."""
-    threads = str(threads_per_rank(config))
+    threads = str(threads_per_rank(config, on_gpu=bool(visible_gpus(base_env))))
     env = dict(base_env)
     env.update(
         {

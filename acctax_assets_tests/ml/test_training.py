@@ -21,6 +21,7 @@ from acctax_assets.ml.launch import (
     deepspeed_command,
     free_port,
     logged_command,
+    threads_per_rank,
     training_env,
 )
 from acctax_assets.ml.metrics import chance_accuracy, class_weights, classification_report
@@ -154,6 +155,16 @@ def test_training_env_sets_threads_per_rank_and_offline(tmp_path: Path) -> None:
     cores = len(os.sched_getaffinity(0))
     many_ranks = training_env(config_for(tmp_path, num_ranks=cores * 2), {})
     assert many_ranks["OMP_NUM_THREADS"] == "1"
+
+
+def test_cpu_ranks_get_one_thread_and_gpu_ranks_share_the_cores(tmp_path: Path) -> None:
+    """Intra-op threads wait for each other after every op: beside one busy process they collapsed (launch.py)."""
+    cores = len(os.sched_getaffinity(0))
+    assert threads_per_rank(config_for(tmp_path), on_gpu=False) == 1
+    assert threads_per_rank(config_for(tmp_path, num_ranks=2), on_gpu=False) == 1
+    assert threads_per_rank(config_for(tmp_path), on_gpu=True) == cores
+    assert threads_per_rank(config_for(tmp_path, num_ranks=cores * 2), on_gpu=True) == 1
+    assert threads_per_rank(config_for(tmp_path, torch_threads=3), on_gpu=False) == 3
 
 
 def test_check_base_model_errors(tmp_path: Path) -> None:

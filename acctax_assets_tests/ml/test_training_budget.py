@@ -227,16 +227,16 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_config(root: Path, name: str, **overrides: object) -> object:
-    return config_for(
-        root,
-        output_dir=str(root / name),
-        per_device_batch_size=16,
-        zero_stage=2,
-        num_ranks=1,
-        torch_threads=1,
-        save_steps=1000,
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "output_dir": str(root / name),
+        "base_model": str(root / "model"),
+        "per_device_batch_size": 16,
+        "zero_stage": 2,
+        "num_ranks": 1,
+        "torch_threads": 1,
+        "save_steps": 1000,
+    }
+    return config_for(root, **{**values, **overrides})
 
 
 @pytest.mark.slow
@@ -309,3 +309,28 @@ def test_the_time_cap_ends_training_gracefully_and_a_relaunch_only_evaluates(tin
     resumed = json.loads((config.adapter_dir / "metrics.json").read_text())["train"]
     assert resumed["steps_this_launch"] == 0 and resumed["steps"] == train["steps"]
     assert resumed["stop_reason"] == "time_cap" and resumed["best_step"] == train["best_step"]
+
+
+@pytest.mark.slow
+def test_two_ranks_stop_at_the_same_step_and_restore_the_best_weights(tiny_run: Path) -> None:
+    """ZeRO-2 shards over two ranks: rank 0's clock decides for both, and both load the best checkpoint."""
+    config = run_config(
+        tiny_run,
+        "two_ranks",
+        num_ranks=2,
+        per_device_batch_size=8,
+        num_train_epochs=500,
+        max_minutes=0.15,
+        eval_steps=5,
+        early_stopping_patience=None,
+        learning_rate=1e-6,
+    )
+    result = launch(config, tiny_run / "two_ranks.json")
+    assert result.returncode == 0, result.stderr[-4000:]
+    metrics = json.loads((config.adapter_dir / "metrics.json").read_text())
+    train = metrics["train"]
+    assert train["num_ranks"] == 2 and train["steps_per_epoch"] == 14
+    assert train["stop_reason"] == "time_cap" and train["restored_best"] and train["best_step"] < train["steps"]
+    assert metrics["valid"]["f1_macro"] == pytest.approx(train["best_valid_f1_macro"])
+    best = config.checkpoint_dir / f"checkpoint-{train['best_step']}"
+    assert same_weights(adapter_weights(config.adapter_dir), adapter_weights(best))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from acctax_assets.ml.launch import Gpu, MachineError, check_machine, visible_gpus
+from acctax_assets.ml.launch import Gpu, MachineError, check_machine, training_env, visible_gpus
 from acctax_assets.ml.training_config import TrainingConfig
 from acctax_assets_tests.support.training_runs import config_for
 
@@ -39,6 +39,12 @@ def test_gpus_are_read_from_nvidia_smi_and_narrowed_like_cuda(nvidia_smi: Path) 
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == []
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}) == []
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "1,7,0"}) == [gpus[1]], "CUDA stops at the first invalid index"
+
+
+def test_gpu_ranks_share_the_cores_and_cpu_ranks_take_one_thread(nvidia_smi: Path, tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert training_env(config_for(tmp_path), {})["OMP_NUM_THREADS"] == str(cores)
+    assert training_env(config_for(tmp_path), {"CUDA_VISIBLE_DEVICES": ""})["OMP_NUM_THREADS"] == "1"
 
 
 def test_no_driver_means_no_gpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

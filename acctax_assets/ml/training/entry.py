@@ -67,8 +67,8 @@ def load_config(path: Path) -> TrainingConfig:
 
 
 def configure_threads(config: TrainingConfig) -> int:
-    """Thread pool per rank, before any tensor work: oversubscribed cores made DeepSpeed 15x slower (ARCHITECTURE.md §4)."""
-    threads = threads_per_rank(config)
+    """Thread pool per rank, before any tensor work (the choice and its measurements: launch.threads_per_rank)."""
+    threads = threads_per_rank(config, on_gpu=torch.cuda.is_available())
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
