@@ -62,6 +62,8 @@ from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
 from acctax_assets.ml.vocabulary import extend_tokenizer
 
 POLL_SECONDS = 0.5
+# Valid/test rows kept by the threads mode, which measures the training loop only.
+THREADS_EVAL_ROWS = 64
 # What a busy neighbour does to a shared machine: one process that keeps one core at 100 %.
 BURNER = "while True:\n    pass\n"
 
@@ -409,13 +411,37 @@ def busy_neighbour(enabled: bool) -> Iterator[None]:
         burner.wait()
 
 
+def short_eval_copy(source: Path, target: Path, rows: int) -> Path:
+    """`source` with valid and test cut to `rows` rows (cached): the final evaluation is not what is measured, and
+    on a loaded machine it took minutes per run."""
+    if not (target / "dataset_dict.json").is_file():
+        from datasets import DatasetDict, load_from_disk
+
+        splits = load_from_disk(str(source))
+        DatasetDict(
+            {
+                name: split if name == "train" else split.select(range(min(rows, len(split))))
+                for name, split in splits.items()
+            }
+        ).save_to_disk(str(target))
+        for item in source.iterdir():  # registry, text spec, the dataset's tokenizer
+            if item.name in splits or (target / item.name).exists():
+                continue
+            if item.is_dir():
+                shutil.copytree(item, target / item.name)
+            else:
+                shutil.copy2(item, target / item.name)
+    return target
+
+
 def compare_threads(args: argparse.Namespace) -> None:
     neighbours = (False, True) if args.busy_neighbour else (False,)
     rates: dict[tuple[ThreadSetting, bool], list[float]] = {}
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="acctax-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     # The demo as `acctax materialize` trains it (vocabulary extension included: ~20 tokens a row, not ~100).
-    dataset_dir, _, _, _ = build_variant_dataset(work, demo_features(work), DataSettings().resolved())
+    demo_dir, _, _, _ = build_variant_dataset(work, demo_features(work), DataSettings().resolved())
+    dataset_dir = short_eval_copy(demo_dir, work / "threads-dataset", THREADS_EVAL_ROWS)
     with tempfile.TemporaryDirectory(dir=work) as temp:
         folder = Path(temp)
         for repeat in range(args.repeats):
