@@ -298,15 +298,17 @@ def test_checkpoint_problems_are_named(tmp_path: Path) -> None:
     assert checkpoint_problem(plain, world_size=1, deepspeed_state=False) is None
 
 
-def training_processes() -> list[int]:
+def training_processes(root: Path) -> list[int]:
+    """Ranks of the training whose --config lies under `root`: another suite or benchmark training on the same
+    machine is not this test's."""
     import psutil
 
-    return [
-        p.pid
-        for p in psutil.process_iter(["cmdline"])
-        if "acctax_assets.ml.training" in " ".join(p.info["cmdline"] or [])
-        and "--local_rank" in " ".join(p.info["cmdline"] or [])
-    ]
+    ranks = []
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if "acctax_assets.ml.training" in line and "--local_rank" in line and f"{root}/" in line:
+            ranks.append(process.pid)
+    return ranks
 
 
 @pytest.mark.slow
@@ -339,12 +341,12 @@ def test_an_interrupt_stops_every_rank_and_the_log_still_fills(tmp_path: Path) -
     while time.monotonic() < deadline and "step " not in (log_path.read_text() if log_path.exists() else ""):
         time.sleep(0.5)
     assert "step " in log_path.read_text(), "the tee'd training log never showed a step"
-    ranks = training_processes()
+    ranks = training_processes(tmp_path)
     assert ranks
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) != 0
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and set(ranks) & set(training_processes()):
+    while time.monotonic() < deadline and set(ranks) & set(training_processes(tmp_path)):
         time.sleep(0.5)
-    assert not set(ranks) & set(training_processes()), "a training rank outlived the interrupt"
+    assert not set(ranks) & set(training_processes(tmp_path)), "a training rank outlived the interrupt"
