@@ -210,36 +210,43 @@ def test_malformed_line_is_rejected_with_its_parse_error(tmp_path: Path) -> None
     assert "truncated" in result.rejected["reject_detail"].iloc[0]
 
 
-def test_duplicates_by_voucher_key_and_by_full_row(tmp_path: Path) -> None:
+def test_duplicates_by_voucher_key_and_by_full_row_in_another_file(tmp_path: Path) -> None:
     rows = ledger_rows(3)
     rows.append({**rows[0], "item": "corrected text, same voucher line"})
     unkeyed = [ledger_rows(1, voucher_key="", journal_key_count="", item=item)[0] for item in ("커피", "녹차")]
     rows += [*unkeyed, dict(unkeyed[0])]
-    result = clean_ledger(raw_from(tmp_path, rows), MONTH, RULES)
+    first = write_ledger(tmp_path / "ledger_2024-01.csv", rows)
+    again = write_ledger(tmp_path / "ledger_2024-01 re-export.csv", [dict(unkeyed[1])])
+    column_map = load_column_map()
+    raw = combine([read_ledger_file(p, column_map, tmp_path) for p in (first, again)])
+    result = clean_ledger(raw, MONTH, RULES)
     rejected = result.rejected
     assert rejected["reject_reason"].tolist() == ["duplicate", "duplicate"]
-    assert rejected["source_row"].tolist() == [5, 8]
-    assert rejected["reject_detail"].iloc[1] == "duplicate of ledger_2024-01.csv row 6"
-    assert rejected["reject_detail"].iloc[0] == "duplicate of ledger_2024-01.csv row 2"
-    assert len(result.cleaned) == 5
+    assert rejected["source_row"].tolist() == [5, 2]
+    assert rejected["reject_detail"].tolist() == [
+        "duplicate of ledger_2024-01.csv row 2",
+        "duplicate of ledger_2024-01.csv row 7",
+    ]
+    assert len(result.cleaned) == 6, "the keyless 커피 line printed twice in one export is two payments"
 
 
 def test_duplicates_need_equal_keys_or_equal_content(tmp_path: Path) -> None:
     keyed = ledger_rows(2)
     keyed.append({**keyed[0], "journal_key_count": "2"})
     keyless = ledger_rows(1, voucher_key="", journal_key_count="")[0]
-    rows = [
-        *keyed,
-        keyless,
+    variants = [
         {**keyless, "total_amount": "11,001", "vat_amount": "1,001"},
         {**keyless, "party_name": "다른 거래처"},
         {**keyless, "supply_amount": "10000"},  # the same amount, written without separators
-        dict(keyless),
     ]
-    result = clean_ledger(raw_from(tmp_path, rows), MONTH, RULES)
-    assert result.rejected["source_row"].tolist() == [8, 9]
+    first = write_ledger(tmp_path / "ledger_2024-01.csv", [*keyed, keyless])
+    second = write_ledger(tmp_path / "ledger_2024-01 (2).csv", [*variants, dict(keyless)])
+    column_map = load_column_map()
+    result = clean_ledger(combine([read_ledger_file(p, column_map, tmp_path) for p in (first, second)]), MONTH, RULES)
+    assert result.rejected["source_file"].tolist() == ["ledger_2024-01 (2).csv"] * 2
+    assert result.rejected["source_row"].tolist() == [4, 5]
     assert result.rejected["reject_detail"].tolist() == ["duplicate of ledger_2024-01.csv row 5"] * 2
-    assert result.cleaned["source_row"].tolist() == [2, 3, 4, 5, 6, 7]
+    assert len(result.cleaned) == 6
 
 
 def test_same_file_dropped_twice_keeps_one_copy(tmp_path: Path) -> None:
