@@ -26,7 +26,6 @@ informative, and the figures of the comparison stay those of the train-only fit.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 import time
@@ -38,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 import joblib
 import numpy as np
 
-from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.eval_outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
+from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.metrics import classification_report
 from acctax_assets.ml.serialization import KEY_ALIASES, TextSpec, text_fields
 
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
     from sklearn.pipeline import FeatureUnion
 
 MODEL_FILE = "model.joblib"
-BASELINE_METRICS_FILE = "metrics.json"
 SEARCH_FILE = "settings_search.csv"
 
 # Keys (as serialized) of amounts, of the fields read as characters, and of the crosses.
@@ -394,36 +392,12 @@ class BaselineModel:
         import pandas as pd
 
         joblib.dump(self.pipeline, folder / MODEL_FILE)
-        self.registry.save(folder / REGISTRY_FILE)
-        self.eval_outputs.save(folder)
-        self.text_spec.save(folder)
+        save_candidate_files(folder, self.registry, self.metrics, self.eval_outputs, self.text_spec)
         pd.DataFrame(self.search).to_csv(folder / SEARCH_FILE, index=False)
-        (folder / BASELINE_METRICS_FILE).write_text(
-            json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
 
 
-@dataclass(frozen=True)
-class BaselineRef:
+class BaselineRef(CandidateFolder):
     """A stored baseline version, as downstream receives it."""
-
-    path: Path
-
-    @property
-    def version(self) -> str:
-        return self.path.name
-
-    def metrics(self) -> dict[str, Any]:
-        return json.loads((self.path / BASELINE_METRICS_FILE).read_text(encoding="utf-8"))
 
     def load(self) -> TextClassifier:
         return joblib.load(self.path / MODEL_FILE)
-
-    def registry(self) -> LabelRegistry:
-        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
-
-    def eval_outputs(self) -> EvalOutputs:
-        return EvalOutputs.load(self.path)
-
-    def text_spec(self) -> TextSpec:
-        return TextSpec.load(self.path)

@@ -13,18 +13,23 @@ dataset version comparable row by row.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.serialization import TextSpec
 
 EVAL_PREDICTIONS_FILE = "eval_predictions.parquet"
 EVAL_PROBABILITIES_FILE = "eval_probabilities.npz"
 EVAL_SPLITS: tuple[str, ...] = ("valid", "test")
+CANDIDATE_METRICS_FILE = "metrics.json"
 
 
 class EvalOutputsError(AcctaxError):
@@ -89,3 +94,36 @@ class EvalOutputs:
                 labels={split: data[f"{split}_labels"] for split in EVAL_SPLITS},
                 probabilities={split: data[f"{split}_probabilities"] for split in EVAL_SPLITS},
             )
+
+
+def save_candidate_files(
+    folder: Path, registry: LabelRegistry, metrics: dict[str, Any], outputs: EvalOutputs, text_spec: TextSpec
+) -> None:
+    """The files every stored candidate folder carries beside its model: registry, figures, per-row outputs, text spec."""
+    registry.save(folder / REGISTRY_FILE)
+    outputs.save(folder)
+    text_spec.save(folder)
+    (folder / CANDIDATE_METRICS_FILE).write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class CandidateFolder:
+    """A stored candidate version (TF-IDF baseline, precedent lookup), as downstream receives it."""
+
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return self.path.name
+
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.path / CANDIDATE_METRICS_FILE).read_text(encoding="utf-8"))
+
+    def registry(self) -> LabelRegistry:
+        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
+
+    def eval_outputs(self) -> EvalOutputs:
+        return EvalOutputs.load(self.path)
+
+    def text_spec(self) -> TextSpec:
+        return TextSpec.load(self.path)

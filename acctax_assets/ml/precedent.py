@@ -15,7 +15,6 @@ scikit-learn model would hide the back-off that makes it explainable to a clerk 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,15 +25,14 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.eval_outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
+from acctax_assets.ml.label_registry import LabelRegistry
 from acctax_assets.ml.serialization import KEY_ALIASES, TextSpec, text_fields
 
 if TYPE_CHECKING:
     from scipy import sparse
 
 MODEL_FILE = "precedent.joblib"
-PRECEDENT_METRICS_FILE = "metrics.json"
 LEVELS: tuple[str, ...] = ("client+counterparty", "counterparty", "memo/item words", "client", "all bookings")
 COMPANY_KEY = KEY_ALIASES["company_name"]
 PARTY_KEY = KEY_ALIASES["party_name"]
@@ -174,38 +172,14 @@ class PrecedentModel:
 
     def save(self, folder: Path) -> None:
         joblib.dump(self.lookup, folder / MODEL_FILE)
-        self.registry.save(folder / REGISTRY_FILE)
-        self.eval_outputs.save(folder)
-        self.text_spec.save(folder)
-        (folder / PRECEDENT_METRICS_FILE).write_text(
-            json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+        save_candidate_files(folder, self.registry, self.metrics, self.eval_outputs, self.text_spec)
 
 
-@dataclass(frozen=True)
-class PrecedentRef:
+class PrecedentRef(CandidateFolder):
     """A stored precedent lookup version, as downstream receives it."""
-
-    path: Path
-
-    @property
-    def version(self) -> str:
-        return self.path.name
-
-    def metrics(self) -> dict[str, Any]:
-        return json.loads((self.path / PRECEDENT_METRICS_FILE).read_text(encoding="utf-8"))
 
     def load(self) -> PrecedentLookup:
         return joblib.load(self.path / MODEL_FILE)
-
-    def registry(self) -> LabelRegistry:
-        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
-
-    def eval_outputs(self) -> EvalOutputs:
-        return EvalOutputs.load(self.path)
-
-    def text_spec(self) -> TextSpec:
-        return TextSpec.load(self.path)
 
 
 def level_table(levels: dict[str, dict[str, float]]) -> str:
