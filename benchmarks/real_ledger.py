@@ -414,6 +414,7 @@ def score_side(name: str, tree: Path, home: AcctaxHome, landed: Landed, extra: S
         "materialize_exit": done.returncode,
         "materialize_log": str(log),
         "proposed_rows": int(is_proposed.sum()),
+        "served_accuracy_on_proposed": float(served["predicted_code"].eq(truth[LABEL_COLUMN])[is_proposed].mean()),
         "rejected_rows": int(is_rejected.sum()),
         "rejected_by_reason": {str(k): int(v) for k, v in rejected_keys["reject_reason"].value_counts().items()},
         "proposed_and_rejected_rows": int((is_proposed & is_rejected).sum()),
@@ -447,7 +448,9 @@ def score_candidates(home_root: Path, months: Sequence[str], out: Path) -> None:
     settings = ModelSettings()
     registry = ModelRegistry(tracking_uri(home))
     served_dataset = registry.resolve().dataset_version
-    features = read_partitions(home, "ledger_features", months)
+    # Month by month, as ledger_predictions scores them: an int8 adapter quantizes activations per batch, so only
+    # the same batches (a month's distinct texts) give the served figures exactly.
+    monthly = [read_partitions(home, "ledger_features", [month]) for month in months]
     listing = []
     for entry in registry.versions():
         if entry.dataset_version != served_dataset:
@@ -455,9 +458,12 @@ def score_candidates(home_root: Path, months: Sequence[str], out: Path) -> None:
         record: dict[str, Any] = {"label": entry.label, "kind": entry.kind}
         try:
             model = load_served(entry, batch_size=32)
-            texts = serialize_rows(features, model.text_spec.text_features).astype(str).tolist()
             threshold = served_threshold(model.eval_rows, settings)
-            table = prediction_table(features, model.predict(texts), model.registry, threshold, model.label)
+            tables = []
+            for features in (frame for frame in monthly if not frame.empty):
+                texts = serialize_rows(features, model.text_spec.text_features).astype(str).tolist()
+                tables.append(prediction_table(features, model.predict(texts), model.registry, threshold, model.label))
+            table = pd.concat(tables, ignore_index=True)
             record["file"] = f"v{entry.registry_version}.parquet"
             table[[*KEY, *PROPOSAL_COLUMNS]].to_parquet(out / record["file"], index=False)
         except Exception as exc:  # a kind this code cannot load or score is reported beside the others
@@ -524,7 +530,8 @@ def print_report(report: dict) -> None:
             f"held-out rows: {side['proposed_rows']:,} proposed + {side['rejected_rows']:,} rejected by cleaning "
             f"(not proposed; {side['rejected_by_reason'] or 'none'}) = {side['proposed_rows'] + side['rejected_rows']:,}"
             f" of {setup['held_out_rows']:,}; unaccounted {side['unaccounted_rows']}, "
-            f"both {side['proposed_and_rejected_rows']}"
+            f"both {side['proposed_and_rejected_rows']}; served accuracy on the proposed rows "
+            f"{side['served_accuracy_on_proposed']:.3f}"
         )
         print(f"served decision: {side['decision']['reason']}")
         if side["candidates_note"]:
