@@ -78,8 +78,11 @@ class TrainingConfig(BaseModel):
     registry_path: str = Field(description="label_registry.json of the dataset")
     output_dir: str = Field(description="Work directory: checkpoints/ and adapter/ are written here")
     # The budget follows the data: epochs of the train split, or minutes of the training loop, whichever ends first.
-    # The default demo on a 2-core CPU (~19k train rows, ~20 tokens a row after the vocabulary extension): 1.2 epochs
-    # = 720 steps of 32 in ~4-5 min, test macro F1 ~0.88 vs the TF-IDF baseline's 0.857 (benchmarks/training.py).
+    # The demo (18,820 train rows, 24 tokens a row after the vocabulary extension): 1.2 epochs = 707 steps of 32, the
+    # former 700-step default's schedule; 9.5 min at 37 samples/s on the shared 2-core CPU (1 thread, 1-min load ~3),
+    # valid / test macro F1 0.848 / 0.845, the TF-IDF baseline 0.854 / 0.846 on the same split (benchmarks/training.py
+    # --mode variants). 10 minutes end it on a machine too busy for that, so `acctax materialize` stays near 12 min;
+    # an office's ledgers (3.5 M rows: ~100,000 steps an epoch) on a CPU are always time-capped: raise max_minutes.
     num_train_epochs: float = Field(default=1.2, gt=0.0, le=1000.0, description="Passes over the train split")
     max_minutes: float | None = Field(
         default=10.0,
