@@ -1,9 +1,10 @@
 """Candidate models scored alike and the choice of the one to serve (pure numpy/pandas, no Dagster).
 
-Every model trained on a ledger_dataset version (the LoRA adapter, the TF-IDF baseline, the precedent lookup, their ensemble) is
-judged from its stored per-row valid/test outputs with the same figures. The champion is the candidate with the
-best **valid** figure (model_settings.selection_metric: accuracy by default, or macro F1) among those that pass the quality gate and were trained on the current dataset version;
-ties go to the cheaper model. Test figures are reported and gated, never used to choose.
+Every model trained on a ledger_dataset version (the LoRA adapter, the TF-IDF baseline, the precedent lookup,
+their ensemble) is judged from its stored per-row valid/test outputs with the same figures. The champion is the
+candidate with the best **valid** figure (model_settings.selection_metric: accuracy by default, or macro F1) among
+those that pass the quality gate and were trained on the current dataset version; ties go to the cheaper model.
+Test figures are reported and gated, never used to choose.
 """
 
 from __future__ import annotations
