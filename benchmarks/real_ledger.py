@@ -97,8 +97,9 @@ from sklearn.svm import LinearSVC
 from acctax_assets.ledger.column_map import ColumnMap, load_column_map
 from acctax_assets.ledger.ingestion import LedgerFile, combine, read_ledger_files
 from acctax_assets.ledger.landing import list_landing_files, month_of_file
+from acctax_assets.ledger.line_kinds import TRANSACTION
 from acctax_assets.ledger.parsing import parse_codes, read_parquet_frame
-from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN, SOURCE_FILE, SOURCE_ROW, SUMMARY_CELL
+from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN, LINE_KIND, SOURCE_FILE, SOURCE_ROW
 from acctax_assets.paths import AcctaxHome
 
 ACCTAX_MODULE = "acctax_assets.cli"
@@ -175,8 +176,8 @@ def read_months(source: Path, column_map: ColumnMap) -> list[Month]:
 
 
 def coded(frame: pd.DataFrame) -> pd.Series:
-    """Per row: whether it is a voucher line with a valid code (totals lines and blank or invalid codes are not)."""
-    return frame[SUMMARY_CELL].eq("") & parse_codes(frame[LABEL_COLUMN]).str.fullmatch(CODE_PATTERN).fillna(False)
+    """Per row: whether it is a voucher line with a valid code (structure lines and blank or invalid codes are not)."""
+    return frame[LINE_KIND].eq(TRANSACTION) & parse_codes(frame[LABEL_COLUMN]).str.fullmatch(CODE_PATTERN).fillna(False)
 
 
 def write_uncoded(ledger: LedgerFile, source: Path, landing: Path, sheet: int | None) -> pd.DataFrame:

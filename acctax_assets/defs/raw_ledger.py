@@ -42,8 +42,11 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
             "format": [f.kind for f in ledger_files],
             "encoding": [f.encoding for f in ledger_files],
             "rows": [f.rows for f in ledger_files],
+            "labelled_rows": [f.labelled_rows for f in ledger_files],
             "preamble_rows": [f.preamble_rows for f in ledger_files],
-            "summary_rows": [f.summary_rows for f in ledger_files],
+            "structure_lines": [
+                ", ".join(f"{kind} {count}" for kind, count in f.structure_lines.items()) for f in ledger_files
+            ],
             "malformed_lines": [f.malformed_lines for f in ledger_files],
             "company": [f.company_source for f in ledger_files],
             "columns_missing": [len(f.columns_missing) for f in ledger_files],
@@ -61,6 +64,8 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
             "columns_mapped": sorted({h for f in ledger_files for h in f.mapping.mapped}),
             "columns_unknown": unknown,
             "files_unmapped": unmapped,
+            # Files and sheets read but holding no ledger (a cover page, a 일계표, a summary); also in the log.
+            "files_skipped": [note for f in ledger_files for note in f.skipped],
             "preamble_rows": {f.source_file: f.preamble_rows for f in ledger_files if f.preamble_rows},
             "columns_missing": {f.source_file: f.columns_missing for f in ledger_files if f.columns_missing},
             "companies_assigned": {f.source_file: f.company_source for f in ledger_files if f.company},

@@ -1,18 +1,20 @@
 """Raw ledger -> typed, validated, deduplicated rows plus the rejected rows with their reason.
 
 Invariant: every raw row lands in exactly one of the two outputs (duplicates are rejected rows with
-reason `duplicate`, totals lines with `summary_row`). A row that breaks several rules gets the first reason
-in REJECT_REASONS.
+reason `duplicate`, the structure lines of a printed report with their kind: `summary_row`, `balance_row` …).
+A row that breaks several rules gets the first reason in REJECT_REASONS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from acctax_assets.ledger.account_codes import Chart, account_codes, wrong_length
+from acctax_assets.ledger.line_kinds import STRUCTURE_KINDS
 from acctax_assets.ledger.parsing import (
     TEXT,
     Distinct,
@@ -24,16 +26,21 @@ from acctax_assets.ledger.parsing import (
 )
 from acctax_assets.ledger.schema import (
     AMOUNT_COLUMNS,
+    BALANCE_COLUMN,
     CANONICAL_COLUMNS,
     DOCUMENT_TYPES,
     DR_CR,
     LABEL_COLUMN,
+    LABEL_NAME_COLUMN,
+    LINE_KIND,
+    LINE_MARKER,
     LINEAGE_COLUMNS,
     PARSE_ERROR,
+    SIDE_AMOUNT_COLUMNS,
+    SIDE_AMOUNT_HEADERS,
     SOURCE_FILE,
     SOURCE_LABELLED,
     SOURCE_ROW,
-    SUMMARY_CELL,
     TAXPAYER_TYPES,
     VAT_TYPES,
 )
@@ -41,23 +48,27 @@ from acctax_assets.ledger.schema import (
 REJECT_REASON = "reject_reason"
 REJECT_DETAIL = "reject_detail"
 REJECT_REASONS: tuple[str, ...] = (
-    # First: a totals line (합계/소계/월계 …) is not a voucher line whatever else is wrong with it.
-    "summary_row",
+    # First: a structure line of a report (line_kinds.STRUCTURE_KINDS: balances, subtotals, repeated headers,
+    # title and page lines) is not a voucher line whatever else is wrong with it.
+    *STRUCTURE_KINDS,
     "malformed_line",
     "missing_date",
     "invalid_date",
     "date_outside_month",
     "missing_amount",
     "invalid_amount",
+    # 차변/대변 ledgers: a line filling both sides, or whose own 차대구분 names the side its amount is not on.
+    "ambiguous_side",
+    "side_mismatch",
     "amount_outlier",
     "amount_mismatch",
     "missing_label",
     "invalid_label",
     "duplicate",
 )
-# Rejected by design rather than bad data: real exports carry totals lines, and copies of a file get dropped
-# twice. They are counted and reported, never toward the share of invalid rows.
-EXPECTED_REJECTS: tuple[str, ...] = ("summary_row", "duplicate")
+# Rejected by design rather than bad data: printed reports carry structure lines, and copies of a file get
+# dropped twice. They are counted and reported, never toward the share of invalid rows.
+EXPECTED_REJECTS: tuple[str, ...] = (*STRUCTURE_KINDS, "duplicate")
 # Coded columns turned into words; the original code is kept in `<column>_code`.
 CODE_TABLES: dict[str, dict[str, str]] = {
     "document_type": DOCUMENT_TYPES,
@@ -65,15 +76,20 @@ CODE_TABLES: dict[str, dict[str, str]] = {
     "taxpayer_type": TAXPAYER_TYPES,
 }
 _ID_COLUMNS = ("vat_id_company", "vat_id_party")
+# Amounts as a 계정별원장 prints them: parsed like AMOUNT_COLUMNS, kept as nullable integers (a line fills one side;
+# files of the other form have none).
+_PRINTED_AMOUNTS = (*SIDE_AMOUNT_COLUMNS, BALANCE_COLUMN)
 _KEY_COLUMNS = ("voucher_key", "journal_key_count")
 
 
 @dataclass(frozen=True)
 class CleaningRules:
-    """Validation thresholds; the Dagster resource exposes them as validated config."""
+    """Validation thresholds and the office's chart of accounts (the column map's `chart:`, which decides the
+    codes' length); the Dagster resource exposes the thresholds as validated config."""
 
     max_abs_amount: int = 100_000_000_000
     amount_tolerance: int = 10
+    chart: Chart = field(default_factory=Chart)
 
 
 @dataclass(frozen=True)
@@ -155,16 +171,25 @@ def _quoted(column: str, values: pd.Series, suffix: str = "") -> Callable[[pd.Se
     return lambda rows: column + "=" + values[rows].astype(TEXT).fillna("") + suffix
 
 
-def _typed(raw: pd.DataFrame) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
+def _typed(raw: pd.DataFrame, chart: Chart) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
     """Typed canonical columns plus per-amount-column invalid masks (an absent amount column is all NA and
-    never invalid). Columns that repeat a few values are parsed once per distinct value."""
+    never invalid). Columns that repeat a few values are parsed once per distinct value. The running balance
+    has no invalid mask: it is kept for the clerk, never read, so an unreadable one is NA rather than a reject."""
     typed: dict[str, pd.Series] = {}
     invalid: dict[str, pd.Series] = {}
     for column in AMOUNT_COLUMNS:
         values = raw[column] if column in raw.columns else pd.Series("", index=raw.index, dtype=TEXT)
         typed[column], invalid[column] = parse_amounts(values)
+    for column in _PRINTED_AMOUNTS:
+        if column in raw.columns:
+            typed[column], unparseable = parse_amounts(raw[column])
+        else:
+            typed[column] = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+            unparseable = pd.Series(False, index=raw.index)
+        if column in SIDE_AMOUNT_COLUMNS:
+            invalid[column] = unparseable
     for column in raw.columns:
-        if column in LINEAGE_COLUMNS or column in AMOUNT_COLUMNS:
+        if column in LINEAGE_COLUMNS or column in AMOUNT_COLUMNS or column in _PRINTED_AMOUNTS:
             continue
         if column == "date":
             typed[column] = parse_dates(raw[column])
@@ -179,14 +204,37 @@ def _typed(raw: pd.DataFrame) -> tuple[dict[str, pd.Series], dict[str, pd.Series
             typed[column] = per_value(_digits, raw[column])
         elif column == "voucher_key":
             typed[column] = parse_codes(raw[column])
-        elif column in (LABEL_COLUMN, "party_code", *_KEY_COLUMNS):
+        elif column in (LABEL_COLUMN, LABEL_NAME_COLUMN):
+            continue  # read together below: either may carry the other's part
+        elif column in ("party_code", *_KEY_COLUMNS):
             typed[column] = per_value(parse_codes, raw[column])
         else:
             typed[column] = blank_to_na(raw[column])
+    if LABEL_COLUMN in raw.columns or LABEL_NAME_COLUMN in raw.columns:
+        accounts = account_codes(raw.get(LABEL_COLUMN), raw.get(LABEL_NAME_COLUMN), chart)
+        typed[LABEL_COLUMN], typed[LABEL_NAME_COLUMN] = accounts.code, accounts.name
     absent = pd.Series(pd.NA, index=raw.index, dtype=TEXT)
     for column in (*CANONICAL_COLUMNS, *(f"{c}_code" for c in CODE_TABLES)):
         typed.setdefault(column, absent)
     return typed, invalid
+
+
+def _printed_sides(raw: pd.DataFrame) -> Callable[[pd.Series], pd.Series]:
+    """Detail builder `차변=1,000 대변=500`: both sides as the file printed them, for the rejected rows only."""
+
+    def detail(rows: pd.Series) -> pd.Series:
+        printed = [
+            SIDE_AMOUNT_HEADERS[c] + "=" + (raw.loc[rows, c].astype(TEXT).fillna("") if c in raw.columns else "")
+            for c in SIDE_AMOUNT_COLUMNS
+        ]
+        return printed[0] + " " + printed[1]
+
+    return detail
+
+
+def _filled(amounts: pd.Series) -> np.ndarray:
+    """Which lines carry an amount on a side: a 0 printed on the side a line does not use is empty."""
+    return _flags(amounts.notna() & (amounts != 0))
 
 
 def _first_copies(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
@@ -230,14 +278,26 @@ def _duplicates(
     return first != np.arange(len(candidates)), detail
 
 
+def running_balances(raw: pd.DataFrame) -> dict[str, int]:
+    """How many raw rows, of how many files, print a running balance (잔액). Cleaning keeps it as `balance_amount`
+    and never reads an amount from it: it is reported so the clerk knows it was seen, not used."""
+    if BALANCE_COLUMN not in raw.columns:
+        return {"rows": 0, "files": 0}
+    printed = blank_to_na(raw[BALANCE_COLUMN]).notna()
+    return {"rows": int(printed.sum()), "files": int(raw.loc[printed, SOURCE_FILE].nunique())}
+
+
 def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> CleaningResult:
     """Validate, type and deduplicate one month of raw rows (`month` is the partition key YYYY-MM-01)."""
-    typed, invalid = _typed(raw)
+    typed, invalid = _typed(raw, rules.chart)
     verdicts = _Verdicts(raw.index)
-    if SUMMARY_CELL in raw.columns:
-        verdicts.reject(
-            raw[SUMMARY_CELL] != "", "summary_row", lambda rows: "totals line marked " + raw.loc[rows, SUMMARY_CELL]
-        )
+    if LINE_KIND in raw.columns:
+        for kind in STRUCTURE_KINDS:
+            verdicts.reject(
+                raw[LINE_KIND] == kind,
+                kind,
+                lambda rows, kind=kind: f"{kind.replace('_', ' ')} marked " + raw.loc[rows, LINE_MARKER],
+            )
     verdicts.reject(raw[PARSE_ERROR] != "", "malformed_line", lambda rows: raw.loc[rows, PARSE_ERROR])
 
     date = typed["date"]
@@ -249,13 +309,43 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
         date.dt.to_period("M") != period, "date_outside_month", _quoted("date", raw["date"], f" not in {period}")
     )
 
-    # An empty VAT is 0; an empty supply amount is total - VAT, an empty total supply + VAT.
     supply, vat, total = (typed[c] for c in AMOUNT_COLUMNS)
-    no_amount = supply.isna() & total.isna() & ~invalid["supply_amount"] & ~invalid["total_amount"]
+    # A 계정별원장/분개장 line fills one of 차변/대변: the side filled is its direction (dr_cr) and, on a line
+    # without a supply amount or total, its amount, sign as printed. Where a file has both forms, supply/total
+    # win and the sides only give the direction: they may hold another figure (a VAT-inclusive posting).
+    on_debit, on_credit = (_filled(typed[c]) for c in SIDE_AMOUNT_COLUMNS)
+    printed = _flags(supply.notna() | total.notna() | invalid["supply_amount"] | invalid["total_amount"])
+    unread_side = _flags(invalid["debit_amount"] | invalid["credit_amount"])
+    no_amount = ~printed & ~on_debit & ~on_credit & ~unread_side
+    sides = _printed_sides(raw)
+    if any(c in raw.columns for c in SIDE_AMOUNT_COLUMNS):
+        # Lines of a file that prints 차변/대변 show both cells; lines of another file in the month say what is empty.
+        side_cells = pd.Series(False, index=raw.index)
+        for column in SIDE_AMOUNT_COLUMNS:
+            if column in raw.columns:
+                side_cells |= blank_to_na(raw[column]).notna()
+        sided_file = _flags(side_cells.groupby(raw[SOURCE_FILE], sort=False).transform("any"))
+        verdicts.reject(
+            no_amount & sided_file, "missing_amount", lambda rows: sides(rows) + " (neither side has an amount)"
+        )
     verdicts.reject(no_amount, "missing_amount", "supply_amount and total_amount are empty")
     for column, unparseable in invalid.items():
         if unparseable.any():
             verdicts.reject(unparseable, "invalid_amount", _quoted(column, raw[column]))
+    if on_debit.any() or on_credit.any():
+        verdicts.reject(on_debit & on_credit, "ambiguous_side", lambda rows: sides(rows) + " (a line fills one side)")
+        side = pd.Series(np.where(on_debit, "debit", np.where(on_credit, "credit", None)), index=raw.index).astype(TEXT)
+        # The file's own 차대구분 must name the same side; a code it does not know (`other`) gives way to the amount.
+        stated = typed["dr_cr"]
+        verdicts.reject(
+            stated.isin(("debit", "credit")) & side.notna() & (stated != side),
+            "side_mismatch",
+            lambda rows: "dr_cr=" + raw.loc[rows, "dr_cr"].astype(TEXT) + " but " + sides(rows),
+        )
+        typed["dr_cr"] = side.fillna(stated)
+        side_amount = typed["debit_amount"].where(on_debit, typed["credit_amount"])
+        total = total.mask(~printed & (on_debit ^ on_credit), side_amount)
+    # An empty VAT is 0; an empty supply amount is total - VAT, an empty total supply + VAT.
     vat = vat.fillna(0)
     supply = supply.fillna(total - vat)
     total = total.fillna(supply + vat)
@@ -269,13 +359,11 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     verdicts.reject(gap > rules.amount_tolerance, "amount_mismatch", _quoted("supply+vat-total", supply + vat - total))
 
     labelled = raw[SOURCE_LABELLED].astype(bool)
-    label = typed[LABEL_COLUMN]
+    # A code that names of an unlabelled file happen to carry is no label: too few of its names carry one.
+    label = typed[LABEL_COLUMN] = typed[LABEL_COLUMN].where(labelled)
     verdicts.reject(labelled & label.isna(), "missing_label", "acct_code is empty")
-    verdicts.reject(
-        labelled & ~label.str.fullmatch(r"\d{5}", na=False),
-        "invalid_label",
-        _quoted(LABEL_COLUMN, label, " is not 5 digits"),
-    )
+    wrong, detail = wrong_length(label, raw[SOURCE_FILE], rules.chart)
+    verdicts.reject(labelled & wrong, "invalid_label", detail)
 
     typed["supply_amount"], typed["vat_amount"], typed["total_amount"] = supply, vat, total
     duplicate, detail = _duplicates(typed, verdicts.accepted, raw)

@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 
 from acctax_assets.errors import ColumnMapError
+from acctax_assets.ledger.account_codes import AUTO, CODE_DIGITS, Chart
+from acctax_assets.ledger.line_kinds import MARKER_KINDS, LineMarkers
 from acctax_assets.ledger.schema import CANONICAL_COLUMNS
 
 
@@ -42,6 +44,10 @@ class ColumnMap:
     columns: dict[str, str]
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
     companies: dict[str, str] = field(default_factory=dict)
+    # The office's chart of accounts (`chart:`): how long its codes are, and codes of another chart mapped onto it.
+    chart: Chart = field(default_factory=Chart)
+    # The words that make a line a balance, subtotal, title or page line: packaged ones plus `line_markers:`.
+    line_markers: LineMarkers = field(default_factory=LineMarkers.default)
     # Mappings already made, by (headers, matching source globs): a month's files mostly share one header.
     _mapped: dict[tuple[tuple[str, ...], tuple[str, ...]], ColumnMapping] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -117,21 +123,74 @@ def _source(pattern: str, entry: object, origin: str) -> tuple[dict[str, str], s
     return aliases, company.strip() if company else None
 
 
-def _validate(raw: object, origin: str) -> ColumnMap:
+def _line_markers(raw: object, origin: str) -> dict[str, list[str]]:
+    """`line_markers: {summary_row: [주계], balance_row: [전기말잔액]}`: an office's program's own words."""
     if raw is None:
-        return ColumnMap(columns={})
+        return {}
+    if not isinstance(raw, dict) or any(kind not in MARKER_KINDS for kind in raw):
+        raise ColumnMapError(
+            f"{origin}: line_markers must map line kinds ({', '.join(MARKER_KINDS)}) to lists of marker words, got {raw!r}"
+        )
+    markers = {}
+    for kind, words in raw.items():
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise ColumnMapError(f"{origin}: line_markers.{kind} must be a list of non-empty words, got {words!r}")
+        markers[kind] = [w.strip() for w in words]
+    return markers
+
+
+def _chart(raw: object, origin: str, base: Chart) -> Chart:
+    """`chart: {code_digits: 3, codes: {811: 81100}}`; a key left out keeps `base`'s setting, and `codes` add to
+    `base`'s. YAML reads an unquoted code as a number: `811` stays 811, but one with a leading zero must be quoted."""
+    if raw is None:
+        return base
+    allowed = {"code_digits", "codes"}
+    if not isinstance(raw, dict) or not set(raw) <= allowed:
+        raise ColumnMapError(
+            f"{origin}: chart must be a mapping with `code_digits` (3 to 6, or auto) and `codes` (code: code), "
+            f"got {raw!r}"
+        )
+    digits = raw.get("code_digits", base.code_digits)
+    if digits != AUTO and (isinstance(digits, bool) or not isinstance(digits, int) or digits not in CODE_DIGITS):
+        raise ColumnMapError(
+            f"{origin}: chart.code_digits must be {CODE_DIGITS.start} to {CODE_DIGITS.stop - 1} (더존 5, KcLep and "
+            f"세무사랑 3) or {AUTO} (the length most of a month's codes have), got {digits!r}"
+        )
+    codes = raw.get("codes") or {}
+    if not isinstance(codes, dict):
+        raise ColumnMapError(f"{origin}: chart.codes must map codes to codes (`811: 81100`), got {codes!r}")
+    mapped = {str(source).strip(): str(target).strip() for source, target in codes.items()}
+    target_digits = CODE_DIGITS if digits == AUTO else (digits,)
+    for source, target in mapped.items():
+        if not source.isdecimal() or not target.isdecimal() or len(target) not in target_digits:
+            raise ColumnMapError(
+                f"{origin}: chart.codes maps {source!r} to {target!r}; both must be codes of digits and the target "
+                f"one of the office's chart (chart.code_digits: {digits})"
+            )
+    return Chart(code_digits=digits, codes={**base.codes, **mapped})
+
+
+def _validate(raw: object, origin: str, base_chart: Chart | None = None) -> ColumnMap:
+    """A column map file's content as a ColumnMap; `base_chart` is the chart its `chart:` section amends."""
+    base_chart = base_chart or Chart()
+    if raw is None:
+        return ColumnMap(columns={}, chart=base_chart)
     if not isinstance(raw, dict):
         raise ColumnMapError(f"{origin}: expected a mapping with `columns` and `sources`, got {type(raw).__name__}")
-    unexpected = set(raw) - {"columns", "sources"}
+    unexpected = set(raw) - {"columns", "sources", "chart", "line_markers"}
     if unexpected:
-        raise ColumnMapError(f"{origin}: unknown top-level keys {sorted(unexpected)}; allowed: columns, sources")
+        raise ColumnMapError(
+            f"{origin}: unknown top-level keys {sorted(unexpected)}; allowed: columns, sources, chart, line_markers"
+        )
     columns = raw.get("columns") or {}
     sources = raw.get("sources") or {}
     if not isinstance(columns, dict) or not isinstance(sources, dict):
         raise ColumnMapError(f"{origin}: `columns` and `sources` must be mappings")
     parsed = {str(pattern): _source(str(pattern), entry, origin) for pattern, entry in sources.items()}
     return ColumnMap(
+        line_markers=LineMarkers.default().extended(_line_markers(raw.get("line_markers"), origin)),
         columns=_headers(columns, f"{origin}: columns"),
+        chart=_chart(raw.get("chart"), origin, base_chart),
         sources={pattern: aliases for pattern, (aliases, _) in parsed.items()},
         companies={pattern: company for pattern, (_, company) in parsed.items() if company},
     )
@@ -144,12 +203,16 @@ def load_column_map(override: Path | None = None) -> ColumnMap:
     if override is None or not override.exists():
         return base
     try:
-        extra = _validate(yaml.safe_load(override.read_text(encoding="utf-8")), str(override))
+        extra = _validate(yaml.safe_load(override.read_text(encoding="utf-8")), str(override), base.chart)
     except yaml.YAMLError as exc:
         raise ColumnMapError(f"{override}: not valid YAML ({exc})") from exc
     sources = dict(base.sources)
     for pattern, overrides in extra.sources.items():
         sources[pattern] = {**sources.get(pattern, {}), **overrides}
     return ColumnMap(
-        columns={**base.columns, **extra.columns}, sources=sources, companies={**base.companies, **extra.companies}
+        columns={**base.columns, **extra.columns},
+        sources=sources,
+        companies={**base.companies, **extra.companies},
+        chart=extra.chart,
+        line_markers=extra.line_markers,
     )

@@ -29,7 +29,6 @@ _BLANK_LINE = re.compile(r"\n[ \t,]*(?:\r?\n|$)")
 _BLANK_FIRST_LINE = re.compile(r"[ \t,]*(?:\r?\n|$)")
 # Separates files parsed together; a file holding this control character is parsed alone.
 _SENTINEL = "\x1e"
-_TOTALS_BEFORE = re.compile(r"[합소월누총]\s*$")
 
 
 def _top_lines(text: str) -> tuple[list[str], list[int]]:
@@ -61,9 +60,10 @@ def _top_records(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]
 
 
 def _text_header(text: str, delimiter: str, known: KnownHeaders) -> tuple[Header | None, list[int]]:
-    """The header among the first rows and where each row ends. Only lines in which a date header occurs are
-    split (the others cannot be the header), unless no header is found that way or a quoted cell spans lines
-    above it: then the first records are parsed properly."""
+    """The header among the first rows and where each row ends. Only lines in which a date header occurs and
+    their neighbours (the other row of a header printed over two rows) are split (the others cannot be the
+    header), unless no header is found that way or a quoted cell spans lines above it: then the first records
+    are parsed properly."""
     lines, ends = _top_lines(text)
     top_end = ends[-1] if ends else 0
     candidates = set()
@@ -72,9 +72,8 @@ def _text_header(text: str, delimiter: str, known: KnownHeaders) -> tuple[Header
         while position >= 0:
             candidates.add(bisect.bisect_right(ends, position))
             position = text.find(date, position + 1, top_end)
-    header = find_header(
-        ((i, next(csv.reader([lines[i]], delimiter=delimiter), [])) for i in sorted(candidates)), known
-    )
+    near = {i + step for i in candidates for step in (-1, 0, 1)} & set(range(len(lines)))
+    header = find_header(((i, next(csv.reader([lines[i]], delimiter=delimiter), [])) for i in sorted(near)), known)
     if header is not None and not any(line.count('"') % 2 for line in lines[: header.index + 1]):
         return header, ends
     records, ends = _top_records(text, delimiter)
@@ -100,17 +99,6 @@ def text_sheet(path: Path, text: str, truncated: bool, known: KnownHeaders) -> S
         below=below,
         blank=re.search(r"\S", text) is None,
     )
-
-
-def _may_hold_totals(text: str) -> bool:
-    """Whether a totals marker (합계, 소 계 …) can occur in the text: a cheap look at each `계` in it, so files
-    without one skip the per-column search for totals lines."""
-    position = text.find("계")
-    while position >= 0:
-        if _TOTALS_BEFORE.search(text, max(0, position - 8), position):
-            return True
-        position = text.find("계", position + 1)
-    return False
 
 
 def _regular(text: str) -> bool:
@@ -224,7 +212,7 @@ def parse_text(bodies: list[TextBody]) -> list[Cells]:
             cells = _csv_checked(body)
         else:
             rows = np.arange(body.first_row, body.first_row + table.num_rows, dtype=np.int64)
-            cells = Cells(table.columns, no_errors(table.num_rows), rows, _may_hold_totals(body.text))
+            cells = Cells(table.columns, no_errors(table.num_rows), rows)
         if body.truncated and len(cells.rows):
             last = cells.errors[-1].as_py()
             flagged = text_array(["; ".join(e for e in (last, TRUNCATED_CHARACTER) if e)])

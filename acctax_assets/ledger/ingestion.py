@@ -26,27 +26,47 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from acctax_assets.errors import ColumnMapError, LedgerFileError
+from acctax_assets.ledger.account_codes import Chart, account_codes, split_accounts
 from acctax_assets.ledger.column_map import ColumnMap, ColumnMapping
 from acctax_assets.ledger.delimited_text import parse_text
 from acctax_assets.ledger.file_formats import disguise, open_sheets
-from acctax_assets.ledger.headers import HEADER_SEARCH_ROWS, Header, describe_rows, known_headers, no_header_problem
-from acctax_assets.ledger.parsing import TEXT, TOTALS_MARKER
+from acctax_assets.ledger.headers import (
+    HEADER_SEARCH_ROWS,
+    Header,
+    describe_rows,
+    header_without_date,
+    known_headers,
+    no_header_problem,
+)
+from acctax_assets.ledger.line_kinds import STRUCTURE_KINDS, LineKinds, classify_lines, transactions_only
+from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import (
     CANONICAL_COLUMNS,
     COMPANY_COLUMN,
     DEFAULT_COMPANY,
     KOREAN_HEADERS,
     LABEL_COLUMN,
+    LABEL_NAME_COLUMN,
+    LINE_KIND,
     LINEAGE_COLUMNS,
     PARSE_ERROR,
     SOURCE_LABELLED,
     SOURCE_ROW,
-    SUMMARY_CELL,
     describe_required,
     missing_required,
 )
-from acctax_assets.ledger.sheets import Cells, Sheet, TextBody, no_errors
+from acctax_assets.ledger.sheets import Cells, Sheet, TextBody
 
+_MAP_DATE_FIX = (
+    "map your date header and the other headers in $ACCTAX_HOME/column_map.yaml (`<your header>: date` under "
+    "`columns:`, or under `sources: {'<file glob>': ...}` for this file only), or re-export the ledger with "
+    f"its header row ({', '.join(KOREAN_HEADERS[c] for c in ('date', 'party_name', 'supply_amount'))} …)"
+)
+_NOT_A_LEDGER_FIX = (
+    "this is not a ledger export: remove it from the landing folder, or re-export the 전표/매입매출장 list instead "
+    "(a ledger printed with other headers needs them mapped in $ACCTAX_HOME/column_map.yaml, `<your header>: date` "
+    "under `columns:`)"
+)
 _MAP_FIX = (
     "add a line `<your header>: <column>` under `columns:` (or under `sources: {'<file glob>': ...}` for this file "
     "only) in $ACCTAX_HOME/column_map.yaml, or re-export with the standard headers"
@@ -67,11 +87,17 @@ class LedgerFile:
     kind: str = "text"
     sheet: str | None = None
     preamble_rows: int = 0
+    # The 더존 voucher export's columns (KOREAN_HEADERS) the file lacks; 차변/대변/잔액 are another form, not a gap.
     columns_missing: list[str] = field(default_factory=list)
     # Where company_name came from: "column" (the file), "config" (`sources: … company:`) or "default"; for the
     # last two, `company` is the name booked to every row.
     company_origin: str = "column"
     company: str | None = None
+    # Rows that carry an account code (in the code column, or in the account-name column); 0 when unlabelled.
+    labelled_rows: int = 0
+    # What was read but skipped as holding no ledger, each also among `warnings`: this file's sheets without a
+    # ledger header, and on the first ledger of a `read_ledger_files` call, the call's files without one.
+    skipped: list[str] = field(default_factory=list)
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -92,8 +118,11 @@ class LedgerFile:
         return self._flagged(PARSE_ERROR)
 
     @property
-    def summary_rows(self) -> int:
-        return self._flagged(SUMMARY_CELL)
+    def structure_lines(self) -> dict[str, int]:
+        """How many lines of each structure kind (balances, subtotals, repeated headers …) the file printed."""
+        kinds = pc.value_counts(self.table[LINE_KIND]).to_pylist() if self.rows else []
+        counts = {entry["values"]: entry["counts"] for entry in kinds}
+        return {kind: counts[kind] for kind in STRUCTURE_KINDS if counts.get(kind)}
 
     def _flagged(self, lineage_column: str) -> int:
         return self.rows - pc.sum(pc.equal(self.table[lineage_column], "")).as_py() if self.rows else 0
@@ -111,12 +140,24 @@ class _Table:
     header: Header
     rows: Cells | TextBody
     notes: list[str]
+    skipped: list[str] = field(default_factory=list)
+
+
+class _NoLedger(LedgerFileError):
+    """A file read whole in which no sheet has a ledger header: a cover page, a 일계표 or a summary printed beside
+    the month's ledger. `read_ledger_files` skips it with `note` when another file of the call yields a ledger."""
+
+    def __init__(self, path: Path, label: str, problem: str, fix: str) -> None:
+        super().__init__(path, problem, fix)
+        self.label = label
+        self.note = f"{label}: not a ledger, file skipped (the other files are read): {problem}. Fix: {fix}"
 
 
 def _tables_of(path: Path, column_map: ColumnMap, landing: Path) -> list[_Table]:
     """The ledger tables of one file (a workbook may hold several sheets); what the file is decides how it is
     read. A sheet without a ledger header is skipped with a note when another sheet has one; when none has
-    one, the LedgerFileError lists the top rows of each sheet."""
+    one, `_NoLedger` lists the top rows of each sheet and the fix: map the date header when a row names known
+    columns but no date (a ledger with another date header), else take the file out (not a ledger)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -134,25 +175,25 @@ def _tables_of(path: Path, column_map: ColumnMap, landing: Path) -> list[_Table]
             path, "holds no cells (every sheet is empty)", "re-export it or delete it from the landing folder"
         )
     if not any(sheet.header for sheet in filled):
-        raise LedgerFileError(
+        mappable = any(header_without_date(sheet, known) for sheet in filled)
+        raise _NoLedger(
             path,
+            relative,
             (f"{disguised}; " if disguised else "") + no_header_problem(filled, known),
-            "map your date header and the other headers in $ACCTAX_HOME/column_map.yaml (`<your header>: date` under "
-            "`columns:`, or under `sources: {'<file glob>': ...}` for this file only), or re-export the ledger with "
-            f"its header row ({', '.join(KOREAN_HEADERS[c] for c in ('date', 'party_name', 'supply_amount'))} …)",
+            _MAP_DATE_FIX if mappable else _NOT_A_LEDGER_FIX,
         )
     notes = [f"{relative}: {disguised}; read as {kind}"] if disguised else []
-    tables = []
+    tables, skipped = [], []
     for sheet in filled:
         label = f"{relative}#{sheet.name}" if len(filled) > 1 and sheet.name else relative
         if sheet.header is None:
-            notes.append(
+            skipped.append(
                 f"{label}: no ledger header in its first {HEADER_SEARCH_ROWS} rows; sheet skipped "
                 f"({describe_rows(sheet, shown=3)})"
             )
             continue
         tables.append(_Table(path, label, kind, encoding, sheet, sheet.header, sheet.below(sheet.header), []))
-    return [replace(tables[0], notes=notes), *tables[1:]]
+    return [replace(tables[0], notes=notes + skipped, skipped=skipped), *tables[1:]]
 
 
 def _named_columns(header: list[str], cells: Cells) -> tuple[list[str], list[pa.Array]]:
@@ -171,14 +212,50 @@ def _named_columns(header: list[str], cells: Cells) -> tuple[list[str], list[pa.
     return names, columns
 
 
-def _summary_cells(columns: list[pa.Array], date_position: int, count: int) -> pa.Array:
-    """Per row: the totals marker its first non-empty cell (in file order) or its date cell holds, else ""."""
-    first = no_errors(count)
-    for column in columns:
-        first = pc.if_else(pc.equal(first, ""), pc.utf8_trim_whitespace(column), first)
-    found = pc.if_else(pc.match_substring_regex(first, TOTALS_MARKER), first, "")
-    date = pc.utf8_trim_whitespace(columns[date_position])
-    return pc.if_else(pc.and_(pc.equal(found, ""), pc.match_substring_regex(date, TOTALS_MARKER)), date, found)
+def _line_kinds(table: _Table, columns: list[pa.Array], cells: Cells, column_map: ColumnMap) -> LineKinds:
+    """Each line's kind (see line_kinds); a delimited body in which no marker can occur skips the search."""
+    count = len(cells.rows)
+    if isinstance(table.rows, TextBody):
+        printed = [cell.strip() for cell in table.header.cells if cell.strip()]
+        if not column_map.line_markers.may_occur_in(table.rows.text) and sum(h in table.rows.text for h in printed) < 2:
+            return transactions_only(count)
+    return classify_lines(columns, [table.header.cells], column_map.line_markers)
+
+
+def _labels(
+    label: str, canonical: list[str], columns: list[pa.Array], mapping: ColumnMapping
+) -> tuple[bool, int, list[str]]:
+    """Whether the table is labelled (its rows must carry an account code), how many rows carry one, and a warning
+    when it has account names but no codes.
+
+    A table with an account-code column is labelled; so is one whose account-name column carries a code in most of
+    its cells (`81100 복리후생비` under 계정과목: some programs print no code column), from which cleaning takes the
+    codes. An unlabelled table's rows are to be predicted and never train the model, so a booked file read as
+    unlabelled is named with both columns."""
+    cells = {
+        column: columns[canonical.index(column)].to_pandas(types_mapper={pa.string(): TEXT}.get)
+        for column in (LABEL_COLUMN, LABEL_NAME_COLUMN)
+        if column in canonical
+    }
+    if LABEL_COLUMN in cells:
+        codes = account_codes(cells[LABEL_COLUMN], cells.get(LABEL_NAME_COLUMN), Chart()).code
+        return True, int(codes.notna().sum()), []
+    if LABEL_NAME_COLUMN not in cells:
+        return False, 0, []
+    names = split_accounts(cells[LABEL_NAME_COLUMN])
+    coded = int(names.code.notna().sum())
+    named = int((names.code.notna() | names.name.notna()).sum())
+    if coded * 2 > named:
+        return True, coded, []
+    header = next(raw for raw, column in mapping.rename.items() if column == LABEL_NAME_COLUMN)
+    found = f"only {coded} of its {named} names carry a code" if coded else "its names carry no code"
+    warning = (
+        f"{label}: has an account-name column {header!r} (acct_name) but no account-code column (usual header "
+        f"{KOREAN_HEADERS[LABEL_COLUMN]!r}, acct_code), and {found}: its rows are read as unlabelled (to be "
+        "predicted) and do not train the model. Fix: if the file is booked, map its code header to acct_code "
+        "(`<header>: acct_code` under `columns:` in $ACCTAX_HOME/column_map.yaml) or re-export it with the code column"
+    )
+    return False, 0, [warning]
 
 
 def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFile:
@@ -195,9 +272,7 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
         required = "; ".join(describe_required(group) for group in missing)
         raise LedgerFileError(label, f"missing required column(s) {required}; headers found: {names}", _MAP_FIX)
     count = len(cells.rows)
-    summary = (
-        _summary_cells(columns, canonical.index("date"), count) if cells.may_have_totals and count else no_errors(count)
-    )
+    kinds = _line_kinds(table, columns, cells, column_map)
     warnings = table.notes + [
         f"{label}: rows {first_row + header.index} and {first_row + index} both look like a header "
         f"({header.known} and {known} known columns); row {first_row + header.index} is used. "
@@ -216,14 +291,17 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
             )
         canonical.append(COMPANY_COLUMN)
         columns.append(pa.repeat(company, count))
+    labelled, labelled_rows, unlabelled = _labels(label, canonical, columns, mapping)
+    warnings.extend(unlabelled)
     if not count:
         warnings.append(f"{label}: header only, no data rows")
     lineage = [
         pa.repeat(label, count),
         pa.array(cells.rows, type=pa.int64()),
-        pa.repeat(LABEL_COLUMN in canonical, count),
+        pa.repeat(labelled, count),
         cells.errors,
-        summary,
+        kinds.kind,
+        kinds.marker,
     ]
     present = set(canonical)
     return LedgerFile(
@@ -236,25 +314,57 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
         kind=table.kind,
         sheet=table.sheet.name,
         preamble_rows=first_row - 1 + header.index,
-        columns_missing=[c for c in CANONICAL_COLUMNS if c not in present],
+        columns_missing=[c for c in KOREAN_HEADERS if c not in present],
         company_origin=company_origin,
         company=company,
+        labelled_rows=labelled_rows,
     )
 
 
 def read_ledger_files(paths: Iterable[Path], column_map: ColumnMap, landing: Path) -> list[LedgerFile]:
     """Read landing files into one LedgerFile per ledger table (a workbook may hold several sheets).
 
-    The delimited files' rows are parsed together (an office exports one small file per client company);
-    raises LedgerFileError naming the first unusable file.
+    The delimited files' rows are parsed together (an office exports one small file per client company).
+    A file that was read but holds no ledger (a cover page, a 일계표 or summary beside the month's ledger) is
+    skipped, named in the first ledger's `warnings` and `skipped`, as long as another file yields a ledger: one
+    such file must not sink a month. When none does, one LedgerFileError names each file, its top rows and its
+    fix. A file that cannot be read at all (empty, corrupt, PDF, undecodable) raises its own LedgerFileError
+    whatever the other files hold: it may be the month's ledger itself, cut short while being copied, and
+    skipping it would lose its lines from a month that looks complete.
     """
-    tables = [table for path in paths for table in _tables_of(path, column_map, landing)]
+    tables: list[_Table] = []
+    not_ledgers: list[_NoLedger] = []
+    for path in paths:
+        try:
+            tables.extend(_tables_of(path, column_map, landing))
+        except _NoLedger as exc:
+            not_ledgers.append(exc)
+    if not tables and not_ledgers:
+        raise _none_is_a_ledger(not_ledgers)
     texts = [table.rows for table in tables if isinstance(table.rows, TextBody)]
     parsed = iter(parse_text(texts))
-    return [
-        _ledger_file(table, next(parsed) if isinstance(table.rows, TextBody) else table.rows, column_map)
-        for table in tables
-    ]
+    ledgers = []
+    for table in tables:
+        ledger = _ledger_file(table, next(parsed) if isinstance(table.rows, TextBody) else table.rows, column_map)
+        ledgers.append(replace(ledger, skipped=table.skipped) if table.skipped else ledger)
+    if not_ledgers:
+        notes = [exc.note for exc in not_ledgers]
+        first = ledgers[0]
+        ledgers[0] = replace(first, warnings=[*first.warnings, *notes], skipped=[*first.skipped, *notes])
+    return ledgers
+
+
+def _none_is_a_ledger(not_ledgers: list[_NoLedger]) -> LedgerFileError:
+    """The error for a call none of whose files holds a ledger: a file's own error when it is the only one, else
+    one error naming each file with its rows seen and its fix."""
+    if len(not_ledgers) == 1:
+        return not_ledgers[0]
+    return LedgerFileError(
+        ", ".join(exc.label for exc in not_ledgers),
+        f"none of these {len(not_ledgers)} files holds a ledger: "
+        + " || ".join(f"{exc.label}: {exc.problem}. Fix for {exc.label}: {exc.fix}" for exc in not_ledgers),
+        "land the month's 전표/매입매출장 export, or map the headers of the file that is the ledger, as said for it",
+    )
 
 
 def read_ledger_sheets(path: Path, column_map: ColumnMap, landing: Path) -> list[LedgerFile]:

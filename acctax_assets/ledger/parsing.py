@@ -1,4 +1,4 @@
-"""Vectorised parsers for the value formats Korean ledger exports use (dates, KRW amounts, codes, totals lines).
+"""Vectorised parsers for the value formats Korean ledger exports use (dates, KRW amounts, codes).
 
 Each parser tries the common form on the whole column first and the rarer written forms (`231,140원`,
 `△5,000`, `2024년 3월 5일`, an Excel serial day) only on the cells the common form left unparsed, so a clean
@@ -24,9 +24,6 @@ import pyarrow.parquet as pq
 TEXT = pd.StringDtype("pyarrow")
 _ARROW_STRINGS = {pa.string(): TEXT, pa.large_string(): TEXT}.get
 
-# A cell that marks a totals line (합계, 소계, 월계, 누계, 총계) however it is decorated: `합 계`, `[월계]`,
-# `** 합계 **`, `<소계>`. Written for both Python `re` and Arrow's RE2, which the reader uses.
-TOTALS_MARKER = r"^[\s\[\](){}<>*#=:.\-]*[합소월누총]\s*계[\s\[\](){}<>*#=:.\-]*$"
 
 # Excel serial days (days since 1899-12-30) accepted as dates: 1990-01-01 .. 2100-12-31.
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")

@@ -3,7 +3,7 @@ code tables that turn numeric codes into words a model and a clerk can read."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 # Canonical name -> the header a 더존-style export uses for it. The demo generator writes these headers
 # and the default column map (config/column_map.yaml) maps them back.
@@ -33,16 +33,30 @@ KOREAN_HEADERS: dict[str, str] = {
     "acct_name": "계정과목",
 }
 
-CANONICAL_COLUMNS: tuple[str, ...] = tuple(KOREAN_HEADERS)
+# The amounts of the other form accounting programs print (계정별원장, 분개장, 거래처원장): a debit and a credit
+# column, of which each line fills one, and often a running balance. Kept out of KOREAN_HEADERS, the 더존 voucher
+# export the demo writes: cleaning reads a line's amount and direction (dr_cr) from the pair (see `clean_ledger`).
+SIDE_AMOUNT_HEADERS: dict[str, str] = {
+    "debit_amount": "차변",
+    "credit_amount": "대변",
+    "balance_amount": "잔액",
+}
+SIDE_AMOUNT_COLUMNS: tuple[str, ...] = ("debit_amount", "credit_amount")
+BALANCE_COLUMN = "balance_amount"
+# Every canonical column and the header that usually names it.
+USUAL_HEADERS: dict[str, str] = {**KOREAN_HEADERS, **SIDE_AMOUNT_HEADERS}
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(USUAL_HEADERS)
 
 # What a ledger file must provide to be usable at all: each entry names alternatives, one of which must be
-# present. A date (it decides the month), an amount (the supply amount, or the total from which cleaning
-# derives it as total - VAT), and one text column a model and a clerk can read. The account code is only
-# needed for training (a file without it is unlabelled); every other column is null when absent.
-REQUIRED_COLUMNS: tuple[tuple[str, ...], ...] = (
-    ("date",),
-    ("supply_amount", "total_amount"),
-    ("party_name", "desc", "item"),
+# present, and an alternative is the columns that count only together. A date (it decides the month), an amount
+# (the supply amount, the total from which cleaning derives it as total - VAT, or the debit and credit columns of
+# a 계정별원장: one of them alone would read every line as the same side), and one text column a model and a clerk
+# can read. The account code is only needed for training (a file without it is unlabelled); every other column
+# is null when absent.
+REQUIRED_COLUMNS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("date",),),
+    (("supply_amount",), ("total_amount",), SIDE_AMOUNT_COLUMNS),
+    (("party_name",), ("desc",), ("item",)),
 )
 COMPANY_COLUMN = "company_name"
 # Company booked for a file that has no company column and no `company:` for it in the column map's
@@ -51,15 +65,25 @@ COMPANY_COLUMN = "company_name"
 DEFAULT_COMPANY = "(회사 미지정)"
 
 
-def missing_required(columns: Collection[str]) -> list[tuple[str, ...]]:
-    """The REQUIRED_COLUMNS entries of which none is among `columns`."""
+def missing_required(
+    columns: Collection[str], required: Sequence[Sequence[Sequence[str]]] = REQUIRED_COLUMNS
+) -> list[Sequence[Sequence[str]]]:
+    """The `required` entries none of whose alternatives is wholly among `columns`."""
     present = set(columns)
-    return [group for group in REQUIRED_COLUMNS if present.isdisjoint(group)]
+    return [group for group in required if not any(present.issuperset(alternative) for alternative in group)]
 
 
-def describe_required(group: tuple[str, ...]) -> str:
-    """`'supply_amount' (usual header '매입.공급가액') or 'total_amount' (...)`, for error messages."""
-    return " or ".join(f"{c!r} (usual header {KOREAN_HEADERS[c]!r})" for c in group)
+def required_name(group: Sequence[Sequence[str]]) -> str:
+    """`supply_amount|total_amount|debit_amount+credit_amount`: a REQUIRED_COLUMNS entry in one word."""
+    return "|".join("+".join(alternative) for alternative in group)
+
+
+def describe_required(group: Sequence[Sequence[str]]) -> str:
+    """`'supply_amount' (usual header '매입.공급가액') or … or 'debit_amount' (usual header '차변') and
+    'credit_amount' (usual header '대변')`, for error messages."""
+    return " or ".join(
+        " and ".join(f"{c!r} (usual header {USUAL_HEADERS[c]!r})" for c in alternative) for alternative in group
+    )
 
 
 AMOUNT_COLUMNS: tuple[str, ...] = ("supply_amount", "vat_amount", "total_amount")
@@ -74,10 +98,12 @@ SOURCE_ROW = "source_row"
 SOURCE_LABELLED = "source_labelled"
 # Set by the reader when a line could not be split into the header's fields (truncated or overlong).
 PARSE_ERROR = "parse_error"
-# Set by the reader to the totals marker (`합계`, `[월 계]` …) a line starts with or carries as its date, as
-# written; empty for voucher lines. Only the reader knows the file's column order, so it decides.
-SUMMARY_CELL = "summary_cell"
-LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, SOURCE_LABELLED, PARSE_ERROR, SUMMARY_CELL)
+# Set by the reader from the whole line (`line_kinds.classify_lines`): `transaction`, or the kind of structure
+# line a report prints among them (balance_row, summary_row, header_row, title_row, page_artifact), and the cell
+# that decided it as written (`[월 계]`); only the reader sees every cell of a line, so it decides.
+LINE_KIND = "line_kind"
+LINE_MARKER = "line_marker"
+LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, SOURCE_LABELLED, PARSE_ERROR, LINE_KIND, LINE_MARKER)
 
 # 증빙코드 (evidence type) -> words.
 DOCUMENT_TYPES: dict[str, str] = {

@@ -26,8 +26,6 @@ class Cells:
     columns: list[pa.Array | pa.ChunkedArray]
     errors: pa.Array
     rows: np.ndarray
-    # False only when the reader saw the text and no totals marker can be in it (skips the per-column search).
-    may_have_totals: bool = True
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def test_totals_lines_come_first_among_the_reasons(tmp_path: Path) -> None:
     rows[1].update(date="[월 계]", supply_amount="abc", acct_code="")
     result = clean_ledger(raw_from(tmp_path, rows), MONTH, RULES)
     assert result.rejected["reject_reason"].tolist() == ["summary_row"]
-    assert result.rejected["reject_detail"].tolist() == ["totals line marked [월 계]"]
+    assert result.rejected["reject_detail"].tolist() == ["summary row marked [월 계]"]
     assert result.rejected_by_reason == {"summary_row": 1}
 
 

@@ -262,4 +262,11 @@ def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
     assert len(raw) == 3
     assert raw["acct_code"].tolist() == ["81100", "", ""]
     assert raw["source_labelled"].tolist() == [True, False, False]
-    assert list(raw.columns[-5:]) == ["source_file", "source_row", "source_labelled", "parse_error", "summary_cell"]
+    assert list(raw.columns[-6:]) == [
+        "source_file",
+        "source_row",
+        "source_labelled",
+        "parse_error",
+        "line_kind",
+        "line_marker",
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 import xlwt
 from dagster import build_asset_context
@@ -23,7 +24,7 @@ from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file, read_ledger_files, read_ledger_sheets
 from acctax_assets.ledger.landing import files_for_month, list_landing_files, month_of_file
-from acctax_assets.ledger.parsing import TOTALS_MARKER
+from acctax_assets.ledger.line_kinds import LineMarkers, classify_lines
 from acctax_assets.ledger.schema import DEFAULT_COMPANY
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.ledger_files import BASE_ROW, ledger_rows, write_ledger
@@ -141,7 +142,7 @@ def test_two_header_like_rows_first_best_wins_and_is_reported(tmp_path: Path) ->
     ledger = read_ledger_file(write_text(tmp_path / "tie_2024-03.csv", tie), COLUMN_MAP, tmp_path)
     assert ledger.preamble_rows == 0 and any("rows 1 and 2 both look like a header" in w for w in ledger.warnings)
     _, _cleaned, rejected = cleaned_and_rejected([ledger])
-    assert rejected["reject_reason"].tolist() == ["invalid_date"], "the repeated header line is quarantined, not lost"
+    assert rejected["reject_reason"].tolist() == ["header_row"], "the repeated header line is quarantined, not lost"
 
 
 def test_no_header_anywhere_lists_the_candidate_rows_and_the_fix(tmp_path: Path) -> None:
@@ -178,13 +179,19 @@ def test_cp949_csv_with_won_amounts_and_a_totals_row(tmp_path: Path) -> None:
     rows.append(["합계", "", "", "", "40,000원", "4,000원", "44,000원", ""])
     path = write_text(tmp_path / "매입_2024-03.csv", rows, encoding="cp949")
     ledger = read_ledger_file(path, COLUMN_MAP, tmp_path)
-    assert ledger.encoding == "cp949" and ledger.summary_rows == 1
+    assert ledger.encoding == "cp949" and ledger.structure_lines == {"summary_row": 1}
     raw, cleaned, rejected = cleaned_and_rejected([ledger])
     assert cleaned["supply_amount"].tolist() == [10_000, 10_000, 20_000]
     assert cleaned["total_amount"].tolist() == [11_000, 11_000, 22_000]
     assert rejected["reject_reason"].tolist() == ["summary_row"]
     assert rejected["source_row"].tolist() == [5] and "합계" in rejected["reject_detail"].iloc[0]
     assert quality.rejected_share(len(raw), rejected, 0.05, 0.25).passed, "a totals line is not an invalid row"
+
+
+def is_marker(cell: str) -> bool:
+    """Whether a lone cell makes its line a summary line (the classifier run on a one-cell line)."""
+    kinds = classify_lines([pa.array([cell]), pa.array(["스타벅스"]), pa.array(["1,000"])], [], LineMarkers.default())
+    return kinds.kind.to_pylist() == ["summary_row"]
 
 
 @pytest.mark.parametrize(
@@ -208,29 +215,29 @@ def test_totals_lines_are_summary_rows_wherever_the_marker_sits(
     path = write_text(tmp_path / "ledger_2024-03.csv", [header, *body, totals])
     _, cleaned, rejected = cleaned_and_rejected([read_ledger_file(path, COLUMN_MAP, tmp_path)])
     assert len(cleaned) == 3
-    marked = any(re.match(TOTALS_MARKER, cell) for cell in totals if cell)
+    marked = any(is_marker(cell) for cell in totals if cell)
     expected = "summary_row" if marked else "missing_date"
     assert rejected["reject_reason"].tolist() == [expected], "no marker: an undated line is a missing date, as before"
 
 
 def test_a_voucher_line_mentioning_a_total_is_not_a_totals_line(tmp_path: Path) -> None:
-    rows = text_rows([HEADER, voucher(5, item="합계"), voucher(6, item="월계동 사무실 임대")])
+    rows = text_rows([HEADER, voucher(5, item="합계표 인쇄"), voucher(6, item="월계동 사무실 임대")])
     _, cleaned, rejected = cleaned_and_rejected(
         [read_ledger_file(write_text(tmp_path / "l_2024-03.csv", rows), COLUMN_MAP, tmp_path)]
     )
-    assert cleaned["item"].tolist() == ["합계", "월계동 사무실 임대"] and rejected.empty
+    assert cleaned["item"].tolist() == ["합계표 인쇄", "월계동 사무실 임대"] and rejected.empty
 
 
 @pytest.mark.parametrize(
     "cell", ["합계", "합 계", "[월계]", "[월 계]", "** 합계 **", "<소계>", "(누계)", " 총계 ", "합계:"]
 )
 def test_totals_marker_forms(cell: str) -> None:
-    assert re.match(TOTALS_MARKER, cell)
+    assert is_marker(cell)
 
 
 @pytest.mark.parametrize("cell", ["합계금액", "월계동", "감가상각누계액", "3월 합계표", "계", "합"])
 def test_not_totals_markers(cell: str) -> None:
-    assert not re.match(TOTALS_MARKER, cell)
+    assert not is_marker(cell)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -449,7 +456,7 @@ def test_raw_ledger_metadata_shows_preamble_company_and_missing_columns(home: Ac
     }
     assert "vat_type" in metadata["columns_missing"]["other_2024-03.csv"]
     table = metadata["source_files"]
-    assert re.search(r"hanbit_2024-03.xlsx#매입\s*\|\s*xlsx", table) and "summary_rows" in table
+    assert re.search(r"hanbit_2024-03.xlsx#매입\s*\|\s*xlsx", table) and "structure_lines" in table
 
 
 # ---------------------------------------------------------------------------------------------------------
