@@ -195,18 +195,25 @@ def transactions_only(count: int) -> LineKinds:
 def _cell_codes(
     column: pa.Array | pa.ChunkedArray, patterns: list[tuple[int, bool, str]]
 ) -> tuple[np.ndarray, pa.Array]:
-    """Per cell: the code of the first pattern the cell matches (_NONE if none), and the trimmed cell; the
-    patterns run once per distinct value."""
+    """Per cell: the code of the first pattern the cell matches (_NONE if none), and the trimmed cell. The
+    patterns run once per distinct value, and only on values that are not plain numbers (an amount column of a
+    million rows has a million distinct values and no marker)."""
     trimmed = pc.utf8_trim_whitespace(column)
     if isinstance(trimmed, pa.ChunkedArray):
         trimmed = trimmed.combine_chunks()
     encoded = pc.dictionary_encode(trimmed)
     values = encoded.dictionary
-    normalized = pc.replace_substring_regex(values, _DECORATION, "")
     codes = np.full(len(values), _NONE, dtype=np.int8)
-    for code, on_normalized, pattern in patterns:
-        hit = pc.match_substring_regex(normalized if on_normalized else values, pattern).to_numpy(zero_copy_only=False)
-        codes = np.where(hit & (codes == _NONE), code, codes)
+    wordy = pc.indices_nonzero(pc.match_substring_regex(values, r"[^\d,.]"))
+    if len(wordy):
+        candidates = values.take(wordy)
+        normalized = pc.replace_substring_regex(candidates, _DECORATION, "")
+        found = np.full(len(candidates), _NONE, dtype=np.int8)
+        for code, on_normalized, pattern in patterns:
+            text = normalized if on_normalized else candidates
+            hit = pc.match_substring_regex(text, pattern).to_numpy(zero_copy_only=False)
+            found = np.where(hit & (found == _NONE), code, found)
+        codes[wordy.to_numpy()] = found
     indices = encoded.indices.to_numpy(zero_copy_only=False)
     return codes[indices], values.take(encoded.indices)
 
