@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, Metad
 from acctax_assets.defs.io_managers import table_schema
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets.ledger.cleaning import clean_ledger
+from acctax_assets.ledger.cleaning import clean_ledger, running_balances
 from acctax_assets.ledger.fingerprints import table_version
 
 
@@ -36,6 +36,12 @@ def cleaned_ledger(
     context.log.info(
         f"{len(raw_ledger)} raw rows -> {len(result.cleaned)} cleaned, {len(result.rejected)} rejected {by_reason}"
     )
+    balances = running_balances(raw_ledger)
+    if balances["rows"]:
+        context.log.info(
+            f"{balances['rows']} rows of {balances['files']} files print a running balance (잔액): kept as "
+            "balance_amount, not read as the amount"
+        )
     reasons_table = pd.DataFrame({"reason": list(by_reason), "rows": list(by_reason.values())})
     yield Output(
         result.cleaned,
@@ -49,6 +55,7 @@ def cleaned_ledger(
             "duplicates_removed": by_reason.get("duplicate", 0),
             "labelled_rows": int(result.cleaned["acct_code"].notna().sum()),
             "classes": int(result.cleaned["acct_code"].nunique()),
+            "running_balance": balances,
             "schema": MetadataValue.table_schema(table_schema(result.cleaned)),
         },
     )

@@ -20,6 +20,7 @@ from acctax_assets.ledger.schema import (
     LINEAGE_COLUMNS,
     SOURCE_FILE,
     SOURCE_ROW,
+    USUAL_HEADERS,
 )
 
 ExportFormat = Literal["csv", "xlsx"]
@@ -74,7 +75,7 @@ def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.Dat
         KEY, kind="stable"
     )
     headers = {
-        **{c: KOREAN_HEADERS.get(c, c) for c in original},
+        **{c: USUAL_HEADERS.get(c, c) for c in original},
         **ORIGINAL_LABEL_HEADERS,
         **PROPOSAL_HEADERS,
         **LINEAGE_HEADERS,

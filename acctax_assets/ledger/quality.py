@@ -11,7 +11,13 @@ import pandas as pd
 
 from acctax_assets.ledger.cleaning import EXPECTED_REJECTS, REJECT_REASON
 from acctax_assets.ledger.parsing import TEXT
-from acctax_assets.ledger.schema import AMOUNT_COLUMNS, LABEL_COLUMN, SOURCE_LABELLED
+from acctax_assets.ledger.schema import (
+    AMOUNT_COLUMNS,
+    LABEL_COLUMN,
+    SOURCE_LABELLED,
+    missing_required,
+    required_name,
+)
 
 Severity = Literal["ERROR", "WARN"]
 
@@ -27,10 +33,11 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def required_columns(frame: pd.DataFrame, required: Sequence[Sequence[str]]) -> Verdict:
-    """Each entry of `required` names alternatives of which one must be a column (`supply_amount|total_amount`)."""
-    missing = ["|".join(group) for group in required if not any(c in frame.columns for c in group)]
-    return Verdict(passed=not missing, metadata={"missing": missing, "required": ["|".join(g) for g in required]})
+def required_columns(frame: pd.DataFrame, required: Sequence[Sequence[Sequence[str]]]) -> Verdict:
+    """Each entry of `required` names alternatives of which one must be wholly among the columns
+    (`supply_amount|total_amount|debit_amount+credit_amount`: a debit column alone is not an amount)."""
+    missing = [required_name(group) for group in missing_required(frame.columns, required)]
+    return Verdict(passed=not missing, metadata={"missing": missing, "required": [required_name(g) for g in required]})
 
 
 EXPECTED_CLEANED_DTYPES: dict[str, str] = {

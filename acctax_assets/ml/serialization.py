@@ -33,6 +33,7 @@ KEY_ALIASES: dict[str, str] = {
     "business_item": "party_item",
     "document_type": "doc",
     "vat_type": "vat",
+    "dr_cr": "dr",
     "supply_amount": "supply",
     "vat_amount": "vat_amt",
     "total_amount": "amt",
@@ -44,13 +45,15 @@ KEY_ALIASES: dict[str, str] = {
 # (one client books a café as 복리후생비, another as 접대비). The synthetic demo does not model that, so there it
 # measured neither better nor worse (test macro F1 0.881 with it, 0.885 without, 24 vs 20 tokens a row; one
 # seed each) — real ledgers, not the demo, decide. Add counterparty business type/item, calendar features etc.
-# through the ledger_dataset config.
+# through the ledger_dataset config. The side (dr_cr) is in: a 계정별원장/분개장 has no VAT type or evidence, and
+# whether the amount is on 차변 or 대변 is what tells an expense from the payable or the cash that settles it.
 DEFAULT_TEXT_FEATURES: tuple[str, ...] = (
     "company_name",
     "company_business_type",
     "party_name",
     "document_type",
     "vat_type",
+    "dr_cr",
     "total_amount",
     "desc",
     "item",

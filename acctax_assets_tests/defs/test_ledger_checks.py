@@ -39,11 +39,16 @@ def rejected(reasons: list[str]) -> pd.DataFrame:
 def test_raw_required_columns_accept_any_of_the_alternatives() -> None:
     good = pd.DataFrame({c: ["x"] for c in ("date", "total_amount", "desc")})
     assert checks.raw_required_columns(good).passed
-    assert checks.raw_required_columns(pd.DataFrame({c: ["x"] for group in REQUIRED_COLUMNS for c in group})).passed
+    every = {c: ["x"] for group in REQUIRED_COLUMNS for alternative in group for c in alternative}
+    assert checks.raw_required_columns(pd.DataFrame(every)).passed
     result = checks.raw_required_columns(good.drop(columns=["desc"]))
     assert not result.passed and result.metadata["missing"].value == ["party_name|desc|item"]
     result = checks.raw_required_columns(good.drop(columns=["date", "total_amount"]))
-    assert result.metadata["missing"].value == ["date", "supply_amount|total_amount"]
+    assert result.metadata["missing"].value == ["date", "supply_amount|total_amount|debit_amount+credit_amount"]
+    sides = good.drop(columns=["total_amount"]).assign(debit_amount="x", credit_amount="x")
+    assert checks.raw_required_columns(sides).passed
+    result = checks.raw_required_columns(sides.drop(columns=["credit_amount"]))
+    assert result.metadata["missing"].value == ["supply_amount|total_amount|debit_amount+credit_amount"]
 
 
 def test_cleaned_schema() -> None:
