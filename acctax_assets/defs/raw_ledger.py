@@ -36,6 +36,9 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
         )
     for warning in (w for f in ledger_files for w in f.warnings):
         context.log.warning(warning)
+    for ledger in ledger_files:
+        if ledger.columns_missing:
+            context.log.info(f"{ledger.source_file}: no column for {', '.join(ledger.columns_missing)} (left empty)")
     files_table = pd.DataFrame(
         {
             "file": [f.source_file for f in ledger_files],

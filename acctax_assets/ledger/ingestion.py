@@ -38,7 +38,13 @@ from acctax_assets.ledger.headers import (
     known_headers,
     no_header_problem,
 )
-from acctax_assets.ledger.line_kinds import STRUCTURE_KINDS, LineKinds, classify_lines, transactions_only
+from acctax_assets.ledger.line_kinds import (
+    STRUCTURE_KINDS,
+    TRANSACTION,
+    LineKinds,
+    classify_lines,
+    transactions_only,
+)
 from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import (
     CANONICAL_COLUMNS,
@@ -258,6 +264,31 @@ def _labels(
     return False, 0, [warning]
 
 
+# The columns a clerk and the model read a line by: one of them empty on every line of a file is worth a warning.
+DESCRIPTIVE_COLUMNS: tuple[str, ...] = ("party_name", "desc", "item")
+
+
+def _empty_descriptive(
+    label: str, names: list[str], canonical: list[str], columns: list, kinds: LineKinds
+) -> list[str]:
+    """A warning per descriptive column the file has but leaves empty on every transaction line: an export
+    setting or a wrong mapping, which starves the model of its strongest text without failing anything."""
+    transactions = pc.equal(kinds.kind, TRANSACTION)
+    if not pc.any(transactions).as_py():
+        return []
+    warnings = []
+    for name, column, values in zip(names, canonical, columns, strict=False):
+        if column in DESCRIPTIVE_COLUMNS:
+            filled = pc.and_(transactions, pc.not_equal(pc.utf8_trim_whitespace(values), ""))
+            if not pc.any(filled).as_py():
+                warnings.append(
+                    f"{label}: column {name!r} ({column}) is empty on every line, so the model reads nothing from it "
+                    "in this file. Fix: include it in the export, or map the header that holds it in "
+                    "$ACCTAX_HOME/column_map.yaml"
+                )
+    return warnings
+
+
 def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFile:
     """Map one table's header, check what must be there, fill the company, and add lineage."""
     label, header, first_row = table.label, table.header, table.sheet.first_row
@@ -273,12 +304,16 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
         raise LedgerFileError(label, f"missing required column(s) {required}; headers found: {names}", _MAP_FIX)
     count = len(cells.rows)
     kinds = _line_kinds(table, columns, cells, column_map)
-    warnings = table.notes + [
-        f"{label}: rows {first_row + header.index} and {first_row + index} both look like a header "
-        f"({header.known} and {known} known columns); row {first_row + header.index} is used. "
-        "Fix: delete the other row if it is not the header"
-        for index, known in header.others
-    ]
+    warnings = (
+        table.notes
+        + _empty_descriptive(label, names, canonical, columns, kinds)
+        + [
+            f"{label}: rows {first_row + header.index} and {first_row + index} both look like a header "
+            f"({header.known} and {known} known columns); row {first_row + header.index} is used. "
+            "Fix: delete the other row if it is not the header"
+            for index, known in header.others
+        ]
+    )
     company_origin, company = "column", None
     if COMPANY_COLUMN not in canonical:
         company = column_map.company_for(table.path.name)

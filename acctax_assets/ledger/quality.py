@@ -9,11 +9,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from acctax_assets.ledger.account_codes import Chart
 from acctax_assets.ledger.cleaning import EXPECTED_REJECTS, REJECT_REASON
 from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import (
     AMOUNT_COLUMNS,
     LABEL_COLUMN,
+    SOURCE_FILE,
     SOURCE_LABELLED,
     missing_required,
     required_name,
@@ -97,10 +99,10 @@ def duplicate_rate(raw_rows: int, rejected: pd.DataFrame, max_share: float) -> V
     )
 
 
-def label_format(cleaned: pd.DataFrame) -> Verdict:
-    """Rows of labelled files carry a 5-digit account code; unlabelled files are exempt."""
+def label_format(cleaned: pd.DataFrame, chart: Chart) -> Verdict:
+    """Rows of labelled files carry an account code of the chart's length; unlabelled files are exempt."""
     labelled = cleaned[SOURCE_LABELLED].astype(bool)
-    bad = labelled & ~cleaned[LABEL_COLUMN].astype(TEXT).str.fullmatch(r"\d{5}", na=False)
+    bad = labelled & chart.wrong_length(cleaned[LABEL_COLUMN].astype(TEXT).where(labelled))
     return Verdict(
         passed=not bad.any(),
         metadata={
@@ -132,12 +134,34 @@ def null_rates(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, float]:
 
 
 def feature_null_rates(features: pd.DataFrame, key_features: Sequence[str], max_null_rate: float) -> Verdict:
-    rates = null_rates(features, [f for f in key_features if f in features.columns])
-    too_high = {f: r for f, r in rates.items() if r > max_null_rate}
+    """Warns when a key feature is missing on more than `max_null_rate` of the lines of files that do carry it.
+
+    A column a file does not have (most exports lack 증빙 or 부가세유형, many 품명) is not a data problem: it is
+    listed per file in `absent_in_files`, and raw_ledger names a descriptive column a file leaves empty. What
+    warns is a column that is filled on some lines of a file and missing on others, the sign of a broken export.
+    """
+    present = [f for f in key_features if f in features.columns]
+    rates = null_rates(features, present)
+    by_file = features[SOURCE_FILE] if SOURCE_FILE in features.columns else pd.Series("", index=features.index)
+    partial, absent = {}, {}
+    for feature in present:
+        missing = features[feature].isna()
+        file_has_it = (~missing).groupby(by_file, sort=False).transform("any")
+        partial[feature] = round(float((missing & file_has_it).mean()), 4) if len(features) else 0.0
+        files = sorted(set(by_file[~file_has_it]))
+        if files:
+            absent[feature] = files
+    too_high = {f: r for f, r in partial.items() if r > max_null_rate}
     return Verdict(
         passed=not too_high,
         severity="WARN",
-        metadata={"null_rates": rates, "above_limit": too_high, "limit": max_null_rate},
+        metadata={
+            "null_rates": rates,
+            "missing_where_present": partial,
+            "above_limit": too_high,
+            "absent_in_files": absent,
+            "limit": max_null_rate,
+        },
     )
 
 

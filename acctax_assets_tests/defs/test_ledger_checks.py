@@ -100,9 +100,9 @@ def test_label_format_applies_to_labelled_rows_only() -> None:
     unlabelled_ok = cleaned(
         acct_code=pd.array(["81100", None, "81100", None], dtype="string"), source_labelled=[True, False, True, False]
     )
-    assert checks.label_format(unlabelled_ok).passed
+    assert checks.label_format(unlabelled_ok, SETTINGS).passed
     bad = cleaned(acct_code=pd.array(["81100", "8110", None, "81100"], dtype="string"))
-    result = checks.label_format(bad)
+    result = checks.label_format(bad, SETTINGS)
     assert not result.passed and result.metadata["bad_labels"].value == 2
 
 
@@ -125,6 +125,22 @@ def test_feature_null_rates() -> None:
     features.loc[:4, "item"] = None
     result = checks.feature_null_rates(features, SETTINGS)
     assert not result.passed and result.metadata["above_limit"].value == {"item": 0.25}
+
+
+def test_a_column_a_file_does_not_have_is_listed_not_warned() -> None:
+    features = pd.DataFrame(
+        {f: ["x"] * 20 for f in ("party_name", "item", "document_type", "vat_type", "total_amount")}
+        | {"source_file": ["a.csv"] * 10 + ["b.csv"] * 10}
+    )
+    features.loc[10:, ["item", "vat_type"]] = None
+    features.loc[0, "party_name"] = None
+    result = checks.feature_null_rates(features, SETTINGS)
+    assert result.passed, "b.csv has no 품명 or 부가세유형 column: nothing to warn about"
+    assert result.metadata["absent_in_files"].value == {"item": ["b.csv"], "vat_type": ["b.csv"]}
+    assert result.metadata["null_rates"].value["item"] == 0.5
+    features.loc[1:2, "party_name"] = None
+    result = checks.feature_null_rates(features, SETTINGS)
+    assert not result.passed and result.metadata["above_limit"].value == {"party_name": 0.15}
 
 
 def test_feature_columns_order_and_presence() -> None:

@@ -177,3 +177,19 @@ def test_plain_voucher_exports_skip_the_search(tmp_path: Path) -> None:
     ledger = read_ledger_file(write_text(tmp_path / "l_2024-03.csv", text_rows(rows)), COLUMN_MAP, tmp_path)
     assert not COLUMN_MAP.line_markers.may_occur_in((tmp_path / "l_2024-03.csv").read_text(encoding="utf-8")[60:])
     assert set(ledger.frame["line_kind"]) == {TRANSACTION} and ledger.structure_lines == {}
+
+
+def test_a_descriptive_column_empty_on_every_line_is_its_own_warning(tmp_path: Path) -> None:
+    rows = [
+        HEADER,
+        line(4, "스타벅스", "", 10_000),
+        line(5, "이마트", "", 20_000),
+        ["", "", "[월계]", "", 30_000, 3_000, 33_000, ""],
+    ]
+    for row in rows[1:3]:
+        row[3] = ""
+    ledger = read_ledger_file(write_text(tmp_path / "l_2024-03.csv", text_rows(rows)), COLUMN_MAP, tmp_path)
+    empty = [w for w in ledger.warnings if "is empty on every line" in w]
+    assert len(empty) == 2 and "'적요명' (desc)" in empty[0] and "'매입.품명' (item)" in empty[1]
+    assert all(w.startswith("l_2024-03.csv: ") and "column_map.yaml" in w for w in empty)
+    assert not any("거래처명" in w for w in empty), "the party is filled"
