@@ -97,14 +97,30 @@ def excel_sheets(path: Path, data: bytes, kind: str, known: KnownHeaders) -> lis
     ]
 
 
-def _html_row(row: lxml.html.HtmlElement) -> list[str]:
-    """A table row's cell texts; a cell spanning columns leaves the spanned cells empty, as Excel shows it."""
-    cells: list[str] = []
-    for cell in row.xpath("./td|./th"):
-        cells.append(" ".join(cell.text_content().split()))
-        span = cell.get("colspan", "1")
-        cells.extend([""] * (int(span) - 1 if span.isdigit() and int(span) > 1 else 0))
-    return cells
+def _span(cell: lxml.html.HtmlElement, attribute: str) -> int:
+    span = cell.get(attribute, "1").strip()
+    return int(span) if span.isdigit() and int(span) > 1 else 1
+
+
+def _html_rows(rows: list[lxml.html.HtmlElement]) -> list[list[str]]:
+    """A table's cell texts, row by row, as Excel shows them: a cell spanning columns (`colspan`) or rows
+    (`rowspan`, a date over a day's lines, a header merged over both rows of a two-row header) holds its text in
+    its first cell and leaves the others empty, so every cell stays under its column."""
+    covered: dict[int, int] = {}  # column -> how many rows, from the current one, a cell above still spans
+    texts = []
+    for row in rows:
+        cells: list[str] = []
+        for cell in row.xpath("./td|./th"):
+            while covered.get(len(cells), 0):
+                cells.append("")
+            columns, down = _span(cell, "colspan"), _span(cell, "rowspan")
+            for column in range(len(cells), len(cells) + columns):
+                covered[column] = down
+            cells.append(" ".join(cell.text_content().split()))
+            cells.extend([""] * (columns - 1))
+        covered = {column: rest - 1 for column, rest in covered.items() if rest > 1}
+        texts.append(cells)
+    return texts
 
 
 def html_sheets(path: Path, text: str, known: KnownHeaders) -> list[Sheet]:
@@ -119,7 +135,7 @@ def html_sheets(path: Path, text: str, known: KnownHeaders) -> list[Sheet]:
     tables = [table for table in document.iter("table") if not table.xpath(".//table")]
     sheets, offset = [], 0
     for number, table in enumerate(tables, start=1):
-        rows = [_html_row(row) for row in table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr")]
+        rows = _html_rows(table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr"))
         width = max((len(row) for row in rows), default=0)
         columns = [text_array(row[i] if i < len(row) else "" for row in rows) for i in range(width)]
         sheets.append(_grid_sheet(f"table {number}" if len(tables) > 1 else None, columns, known, offset + 1))
