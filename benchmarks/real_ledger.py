@@ -14,8 +14,8 @@ here is specific to one organisation. Labelled months before the last N land as 
 N labelled months is written as a UTF-8 CSV under its file's name without the label columns (acct_code and
 acct_name by the column map), which is how an uncoded month arrives. ACCTAX_FIRST_MONTH is the first month.
 
-What is scored, on the same held-out rows (every row that carries a 5-digit code; totals lines and rows without a
-valid code are counted, not scored):
+What is scored, on the same held-out rows (every row that carries a code of the office's chart, `chart:` in the column
+map; totals lines and rows without a valid code are counted, not scored):
 - served: the `ledger_predictions` Parquet partitions, joined back to the true code by source file and row; rows
   that cleaning rejected count as not proposed (wrong, and reviewed);
 - every registered candidate of the served dataset version, loaded with `load_served` and scored on the
@@ -94,18 +94,24 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score
 from sklearn.svm import LinearSVC
 
+from acctax_assets.ledger.account_codes import Chart, account_codes
 from acctax_assets.ledger.column_map import ColumnMap, load_column_map
 from acctax_assets.ledger.ingestion import LedgerFile, combine, read_ledger_files
 from acctax_assets.ledger.landing import list_landing_files, month_of_file
 from acctax_assets.ledger.line_kinds import TRANSACTION
-from acctax_assets.ledger.parsing import parse_codes, read_parquet_frame
-from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN, LINE_KIND, SOURCE_FILE, SOURCE_ROW
+from acctax_assets.ledger.parsing import read_parquet_frame
+from acctax_assets.ledger.schema import (
+    LABEL_COLUMN,
+    LABEL_NAME_COLUMN,
+    LINE_KIND,
+    SOURCE_FILE,
+    SOURCE_LABELLED,
+    SOURCE_ROW,
+)
 from acctax_assets.paths import AcctaxHome
 
 ACCTAX_MODULE = "acctax_assets.cli"
 DEFAULT_HOLDOUT, DEMO_HOLDOUT = 6, 2
-# The platform's label rule (cleaning rejects any other code as invalid_label).
-CODE_PATTERN = r"\d{5}"
 REVIEW_SHARE = 0.4
 RIGHT_SHARE = 0.9
 KEY = [SOURCE_FILE, SOURCE_ROW]
@@ -134,7 +140,7 @@ class Month:
 
     @property
     def labelled(self) -> bool:
-        return all(LABEL_COLUMN in ledger.table.column_names for ledger in self.tables)
+        return all(LABEL_COLUMN in ledger.table.column_names or ledger.labelled_rows for ledger in self.tables)
 
 
 @dataclass(frozen=True)
@@ -175,9 +181,14 @@ def read_months(source: Path, column_map: ColumnMap) -> list[Month]:
     return [Month(key, read_ledger_files(paths, column_map, source)) for key, paths in sorted(by_month.items())]
 
 
-def coded(frame: pd.DataFrame) -> pd.Series:
-    """Per row: whether it is a voucher line with a valid code (structure lines and blank or invalid codes are not)."""
-    return frame[LINE_KIND].eq(TRANSACTION) & parse_codes(frame[LABEL_COLUMN]).str.fullmatch(CODE_PATTERN).fillna(False)
+def codes(frame: pd.DataFrame, chart: Chart) -> pd.Series:
+    """Per row: its account code as cleaning reads it (the code column's, else one the account-name column carries,
+    mapped by `chart: codes:`) when it is a labelled voucher line whose code has the chart's length, else NA
+    (structure lines, blank or invalid codes), as cleaning's label rules decide."""
+    blank = pd.Series("", index=frame.index)
+    code = account_codes(frame.get(LABEL_COLUMN, blank), frame.get(LABEL_NAME_COLUMN, blank), chart).code
+    voucher = frame[LINE_KIND].eq(TRANSACTION) & frame[SOURCE_LABELLED].astype(bool)
+    return code.where(voucher & ~chart.wrong_length(code))
 
 
 def write_uncoded(ledger: LedgerFile, source: Path, landing: Path, sheet: int | None) -> pd.DataFrame:
@@ -200,7 +211,7 @@ def write_uncoded(ledger: LedgerFile, source: Path, landing: Path, sheet: int | 
     return rows.assign(**{SOURCE_FILE: name.as_posix(), SOURCE_ROW: np.arange(len(frame), dtype=np.int64) + 2})
 
 
-def land(months: list[Month], holdout: int, source: Path, landing: Path) -> Landed:
+def land(months: list[Month], holdout: int, source: Path, landing: Path, chart: Chart) -> Landed:
     """Labelled months before the last `holdout` ones (and unlabelled months) as they are; the last `holdout`
     labelled months without their label columns."""
     labelled = [m.key for m in months if m.labelled]
@@ -224,10 +235,12 @@ def land(months: list[Month], holdout: int, source: Path, landing: Path) -> Land
             shutil.copy2(path, target)
         if month.labelled:
             frame = combine(month.tables)
-            train.append(frame[coded(frame)].assign(**{LABEL_COLUMN: parse_codes(frame[LABEL_COLUMN])}))
+            code = codes(frame, chart)
+            train.append(frame[code.notna()].assign(**{LABEL_COLUMN: code}))
     rows = pd.concat(held, ignore_index=True)
-    scored = coded(rows)
-    truth = rows[scored].assign(**{LABEL_COLUMN: parse_codes(rows[LABEL_COLUMN])}).reset_index(drop=True)
+    code = codes(rows, chart)
+    scored = code.notna()
+    truth = rows[scored].assign(**{LABEL_COLUMN: code}).reset_index(drop=True)
     truth[SOURCE_FILE] = truth[SOURCE_FILE].astype(str)
     return Landed(
         first_month=months[0].key,
@@ -653,7 +666,8 @@ def main(argv: Sequence[str] | None = None, acctax_module: str = ACCTAX_MODULE) 
         source = demo_ledger(root / "ledger", args.demo_months, args.demo_rows) if args.demo else args.ledger_dir
         source = ledger_folder(source.resolve())
         holdout = args.holdout or (DEMO_HOLDOUT if args.demo else DEFAULT_HOLDOUT)
-        landed = land(read_months(source, load_column_map()), holdout, source, root / "landing")
+        column_map = load_column_map()
+        landed = land(read_months(source, column_map), holdout, source, root / "landing", column_map.chart)
         truth = landed.truth[LABEL_COLUMN]
         references = [
             {"model": "reference: lookup (company, counterparty) with backoff", "key": "lookup"},

@@ -79,9 +79,9 @@ def duplicate_rate(
 
 
 @asset_check(asset="cleaned_ledger", partitions_def=ledger_months, blocking=True)
-def label_format(cleaned_ledger: pd.DataFrame) -> AssetCheckResult:
-    """Labelled rows carry a 5-digit account code."""
-    return as_result(quality.label_format(cleaned_ledger))
+def label_format(cleaned_ledger: pd.DataFrame, settings: LedgerSettings) -> AssetCheckResult:
+    """Labelled rows carry an account code of the office's chart (`chart.code_digits` in the column map)."""
+    return as_result(quality.label_format(cleaned_ledger, settings.column_map().chart))
 
 
 @asset_check(asset="cleaned_ledger", partitions_def=ledger_months, blocking=True)

@@ -37,7 +37,9 @@ class LedgerSettings(ConfigurableResource):
 
     @property
     def rules(self) -> CleaningRules:
-        return CleaningRules(max_abs_amount=self.max_abs_amount, amount_tolerance=self.amount_tolerance)
+        return CleaningRules(
+            max_abs_amount=self.max_abs_amount, amount_tolerance=self.amount_tolerance, chart=self.column_map().chart
+        )
 
     def column_map(self) -> ColumnMap:
         return load_column_map(self.acctax_home.column_map_override)

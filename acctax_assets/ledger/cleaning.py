@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ledger.account_codes import Chart, account_codes, wrong_length
+from acctax_assets.ledger.account_codes import Chart, account_codes, label_rule
 from acctax_assets.ledger.line_kinds import STRUCTURE_KINDS
 from acctax_assets.ledger.parsing import (
     TEXT,
@@ -362,7 +362,7 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     # A code that names of an unlabelled file happen to carry is no label: too few of its names carry one.
     label = typed[LABEL_COLUMN] = typed[LABEL_COLUMN].where(labelled)
     verdicts.reject(labelled & label.isna(), "missing_label", "acct_code is empty")
-    wrong, detail = wrong_length(label, raw[SOURCE_FILE], rules.chart)
+    wrong, detail = label_rule(label, raw[SOURCE_FILE], rules.chart)
     verdicts.reject(labelled & wrong, "invalid_label", detail)
 
     typed["supply_amount"], typed["vat_amount"], typed["total_amount"] = supply, vat, total
