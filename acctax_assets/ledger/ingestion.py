@@ -219,13 +219,15 @@ def _named_columns(header: list[str], cells: Cells) -> tuple[list[str], list[pa.
 
 
 def _line_kinds(table: _Table, columns: list[pa.Array], cells: Cells, column_map: ColumnMap) -> LineKinds:
-    """Each line's kind (see line_kinds); a delimited body in which no marker can occur skips the search."""
+    """Each line's kind (see line_kinds); a delimited body in which no marker can occur skips the search. A
+    repeated header is recognised by the header's rows as printed (both rows of a two-row header), not by its
+    flattened names."""
     count = len(cells.rows)
     if isinstance(table.rows, TextBody):
-        printed = [cell.strip() for cell in table.header.cells if cell.strip()]
+        printed = [cell.strip() for row in table.header.rows for cell in row if cell.strip()]
         if not column_map.line_markers.may_occur_in(table.rows.text) and sum(h in table.rows.text for h in printed) < 2:
             return transactions_only(count)
-    return classify_lines(columns, [table.header.cells], column_map.line_markers)
+    return classify_lines(columns, table.header.rows, column_map.line_markers)
 
 
 def _labels(

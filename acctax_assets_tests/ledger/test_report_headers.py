@@ -156,6 +156,22 @@ def test_cp949_csv_with_the_group_printed_once(tmp_path: Path, group_row: list[s
     assert cleaned_lines([ledger]) == EXPECTED
 
 
+def test_a_two_row_header_repeated_on_every_page_is_a_header_row_not_a_data_problem(tmp_path: Path) -> None:
+    rows = [GROUP_ROW, LEAF_ROW, LINES[0], LINES[1], ["- 1 -"], GROUP_ROW, LEAF_ROW, LINES[2]]
+    xlsx = write_xlsx(tmp_path / "매입매출장_2024-03.xlsx", {"매입매출장": rows})
+    csv = write_text(tmp_path / "매입매출장_2024-03_b.csv", text_rows(rows), encoding="cp949")
+    for path in (xlsx, csv):
+        result = clean_ledger(combine(read(path)), MARCH, CleaningRules())
+        assert result.rejected.set_index("source_row")["reject_reason"].to_dict() == {
+            5: "page_artifact",
+            6: "header_row",
+            7: "header_row",
+        }, path
+        assert result.cleaned[["supply_amount", "vat_amount", "total_amount"]].to_numpy().tolist() == [
+            list(line[3:6]) for line in LINES
+        ]
+
+
 def test_flattening_rules_and_the_printed_rows() -> None:
     """`group.leaf` when the map knows it; else the leaf when known and its column not yet named; else
     `group.leaf` kept as an unknown column. `rows` keeps the printed rows for a repeated page header."""
