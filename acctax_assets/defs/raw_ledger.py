@@ -36,6 +36,8 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
         )
     for warning in (w for f in ledger_files for w in f.warnings):
         context.log.warning(warning)
+    for note in (n for f in ledger_files for n in f.notes):
+        context.log.info(note)
     for ledger in ledger_files:
         if ledger.columns_missing:
             context.log.info(f"{ledger.source_file}: no column for {', '.join(ledger.columns_missing)} (left empty)")
@@ -51,6 +53,9 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
                 ", ".join(f"{kind} {count}" for kind, count in f.structure_lines.items()) for f in ledger_files
             ],
             "malformed_lines": [f.malformed_lines for f in ledger_files],
+            "dates_completed": [
+                ", ".join(f"{origin} {count}" for origin, count in f.dates_completed.items()) for f in ledger_files
+            ],
             "company": [f.company_source for f in ledger_files],
             "columns_missing": [len(f.columns_missing) for f in ledger_files],
         }
@@ -72,5 +77,8 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
             "preamble_rows": {f.source_file: f.preamble_rows for f in ledger_files if f.preamble_rows},
             "columns_missing": {f.source_file: f.columns_missing for f in ledger_files if f.columns_missing},
             "companies_assigned": {f.source_file: f.company_source for f in ledger_files if f.company},
+            # Dates not printed in full on their line: the year read from the period line/title/file name, or the
+            # date filled from the line above in a day-by-day print.
+            "dates_completed": {f.source_file: f.dates_completed for f in ledger_files if f.dates_completed},
         },
     )

@@ -40,15 +40,25 @@ from acctax_assets.ledger.headers import (
 )
 from acctax_assets.ledger.line_kinds import (
     STRUCTURE_KINDS,
+    TITLE_ROW,
     TRANSACTION,
     LineKinds,
     classify_lines,
     transactions_only,
 )
 from acctax_assets.ledger.parsing import TEXT
+from acctax_assets.ledger.report_context import (
+    FILLED,
+    block_values,
+    company_from_file_name,
+    company_line,
+    complete_dates,
+    report_year,
+)
 from acctax_assets.ledger.schema import (
     CANONICAL_COLUMNS,
     COMPANY_COLUMN,
+    DATE_ORIGIN,
     DEFAULT_COMPANY,
     KOREAN_HEADERS,
     LABEL_COLUMN,
@@ -95,8 +105,8 @@ class LedgerFile:
     preamble_rows: int = 0
     # The 더존 voucher export's columns (KOREAN_HEADERS) the file lacks; 차변/대변/잔액 are another form, not a gap.
     columns_missing: list[str] = field(default_factory=list)
-    # Where company_name came from: "column" (the file), "config" (`sources: … company:`) or "default"; for the
-    # last two, `company` is the name booked to every row.
+    # Where company_name came from: "column" (the file), "company line" (above its header), "config" (`sources: …
+    # company:`), "file name" or "default"; for all but the first, `company` is the name booked to every row.
     company_origin: str = "column"
     company: str | None = None
     # Rows that carry an account code (in the code column, or in the account-name column); 0 when unlabelled.
@@ -104,6 +114,9 @@ class LedgerFile:
     # What was read but skipped as holding no ledger, each also among `warnings`: this file's sheets without a
     # ledger header, and on the first ledger of a `read_ledger_files` call, the call's files without one.
     skipped: list[str] = field(default_factory=list)
+    # What the reader read onto lines from elsewhere in the report (a year, a filled date, a block's account),
+    # for the log: information, not a problem to fix.
+    notes: list[str] = field(default_factory=list)
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -118,6 +131,12 @@ class LedgerFile:
     def company_source(self) -> str:
         """`column`, or the company booked to every row and where it came from: `주식회사 한빛 (config)`."""
         return self.company_origin if self.company is None else f"{self.company} ({self.company_origin})"
+
+    @property
+    def dates_completed(self) -> dict[str, int]:
+        """How many dates were not printed in full on their line, by origin (see schema.DATE_ORIGIN)."""
+        counts = pc.value_counts(self.table[DATE_ORIGIN]).to_pylist() if self.rows else []
+        return {entry["values"]: entry["counts"] for entry in counts if entry["values"]}
 
     @property
     def malformed_lines(self) -> int:
@@ -291,6 +310,51 @@ def _empty_descriptive(
     return warnings
 
 
+def _company(file_name: str, preamble: list[list[str]], column_map: ColumnMap) -> tuple[str | None, str]:
+    """The company of a file without a company column and where it came from: the company line above its header,
+    the column map's `sources:`, the leading part of its file name, in that order; (None, "default") if none."""
+    for company, origin in (
+        (company_line(preamble), "company line"),
+        (column_map.company_for(file_name), "config"),
+        (company_from_file_name(file_name), "file name"),
+    ):
+        if company:
+            return company, origin
+    return None, "default"
+
+
+def _completed(
+    table: _Table, canonical: list[str], columns: list[pa.Array], kinds: LineKinds
+) -> tuple[pa.Array, list[str]]:
+    """What the report prints once, read onto its transaction lines (report_context): month-day dates get their
+    year, blank dates in a day-by-day print are filled down, and a block's account or counterparty (title line)
+    is carried onto its lines. `columns` is updated in place; returns each line's date origin and notes."""
+    preamble = table.sheet.top()[: table.header.index]
+    notes = []
+    position = canonical.index("date")
+    dates = complete_dates(table.label, columns[position], kinds, report_year(preamble, table.path.name))
+    columns[position] = dates.dates
+    filled, from_year = dates.count(FILLED), dates.count("year from")
+    if from_year:
+        source = next(origin for origin in dates.origin.to_pylist() if origin.startswith("year from"))
+        notes.append(f"{table.label}: {from_year} dates printed without a year took it {source.replace('year ', '')}")
+    if filled:
+        notes.append(f"{table.label}: {filled} blank dates filled from the line above (a day's date printed once)")
+    if kinds.count(TITLE_ROW):
+        rows = [list(row) for row in zip(*(column.to_pylist() for column in columns), strict=True)]
+        for column, values in block_values([[cell or "" for cell in row] for row in rows], kinds).items():
+            carried = pa.array([value or "" for value in values], pa.string())
+            if column in canonical:
+                at = canonical.index(column)
+                blank = pc.equal(pc.utf8_trim_whitespace(columns[at]), "")
+                columns[at] = pc.if_else(pc.and_(blank, pc.not_equal(carried, "")), carried, columns[at])
+            else:
+                canonical.append(column)
+                columns.append(carried)
+            notes.append(f"{table.label}: {column} carried from each block's title line onto its lines")
+    return dates.origin, notes
+
+
 def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFile:
     """Map one table's header, check what must be there, fill the company, and add lineage."""
     label, header, first_row = table.label, table.header, table.sheet.first_row
@@ -316,10 +380,10 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
             for index, known in header.others
         ]
     )
+    date_origin, notes = _completed(table, canonical, columns, kinds)
     company_origin, company = "column", None
     if COMPANY_COLUMN not in canonical:
-        company = column_map.company_for(table.path.name)
-        company_origin = "config" if company else "default"
+        company, company_origin = _company(table.path.name, table.sheet.top()[: header.index], column_map)
         if company is None:
             company = DEFAULT_COMPANY
             warnings.append(
@@ -339,6 +403,7 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
         cells.errors,
         kinds.kind,
         kinds.marker,
+        date_origin,
     ]
     present = set(canonical)
     return LedgerFile(
@@ -355,6 +420,7 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
         company_origin=company_origin,
         company=company,
         labelled_rows=labelled_rows,
+        notes=notes,
     )
 
 

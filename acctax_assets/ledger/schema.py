@@ -103,7 +103,18 @@ PARSE_ERROR = "parse_error"
 # that decided it as written (`[월 계]`); only the reader sees every cell of a line, so it decides.
 LINE_KIND = "line_kind"
 LINE_MARKER = "line_marker"
-LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, SOURCE_LABELLED, PARSE_ERROR, LINE_KIND, LINE_MARKER)
+# Set by the reader where a line's date is not printed in full on it (report_context): "filled from the line
+# above", "year from period line|title|file name"; "" when printed in full.
+DATE_ORIGIN = "date_origin"
+LINEAGE_COLUMNS: tuple[str, ...] = (
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SOURCE_LABELLED,
+    PARSE_ERROR,
+    LINE_KIND,
+    LINE_MARKER,
+    DATE_ORIGIN,
+)
 
 # 증빙코드 (evidence type) -> words.
 DOCUMENT_TYPES: dict[str, str] = {

@@ -262,11 +262,12 @@ def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
     assert len(raw) == 3
     assert raw["acct_code"].tolist() == ["81100", "", ""]
     assert raw["source_labelled"].tolist() == [True, False, False]
-    assert list(raw.columns[-6:]) == [
+    assert list(raw.columns[-7:]) == [
         "source_file",
         "source_row",
         "source_labelled",
         "parse_error",
         "line_kind",
         "line_marker",
+        "date_origin",
     ]

@@ -394,7 +394,7 @@ def test_utf16_unicode_text_export(tmp_path: Path) -> None:
 def test_company_from_sources_config_else_the_default(tmp_path: Path) -> None:
     columns = [c for c in BASE_ROW if c not in ("company_name", "item")]
     hanbit = write_ledger(tmp_path / "hanbit_2024-01.csv", ledger_rows(2), columns=columns)
-    other = write_ledger(tmp_path / "other_2024-01.csv", ledger_rows(1, voucher_key="X-1"), columns=columns)
+    other = write_ledger(tmp_path / "매입_2024-01.csv", ledger_rows(1, voucher_key="X-1"), columns=columns)
     override = tmp_path / "column_map.yaml"
     override.write_text(
         "sources:\n  'hanbit_*.csv':\n    company: 주식회사 한빛\n    columns:\n      비고: desc\n", encoding="utf-8"
@@ -442,7 +442,7 @@ def test_raw_ledger_metadata_shows_preamble_company_and_missing_columns(home: Ac
         home.landing / "hanbit_2024-03.xlsx", {"표지": [["매입매출장"]], "매입": [*title_block(), HEADER, voucher(5)]}
     )
     write_text(
-        home.landing / "other_2024-03.csv",
+        home.landing / "매입매출장_2024-03.csv",
         text_rows([HEADER, voucher(6), ["합계", "", "", "", "10000", "1000", "11000", ""]]),
     )
     home.column_map_override.write_text("sources:\n  'hanbit_*':\n    company: 주식회사 한빛\n", encoding="utf-8")
@@ -452,9 +452,9 @@ def test_raw_ledger_metadata_shows_preamble_company_and_missing_columns(home: Ac
     assert metadata["preamble_rows"] == {"hanbit_2024-03.xlsx#매입": 3}
     assert metadata["companies_assigned"] == {
         "hanbit_2024-03.xlsx#매입": "주식회사 한빛 (config)",
-        "other_2024-03.csv": f"{DEFAULT_COMPANY} (default)",
+        "매입매출장_2024-03.csv": f"{DEFAULT_COMPANY} (default)",
     }
-    assert "vat_type" in metadata["columns_missing"]["other_2024-03.csv"]
+    assert "vat_type" in metadata["columns_missing"]["매입매출장_2024-03.csv"]
     table = metadata["source_files"]
     assert re.search(r"hanbit_2024-03.xlsx#매입\s*\|\s*xlsx", table) and "structure_lines" in table
 
