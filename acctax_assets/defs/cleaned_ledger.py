@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, Metad
 from acctax_assets.defs.io_managers import table_schema
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets.ledger.cleaning import clean_ledger, running_balances
+from acctax_assets.ledger.cleaning import clean_ledger, running_balances, within_file_twins
 from acctax_assets.ledger.fingerprints import table_version
 
 
@@ -53,6 +53,9 @@ def cleaned_ledger(
             "rows_rejected": len(result.rejected),
             "rejected_by_reason": by_reason,
             "duplicates_removed": by_reason.get("duplicate", 0),
+            # Identical keyless lines within one file are separate payments and kept; a copy in another file is a
+            # duplicate (removed above).
+            "identical_lines_kept": within_file_twins(result.cleaned),
             "labelled_rows": int(result.cleaned["acct_code"].notna().sum()),
             "classes": int(result.cleaned["acct_code"].nunique()),
             "running_balance": balances,

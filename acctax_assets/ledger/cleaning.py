@@ -278,6 +278,17 @@ def _duplicates(
     return first != np.arange(len(candidates)), detail
 
 
+def within_file_twins(cleaned: pd.DataFrame) -> int:
+    """Cleaned lines identical to an earlier line of the same file (source row aside): kept as separate payments
+    (see `_duplicates`) and counted, so an office that expected none sees them. Compared in full only among lines
+    sharing file, date and amounts."""
+    screen = [SOURCE_FILE, "date", *AMOUNT_COLUMNS]
+    candidates = cleaned[cleaned[screen].duplicated(keep=False).to_numpy()]
+    if candidates.empty:
+        return 0
+    return int(candidates.drop(columns=[SOURCE_ROW]).duplicated().sum())
+
+
 def running_balances(raw: pd.DataFrame) -> dict[str, int]:
     """How many raw rows, of how many files, print a running balance (잔액). Cleaning keeps it as `balance_amount`
     and never reads an amount from it: it is reported so the clerk knows it was seen, not used."""

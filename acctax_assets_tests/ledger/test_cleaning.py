@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
+from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger, within_file_twins
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ledger.parsing import parse_amounts, parse_dates
@@ -228,6 +228,7 @@ def test_duplicates_by_voucher_key_and_by_full_row_in_another_file(tmp_path: Pat
         "duplicate of ledger_2024-01.csv row 7",
     ]
     assert len(result.cleaned) == 6, "the keyless 커피 line printed twice in one export is two payments"
+    assert within_file_twins(result.cleaned) == 1, "and is counted for the month's metadata"
 
 
 def test_duplicates_need_equal_keys_or_equal_content(tmp_path: Path) -> None:
