@@ -116,7 +116,8 @@ def _label_pattern(labels: Iterable[str]) -> str | None:
     words = sorted({label.strip() for label in labels if label.strip()}, key=len, reverse=True)
     if not words:
         return None
-    return rf"^[\s\[(<*]*(?i:{'|'.join(map(re.escape, words))})[\s\])>*]*(?:[:：]|\s+\d)"
+    # The label, then a colon, or only a date/time/number (`출력일시 2024-04-01 10:30`): `Page 1 Ltd` is a name.
+    return rf"^[\s\[(<*]*(?i:{'|'.join(map(re.escape, words))})[\s\])>*]*(?:[:：]|\s+[\d\s\-./:~년월일시분초()]+$)"
 
 
 # Internal code of a page-number cell: it makes a line a page artifact only when little else is on the line.

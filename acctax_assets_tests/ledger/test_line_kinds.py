@@ -193,3 +193,17 @@ def test_a_descriptive_column_empty_on_every_line_is_its_own_warning(tmp_path: P
     assert len(empty) == 2 and "'적요명' (desc)" in empty[0] and "'매입.품명' (item)" in empty[1]
     assert all(w.startswith("l_2024-03.csv: ") and "column_map.yaml" in w for w in empty)
     assert not any("거래처명" in w for w in empty), "the party is filled"
+
+
+@pytest.mark.parametrize(
+    ("cell", "kind"),
+    [
+        ("출력일시 2024-04-01 10:30", "page_artifact"),
+        ("작성자: 홍길동", "page_artifact"),
+        ("기간 2024.03.01 ~ 2024.03.31", "title_row"),
+        ("Page 1 Limited", TRANSACTION),
+        ("거래처 관리 수수료", TRANSACTION),
+    ],
+)
+def test_a_label_counts_only_before_a_colon_or_a_bare_date(cell: str, kind: str) -> None:
+    assert one_line(cell, 1) == kind
