@@ -10,6 +10,7 @@ from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.cleaning import clean_ledger, running_balances, within_file_twins
 from acctax_assets.ledger.fingerprints import table_version
+from acctax_assets.ledger.schema import LABEL_SOURCE
 
 
 @multi_asset(
@@ -36,6 +37,13 @@ def cleaned_ledger(
     context.log.info(
         f"{len(raw_ledger)} raw rows -> {len(result.cleaned)} cleaned, {len(result.rejected)} rejected {by_reason}"
     )
+    for file, lines in result.superseded_by.items():
+        context.log.info(f"{file} superseded {lines} earlier lines of the month (the clerk's answer)")
+    for file, lines in result.answers_unmatched.items():
+        context.log.warning(
+            f"{file}: {lines} answered lines match no line read before (by 원본파일/원본행 or by date, amount and "
+            "text); kept as new lines. Fix: if they were re-sorted or edited beyond recognition, re-export the month"
+        )
     balances = running_balances(raw_ledger)
     if balances["rows"]:
         context.log.info(
@@ -56,6 +64,13 @@ def cleaned_ledger(
             # Identical keyless lines within one file are separate payments and kept; a copy in another file is a
             # duplicate (removed above).
             "identical_lines_kept": within_file_twins(result.cleaned),
+            # The clerk's answers (a reviewed export, a final export with codes): lines each answer file superseded,
+            # its lines matched to no earlier line (kept as new lines), codes a later answer changed, and where
+            # every label came from.
+            "superseded_by_file": result.superseded_by,
+            "answer_lines_unmatched": result.answers_unmatched,
+            "answer_codes_changed": result.answers_changed,
+            "label_sources": {str(k): int(v) for k, v in result.cleaned[LABEL_SOURCE].value_counts().items()},
             "labelled_rows": int(result.cleaned["acct_code"].notna().sum()),
             "classes": int(result.cleaned["acct_code"].nunique()),
             "running_balance": balances,

@@ -77,6 +77,9 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
             "preamble_rows": {f.source_file: f.preamble_rows for f in ledger_files if f.preamble_rows},
             "columns_missing": {f.source_file: f.columns_missing for f in ledger_files if f.columns_missing},
             "companies_assigned": {f.source_file: f.company_source for f in ledger_files if f.company},
+            # Reviewed exports of the platform coming back (their 원본파일/원본행 columns): cleaning lets them
+            # supersede the lines they answer (cleaned_ledger's superseded_by_file).
+            "answer_files": {f.source_file: f.rows for f in ledger_files if "origin_file" in f.mapping.rename.values()},
             # Dates not printed in full on their line: the year read from the period line/title/file name, or the
             # date filled from the line above in a day-by-day print.
             "dates_completed": {f.source_file: f.dates_completed for f in ledger_files if f.dates_completed},

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.ledger.account_codes import Chart, account_codes, label_rule
+from acctax_assets.ledger.answers import ORIGIN_ROW, label_sources, supersede
 from acctax_assets.ledger.line_kinds import STRUCTURE_KINDS
 from acctax_assets.ledger.parsing import (
     TEXT,
@@ -26,12 +27,14 @@ from acctax_assets.ledger.parsing import (
 )
 from acctax_assets.ledger.schema import (
     AMOUNT_COLUMNS,
+    ANSWER_COLUMNS,
     BALANCE_COLUMN,
     CANONICAL_COLUMNS,
     DOCUMENT_TYPES,
     DR_CR,
     LABEL_COLUMN,
     LABEL_NAME_COLUMN,
+    LABEL_SOURCE,
     LINE_KIND,
     LINE_MARKER,
     LINEAGE_COLUMNS,
@@ -40,6 +43,7 @@ from acctax_assets.ledger.schema import (
     SIDE_AMOUNT_HEADERS,
     SOURCE_FILE,
     SOURCE_LABELLED,
+    SOURCE_MTIME,
     SOURCE_ROW,
     TAXPAYER_TYPES,
     VAT_TYPES,
@@ -64,11 +68,13 @@ REJECT_REASONS: tuple[str, ...] = (
     "amount_mismatch",
     "missing_label",
     "invalid_label",
+    # A line the clerk's answer (a reviewed export, a final export with codes) replaced.
+    "superseded",
     "duplicate",
 )
 # Rejected by design rather than bad data: printed reports carry structure lines, and copies of a file get
 # dropped twice. They are counted and reported, never toward the share of invalid rows.
-EXPECTED_REJECTS: tuple[str, ...] = (*STRUCTURE_KINDS, "duplicate")
+EXPECTED_REJECTS: tuple[str, ...] = (*STRUCTURE_KINDS, "superseded", "duplicate")
 # Coded columns turned into words; the original code is kept in `<column>_code`.
 CODE_TABLES: dict[str, dict[str, str]] = {
     "document_type": DOCUMENT_TYPES,
@@ -80,6 +86,8 @@ _ID_COLUMNS = ("vat_id_company", "vat_id_party")
 # files of the other form have none).
 _PRINTED_AMOUNTS = (*SIDE_AMOUNT_COLUMNS, BALANCE_COLUMN)
 _KEY_COLUMNS = ("voucher_key", "journal_key_count")
+# Codes a reviewed export carries beside the clerk's (schema.ANSWER_HEADERS).
+_ANSWER_CODES = ("proposed_code", "original_code", "top2_code", "top3_code")
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,11 @@ class CleaningRules:
 class CleaningResult:
     cleaned: pd.DataFrame
     rejected: pd.DataFrame
+    # Lines each answer file superseded (a reviewed export or a final export with codes), the answer's lines
+    # matched to no earlier line (kept as new lines) per file, and codes a later answer changed.
+    superseded_by: dict[str, int] = field(default_factory=dict)
+    answers_unmatched: dict[str, int] = field(default_factory=dict)
+    answers_changed: int = 0
 
     @property
     def rejected_by_reason(self) -> dict[str, int]:
@@ -206,16 +219,21 @@ def _typed(raw: pd.DataFrame, chart: Chart) -> tuple[dict[str, pd.Series], dict[
             typed[column] = parse_codes(raw[column])
         elif column in (LABEL_COLUMN, LABEL_NAME_COLUMN):
             continue  # read together below: either may carry the other's part
-        elif column in ("party_code", *_KEY_COLUMNS):
+        elif column in ("party_code", *_KEY_COLUMNS, *_ANSWER_CODES):
             typed[column] = per_value(parse_codes, raw[column])
+        elif column == "needs_review":
+            typed[column] = blank_to_na(raw[column]).str.upper().map({"Y": True, "N": False}).astype("boolean")
+        elif column == ORIGIN_ROW:
+            typed[column] = pd.to_numeric(blank_to_na(raw[column]), errors="coerce").astype("Int64")
         else:
             typed[column] = blank_to_na(raw[column])
     if LABEL_COLUMN in raw.columns or LABEL_NAME_COLUMN in raw.columns:
         accounts = account_codes(raw.get(LABEL_COLUMN), raw.get(LABEL_NAME_COLUMN), chart)
         typed[LABEL_COLUMN], typed[LABEL_NAME_COLUMN] = accounts.code, accounts.name
     absent = pd.Series(pd.NA, index=raw.index, dtype=TEXT)
-    for column in (*CANONICAL_COLUMNS, *(f"{c}_code" for c in CODE_TABLES)):
+    for column in (*CANONICAL_COLUMNS, *(f"{c}_code" for c in CODE_TABLES), "proposed_code"):
         typed.setdefault(column, absent)
+    typed.setdefault("needs_review", pd.Series(pd.NA, index=raw.index, dtype="boolean"))
     return typed, invalid
 
 
@@ -237,45 +255,87 @@ def _filled(amounts: pd.Series) -> np.ndarray:
     return _flags(amounts.notna() & (amounts != 0))
 
 
-def _first_copies(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """For each of `rows`, the first of `rows` whose values in `frame` equal its own (missing equals missing)."""
-    groups = frame.iloc[rows].groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
-    first = np.full(groups.max() + 1, len(rows))
-    np.minimum.at(first, groups, np.arange(len(rows)))
-    return rows[first[groups]]
+def _copy_groups(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """For each of `rows`, a group number shared by the rows whose values in `frame` equal its own (missing
+    equals missing)."""
+    return frame.iloc[rows].groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
 
 
-def _duplicates(
-    typed: dict[str, pd.Series], candidates: np.ndarray, raw: pd.DataFrame
-) -> tuple[np.ndarray, Callable[[pd.Series], pd.Series]]:
-    """Later copies among accepted rows: by voucher key + line when a key exists, else by full content in
-    another file.
+@dataclass
+class Copies:
+    """Per raw row: whether it is a later copy (`duplicate`) or a copy an answer replaced (`superseded`: a labelled
+    copy wins over an unlabelled one, the later landed answer over an earlier one), and the row that stays."""
 
-    Without a key, identical lines of one export are separate payments (the same amount to the same supplier
-    twice on one day), as exports without a voucher key print them: only a copy in another file or sheet (an export
-    landed twice, a re-export) is a duplicate. Dropping repeats within a file lost 16 % of a real ledger's lines.
-    Full content is compared only among rows that share their date and amounts with another row: the others
-    have no copy, and comparing all columns of a keyless million-row month costs seconds."""
+    duplicate: np.ndarray
+    superseded: np.ndarray
+    kept: np.ndarray
+    raw: pd.DataFrame
+    changed: int = 0
+
+    def detail(self, prefix: str) -> Callable[[pd.Series], pd.Series]:
+        def describe(rows: pd.Series) -> pd.Series:
+            origin = self.kept[rows.to_numpy()]
+            files, numbers = self.raw[SOURCE_FILE].iloc[origin], self.raw[SOURCE_ROW].iloc[origin]
+            return prefix + files.astype(TEXT) + " row " + numbers.astype(TEXT)
+
+        return describe
+
+    def superseded_by_file(self, raw: pd.DataFrame) -> dict[str, int]:
+        kept = self.kept[self.superseded]
+        return raw[SOURCE_FILE].iloc[kept].value_counts().to_dict() if len(kept) else {}
+
+
+def _duplicates(typed: dict[str, pd.Series], candidates: np.ndarray, raw: pd.DataFrame, labelled: np.ndarray) -> Copies:
+    """Copies among accepted rows: by voucher key + line when a key exists, else by content in another file; the
+    label and the columns of a reviewed export (schema.ANSWER_COLUMNS) are not content, so a final export with
+    codes is a copy of the month's unlabelled lines.
+
+    In each group of copies one row stays: a labelled one before an unlabelled one, the latest landed file's among
+    labelled ones, else the first. The others are `superseded` when the one that stays carries a code they lack
+    or another code, else `duplicate`. Without a key, identical lines of one export are separate payments (the same
+    amount to the same supplier twice on one day): only a copy in another file or sheet (an export landed twice, a
+    re-export, an answer) counts; dropping repeats within a file lost 16 % of a real ledger's lines. Content is
+    compared only among rows that share their date and amounts with another row: the others have no copy, and
+    comparing all columns of a keyless million-row month costs seconds."""
+    count = len(candidates)
+    group = np.full(count, -1)
     keyed = candidates & typed["voucher_key"].notna().to_numpy()
-    first = np.arange(len(candidates))
     if keyed.any():
         keys = pd.DataFrame({c: typed[c] for c in _KEY_COLUMNS})
-        first[keyed] = _first_copies(keys, np.flatnonzero(keyed))
+        group[keyed] = _copy_groups(keys, np.flatnonzero(keyed))
     unkeyed = np.flatnonzero(candidates & ~keyed)
     if len(unkeyed):
         screen = pd.DataFrame({c: typed[c] for c in ("date", *AMOUNT_COLUMNS)}).iloc[unkeyed]
         shared = unkeyed[screen.duplicated(keep=False).to_numpy()]
         if len(shared):
-            copies = _first_copies(pd.DataFrame(typed), shared)
-            files = raw[SOURCE_FILE].to_numpy()
-            first[shared] = np.where(files[copies] != files[shared], copies, shared)
-
-    def detail(rows: pd.Series) -> pd.Series:
-        origin = first[rows.to_numpy()]
-        source = raw[SOURCE_FILE].iloc[origin].astype(TEXT) + " row " + raw[SOURCE_ROW].iloc[origin].astype(TEXT)
-        return "duplicate of " + source
-
-    return first != np.arange(len(candidates)), detail
+            ignored = {LABEL_COLUMN, LABEL_NAME_COLUMN, LABEL_SOURCE, *ANSWER_COLUMNS}
+            content = pd.DataFrame({c: v for c, v in typed.items() if c not in ignored})
+            group[shared] = _copy_groups(content, shared) + (group.max() + 1)
+    member = np.flatnonzero(group >= 0)
+    kept = np.arange(count)
+    coded = typed[LABEL_COLUMN].notna().to_numpy() & labelled
+    codes = typed[LABEL_COLUMN].fillna("").astype(object).to_numpy()
+    if len(member):
+        mtime = raw[SOURCE_MTIME].to_numpy(dtype=float) if SOURCE_MTIME in raw.columns else np.zeros(count)
+        order = pd.DataFrame(
+            {"group": group[member], "coded": coded[member], "code": np.where(coded, codes, None)[member]}
+        )
+        # The latest landed answer wins only where the answers disagree; identical copies keep the first.
+        disagree = order.groupby("group")["code"].transform("nunique").to_numpy() > 1
+        order["landed"] = np.where(disagree & order["coded"].to_numpy(), mtime[member], 0.0)
+        order["position"] = member
+        order = order.sort_values(["group", "coded", "landed", "position"], ascending=[True, False, False, True])
+        kept[order["position"].to_numpy()] = (
+            order.groupby("group", sort=False)["position"].transform("first").to_numpy()
+        )
+    files = raw[SOURCE_FILE].to_numpy()
+    # A keyless twin in the file of the row that stays is a separate payment, not a copy.
+    twin = ~keyed & (files[kept] == files)
+    kept = np.where(twin, np.arange(count), kept)
+    copy = kept != np.arange(count)
+    replaced = copy & coded[kept] & (~coded | (codes != codes[kept]))
+    changed = int((replaced & coded).sum())
+    return Copies(duplicate=copy & ~replaced, superseded=replaced, kept=kept, raw=raw, changed=changed)
 
 
 def within_file_twins(cleaned: pd.DataFrame) -> int:
@@ -377,8 +437,12 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     verdicts.reject(labelled & wrong, "invalid_label", detail)
 
     typed["supply_amount"], typed["vat_amount"], typed["total_amount"] = supply, vat, total
-    duplicate, detail = _duplicates(typed, verdicts.accepted, raw)
-    verdicts.reject(duplicate, "duplicate", detail)
+    supersession = supersede(typed, raw, verdicts.accepted)
+    verdicts.reject(supersession.superseded, "superseded", supersession.detail(raw, typed[LABEL_COLUMN]))
+    copies = _duplicates(typed, verdicts.accepted, raw, labelled.to_numpy(dtype=bool))
+    verdicts.reject(copies.superseded, "superseded", copies.detail("superseded by "))
+    verdicts.reject(copies.duplicate, "duplicate", copies.detail("duplicate of "))
+    typed[LABEL_SOURCE] = label_sources(typed, labelled)
 
     accepted = verdicts.accepted
     # Every column is taken once, in its final order; nothing to take when every row is accepted.
@@ -400,4 +464,13 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     rejected_rows = np.flatnonzero(~accepted)
     rejected = raw.iloc[rejected_rows].reset_index(drop=True)
     rejected[REJECT_REASON], rejected[REJECT_DETAIL] = verdicts.of(rejected_rows)
-    return CleaningResult(cleaned=cleaned, rejected=rejected)
+    superseded_by = supersession.superseded_by_file(raw)
+    for file, lines in copies.superseded_by_file(raw).items():
+        superseded_by[file] = superseded_by.get(file, 0) + lines
+    return CleaningResult(
+        cleaned=cleaned,
+        rejected=rejected,
+        superseded_by=superseded_by,
+        answers_unmatched=supersession.unmatched,
+        answers_changed=supersession.changed + copies.changed,
+    )

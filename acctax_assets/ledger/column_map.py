@@ -13,7 +13,7 @@ import yaml
 from acctax_assets.errors import ColumnMapError
 from acctax_assets.ledger.account_codes import AUTO, CODE_DIGITS, Chart
 from acctax_assets.ledger.line_kinds import MARKER_KINDS, LineMarkers
-from acctax_assets.ledger.schema import CANONICAL_COLUMNS
+from acctax_assets.ledger.schema import ANSWER_COLUMNS, ANSWER_HEADERS, CANONICAL_COLUMNS
 
 
 def normalize_header(header: object) -> str:
@@ -58,7 +58,9 @@ class ColumnMap:
 
     def for_file(self, file_name: str) -> dict[str, str]:
         """The aliases that apply to one file: globals, canonical names themselves, then source overrides."""
-        aliases = {name: name for name in CANONICAL_COLUMNS}
+        aliases = {name: name for name in (*CANONICAL_COLUMNS, *ANSWER_COLUMNS)}
+        # The platform's own export headers: a reviewed export is read back whatever the office's map says.
+        aliases.update({header: column for column, header in ANSWER_HEADERS.items()})
         aliases.update(self.columns)
         for pattern in self._matching(file_name):
             aliases.update(self.sources[pattern])

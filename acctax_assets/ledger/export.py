@@ -14,6 +14,7 @@ import pandas as pd
 
 from acctax_assets.atomic_writes import replace_file
 from acctax_assets.ledger.schema import (
+    ANSWER_HEADERS,
     KOREAN_HEADERS,
     LABEL_COLUMN,
     LABEL_NAME_COLUMN,
@@ -25,28 +26,42 @@ from acctax_assets.ledger.schema import (
 
 ExportFormat = Literal["csv", "xlsx"]
 KEY = [SOURCE_FILE, SOURCE_ROW]
-# Proposal columns and their headers in the exported file.
+# Proposal columns and their headers in the exported file: the proposal goes under 계정과목코드/계정과목, where the
+# clerk edits it, and stays as 추천계정코드 beside it, so the file that comes back says what the clerk changed
+# (ledger/answers.py reads it back through schema.ANSWER_HEADERS).
 PROPOSAL_HEADERS: dict[str, str] = {
     "predicted_code": KOREAN_HEADERS[LABEL_COLUMN],
     "predicted_name": KOREAN_HEADERS[LABEL_NAME_COLUMN],
-    "confidence": "추천신뢰도",
-    "needs_review": "검토필요",
-    "review_reason": "검토사유",
-    "top2_code": "대안계정코드2",
-    "top2_confidence": "대안신뢰도2",
-    "top3_code": "대안계정코드3",
-    "top3_confidence": "대안신뢰도3",
-    "served_model": "추천모델",
+    **{
+        column: ANSWER_HEADERS[column]
+        for column in (
+            "proposed_code",
+            "proposal_confidence",
+            "needs_review",
+            "review_reason",
+            "top2_code",
+            "top2_confidence",
+            "top3_code",
+            "top3_confidence",
+            "served_model",
+        )
+    },
 }
 # The clerk's own codes, when the month had them, stay beside the proposal instead of being overwritten.
-ORIGINAL_LABEL_HEADERS: dict[str, str] = {LABEL_COLUMN: "원계정과목코드", LABEL_NAME_COLUMN: "원계정과목"}
-LINEAGE_HEADERS: dict[str, str] = {SOURCE_FILE: "원본파일", SOURCE_ROW: "원본행"}
+ORIGINAL_LABEL_HEADERS: dict[str, str] = {
+    LABEL_COLUMN: ANSWER_HEADERS["original_code"],
+    LABEL_NAME_COLUMN: ANSWER_HEADERS["original_name"],
+}
+LINEAGE_HEADERS: dict[str, str] = {SOURCE_FILE: ANSWER_HEADERS["origin_file"], SOURCE_ROW: ANSWER_HEADERS["origin_row"]}
 
 
 def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
     """Raw rows in file/row order with Korean headers and the proposal; rejected rows get `review_reason`
     `rejected:<reason>` and no proposal. Raises if a raw row is neither predicted nor rejected."""
-    proposals = predictions[[*KEY, *[c for c in PROPOSAL_HEADERS if c in predictions.columns]]]
+    proposals = predictions.assign(proposed_code=predictions["predicted_code"]).rename(
+        columns={"confidence": "proposal_confidence"}
+    )
+    proposals = proposals[[*KEY, *[c for c in PROPOSAL_HEADERS if c in proposals.columns]]]
     reasons = (
         rejected[[*KEY, "reject_reason"]].drop_duplicates(KEY)
         if len(rejected)

@@ -11,13 +11,15 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.errors import FeatureConfigError
-from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN, SOURCE_FILE, SOURCE_ROW
+from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN, LABEL_SOURCE, SOURCE_FILE, SOURCE_ROW
 
 # Row identity, always kept first; never model inputs.
 IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "journal_key_count")
 # Always kept because temporal splits need it; placed among the features when configured as one.
 DATE_COLUMN = "date"
-LABEL_COLUMNS: tuple[str, ...] = (LABEL_COLUMN, LABEL_NAME_COLUMN)
+# The label, its name and where it came from (the clerk's answer: schema.LABEL_SOURCE, the proposal the clerk saw and
+# whether it was in the review queue): carried to the features for training policy and feedback, never model inputs.
+LABEL_COLUMNS: tuple[str, ...] = (LABEL_COLUMN, LABEL_NAME_COLUMN, LABEL_SOURCE, "proposed_code", "needs_review")
 
 DEFAULT_FEATURES: tuple[str, ...] = (
     "company_name",
@@ -114,7 +116,8 @@ def build_features(cleaned: pd.DataFrame, features: Sequence[str] = DEFAULT_FEAT
     leaked = [f for f in features if f in LABEL_COLUMNS]
     if leaked:
         raise FeatureConfigError(
-            f"features {leaked} are the label or its name and would leak it; remove them from the feature list"
+            f"features {leaked} are the label, its name or its provenance and would leak it; remove them from the "
+            "feature list"
         )
     if len(set(features)) != len(features):
         raise FeatureConfigError(f"feature list names a feature twice: {list(features)}")

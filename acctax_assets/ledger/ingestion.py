@@ -67,6 +67,7 @@ from acctax_assets.ledger.schema import (
     LINEAGE_COLUMNS,
     PARSE_ERROR,
     SOURCE_LABELLED,
+    SOURCE_MTIME,
     SOURCE_ROW,
     describe_required,
     missing_required,
@@ -404,6 +405,7 @@ def _ledger_file(table: _Table, cells: Cells, column_map: ColumnMap) -> LedgerFi
         kinds.kind,
         kinds.marker,
         date_origin,
+        pa.repeat(pa.scalar(table.path.stat().st_mtime, pa.float64()), count),
     ]
     present = set(canonical)
     return LedgerFile(
@@ -499,6 +501,6 @@ def combine(files: list[LedgerFile]) -> pd.DataFrame:
     canonical = [c for c in CANONICAL_COLUMNS if c in table.column_names]
     unknown = [c for c in table.column_names if c not in canonical and c not in LINEAGE_COLUMNS]
     combined = table.select(canonical + unknown + list(LINEAGE_COLUMNS)).to_pandas(types_mapper={pa.string(): TEXT}.get)
-    text_columns = [c for c in combined.columns if c not in (SOURCE_ROW, SOURCE_LABELLED)]
+    text_columns = [c for c in combined.columns if c not in (SOURCE_ROW, SOURCE_LABELLED, SOURCE_MTIME)]
     combined[text_columns] = combined[text_columns].fillna("")
     return combined

@@ -112,12 +112,19 @@ def _whole_cell_pattern(markers: Iterable[str]) -> str | None:
     return f"^{_PERIOD_AFFIX}(?:{'|'.join(map(re.escape, words))}){_PERIOD_AFFIX}$"
 
 
-def _label_pattern(labels: Iterable[str]) -> str | None:
+# What may follow a label without a colon: for a title label a date (`기간 2024.03.01 ~ 2024.03.31`), for a footer
+# label a date, time or number (`출력일시 2024-04-01 10:30`, `page 3`). `거래처 3` or `Page 1 Ltd` is a name.
+_BARE_VALUE = {
+    TITLE_ROW: r"\s+\d{4}\s*[-./년]\s*\d{1,2}[\d\s\-./:~년월일]*$",
+    PAGE_ARTIFACT: r"\s+[\d\s\-./:~년월일시분초()]+$",
+}
+
+
+def _label_pattern(kind: str, labels: Iterable[str]) -> str | None:
     words = sorted({label.strip() for label in labels if label.strip()}, key=len, reverse=True)
     if not words:
         return None
-    # The label, then a colon, or only a date/time/number (`출력일시 2024-04-01 10:30`): `Page 1 Ltd` is a name.
-    return rf"^[\s\[(<*]*(?i:{'|'.join(map(re.escape, words))})[\s\])>*]*(?:[:：]|\s+[\d\s\-./:~년월일시분초()]+$)"
+    return rf"^[\s\[(<*]*(?i:{'|'.join(map(re.escape, words))})[\s\])>*]*(?:[:：]|{_BARE_VALUE[kind]})"
 
 
 # Internal code of a page-number cell: it makes a line a page artifact only when little else is on the line.
@@ -152,7 +159,7 @@ class LineMarkers:
             whole = _whole_cell_pattern(self.whole.get(kind, ()))
             if whole:
                 found.append((code, True, whole))
-            label = _label_pattern(self.labels.get(kind, ()))
+            label = _label_pattern(kind, self.labels.get(kind, ()))
             if label:
                 found.append((code, False, label))
         found.append((_PAGE_NUMBER_CODE, False, _PAGE_NUMBER))

@@ -43,6 +43,30 @@ SIDE_AMOUNT_HEADERS: dict[str, str] = {
 }
 SIDE_AMOUNT_COLUMNS: tuple[str, ...] = ("debit_amount", "credit_amount")
 BALANCE_COLUMN = "balance_amount"
+# The platform's own export coming back after the clerk's review (`ledger/export.py` writes these headers beside the
+# ledger's own columns): where each line came from and what was proposed. Known to every column map, typed by
+# cleaning, never model inputs; absent from ordinary exports.
+ANSWER_HEADERS: dict[str, str] = {
+    "proposed_code": "추천계정코드",
+    "proposal_confidence": "추천신뢰도",
+    "needs_review": "검토필요",
+    "review_reason": "검토사유",
+    "top2_code": "대안계정코드2",
+    "top2_confidence": "대안신뢰도2",
+    "top3_code": "대안계정코드3",
+    "top3_confidence": "대안신뢰도3",
+    "served_model": "추천모델",
+    "original_code": "원계정과목코드",
+    "original_name": "원계정과목",
+    "origin_file": "원본파일",
+    "origin_row": "원본행",
+}
+ANSWER_COLUMNS: tuple[str, ...] = tuple(ANSWER_HEADERS)
+# Where each cleaned line's code came from: `coded` (booked without a proposal), `confirmed` (the clerk reviewed the
+# proposal and kept it), `corrected` (the clerk changed it; the proposal stays in `proposed_code`), `unreviewed`
+# (auto-accepted and unchanged); missing for unlabelled lines.
+LABEL_SOURCE = "label_source"
+LABEL_SOURCES: tuple[str, ...] = ("coded", "confirmed", "corrected", "unreviewed")
 # Every canonical column and the header that usually names it.
 USUAL_HEADERS: dict[str, str] = {**KOREAN_HEADERS, **SIDE_AMOUNT_HEADERS}
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(USUAL_HEADERS)
@@ -106,6 +130,8 @@ LINE_MARKER = "line_marker"
 # Set by the reader where a line's date is not printed in full on it (report_context): "filled from the line
 # above", "year from period line|title|file name"; "" when printed in full.
 DATE_ORIGIN = "date_origin"
+# The landing file's modification time (seconds since the epoch): of two answers to the same line, the later wins.
+SOURCE_MTIME = "source_mtime"
 LINEAGE_COLUMNS: tuple[str, ...] = (
     SOURCE_FILE,
     SOURCE_ROW,
@@ -114,6 +140,7 @@ LINEAGE_COLUMNS: tuple[str, ...] = (
     LINE_KIND,
     LINE_MARKER,
     DATE_ORIGIN,
+    SOURCE_MTIME,
 )
 
 # 증빙코드 (evidence type) -> words.

@@ -262,7 +262,7 @@ def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
     assert len(raw) == 3
     assert raw["acct_code"].tolist() == ["81100", "", ""]
     assert raw["source_labelled"].tolist() == [True, False, False]
-    assert list(raw.columns[-7:]) == [
+    assert list(raw.columns[-8:]) == [
         "source_file",
         "source_row",
         "source_labelled",
@@ -270,4 +270,5 @@ def test_combine_orders_columns_and_fills_gaps(tmp_path: Path) -> None:
         "line_kind",
         "line_marker",
         "date_origin",
+        "source_mtime",
     ]

@@ -207,3 +207,8 @@ def test_a_descriptive_column_empty_on_every_line_is_its_own_warning(tmp_path: P
 )
 def test_a_label_counts_only_before_a_colon_or_a_bare_date(cell: str, kind: str) -> None:
     assert one_line(cell, 1) == kind
+
+
+@pytest.mark.parametrize("cell", ["거래처 3", "상호 12", "기간 3"])
+def test_a_title_label_with_a_bare_number_is_a_name(cell: str) -> None:
+    assert one_line(cell, 1) == TRANSACTION
