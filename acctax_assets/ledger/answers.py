@@ -129,9 +129,7 @@ def supersede(typed: dict[str, pd.Series], raw: pd.DataFrame, candidates: np.nda
         for loser in [original, *(a for a in competing if a != winner)]:
             result.superseded[loser] = True
             result.by[loser] = winner
-        result.changed += sum(
-            1 for a in competing if a != winner and codes[a] and codes[a] != codes[winner]
-        )
+        result.changed += sum(1 for a in competing if a != winner and codes[a] and codes[a] != codes[winner])
     return result
 
 
