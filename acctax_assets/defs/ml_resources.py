@@ -48,6 +48,14 @@ class ModelSettings(ConfigurableResource):
             "f1_macro weighs every account code alike (rare codes count as much as rent)"
         ),
     )
+    unreviewed_labels: Literal["keep", "drop"] = Field(
+        default="keep",
+        description=(
+            "Lines of a reviewed export the clerk did not review (label_source unreviewed: the model's own proposal, "
+            "auto-accepted): keep them as training rows, or drop them so the model never learns its own unchecked "
+            "proposals. keep until benchmarks/office_year measures otherwise (README: the clerk's loop)"
+        ),
+    )
     review_target_accuracy: float = Field(
         default=0.97,
         gt=0.0,

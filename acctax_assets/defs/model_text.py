@@ -25,7 +25,9 @@ def model_text(
 ) -> Output[pd.DataFrame]:
     """The month's labelled rows serialized with `model_settings.text_features`; an uncoded month gives no rows."""
     try:
-        text = serialize_month(ledger_features, context.partition_key, model_settings.text_features)
+        text = serialize_month(
+            ledger_features, context.partition_key, model_settings.text_features, model_settings.unreviewed_labels
+        )
     except FeatureConfigError as exc:
         raise Failure(description=f"model_text {context.partition_key[:7]}: {exc}") from exc
     return Output(
@@ -33,7 +35,8 @@ def model_text(
         data_version=DataVersion(table_version(text)),
         metadata={
             "rows": len(text),
-            "unlabelled_rows_left_out": len(ledger_features) - len(text),
+            "rows_left_out": len(ledger_features) - len(text),
+            "unreviewed_labels": model_settings.unreviewed_labels,
             "codes": int(text["code"].nunique()),
             TEXT_FEATURES: list(model_settings.text_features),
             "text_example": MetadataValue.md(f"`{text['text'].iloc[0]}`") if len(text) else "",

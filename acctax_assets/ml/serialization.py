@@ -17,7 +17,14 @@ import pyarrow.compute as pc
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.features import LABEL_COLUMNS
 from acctax_assets.ledger.parsing import TEXT
-from acctax_assets.ledger.schema import AMOUNT_COLUMNS, LABEL_COLUMN, LABEL_NAME_COLUMN, SOURCE_FILE, SOURCE_ROW
+from acctax_assets.ledger.schema import (
+    AMOUNT_COLUMNS,
+    LABEL_COLUMN,
+    LABEL_NAME_COLUMN,
+    LABEL_SOURCE,
+    SOURCE_FILE,
+    SOURCE_ROW,
+)
 
 SEPARATOR = " | "
 MISSING = "NULL"
@@ -124,10 +131,16 @@ def serialize_rows(frame: pd.DataFrame, features: Sequence[str]) -> pd.Series:
 MODEL_TEXT_COLUMNS: tuple[str, ...] = ("text", "code", "name", "month", SOURCE_FILE, SOURCE_ROW)
 
 
-def model_text(features: pd.DataFrame, month: str, text_features: Sequence[str]) -> pd.DataFrame:
+def model_text(
+    features: pd.DataFrame, month: str, text_features: Sequence[str], unreviewed: str = "keep"
+) -> pd.DataFrame:
     """The month's labelled rows as model text with their code, account name and source identity; unlabelled
-    (to-predict) rows are left out: they are never trained on."""
-    labelled = features.loc[features[LABEL_COLUMN].notna()]
+    (to-predict) rows are left out: they are never trained on; so are auto-accepted proposals nobody reviewed
+    (`label_source` unreviewed) when `unreviewed` is `drop`."""
+    train = features[LABEL_COLUMN].notna()
+    if unreviewed == "drop" and LABEL_SOURCE in features.columns:
+        train &= features[LABEL_SOURCE].ne("unreviewed").fillna(True)
+    labelled = features.loc[train]
     return pd.DataFrame(
         {
             "text": serialize_rows(labelled, text_features).astype(str),

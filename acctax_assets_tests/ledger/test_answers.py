@@ -14,6 +14,7 @@ from acctax_assets.ledger.export import office_layout, write_export
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ml.predictions import prediction_table
+from acctax_assets.ml.serialization import model_text
 from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows, write_ledger
 from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, predictions_for
 
@@ -158,3 +159,13 @@ def test_another_months_export_does_not_touch_this_month(tmp_path: Path) -> None
     assert result.superseded_by == {}
     assert set(result.rejected["reject_reason"]) == {"date_outside_month"}
     assert result.cleaned["acct_code"].isna().all() and len(result.cleaned) == 5
+
+
+@pytest.mark.parametrize(("policy", "trained"), [("keep", 5), ("drop", 2)])
+def test_unreviewed_lines_are_trained_on_as_configured(tmp_path: Path, policy: str, trained: int) -> None:
+    landing = tmp_path / "landing"
+    original = uncoded_month(landing)
+    answer = proposals_export(landing, original, tmp_path)
+    _, result = clean(landing, original, land(answer, landing / "reviewed_2024-01.csv", later_than=original))
+    text = model_text(build_features(result.cleaned), MONTH, ["party_name", "total_amount"], policy)
+    assert len(text) == trained, "3 lines were auto-accepted and never reviewed"
