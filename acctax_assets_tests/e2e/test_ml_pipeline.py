@@ -12,6 +12,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProces
 
 from acctax_assets import cli, demo
 from acctax_assets.definitions import defs
+from acctax_assets.defs import retraining
 from acctax_assets.defs.ml_resources import EXPERIMENT, tracking_uri
 from acctax_assets.ml.evaluation import review_threshold
 from acctax_assets.ml.label_registry import LabelRegistry
@@ -396,3 +397,37 @@ def test_killed_training_is_retried_in_the_same_run_and_resumes_from_its_checkpo
     metadata = result.asset_materializations_for_node("account_classifier")[0].metadata
     assert "checkpoint-" in metadata["resumed_from"].value
     assert metadata["steps"].value == 40
+
+
+def test_the_clerks_reviewed_export_comes_back_and_labels_the_month(home: AcctaxHome) -> None:
+    reviewed = home.landing / "ledger_2024-04_검토완료.xlsx"
+    try:
+        with instance_for_test() as instance:
+            assert predict(instance, "2024-04-01", fmt="xlsx").success
+            answer = pd.read_excel(home.exports / "account_proposals_2024-04.xlsx", dtype=str)
+            proposed = answer["계정과목코드"].notna()
+            corrected = proposed & (answer["검토필요"] == "Y") & answer["대안계정코드2"].notna()
+            answer.loc[corrected, "계정과목코드"] = answer.loc[corrected, "대안계정코드2"]
+            answer.to_excel(reviewed, index=False)
+            data = defs.resolve_job_def("ledger_data_job").execute_in_process(
+                instance=instance, partition_key="2024-04-01", raise_on_error=False, run_config=QUIET
+            )
+            assert data.success, failure_text(data)
+            assert "2024-04-01" in retraining.labelled_months(instance), "the retraining sensor counts the month"
+        metadata = data.asset_materializations_for_node("cleaned_ledger")[0].metadata
+        cleaned = pd.read_parquet(home.storage / "cleaned_ledger" / "2024-04-01.parquet")
+        assert cleaned["acct_code"].notna().all() and set(cleaned["source_file"]) == {reviewed.name}
+        sources = cleaned["label_source"].value_counts().to_dict()
+        assert sources.get("corrected", 0) == int(corrected.sum()) > 0
+        assert sources.get("confirmed", 0) + sources.get("corrected", 0) + sources["unreviewed"] == len(cleaned)
+        assert metadata["superseded_by_file"].value == {reviewed.name: len(cleaned)}
+        rejected = pd.read_parquet(home.storage / "rejected_ledger_rows" / "2024-04-01.parquet")
+        originals = rejected[rejected["source_file"] == "ledger_2024-04.csv"]
+        assert (originals["reject_reason"] != "superseded").sum() == (
+            answer["검토사유"].fillna("").str.startswith("rejected:")
+        ).sum(), (
+            "every original line is either superseded by the clerk's answer or was rejected before for its own reason"
+        )
+        assert "superseded" not in set(rejected.loc[rejected["source_file"] == reviewed.name, "reject_reason"])
+    finally:
+        reviewed.unlink(missing_ok=True)
