@@ -1,10 +1,12 @@
 """`proposal_feedback`: the production figure of the served model, from what the clerk did with a month's proposals
 (figures in ml/feedback.py).
 
-Materialized by ledger_data_job right after `cleaned_ledger`, so the month's reviewed export or final export, landed
-and cleaned, is measured in the same run; a month without proposals records that and nothing else. The page shows the
-month's figures and, over every month measured so far (read back from the instance), a table and a plot of the shares
-changed. The figures also go into MLflow as metrics of the served model's training run, one step per month.
+`proposal_feedback_sensor` requests it (feedback_job) once a month that received proposals has a new `cleaned_ledger`,
+i.e. its reviewed export or final export landed and was cleaned; a month without proposals records that and nothing
+else. The page shows the month's figures and, over every month measured so far (read back from the instance), a table
+and a plot of the shares changed. The figures also go into MLflow as metrics of the training run of the model that
+proposed the month (else of the current champion; with neither, the page says MLflow was skipped), one step per month
+(YYYYMM).
 
 Which model served the month is read from the month's latest `ledger_predictions` metadata (`registry_version`):
 new codes are the corrected-to codes outside that version's label registry. Without it (no proposals made by this
@@ -164,7 +166,7 @@ def proposal_feedback(
             "new_codes_source": source,
             "served_model": proposer.label if proposer else str(predictions.get("served_model", "unknown")),
             "mlflow": logged,
-            "history": MetadataValue.md(history.to_markdown(index=False)),
+            "history": MetadataValue.md(history.to_markdown(index=False, missingval="n/a")),
             "history_plot": MetadataValue.md(inline_png(plot, "share of proposals changed per month")),
             "path": MetadataValue.path(str(plot)),
         }

@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from acctax_assets.defs.feedback_sensor import proposal_feedback_sensor
-from acctax_assets.defs.materialization_records import CLEANED, CLEANED_VERSION, FEEDBACK, PREDICTIONS
+from acctax_assets.defs.materialization_records import CLEANED, CLEANED_VERSION, FEEDBACK, PREDICTIONS, latest_metadata
 from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.proposal_feedback import NO_PROPOSALS, proposal_feedback
@@ -167,22 +167,45 @@ def sensor_tick(instance: DagsterInstance, cursor: str | None = None) -> SensorR
     return result
 
 
-def test_the_sensor_measures_a_proposed_month_when_its_cleaned_lines_change(home: AcctaxHome) -> None:
+def test_the_sensor_measures_a_month_whose_cleaned_lines_came_back_after_its_proposals(home: AcctaxHome) -> None:
     with DagsterInstance.get() as instance:
         cleaned_version(instance, FEBRUARY, "unlabelled")
         cleaned_version(instance, MARCH, "never-proposed")
-        assert not sensor_tick(instance).run_requests, "no month has proposals yet"
-
         proposals_made(instance, FEBRUARY, "1")
+        assert not sensor_tick(instance).run_requests, "proposals just made: nothing came back yet"
+
+        cleaned_version(instance, FEBRUARY, "reviewed")  # the clerk's reviewed export landed and was cleaned
         first = sensor_tick(instance)
-        assert [(r.partition_key, r.run_key) for r in first.run_requests] == [(FEBRUARY, f"{FEBRUARY}:unlabelled")]
+        assert [(r.partition_key, r.run_key) for r in first.run_requests] == [(FEBRUARY, f"{FEBRUARY}:reviewed")]
         assert not sensor_tick(instance, first.cursor).run_requests, "requested once, not every tick"
 
         instance.report_runless_asset_event(
-            AssetMaterialization(FEEDBACK, partition=FEBRUARY, metadata={CLEANED_VERSION: "unlabelled"})
+            AssetMaterialization(FEEDBACK, partition=FEBRUARY, metadata={CLEANED_VERSION: "reviewed"})
         )
         assert not sensor_tick(instance).run_requests, "measured on its current cleaned_ledger"
 
-        cleaned_version(instance, FEBRUARY, "reviewed")  # the clerk's reviewed export landed and was cleaned
+        cleaned_version(instance, FEBRUARY, "final")  # the month's final export, later
         [request] = sensor_tick(instance, first.cursor).run_requests
-        assert isinstance(request, RunRequest) and request.run_key == f"{FEBRUARY}:reviewed"
+        assert isinstance(request, RunRequest) and request.run_key == f"{FEBRUARY}:final"
+
+
+def test_acctax_materialize_measures_the_months_that_came_back_through_the_code_location(home: AcctaxHome) -> None:
+    """The real feedback_job (Parquet IO manager, default MLflow store): a month whose cleaned lines were stored after
+    its proposals is measured; the model named by its ledger_predictions is missing from the registry and there is
+    no champion, so MLflow is skipped and new codes come from earlier months (none here)."""
+    from acctax_assets.cli import measure_feedback
+
+    stored = home.storage / "cleaned_ledger" / f"{FEBRUARY}.parquet"
+    stored.parent.mkdir(parents=True)
+    cleaned(FEBRUARY_LINES).to_parquet(stored, index=False)
+    with DagsterInstance.get() as instance:
+        proposals_made(instance, FEBRUARY, "7")
+        cleaned_version(instance, MARCH, "never-proposed")
+        cleaned_version(instance, FEBRUARY, "reviewed")
+        measure_feedback(instance, [FEBRUARY, MARCH])
+        measured = latest_metadata(instance, FEEDBACK, FEBRUARY)
+        assert latest_metadata(instance, FEEDBACK, MARCH) == {}
+    assert measured[CLEANED_VERSION] == "reviewed"
+    assert measured["changed_share_auto"] == "10.0 % (1 of 10)"
+    assert measured["new_codes"] == ["81300"]
+    assert str(measured["mlflow"]).startswith("skipped: no champion")
