@@ -8,8 +8,8 @@ line the proposal as exported (`proposed_code`), whether it was queued for revie
   their code was the clerk's own, so the proposal was never the answer and says nothing about the model;
 - reviewed: the proposal was in the review queue; auto-accepted: it was not (a proposal without the flag counts as
   not queued, since the export marks only queued lines);
-- changed: the final code differs from the proposal. An unreviewed line keeps the proposal, and a line without a
-  final code has not been said to be wrong, so both count as unchanged;
+- changed: the final code differs from the proposal. An unreviewed line (`label_source` `unreviewed`) keeps the
+  proposal by definition, and a line without a final code has not been said to be wrong, so both count as unchanged;
 - errors slipped through: auto-accepted lines changed later, known once the clerk or a later final export corrected
   them; the figure can only grow as later exports of the month land.
 
@@ -30,6 +30,7 @@ QUEUED = "needs_review"
 FINAL = "acct_code"
 SOURCE = "label_source"
 CODED_BEFORE = "coded"
+UNREVIEWED = "unreviewed"
 # Counts recorded in each month's metadata: enough to recompute every share of the history without the month's rows.
 COUNTS: tuple[str, ...] = (
     "proposed_lines",
@@ -83,7 +84,8 @@ class ProposalFeedback:
     def new_codes(self, known_codes: Collection[str]) -> tuple[str, ...]:
         """The corrected-to codes outside `known_codes` (the codes the serving model could propose): no threshold
         or review queue could have got those lines right."""
-        return tuple(code for code in self.corrected_to if code not in set(known_codes))
+        known = set(known_codes)
+        return tuple(code for code in self.corrected_to if code not in known)
 
     def counts(self) -> dict[str, int]:
         return {key: int(getattr(self, key)) for key in COUNTS}
@@ -106,10 +108,12 @@ def feedback_figures(cleaned: pd.DataFrame) -> ProposalFeedback:
             "acct_code and label_source beside each proposal)"
         )
     proposed = _codes(cleaned[PROPOSED])
-    coded_before = cleaned[SOURCE].astype("string").eq(CODED_BEFORE).fillna(False)
+    source = cleaned[SOURCE].astype("string")
+    coded_before = source.eq(CODED_BEFORE).fillna(False)
     has_proposal = proposed.notna() & ~coded_before
     final = _codes(cleaned[FINAL])
-    changed = (has_proposal & final.notna() & final.ne(proposed)).fillna(False)
+    unreviewed = source.eq(UNREVIEWED).fillna(False)
+    changed = (has_proposal & ~unreviewed & final.notna() & final.ne(proposed)).fillna(False)
     queued = cleaned[QUEUED].astype("boolean").fillna(False) & has_proposal
     auto = has_proposal & ~queued
     return ProposalFeedback(

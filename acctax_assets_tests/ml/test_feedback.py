@@ -50,9 +50,18 @@ def test_an_all_unreviewed_month_changed_nothing_and_has_no_reviewed_share() -> 
     assert figures.corrected_to == ()
 
 
-def test_a_queued_line_not_yet_answered_counts_as_unchanged() -> None:
-    figures = feedback_figures(cleaned([("81100", True, NA, NA), ("81100", True, "81300", "corrected")]))
+def test_lines_nobody_said_were_wrong_count_as_unchanged() -> None:
+    figures = feedback_figures(
+        cleaned(
+            [
+                ("81100", True, NA, NA),  # queued, not answered yet
+                ("81100", True, "81300", "corrected"),
+                ("81100", False, "81300", "unreviewed"),  # unreviewed means the proposal stands, whatever the code
+            ]
+        )
+    )
     assert (figures.reviewed_lines, figures.changed_reviewed) == (2, 1)
+    assert (figures.auto_accepted_lines, figures.slipped_errors) == (1, 0)
 
 
 @pytest.mark.parametrize(
