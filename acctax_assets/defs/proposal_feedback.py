@@ -17,7 +17,7 @@ instance, or a version no longer in the registry) they are the corrected-to code
 from datetime import date
 
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from acctax_assets.atomic_writes import replace_file
 from acctax_assets.defs.dagster_internals import latest_data_versions
@@ -34,6 +34,7 @@ from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ml.feedback import (
+    FeedbackColumnsError,
     ProposalFeedback,
     codes_in,
     feedback_figures,
@@ -128,7 +129,10 @@ def proposal_feedback(
 ) -> MaterializeResult:
     """Share of proposals the clerk changed (reviewed and auto-accepted), errors slipped through, new codes."""
     month = context.partition_key
-    figures = feedback_figures(cleaned_ledger)
+    try:
+        figures = feedback_figures(cleaned_ledger)
+    except FeedbackColumnsError as exc:
+        raise Failure(description=f"proposal_feedback {month[:7]}: {exc}") from exc
     # What proposal_feedback_sensor compares with the month's current cleaned_ledger.
     measured = {CLEANED_VERSION: latest_data_versions(context.instance, CLEANED, [month]).get(month, "")}
     if not figures.has_proposals:
