@@ -170,7 +170,9 @@ def proposal_feedback(
             "new_codes_source": source,
             "served_model": proposer.label if proposer else str(predictions.get("served_model", "unknown")),
             "mlflow": logged,
-            "history": MetadataValue.md(history.to_markdown(index=False, missingval="n/a")),
+            "history": MetadataValue.md(
+                history.astype(object).where(history.notna(), None).to_markdown(index=False, missingval="n/a")
+            ),
             "history_plot": MetadataValue.md(inline_png(plot, "share of proposals changed per month")),
             "path": MetadataValue.path(str(plot)),
         }
