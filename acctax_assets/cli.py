@@ -41,8 +41,9 @@ def landed_months(home: AcctaxHome) -> tuple[list[str], list[str]]:
 
 
 def materialize(args: argparse.Namespace) -> int:
-    """The whole graph on the local instance: the data layer for every landed month (or the requested ones),
-    then the training chain once over the months whose blocking checks passed, then proposals for uncoded months.
+    """The whole graph on the local instance: the data layer for every landed month (or the requested ones), the
+    proposal feedback of months whose reviewed export came back, then the training chain once over the months whose
+    blocking checks passed, then proposals for uncoded months.
     A month that failed is left out of training, listed with its failing check at the end, and makes the exit
     status 1 so scripts notice."""
     home = AcctaxHome.from_env().ensure()
@@ -88,6 +89,7 @@ def materialize(args: argparse.Namespace) -> int:
                 "Failed months (training goes on without them): %s — `acctax ui` shows their run logs",
                 [m[:7] for m in failed],
             )
+        measure_feedback(instance, months)
         if args.no_train:
             return 1 if failed else 0
         release_stale_training_slots(instance)
@@ -137,6 +139,24 @@ def release_stale_training_slots(instance: Any) -> None:
             run_id,
             status,
         )
+
+
+def measure_feedback(instance: Any, months: Sequence[str]) -> None:
+    """proposal_feedback for the months whose cleaned lines came back after their proposals (what
+    proposal_feedback_sensor would request, so the daemon finds nothing left to do)."""
+    from acctax_assets.defs.feedback_sensor import months_reviewed_since_proposals
+
+    for month in sorted(set(months_reviewed_since_proposals(instance)) & set(months)):
+        result = run_job(instance, "feedback_job", f"feedback {month[:7]}", partition_key=month)
+        if result.success:
+            figures = result.asset_materializations_for_node("proposal_feedback")[0].metadata
+            log.info(
+                "%s: %s; changed among reviewed %s, among auto-accepted %s",
+                month[:7],
+                figures["status"].value,
+                figures["changed_share_reviewed"].value if "changed_share_reviewed" in figures else "n/a",
+                figures["changed_share_auto"].value if "changed_share_auto" in figures else "n/a",
+            )
 
 
 def _labelled_rows(result: Any) -> int:

@@ -18,8 +18,9 @@ from acctax_assets.defs.baseline_classifier import baseline_classifier
 from acctax_assets.defs.classifier_checks import classifier_beats_baseline, classifier_quality_gate
 from acctax_assets.defs.cleaned_ledger import cleaned_ledger
 from acctax_assets.defs.ensemble_classifier import ensemble_classifier
+from acctax_assets.defs.feedback_sensor import proposal_feedback_sensor
 from acctax_assets.defs.io_managers import ParquetIOManager
-from acctax_assets.defs.jobs import ledger_data_job, prediction_job, training_job
+from acctax_assets.defs.jobs import feedback_job, ledger_data_job, prediction_job, training_job
 from acctax_assets.defs.ledger_checks import ledger_checks
 from acctax_assets.defs.ledger_dataset import ledger_dataset
 from acctax_assets.defs.ledger_features import ledger_features
@@ -31,6 +32,7 @@ from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.precedent_classifier import precedent_classifier
 from acctax_assets.defs.prediction_export import prediction_export
 from acctax_assets.defs.prediction_sensor import ledger_prediction_sensor
+from acctax_assets.defs.proposal_feedback import proposal_feedback
 from acctax_assets.defs.raw_ledger import raw_ledger
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.defs.retraining import monthly_retraining_schedule, retraining_sensor
@@ -65,15 +67,17 @@ def build_definitions(settle_seconds: float | None = None) -> Definitions:
             served_classifier,
             ledger_predictions,
             prediction_export,
+            proposal_feedback,
         ],
         asset_checks=[*ledger_checks, classifier_quality_gate, classifier_beats_baseline],
-        jobs=[ledger_data_job, training_job, prediction_job],
+        jobs=[ledger_data_job, training_job, prediction_job, feedback_job],
         executor=in_process_executor,
         schedules=[monthly_retraining_schedule],
         sensors=[
             build_ledger_file_sensor(ledger_data_job, ledger_months, **sensor_kwargs),
             retraining_sensor,
             ledger_prediction_sensor,
+            proposal_feedback_sensor,
         ],
         resources={
             "io_manager": ParquetIOManager(),

@@ -1,5 +1,6 @@
 """Partition-aware Parquet storage that writes atomically: a crash mid-write leaves the previous file."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -85,3 +86,16 @@ class ParquetIOManager(ConfigurableIOManagerFactory):
     def create_io_manager(self, context: Any) -> _ParquetUPathIOManager:
         base = UPath(self.base_path) if self.base_path else UPath(AcctaxHome.from_env().storage)
         return _ParquetUPathIOManager(base_path=base)
+
+
+def stored_column(asset: str, partitions: Sequence[str], column: str) -> dict[str, pd.Series]:
+    """One column of each partition of `asset` that ParquetIOManager (default base path) has stored, read without
+    the other columns: a figure over many months that needs one field of each must not load whole ledgers."""
+    base = UPath(AcctaxHome.from_env().storage) / asset
+    found = {}
+    for key in partitions:
+        path = base / f"{safe_partition_segment(key)}{_ParquetUPathIOManager.extension}"
+        if path.exists():
+            with path.open("rb") as handle:
+                found[key] = pq.read_table(handle, columns=[column]).column(0).to_pandas()
+    return found

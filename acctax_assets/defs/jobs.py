@@ -39,6 +39,7 @@ ML_LAYER = AssetSelection.assets(
     "served_classifier",
 )
 PREDICTIONS = AssetSelection.assets("ledger_predictions", "prediction_export")
+FEEDBACK = AssetSelection.assets("proposal_feedback")
 
 ledger_data_job = define_asset_job(
     "ledger_data_job",
@@ -61,4 +62,10 @@ prediction_job = define_asset_job(
     "prediction_job",
     selection=PREDICTIONS,
     description="ledger_predictions → prediction_export for one month with the model the MLflow alias `champion` points at.",
+)
+
+feedback_job = define_asset_job(
+    "feedback_job",
+    selection=FEEDBACK,
+    description="proposal_feedback for one month: what the clerk changed of its proposals, logged to the served model's MLflow run.",
 )

@@ -33,11 +33,14 @@ DATASET = AssetKey("ledger_dataset")
 CLASSIFIER = AssetKey("account_classifier")
 SERVED = AssetKey("served_classifier")
 PREDICTIONS = AssetKey("ledger_predictions")
+FEEDBACK = AssetKey("proposal_feedback")
 ROW_COUNTS = ("rows_out", "labelled_rows")
 # Metadata keys through which an asset names the upstream data versions it consumed.
 MONTH_VERSIONS = "month_versions"
 FEATURES_VERSION = "features_version"
+CLEANED_VERSION = "cleaned_version"
 SHOWN_FIGURES = 4
+PAGE = 500
 
 
 def latest_metadata(instance: DagsterInstance, key: AssetKey, month: str | None = None) -> dict[str, Any]:
@@ -47,6 +50,24 @@ def latest_metadata(instance: DagsterInstance, key: AssetKey, month: str | None 
     ).records
     materialization = records[0].asset_materialization if records else None
     return {name: value.value for name, value in materialization.metadata.items()} if materialization else {}
+
+
+def latest_metadata_by_month(instance: DagsterInstance, key: AssetKey) -> dict[str, dict[str, Any]]:
+    """Metadata values of the latest materialization of every partition of `key`, newest records first, page by
+    page (a partitioned asset's history over the months, e.g. for a plot)."""
+    found: dict[str, dict[str, Any]] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(AssetRecordsFilter(asset_key=key), limit=PAGE, cursor=cursor)
+        for record in page.records:
+            materialization = record.asset_materialization
+            if materialization is not None and materialization.partition and materialization.partition not in found:
+                found[materialization.partition] = {
+                    name: value.value for name, value in materialization.metadata.items()
+                }
+        if not page.has_more:
+            return found
+        cursor = page.cursor
 
 
 def consumed_month_versions(instance: DagsterInstance) -> dict[str, str]:

@@ -77,6 +77,8 @@ class RegisteredCandidate:
     dataset_version: str
     aliases: tuple[str, ...]
     figures: Mapping[str, float]
+    # The MLflow run that registered it (the training run); None for a version registered without one.
+    run_id: str | None = None
 
     @property
     def label(self) -> str:
@@ -185,6 +187,7 @@ class ModelRegistry:
                 for key, value in tags.items()
                 if key.startswith(FIGURE_TAG_PREFIX)
             },
+            run_id=found.run_id or None,
         )
 
     def resolve(self, alias: str = CHAMPION, check_files: bool = True) -> RegisteredCandidate:
@@ -207,6 +210,21 @@ class ModelRegistry:
                 "files exist (`acctax champion` lists them, `acctax champion --set N` moves it) or re-run training_job"
             )
         return found
+
+    def version(self, registry_version: str) -> RegisteredCandidate:
+        """One registry version as registered, whether or not an alias points at it (its files are not checked)."""
+        return self._call(
+            f"reading version {registry_version}", lambda client: self._candidate(client, registry_version)
+        )
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int) -> None:
+        """Log figures measured after training (the clerk's feedback on the served model) into its training run."""
+
+        def log(client: Any) -> None:
+            for key, value in metrics.items():
+                client.log_metric(run_id, key, value, step=step)
+
+        self._call(f"logging {sorted(metrics)} into MLflow run {run_id}", log)
 
     def serving_champion(self) -> dict[str, Any] | None:
         """{"version", "f1_macro"} of the champion serving now (test macro F1 from its tags), for the quality

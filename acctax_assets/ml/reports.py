@@ -131,6 +131,30 @@ def tradeoff_png(curve: pd.DataFrame, threshold: ReviewThreshold, max_share: flo
     return path
 
 
+def feedback_png(history: pd.DataFrame, path: Path) -> Path:
+    """The production figure over the months (see feedback.history_table): the share of proposals the clerk changed
+    among reviewed lines and among auto-accepted lines (errors that slipped through the queue), one point per month."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.5, 4))
+    axes.plot(history["month"], history["changed_reviewed_%"], marker="o", label="changed among reviewed")
+    axes.plot(history["month"], history["changed_auto_%"], marker="s", label="changed among auto-accepted (slipped)")
+    axes.set_ylim(bottom=0)
+    axes.set_xlabel("month")
+    axes.set_ylabel("proposals the clerk changed (%)")
+    axes.set_title("Proposals changed by the clerk, per month")
+    axes.tick_params(axis="x", rotation=45)
+    axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
 def inline_png(path: Path, title: str) -> str:
     """Markdown that shows the PNG inline (a data URI), so the Dagster UI renders it without file access."""
     encoded = base64.b64encode(path.read_bytes()).decode("ascii")

@@ -214,7 +214,7 @@ def test_uncoded_month_is_predicted_once_per_content(home: AcctaxHome, instance:
 
 def test_automation_is_registered_and_on_by_default() -> None:
     assert defs.resolve_schedule_def("monthly_retraining_schedule").cron_schedule == "0 3 2 * *"
-    for name in ("ledger_file_sensor", "retraining_sensor", "ledger_prediction_sensor"):
+    for name in ("ledger_file_sensor", "retraining_sensor", "ledger_prediction_sensor", "proposal_feedback_sensor"):
         assert defs.resolve_sensor_def(name).default_status.value == "RUNNING"
 
 

@@ -41,6 +41,7 @@ ASSETS = {
     ),
     "ledger_predictions": ("predictions", True, {"ledger_features", "served_classifier"}),
     "prediction_export": ("predictions", True, {"ledger_predictions", "raw_ledger", "rejected_ledger_rows"}),
+    "proposal_feedback": ("feedback", True, {"cleaned_ledger"}),
 }
 JOBS = {
     "ledger_data_job": {"raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features", "model_text"},
@@ -54,6 +55,7 @@ JOBS = {
         "served_classifier",
     },
     "prediction_job": {"ledger_predictions", "prediction_export"},
+    "feedback_job": {"proposal_feedback"},
 }
 # Checks whose failure stops the month's chain (and leaves the month out of training).
 BLOCKING_CHECKS = {
@@ -101,6 +103,7 @@ def test_the_asset_graph_is_pinned() -> None:
     assert {sensor.name for sensor in repository.sensor_defs} == {
         "ledger_file_sensor",
         "ledger_prediction_sensor",
+        "proposal_feedback_sensor",
         "retraining_sensor",
     }
     assert {schedule.name for schedule in repository.schedule_defs} == {"monthly_retraining_schedule"}

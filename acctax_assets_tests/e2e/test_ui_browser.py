@@ -108,7 +108,12 @@ def sensor_ticks(instance: DagsterInstance) -> dict[str, list[InstigatorTick]]:
 def first_ticks_launch_nothing(ui: DagsterUI) -> None:
     """Two ticks of ledger_file_sensor and one of each other sensor, over months materialized outside the daemon:
     all skipped, no run launched."""
-    wanted = {"ledger_file_sensor": 2, "ledger_prediction_sensor": 1, "retraining_sensor": 1}
+    wanted = {
+        "ledger_file_sensor": 2,
+        "ledger_prediction_sensor": 1,
+        "proposal_feedback_sensor": 1,
+        "retraining_sensor": 1,
+    }
     deadline = time.monotonic() + FIRST_TICKS_TIMEOUT_S
     with DagsterInstance.get() as instance:
         runs_before = instance.get_runs_count()
