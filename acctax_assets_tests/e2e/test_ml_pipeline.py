@@ -414,6 +414,10 @@ def test_the_clerks_reviewed_export_comes_back_and_labels_the_month(home: Acctax
             )
             assert data.success, failure_text(data)
             assert "2024-04-01" in retraining.labelled_months(instance), "the retraining sensor counts the month"
+            feedback = defs.resolve_job_def("feedback_job").execute_in_process(
+                instance=instance, partition_key="2024-04-01", raise_on_error=False, run_config=QUIET
+            )
+            assert feedback.success, failure_text(feedback)
         metadata = data.asset_materializations_for_node("cleaned_ledger")[0].metadata
         cleaned = pd.read_parquet(home.storage / "cleaned_ledger" / "2024-04-01.parquet")
         assert cleaned["acct_code"].notna().all() and set(cleaned["source_file"]) == {reviewed.name}
@@ -427,5 +431,9 @@ def test_the_clerks_reviewed_export_comes_back_and_labels_the_month(home: Acctax
         assert superseded >= len(cleaned), "a line the original printed twice is superseded by the answer too"
         assert metadata["superseded_by_file"].value == {reviewed.name: superseded}
         assert "superseded" not in set(rejected.loc[rejected["source_file"] == reviewed.name, "reject_reason"])
+        figures = feedback.asset_materializations_for_node("proposal_feedback")[0].metadata
+        reviewed_rows = int((proposed & (answer["검토필요"] == "Y")).sum())
+        assert figures["changed_share_reviewed"].value.endswith(f"({int(corrected.sum())} of {reviewed_rows})")
+        assert figures["changed_share_auto"].value.startswith("0.0 %"), "the clerk changed no auto-accepted line"
     finally:
         reviewed.unlink(missing_ok=True)
