@@ -1,5 +1,6 @@
 """A month's proposals written back in the office's own layout (pure pandas): every raw row as it was read,
-under its 더존 header, plus the proposed 계정과목코드/계정과목 and the review flag, ready to import.
+under its 더존 header, plus the proposed 계정과목코드/계정과목, the review flag and the evidence (근거: the client's
+precedent and similar past lines), ready to import.
 
 Rows that cleaning rejected are kept too, flagged for review with the reject reason: the file the clerk
 imports holds every line of the month, none silently missing.
@@ -37,7 +38,10 @@ PROPOSAL_HEADERS: dict[str, str] = {
     "top3_code": "대안계정코드3",
     "top3_confidence": "대안신뢰도3",
     "served_model": "추천모델",
+    "evidence": "근거",
 }
+# The prediction table's evidence columns, joined into the one 근거 cell a clerk reads beside the proposal.
+EVIDENCE_PARTS: dict[str, str] = {"precedent": "precedent", "similar_lines": "similar"}
 # The clerk's own codes, when the month had them, stay beside the proposal instead of being overwritten.
 ORIGINAL_LABEL_HEADERS: dict[str, str] = {LABEL_COLUMN: "원계정과목코드", LABEL_NAME_COLUMN: "원계정과목"}
 LINEAGE_HEADERS: dict[str, str] = {SOURCE_FILE: "원본파일", SOURCE_ROW: "원본행"}
@@ -46,6 +50,7 @@ LINEAGE_HEADERS: dict[str, str] = {SOURCE_FILE: "원본파일", SOURCE_ROW: "원
 def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
     """Raw rows in file/row order with Korean headers and the proposal; rejected rows get `review_reason`
     `rejected:<reason>` and no proposal. Raises if a raw row is neither predicted nor rejected."""
+    predictions = predictions.assign(**_evidence(predictions))
     proposals = predictions[[*KEY, *[c for c in PROPOSAL_HEADERS if c in predictions.columns]]]
     reasons = (
         rejected[[*KEY, "reject_reason"]].drop_duplicates(KEY)
@@ -81,6 +86,18 @@ def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.Dat
         **LINEAGE_HEADERS,
     }
     return layout.rename(columns=headers).reset_index(drop=True)
+
+
+def _evidence(predictions: pd.DataFrame) -> dict[str, pd.Series]:
+    """{"evidence": "precedent: …; similar: …"} when the table has evidence columns (tables made before evidence
+    existed have none, and their export has no 근거 column)."""
+    parts = [(label, column) for column, label in EVIDENCE_PARTS.items() if column in predictions.columns]
+    if not parts:
+        return {}
+    joined = pd.Series("", index=predictions.index, dtype="string")
+    for position, (label, column) in enumerate(parts):
+        joined = joined + ("; " if position else "") + f"{label}: " + predictions[column].astype("string")
+    return {"evidence": joined}
 
 
 def write_export(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
