@@ -48,6 +48,8 @@ NEIGHBOURS = 3
 # What the precedent says, per level it was read at.
 PAIR_LEVEL = "this client + counterparty"
 PHRASE_LEVEL = "this client, same memo/item"
+# A ledger without client names: the memo/item words of every booking.
+WORDS_LEVEL = "same memo/item"
 EVIDENCE_COLUMNS: tuple[str, ...] = (
     "precedent",
     "precedent_code",
@@ -205,7 +207,8 @@ class StoredHistory:
         pair, _, words, client = row_keys(text)
         level, (slots, counts, latest) = PAIR_LEVEL, self.pairs.bookings(pair)
         if not len(slots):
-            level, (slots, counts, latest) = PHRASE_LEVEL, self.phrases.bookings(phrase_key(client, words))
+            level = PHRASE_LEVEL if client is not None else WORDS_LEVEL
+            slots, counts, latest = self.phrases.bookings(phrase_key(client, words))
         if not len(slots):
             return {"precedent": NO_HISTORY, "precedent_code": None, "precedent_count": 0, "precedent_total": 0}
         total = int(counts.sum())

@@ -9,10 +9,13 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import build_asset_context
+from dagster import build_asset_context, instance_for_test
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
+from acctax_assets.defs.ledger_predictions import PredictionConfig, ledger_predictions
+from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.precedent_classifier import PrecedentConfig, precedent_classifier
+from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.export import office_layout
 from acctax_assets.ml.dataset import build_dataset, save_dataset
 from acctax_assets.ml.evidence import (
@@ -24,12 +27,13 @@ from acctax_assets.ml.evidence import (
     evidence_hit_rates,
 )
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.model_registry import RegisteredCandidate
+from acctax_assets.ml.model_registry import CHAMPION, ModelRegistry, RegisteredCandidate
 from acctax_assets.ml.precedent import MODEL_FILE, NEIGHBOURS_FILE, PrecedentLookup, booking_dates
 from acctax_assets.ml.predictions import DISAGREES_WITH_PRECEDENT, prediction_table
 from acctax_assets.ml.serialization import TextSpec
 from acctax_assets.ml.serving import served_evidence
 from acctax_assets.ml.splits import SplitSettings
+from acctax_assets_tests.ml.test_candidates import stored_baseline
 from acctax_assets_tests.support.ledger_files import ledger_rows
 from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, month_of, predictions_for
 
@@ -285,3 +289,41 @@ def test_precedent_classifier_stores_its_evidence_with_the_candidate(tmp_path: P
             texts[:3]
         ),
     ), "the dates and the phrase table leave the candidate's own probabilities as they were"
+
+
+def test_ledger_predictions_reviews_against_the_precedent_and_reports_hit_rates(tmp_path: Path) -> None:
+    """The asset end to end on a registered baseline champion and the precedent of its dataset version: the
+    baseline books 커피 as 81100, the stored history five times as 82200."""
+    registry = ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    baseline = stored_baseline(tmp_path / "baseline" / "v1")
+    history = [("party:카페 | item:커피", 1, "2023-12")] * 5
+    precedent = stored_history(tmp_path / "precedent" / "v1", history)
+    registry.register("precedent", "v1", precedent, "d1", {}, None)
+    registry.set_alias(CHAMPION, registry.register("baseline", "v1", baseline.path, "d1", {}, None))
+    _, features, _ = month_of(tmp_path, ledger_rows(2))
+    with instance_for_test() as instance:
+        output = ledger_predictions(
+            build_asset_context(partition_key="2024-01-01", instance=instance),
+            PredictionConfig(),
+            features,
+            LedgerSettings(home=str(tmp_path / "home")),
+            ModelSettings(),
+            ModelRegistryResource(tracking_uri=registry.tracking_uri),
+        )
+    table, metadata = output.value, output.metadata
+    assert table["predicted_code"].tolist() == ["81100"] * 2
+    assert table["precedent"].tolist() == ["same memo/item: 82200 차량유지비 5/5, last 2023-12"] * 2
+    assert table["needs_review"].all() and metadata["review_rows"].value == 2
+    assert set(table["review_reason"]) <= {
+        DISAGREES_WITH_PRECEDENT,
+        "low_confidence; disagrees with precedent 82200 (5/5)",
+    }
+    assert metadata["precedent_disagreements"].value == 2
+    assert metadata["evidence_hit_rate_review"].value == {
+        "review_rows": 2,
+        "precedent": 0.0,
+        "neighbour": 0.0,
+        "proposal": 1.0,
+        "rows_with_precedent": 2,
+        "rows_with_neighbour": 2,
+    }
