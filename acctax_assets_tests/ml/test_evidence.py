@@ -153,7 +153,7 @@ def test_a_proposal_against_a_strong_precedent_goes_to_review_saying_so(tmp_path
         "",
         "",
         "",
-    ], "4/6 is under 80 %, 2 bookings are under 3, and agreeing is never a reason"
+    ], "4/6 is under 90 %, 2 bookings are under 5, and agreeing is never a reason"
     assert table["needs_review"].tolist() == [True, True, False, False, False]
     assert table["precedent"].tolist() == ["p0", "p1", "p2", "p3", "p4"], "the evidence stands beside the proposal"
     lenient = prediction_table(
