@@ -59,19 +59,17 @@ def row_keys(text: str) -> tuple[str | None, str | None, list[str], str | None]:
     return pair, party, words, client
 
 
-DATE_KEY = "date"
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The `date:` field of a model text (dates are serialized as YYYY-MM-DD).
+DATE_FIELD = r"(?:^| \| )date:(\d{4}-\d{2}-\d{2})(?: \| |$)"
 
 
 def booking_dates(texts: Sequence[str], months: Sequence[str]) -> list[str]:
     """Each row's booking date as precisely as the dataset knows it: the `date:` field (YYYY-MM-DD) when `date` is a
     text feature, else the row's month (YYYY-MM; the default text features leave the day out, and ledger_dataset
-    rows carry only text, code and month)."""
-    dates = []
-    for text, month in zip(texts, months, strict=True):
-        date = text_fields(text).get(DATE_KEY, "")
-        dates.append(date if ISO_DATE.match(date) else str(month)[:7])
-    return dates
+    rows carry only text, code and month). One Arrow regex over the column: millions of rows at an office."""
+    found = pd.Series(list(texts), dtype="string[pyarrow]").str.extract(DATE_FIELD, expand=False)
+    month = pd.Series(list(months), dtype="string[pyarrow]").str.slice(0, 7)
+    return found.fillna(month).astype(str).tolist()
 
 
 @dataclass
