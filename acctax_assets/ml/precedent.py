@@ -158,11 +158,11 @@ class PrecedentLookup:
         if len(values) == 0:
             raise ValueError("the precedent lookup needs at least one labelled row")
         parsed = [row_keys(text) for text in texts]
-        distinct, positions = (
-            (None, None) if dates is None else np.unique(np.asarray(dates, dtype=str), return_inverse=True)
-        )
-        if positions is not None:
-            positions = positions.astype(np.int32)
+        # Dates as positions in their sorted distinct values: the latest booking of a key is its largest position.
+        distinct, positions = None, None
+        if dates is not None:
+            distinct, inverse = np.unique(np.asarray(dates, dtype=str), return_inverse=True)
+            positions = inverse.astype(np.int32)
         prior = np.bincount(values, minlength=slots).astype(np.float64)
         return cls(
             tables=[CountTable.fit(level, values, slots, positions) for level in _level_keys(parsed)],
