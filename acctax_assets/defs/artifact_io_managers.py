@@ -165,7 +165,8 @@ class BaselineIOManager(SavedModelIOManager):
 
 
 class PrecedentIOManager(SavedModelIOManager):
-    """The precedent lookup: its count tables, per-row outputs, label registry, text spec."""
+    """The precedent lookup: its count tables, the evidence's similar-lines index, per-row outputs, label registry,
+    text spec."""
 
     def load_input(self, context: InputContext) -> PrecedentRef:
         return PrecedentRef(self.current_path(context))

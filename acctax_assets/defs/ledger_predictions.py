@@ -5,6 +5,10 @@ ensemble, as `served_classifier` promoted it or as someone moved the alias back)
 temperature fitted on its valid rows, and derives the review threshold from that model's calibrated valid-split
 confidences at the office's operating point (`model_settings.review_target_accuracy`, `review_max_share`,
 `review_share`; see evaluation.ReviewPolicy): the threshold and the month's confidences mean the same thing.
+
+Beside every proposal stands its evidence (`ml/evidence.py`), read from the precedent candidate registered for the
+served dataset version: the client's precedent and up to three similar past lines. A proposal against a strong
+precedent goes to review; the review figures count those rows too (`review_added_by_precedent`).
 """
 
 from typing import Literal
@@ -21,10 +25,17 @@ from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.calibration import TEMPERATURE_FIGURE
 from acctax_assets.ml.evaluation import valid_threshold
+from acctax_assets.ml.evidence import StrongPrecedent, evidence_hit_rates
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.predictions import Predictions, PredictionScores, prediction_scores, prediction_table
+from acctax_assets.ml.predictions import (
+    DISAGREES_WITH_PRECEDENT,
+    Predictions,
+    PredictionScores,
+    prediction_scores,
+    prediction_table,
+)
 from acctax_assets.ml.serialization import serialize_rows
-from acctax_assets.ml.serving import load_served
+from acctax_assets.ml.serving import load_served, served_evidence
 
 SHOWN_ROWS = 10
 
@@ -49,6 +60,20 @@ class PredictionConfig(Config):
     )
     quantize: bool = Field(
         default=True, description="An adapter on CPU runs with int8 dynamic quantization of its linear layers"
+    )
+    precedent_min_bookings: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        description="A precedent this many bookings strong (and precedent_min_share on one code) sends a proposal "
+        "of another code to review",
+    )
+    precedent_min_share: float = Field(
+        default=0.9,
+        gt=0.5,
+        le=1.0,
+        description="Share of the precedent's bookings on its top code for it to count as strong (5 and 0.9: on the "
+        "demo, 3 and 0.8 sent 28 confident rows to review to catch the one error 5 and 0.9 catch with 3)",
     )
 
 
@@ -82,8 +107,10 @@ def ledger_predictions(
     """Proposed code, name, confidence and top-3 for every row; `needs_review` marks the clerk's queue."""
     month = context.partition_key[:7]
     try:
+        registry = model_registry.registry()
+        champion = registry.resolve()
         served = load_served(
-            model_registry.registry().resolve(),
+            champion,
             device=config.device,
             batch_size=config.batch_size,
             quantize=config.quantize,
@@ -95,6 +122,7 @@ def ledger_predictions(
         texts = serialize_rows(ledger_features, served.text_spec.text_features).astype(str).tolist()
         policy = model_settings.review_policy()
         threshold = valid_threshold(served.eval_rows, policy)
+        evidence = served_evidence(champion, registry.versions())
     except AcctaxError as exc:
         raise Failure(description=f"ledger_predictions {month}: {exc}") from exc
     temperature = served.entry.figures.get(TEMPERATURE_FIGURE, 1.0)
@@ -102,6 +130,8 @@ def ledger_predictions(
     context.log.info(f"Review queue ({policy.describe()}): {threshold.describe()}")
     if threshold.warning:
         context.log.warning(f"{month}: {threshold.warning}")
+    if evidence.history is None:
+        context.log.warning(f"{month}: evidence: {evidence.missing}; proposals are made without it")
     if ledger_features.empty:
         context.log.warning(
             f"{month} has no cleaned rows (see rejected_ledger_rows); writing an empty prediction table"
@@ -112,13 +142,26 @@ def ledger_predictions(
         context.log.info(
             f"{len(texts)} rows predicted in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)"
         )
-    table = prediction_table(ledger_features, predictions, served.registry, threshold, served.label)
+    table = prediction_table(
+        ledger_features,
+        predictions,
+        served.registry,
+        threshold,
+        served.label,
+        evidence.explain(texts),
+        StrongPrecedent(config.precedent_min_bookings, config.precedent_min_share),
+    )
     scores = prediction_scores(table, served.registry)
+    hit_rates = evidence_hit_rates(table)
     if scores is not None and scores.unknown_codes:
         context.log.warning(
             f"{month} has codes the served model never saw (always counted wrong): {list(scores.unknown_codes)}"
         )
     review_rows = int(table["needs_review"].sum())
+    # The first reason decides the count: "low_confidence; disagrees with precedent …" is a low-confidence row.
+    reasons = table.loc[table["needs_review"], "review_reason"].str.split(";").str[0]
+    disagreements = table["review_reason"].str.contains("disagrees", regex=False).fillna(False)
+    added = int((table["review_reason"] == DISAGREES_WITH_PRECEDENT).sum())
     return Output(
         table,
         metadata={
@@ -128,14 +171,18 @@ def ledger_predictions(
             ),
             "review_rows": review_rows,
             "review_share": review_rows / len(table) if len(table) else 0.0,
-            "review_by_reason": {
-                reason: int(n) for reason, n in table.loc[table["needs_review"], "review_reason"].value_counts().items()
-            },
+            "review_by_reason": {reason: int(n) for reason, n in reasons.value_counts().items()},
+            "review_added_by_precedent": added,
+            "precedent_disagreements": int(disagreements.sum()),
+            "evidence_source": "precedent candidate of the served dataset version"
+            if evidence.history is not None
+            else evidence.missing,
             "review_threshold": threshold.reported,
             "review_rule": threshold.describe(),
             "review_operating_point": policy.describe(),
             "expected_auto_accuracy": threshold.auto_accuracy,
             "expected_review_share": threshold.review_share,
+            "review_share_by_confidence": (review_rows - added) / len(table) if len(table) else 0.0,
             "review_warning": threshold.warning or "none: the operating point is within review_max_share",
             "calibration_temperature": temperature,
             "rows_per_second": round(predictions.rows_per_second, 1),
@@ -144,6 +191,7 @@ def ledger_predictions(
             "served_version": served.entry.version,
             "registry_version": served.entry.registry_version,
             **_score_metadata(scores),
+            **({"evidence_hit_rate_review": MetadataValue.json(hit_rates)} if hit_rates is not None else {}),
             "least_confident": MetadataValue.md(_least_confident(table)),
         },
     )
@@ -153,7 +201,16 @@ def _least_confident(table: pd.DataFrame) -> str:
     shown = table.sort_values("confidence").head(SHOWN_ROWS)
     columns = [
         c
-        for c in ("party_name", "item", "predicted_code", "predicted_name", "confidence", "review_reason", "true_code")
+        for c in (
+            "party_name",
+            "item",
+            "predicted_code",
+            "predicted_name",
+            "confidence",
+            "review_reason",
+            "precedent",
+            "true_code",
+        )
         if c in shown
     ]
     return shown[columns].round(3).to_markdown(index=False) if len(shown) else "no rows"

@@ -1,12 +1,22 @@
-"""`precedent_classifier`: the lookup of past bookings as a candidate, scored and registered like the others."""
+"""`precedent_classifier`: the lookup of past bookings as a candidate, scored and registered like the others, and
+the evidence shown beside every served proposal (its served lookup with each key's latest booking, and the
+similar-lines index), stored with it once per training."""
 
 import numpy as np
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 from pydantic import Field
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
+from acctax_assets.ml.evidence import NeighbourIndex
 from acctax_assets.ml.metrics import classification_report
-from acctax_assets.ml.precedent import LEVELS, PrecedentLookup, PrecedentModel, evaluate_precedent, level_table
+from acctax_assets.ml.precedent import (
+    LEVELS,
+    PrecedentLookup,
+    PrecedentModel,
+    booking_dates,
+    evaluate_precedent,
+    level_table,
+)
 from acctax_assets.ml.serialization import TextSpec
 
 
@@ -17,6 +27,19 @@ class PrecedentConfig(Config):
     refit_on_all_rows: bool = Field(
         default=True,
         description="Serve the lookup over every labelled row (train + valid + test); figures stay those of the train-only fit",
+    )
+    similar_lines_per_client: int = Field(
+        default=1_000,
+        ge=1,
+        le=100_000,
+        description="Evidence: the most recent labelled lines of each client searched for similar lines (bounds memory: "
+        "~1 KB a line)",
+    )
+    similar_lines_pool: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="Evidence: the most recent indexed lines searched for a client without history of its own",
     )
 
 
@@ -37,12 +60,15 @@ def precedent_classifier(
         split: classification_report(outputs.labels[split], outputs.predicted(split), registry)
         for split in ("valid", "test")
     }
-    served, fit_rows = lookup, splits["train"].num_rows
-    if config.refit_on_all_rows:
-        texts = [*splits["train"]["text"], *splits["valid"]["text"], *splits["test"]["text"]]
-        labels = np.asarray([*splits["train"]["label"], *splits["valid"]["label"], *splits["test"]["label"]])
-        served = PrecedentLookup.fit(texts, labels, registry.max_classes, config.smoothing)
-        fit_rows = len(texts)
+    served_splits = ("train", "valid", "test") if config.refit_on_all_rows else ("train",)
+    texts = [text for split in served_splits for text in splits[split]["text"]]
+    labels = np.asarray([label for split in served_splits for label in splits[split]["label"]])
+    dates = booking_dates(texts, [month for split in served_splits for month in splits[split]["month"]])
+    # The served lookup is refitted with dates even without refit_on_all_rows: the evidence needs each key's latest
+    # booking; the train-only lookup above gives the figures either way.
+    served = PrecedentLookup.fit(texts, labels, registry.max_classes, config.smoothing, dates)
+    neighbours = NeighbourIndex.fit(texts, labels, dates, config.similar_lines_per_client, config.similar_lines_pool)
+    fit_rows = len(texts)
     unused = [LEVELS[level] for level, table in enumerate(lookup.tables) if not table.index]
     if unused:
         context.log.warning(
@@ -59,6 +85,8 @@ def precedent_classifier(
         "smoothing": config.smoothing,
         "served_fit_rows": fit_rows,
         "dataset_version": ledger_dataset.path.name,
+        "evidence_dates": evidence_dates(dates),
+        "similar_lines_indexed": neighbours.matrix.shape[0],
     }
     return Output(
         PrecedentModel(
@@ -67,6 +95,7 @@ def precedent_classifier(
             metrics=metrics,
             eval_outputs=outputs,
             text_spec=TextSpec(ledger_dataset.text_spec().text_features, None, ledger_dataset.path.name),
+            neighbours=neighbours,
         ),
         metadata={
             "test_accuracy": reports["test"]["accuracy"],
@@ -77,5 +106,14 @@ def precedent_classifier(
             "levels_without_values": unused,
             "served_fit_rows": metrics["served_fit_rows"],
             "dataset_version": ledger_dataset.path.name,
+            "evidence_dates": metrics["evidence_dates"],
+            "similar_lines_indexed": metrics["similar_lines_indexed"],
         },
     )
+
+
+def evidence_dates(dates: list[str]) -> str:
+    """Which date the evidence's `last …` is: the booking date when the model text carries it, else the month."""
+    if dates and all(len(date) == len("2024-01") for date in dates):
+        return "month (the model text has no date feature)"
+    return "booking date where the model text carries it, else the month"

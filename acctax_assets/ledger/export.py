@@ -1,5 +1,6 @@
 """A month's proposals written back in the office's own layout (pure pandas): every raw row as it was read,
-under its 더존 header, plus the proposed 계정과목코드/계정과목 and the review flag, ready to import.
+under its 더존 header, plus the proposed 계정과목코드/계정과목, the review flag and the evidence (근거: the client's
+precedent and similar past lines), ready to import.
 
 Rows that cleaning rejected are kept too, flagged for review with the reject reason: the file the clerk
 imports holds every line of the month, none silently missing.
@@ -44,9 +45,12 @@ PROPOSAL_HEADERS: dict[str, str] = {
             "top3_code",
             "top3_confidence",
             "served_model",
+            "evidence",
         )
     },
 }
+# The prediction table's evidence columns, joined into the one 근거 cell a clerk reads beside the proposal.
+EVIDENCE_PARTS: dict[str, str] = {"precedent": "precedent", "similar_lines": "similar"}
 # The clerk's own codes, when the month had them, stay beside the proposal instead of being overwritten.
 ORIGINAL_LABEL_HEADERS: dict[str, str] = {
     LABEL_COLUMN: ANSWER_HEADERS["original_code"],
@@ -58,7 +62,7 @@ LINEAGE_HEADERS: dict[str, str] = {SOURCE_FILE: ANSWER_HEADERS["origin_file"], S
 def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
     """Raw rows in file/row order with Korean headers and the proposal; rejected rows get `review_reason`
     `rejected:<reason>` and no proposal. Raises if a raw row is neither predicted nor rejected."""
-    proposals = predictions.assign(proposed_code=predictions["predicted_code"]).rename(
+    proposals = predictions.assign(proposed_code=predictions["predicted_code"], **_evidence(predictions)).rename(
         columns={"confidence": "proposal_confidence"}
     )
     proposals = proposals[[*KEY, *[c for c in PROPOSAL_HEADERS if c in proposals.columns]]]
@@ -96,6 +100,18 @@ def office_layout(raw: pd.DataFrame, predictions: pd.DataFrame, rejected: pd.Dat
         **LINEAGE_HEADERS,
     }
     return layout.rename(columns=headers).reset_index(drop=True)
+
+
+def _evidence(predictions: pd.DataFrame) -> dict[str, pd.Series]:
+    """{"evidence": "precedent: …; similar: …"} when the table has evidence columns (tables made before evidence
+    existed have none, and their export has no 근거 column)."""
+    parts = [(label, column) for column, label in EVIDENCE_PARTS.items() if column in predictions.columns]
+    if not parts:
+        return {}
+    joined = pd.Series("", index=predictions.index, dtype="string")
+    for position, (label, column) in enumerate(parts):
+        joined = joined + ("; " if position else "") + f"{label}: " + predictions[column].astype("string")
+    return {"evidence": joined}
 
 
 def write_export(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:

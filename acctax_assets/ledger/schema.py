@@ -56,6 +56,7 @@ ANSWER_HEADERS: dict[str, str] = {
     "top3_code": "대안계정코드3",
     "top3_confidence": "대안신뢰도3",
     "served_model": "추천모델",
+    "evidence": "근거",
     "original_code": "원계정과목코드",
     "original_name": "원계정과목",
     "origin_file": "원본파일",

@@ -1,7 +1,8 @@
 """A month's feature rows + the classifier's top-k -> the prediction table a clerk works from (pure pandas).
 
 Every row keeps its identity (source file and row, voucher key) so a proposal can be traced back to the line
-in the office's export, and carries the reason it needs review, if it does.
+in the office's export, carries the evidence beside it (the client's precedent and similar past lines, see
+`ml/evidence.py`) and the reason it needs review, if it does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import LABEL_COLUMN, SOURCE_FILE, SOURCE_ROW
 from acctax_assets.ml.evaluation import ReviewThreshold
+from acctax_assets.ml.evidence import StrongPrecedent
 from acctax_assets.ml.label_registry import LabelRegistry
 
 IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "journal_key_count")
@@ -24,6 +26,8 @@ DESCRIPTIVE_COLUMNS: tuple[str, ...] = ("party_name", "desc", "item")
 
 # Proposals kept per row: the clerk sees the best code and two alternatives.
 TOP_K = 3
+# A confident proposal against a strong precedent: reviewed with this reason (a reviewed one gets a note instead).
+DISAGREES_WITH_PRECEDENT = "disagrees_with_precedent"
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,19 @@ def prediction_table(
     registry: LabelRegistry,
     threshold: ReviewThreshold,
     served_model: str,
+    evidence: pd.DataFrame | None = None,
+    strong: StrongPrecedent | None = None,
 ) -> pd.DataFrame:
     """One row per feature row, in the same order: identity, context, proposal, alternatives, review flag, and
-    the model that proposed it (`served_model`, e.g. "ensemble 2025… (registry v3)")."""
+    the model that proposed it (`served_model`, e.g. "ensemble 2025… (registry v3)").
+
+    With `evidence` (`BookingEvidence.explain`, one row per feature row) its columns are kept beside the proposal,
+    and a proposal against a `strong` precedent is reviewed: a row already in review gets `; disagrees with
+    precedent 81100 (14/15)` appended to its reason, a confident one goes to review as `disagrees_with_precedent`."""
     if len(features) != len(predictions.ids):
         raise ValueError(f"{len(features)} feature rows but {len(predictions.ids)} predictions")
+    if evidence is not None and len(evidence) != len(features):
+        raise ValueError(f"{len(features)} feature rows but evidence for {len(evidence)}")
     columns = [c for c in (*IDENTITY_COLUMNS, *CONTEXT_COLUMNS) if c in features.columns]
     table = features[columns].reset_index(drop=True).copy()
     codes = np.asarray(registry.codes, dtype=object)
@@ -100,10 +112,24 @@ def prediction_table(
             )
     blank = empty_text(features).to_numpy()
     low = threshold.needs_review(predictions.probs[:, 0])
-    table["needs_review"] = low | blank
-    table["review_reason"] = pd.array(
-        np.where(blank, "empty_text", np.where(low, "low_confidence", "")), dtype="string"
-    )
+    reason = pd.Series(np.where(blank, "empty_text", np.where(low, "low_confidence", "")), dtype="string")
+    review = low | blank
+    if evidence is not None:
+        for column in evidence.columns:
+            table[column] = evidence[column].reset_index(drop=True)
+        disagrees = (strong or StrongPrecedent()).disagrees(evidence, table["predicted_code"])
+        note = "; disagrees with precedent " + (
+            table["precedent_code"]
+            + " ("
+            + table["precedent_count"].astype("string")
+            + "/"
+            + table["precedent_total"].astype("string")
+            + ")"
+        )
+        reason = reason.mask(disagrees & review, reason + note).mask(disagrees & ~review, DISAGREES_WITH_PRECEDENT)
+        review = review | disagrees
+    table["needs_review"] = review
+    table["review_reason"] = reason.reset_index(drop=True)
     table["served_model"] = pd.array([served_model] * len(table), dtype="string")
     labels = (
         features[LABEL_COLUMN].astype("string").reset_index(drop=True)

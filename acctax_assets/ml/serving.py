@@ -18,6 +18,7 @@ from acctax_assets.ml.baseline import BaselineRef, slot_probabilities
 from acctax_assets.ml.calibration import TEMPERATURE_FIGURE, CalibratedScorer, recalibrate_eval_rows
 from acctax_assets.ml.ensemble import EnsembleRef, mix
 from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
+from acctax_assets.ml.evidence import NO_PRECEDENT_STORED, BookingEvidence
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
 from acctax_assets.ml.model_registry import RegisteredCandidate, ServedFilesMissingError
 from acctax_assets.ml.precedent import PrecedentRef
@@ -162,3 +163,22 @@ def calibrated(served: ServedModel) -> ServedModel:
         scorer=CalibratedScorer(served.scorer, temperature),
         eval_rows=recalibrate_eval_rows(served.entry.path, served.eval_rows, temperature),
     )
+
+
+def served_evidence(entry: RegisteredCandidate, versions: Sequence[RegisteredCandidate]) -> BookingEvidence:
+    """The evidence of the precedent candidate registered for `entry`'s dataset version (`entry` itself when the
+    precedent serves; the latest registration if several): the same history the served model was judged against.
+    None registered, its folder gone, or one stored before evidence existed: every row says
+    NO_PRECEDENT_STORED (with why), and the proposals are made and reviewed as before."""
+    if entry.kind == "precedent":
+        precedents = [entry]
+    else:
+        precedents = [v for v in versions if v.kind == "precedent" and v.dataset_version == entry.dataset_version]
+    if not precedents:
+        return BookingEvidence(
+            None, f"{NO_PRECEDENT_STORED} (no precedent candidate of ledger_dataset {entry.dataset_version})"
+        )
+    chosen = max(precedents, key=lambda v: int(v.registry_version))
+    if not chosen.path.is_dir():
+        return BookingEvidence(None, f"{NO_PRECEDENT_STORED} ({chosen.label}: {chosen.path} no longer exists)")
+    return BookingEvidence.load(chosen.path)
