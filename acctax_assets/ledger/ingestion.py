@@ -245,7 +245,9 @@ def _line_kinds(table: _Table, columns: list[pa.Array], cells: Cells, column_map
     count = len(cells.rows)
     if isinstance(table.rows, TextBody):
         printed = [cell.strip() for row in table.header.rows for cell in row if cell.strip()]
-        if not column_map.line_markers.may_occur_in(table.rows.text) and sum(h in table.rows.text for h in printed) < 2:
+        # A repeated header holds all the header's cells: looking for its first two is enough (and cheap).
+        repeated = len(printed) >= 2 and all(cell in table.rows.text for cell in printed[:2])
+        if not repeated and not column_map.line_markers.may_occur_in(table.rows.text):
             return transactions_only(count)
     return classify_lines(columns, table.header.rows, column_map.line_markers)
 

@@ -122,6 +122,11 @@ def complete_dates(
     the transaction line above when the lines read as a day-by-day print (`_printed_once_a_day`; otherwise they
     stay blank and cleaning rejects them as missing_date). Raises when a month-day date has no year anywhere."""
     values = dates.combine_chunks() if isinstance(dates, pa.ChunkedArray) else dates
+    trimmed = pc.fill_null(pc.utf8_trim_whitespace(values), "")
+    incomplete = pc.or_(pc.equal(trimmed, ""), pc.match_substring_regex(trimmed, _MONTH_DAY.pattern))
+    if not pc.any(pc.and_(pc.equal(kinds.kind, TRANSACTION), incomplete)).as_py():
+        # Every transaction line prints its date in full (any voucher export): nothing to read onto it.
+        return CompletedDates(values, pa.repeat("", len(values)).cast(pa.string()))
     cells = np.array([cell or "" for cell in values.to_pylist()], dtype=object)
     origin = np.full(len(cells), "", dtype=object)
     transaction = np.asarray(pc.equal(kinds.kind, TRANSACTION).to_numpy(zero_copy_only=False), dtype=bool)
