@@ -17,6 +17,12 @@ case ends as one of:
 
 Columns: lines, transactions right/expected, structure lines cleaned as transactions, reasons of the rejected lines,
 rejected_share (rejects that count as invalid, over lines). Output is a Markdown table per side.
+
+Measured at 4799ee2 against fdd48c2 (before issue 22): fdd48c2 5 ok, 10 silent, 30 refused of 45 cases (the five
+formats end alike on every form: silent on the dated-balance 매입매출장 — 4 structure lines cleaned as transactions —
+and on code+name cells — read as unlabelled; refused on 계정별원장, 거래처원장, 분개장, the two-row header, the
+3-digit chart and the month with a 일계표 file); this tree 45 ok. rejected_share 0 % on every form but 계정별원장,
+8 %: its one total line without a marker or a date stays a transaction and is rejected as missing_date.
 """
 
 from __future__ import annotations
