@@ -10,22 +10,18 @@ nothing; a month whose proposals were just made (its cleaned lines older than th
 failed run is not relaunched every tick.
 """
 
-import json
-
 from dagster import (
     DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
-    RunRequest,
     SensorEvaluationContext,
     SensorResult,
-    SkipReason,
     sensor,
 )
 
 from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.jobs import feedback_job
-from acctax_assets.defs.ledger_file_sensor import load_cursor
+from acctax_assets.defs.ledger_file_sensor import month_run_requests
 from acctax_assets.defs.materialization_records import CLEANED, CLEANED_VERSION, FEEDBACK, PREDICTIONS, latest_metadata
 
 
@@ -50,25 +46,15 @@ def months_reviewed_since_proposals(instance: DagsterInstance) -> list[str]:
 def proposal_feedback_sensor(context: SensorEvaluationContext) -> SensorResult:
     instance = context.instance
     months = months_reviewed_since_proposals(instance)
-    previous = load_cursor(context.cursor)
-    requested: dict[str, str] = {}
-    requests = []
     versions = latest_data_versions(instance, CLEANED, months) if months else {}
-    for month, version in sorted(versions.items()):
-        if latest_metadata(instance, FEEDBACK, month).get(CLEANED_VERSION) == version:
-            continue
-        run_key = f"{month}:{version}"
-        requested[month] = run_key
-        if previous.get(month) != run_key:
-            requests.append(
-                RunRequest(run_key=run_key, partition_key=month, tags={"acctax/trigger": "proposal_feedback_sensor"})
-            )
-    cursor = json.dumps(requested, sort_keys=True)
-    if not requests:
-        return SensorResult(
-            skip_reason=SkipReason(
-                "No month with proposals has cleaned lines from after them that proposal_feedback has not measured"
-            ),
-            cursor=cursor,
-        )
-    return SensorResult(run_requests=requests, cursor=cursor)
+    pending = (
+        (month, version)
+        for month, version in sorted(versions.items())
+        if latest_metadata(instance, FEEDBACK, month).get(CLEANED_VERSION) != version
+    )
+    return month_run_requests(
+        pending,
+        context.cursor,
+        "proposal_feedback_sensor",
+        "No month with proposals has cleaned lines from after them that proposal_feedback has not measured",
+    )

@@ -10,6 +10,7 @@ before writing `raw_ledger` is not relaunched every tick: fix the file or re-mat
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,24 @@ def load_cursor(cursor: str | None) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def month_run_requests(
+    pending: Iterable[tuple[str, str]], cursor: str | None, trigger: str, nothing_to_do: str
+) -> SensorResult:
+    """One run request per (month, data version) still to process, run key `month:version`; the cursor keeps the
+    run requested per month, so a failed run is not relaunched every tick (the prediction and feedback sensors)."""
+    previous = load_cursor(cursor)
+    requested: dict[str, str] = {}
+    requests = []
+    for month, version in pending:
+        run_key = requested[month] = f"{month}:{version}"
+        if previous.get(month) != run_key:
+            requests.append(RunRequest(run_key=run_key, partition_key=month, tags={"acctax/trigger": trigger}))
+    new_cursor = json.dumps(requested, sort_keys=True)
+    if not requests:
+        return SensorResult(skip_reason=SkipReason(nothing_to_do), cursor=new_cursor)
+    return SensorResult(run_requests=requests, cursor=new_cursor)
 
 
 def build_ledger_file_sensor(

@@ -8,12 +8,9 @@ promotion are predicted when one appears. The cursor holds the run requested per
 run is not relaunched every tick.
 """
 
-import json
-
 from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
-    RunRequest,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -22,7 +19,7 @@ from dagster import (
 
 from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.jobs import prediction_job
-from acctax_assets.defs.ledger_file_sensor import load_cursor
+from acctax_assets.defs.ledger_file_sensor import month_run_requests
 from acctax_assets.defs.materialization_records import (
     FEATURES,
     FEATURES_VERSION,
@@ -60,25 +57,15 @@ def ledger_prediction_sensor(context: SensorEvaluationContext) -> SensorResult |
         return SkipReason(
             "No champion yet: served_classifier has not promoted a candidate that passed its gate (run training_job)"
         )
-    previous = load_cursor(context.cursor)
-    requested: dict[str, str] = {}
-    requests = []
-    for month, version in sorted(latest_data_versions(instance, FEATURES).items()):
-        if (
-            uncoded_rows(instance, month) == 0
-            or latest_metadata(instance, PREDICTIONS, month).get(FEATURES_VERSION) == version
-        ):
-            continue
-        run_key = f"{month}:{version}"
-        requested[month] = run_key
-        if previous.get(month) != run_key:
-            requests.append(
-                RunRequest(run_key=run_key, partition_key=month, tags={"acctax/trigger": "ledger_prediction_sensor"})
-            )
-    cursor = json.dumps(requested, sort_keys=True)
-    if not requests:
-        return SensorResult(
-            skip_reason=SkipReason("Every month with uncoded rows has proposals for its current ledger_features"),
-            cursor=cursor,
-        )
-    return SensorResult(run_requests=requests, cursor=cursor)
+    pending = (
+        (month, version)
+        for month, version in sorted(latest_data_versions(instance, FEATURES).items())
+        if uncoded_rows(instance, month)
+        and latest_metadata(instance, PREDICTIONS, month).get(FEATURES_VERSION) != version
+    )
+    return month_run_requests(
+        pending,
+        context.cursor,
+        "ledger_prediction_sensor",
+        "Every month with uncoded rows has proposals for its current ledger_features",
+    )

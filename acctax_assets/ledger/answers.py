@@ -40,11 +40,6 @@ class Supersession:
     unmatched: dict[str, int] = field(default_factory=dict)
     changed: int = 0
 
-    def superseded_by_file(self, raw: pd.DataFrame) -> dict[str, int]:
-        """How many lines each answer file superseded."""
-        winners = self.by[self.superseded]
-        return raw[SOURCE_FILE].iloc[winners].value_counts().to_dict() if len(winners) else {}
-
     def detail(self, raw: pd.DataFrame, codes: pd.Series) -> Callable[[pd.Series], pd.Series]:
         """The reject detail of superseded rows: `superseded by <file> row <n>` (and the code change, if any)."""
 
@@ -68,6 +63,11 @@ class Supersession:
             return pd.Series(text + change, index=rows.index[positions])
 
         return describe
+
+
+def lines_by_file(raw: pd.DataFrame, positions: np.ndarray) -> dict[str, int]:
+    """How many of `positions` (rows that superseded another) each file holds: the lines each answer superseded."""
+    return raw[SOURCE_FILE].iloc[positions].value_counts().to_dict() if len(positions) else {}
 
 
 def _keys(typed: dict[str, pd.Series], columns: tuple[str, ...]) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.ledger.account_codes import Chart, account_codes, label_rule
-from acctax_assets.ledger.answers import ORIGIN_ROW, label_sources, supersede
+from acctax_assets.ledger.answers import ORIGIN_ROW, label_sources, lines_by_file, supersede
 from acctax_assets.ledger.line_kinds import STRUCTURE_KINDS
 from acctax_assets.ledger.parsing import (
     TEXT,
@@ -280,10 +280,6 @@ class Copies:
 
         return describe
 
-    def superseded_by_file(self, raw: pd.DataFrame) -> dict[str, int]:
-        kept = self.kept[self.superseded]
-        return raw[SOURCE_FILE].iloc[kept].value_counts().to_dict() if len(kept) else {}
-
 
 def _duplicates(typed: dict[str, pd.Series], candidates: np.ndarray, raw: pd.DataFrame, labelled: np.ndarray) -> Copies:
     """Copies among accepted rows: by voucher key + line when a key exists, else by content in another file; the
@@ -464,13 +460,11 @@ def clean_ledger(raw: pd.DataFrame, month: str, rules: CleaningRules) -> Cleanin
     rejected_rows = np.flatnonzero(~accepted)
     rejected = raw.iloc[rejected_rows].reset_index(drop=True)
     rejected[REJECT_REASON], rejected[REJECT_DETAIL] = verdicts.of(rejected_rows)
-    superseded_by = supersession.superseded_by_file(raw)
-    for file, lines in copies.superseded_by_file(raw).items():
-        superseded_by[file] = superseded_by.get(file, 0) + lines
+    winners = np.concatenate([supersession.by[supersession.superseded], copies.kept[copies.superseded]])
     return CleaningResult(
         cleaned=cleaned,
         rejected=rejected,
-        superseded_by=superseded_by,
+        superseded_by=lines_by_file(raw, winners),
         answers_unmatched=supersession.unmatched,
         answers_changed=supersession.changed + copies.changed,
     )

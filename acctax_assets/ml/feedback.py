@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
+from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_SOURCE
 
 PROPOSED = "proposed_code"
 QUEUED = "needs_review"
-FINAL = "acct_code"
-SOURCE = "label_source"
+FINAL = LABEL_COLUMN
+SOURCE = LABEL_SOURCE
 CODED_BEFORE = "coded"
 UNREVIEWED = "unreviewed"
 # Counts recorded in each month's metadata: enough to recompute every share of the history without the month's rows.
