@@ -147,12 +147,13 @@ def _arrow_tables(texts: list[str], delimiter: str, width: int) -> list[pa.Table
     if malformed:
         return None
     # combine_chunks: Arrow crashes on indices_nonzero over a chunked array without chunks (an empty table).
-    sentinels = pc.indices_nonzero(pc.equal(table.column(0).combine_chunks(), _SENTINEL)).to_numpy()
+    # int64, not Arrow's uint64: numpy promotes uint64 beside a Python int to float64, which slice refuses.
+    sentinels = pc.indices_nonzero(pc.equal(table.column(0).combine_chunks(), _SENTINEL)).to_numpy().astype(np.int64)
     if len(sentinels) != len(texts) - 1:
         return None
     starts = np.concatenate([[0], sentinels + 1])
     stops = np.concatenate([sentinels, [table.num_rows]])
-    return [table.slice(start, stop - start) for start, stop in zip(starts, stops, strict=True)]
+    return [table.slice(int(start), int(stop - start)) for start, stop in zip(starts, stops, strict=True)]
 
 
 def _csv_checked(body: TextBody) -> Cells:
