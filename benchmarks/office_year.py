@@ -77,6 +77,7 @@ class MonthFigures:
     rows: int
     rejected: int
     reviewed: int
+    reviewed_wrong: int
     review_share: float
     slipped: int
     late_fixed: int
@@ -264,6 +265,7 @@ def run_year(home: AcctaxHome, source: Path, months: list[Month], args: argparse
             rows=len(table),
             rejected=rejected,
             reviewed=reviewed,
+            reviewed_wrong=int((queued & scored & (proposed != true.astype(str))).sum()),
             review_share=reviewed / len(table) if len(table) else 0.0,
             slipped=slipped,
             late_fixed=late,
@@ -342,6 +344,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             source = ledger_folder(args.ledger.resolve())
         os.environ["ACCTAX_HOME"] = str(root)
+        os.environ["DAGSTER_HOME"] = str(root / "dagster")
         months = [m for m in read_months(source, load_column_map()) if m.labelled][: args.months]
         if len(months) <= args.train_months:
             parser.error(f"{len(months)} labelled month(s) in {source}: need more than --train-months")
