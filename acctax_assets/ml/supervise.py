@@ -5,11 +5,17 @@ Dagster Pipes interrupts a run by signalling only the process it started. The si
 does not forward signals to `launch.py` or the ranks, so they would keep training as orphans. This supervisor
 starts the launcher in its own process group and sends SIGINT/SIGTERM to the whole group; it also copies the
 launcher's stdout+stderr into LOG (the last lines go into the step's failure message).
+
+On CPU, DeepSpeed's shared-memory allreduce (`deepspeed_shm_comm`) creates a buffer per rank in /dev/shm, named
+after the master address and port, and never unlinks it: every training left 66 MB of RAM behind (213 of them,
+14 GB, got processes OOM-killed on a 23 GB machine). Once the launcher has ended, the supervisor removes the buffers
+of its own master port, which no other launch on this machine can use at the same time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -18,6 +24,26 @@ from pathlib import Path
 from types import FrameType
 
 GRACE_SECONDS = 20
+SHARED_MEMORY = Path("/dev/shm")
+SHM_BUFFER_PREFIX = "deepspeed_allreduce_buffer_"
+
+
+def master_port(command: list[str]) -> str | None:
+    """The launcher's `--master_port` value, if the command names one."""
+    for flag, value in itertools.pairwise(command):
+        if flag == "--master_port":
+            return value
+    return None
+
+
+def remove_shm_buffers(port: str, folder: Path = SHARED_MEMORY) -> list[Path]:
+    """Unlink the allreduce buffers DeepSpeed left for `port` (`<prefix><rank>_<address>_<port>_<n>`)."""
+    removed = []
+    for path in folder.glob(f"{SHM_BUFFER_PREFIX}*_{port}_*"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def supervise(log_path: Path, command: list[str]) -> int:
@@ -45,6 +71,9 @@ def supervise(log_path: Path, command: list[str]) -> int:
         code = child.wait()
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)  # ranks the launcher left behind when it exited on a signal
+    port = master_port(command)
+    if port is not None:
+        remove_shm_buffers(port, SHARED_MEMORY)
     return code if code >= 0 else 128 - code
 
 
