@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,12 +18,13 @@ from acctax_assets.ml.baseline import BaselineRef, slot_probabilities
 from acctax_assets.ml.calibration import TEMPERATURE_FIGURE, CalibratedScorer, recalibrate_eval_rows
 from acctax_assets.ml.ensemble import EnsembleRef, mix
 from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
-from acctax_assets.ml.evidence import NO_PRECEDENT_STORED, BookingEvidence
+from acctax_assets.ml.evaluation import ReviewPolicy, ReviewThreshold, valid_threshold
+from acctax_assets.ml.evidence import NO_PRECEDENT_STORED, BookingEvidence, StrongPrecedent
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
 from acctax_assets.ml.model_registry import RegisteredCandidate, ServedFilesMissingError
 from acctax_assets.ml.precedent import PrecedentRef
-from acctax_assets.ml.predictions import Predictions
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.predictions import Predictions, prediction_table
+from acctax_assets.ml.serialization import TextSpec, serialize_rows
 
 if TYPE_CHECKING:
     from acctax_assets.ml.inference import Device, Predictor
@@ -182,3 +183,53 @@ def served_evidence(entry: RegisteredCandidate, versions: Sequence[RegisteredCan
     if not chosen.path.is_dir():
         return BookingEvidence(None, f"{NO_PRECEDENT_STORED} ({chosen.label}: {chosen.path} no longer exists)")
     return BookingEvidence.load(chosen.path)
+
+
+@dataclass(frozen=True)
+class Proposer:
+    """A served model with everything its proposals need besides the rows: the review threshold of the office's
+    operating point on its valid rows, the evidence of its dataset version and the strong-precedent rule. The one
+    path from feature rows to the prediction table: `ledger_predictions` and the MLflow pyfunc model both use it."""
+
+    served: ServedModel
+    policy: ReviewPolicy
+    threshold: ReviewThreshold
+    evidence: BookingEvidence
+    strong: StrongPrecedent
+
+    @classmethod
+    def load(
+        cls,
+        entry: RegisteredCandidate,
+        versions: Sequence[RegisteredCandidate],
+        policy: ReviewPolicy,
+        strong: StrongPrecedent,
+        current: LabelRegistry | None = None,
+        **load_args: Any,
+    ) -> Proposer:
+        """`entry` served (`load_args` go to `load_served`), checked against the `current` label registry when
+        there is one, with the evidence of the precedent registered among `versions`."""
+        served = load_served(entry, **load_args)
+        if current is not None:
+            served.check_registry(current)
+        return cls(served, policy, valid_threshold(served.eval_rows, policy), served_evidence(entry, versions), strong)
+
+    def texts(self, features: pd.DataFrame) -> list[str]:
+        """The model text of every feature row (a feature the served model reads but the rows lack is an error)."""
+        return serialize_rows(features, self.served.text_spec.text_features).astype(str).tolist()
+
+    def propose(self, features: pd.DataFrame, texts: list[str] | None = None) -> tuple[pd.DataFrame, Predictions]:
+        """The prediction table of `features` (one row each, same order) and the raw top-k with its timing;
+        `texts`: their model texts when the caller made them already."""
+        texts = self.texts(features) if texts is None else texts
+        predictions = self.served.predict(texts) if texts else Predictions.empty()
+        table = prediction_table(
+            features,
+            predictions,
+            self.served.registry,
+            self.threshold,
+            self.served.label,
+            self.evidence.explain(texts),
+            self.strong,
+        )
+        return table, predictions
