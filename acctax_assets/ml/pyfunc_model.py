@@ -43,7 +43,7 @@ from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.line_kinds import STRUCTURE_KINDS
 from acctax_assets.ledger.parsing import parse_dates
-from acctax_assets.ledger.schema import SOURCE_ROW, USUAL_HEADERS
+from acctax_assets.ledger.schema import SOURCE_ROW, USUAL_HEADERS, describe_required, missing_required
 from acctax_assets.ml.model_registry import ModelRegistry, redact_uri
 from acctax_assets.ml.serving import Proposer, ServingSettings
 
@@ -113,7 +113,7 @@ def _refused(rejected: pd.DataFrame, rename: Mapping[str, str]) -> LedgerRowsErr
         )
     more = f"; and {len(rejected) - SHOWN_PROBLEMS} more rows" if len(rejected) > SHOWN_PROBLEMS else ""
     return LedgerRowsError(
-        f"{len(rejected)} rows cannot be proposed as sent: {'; '.join(lines)}{more}. Fix: send each amount as a "
+        f"{len(rejected)} row(s) cannot be proposed as sent: {'; '.join(lines)}{more}. Fix: send each amount as a "
         "number or as the ledger prints it (1,100,000), each date as YYYY-MM-DD (or as the export prints it), and "
         "the rows of whole months; the same rows in a landing file would be rejected (rejected_ledger_rows)"
     )
@@ -122,9 +122,18 @@ def _refused(rejected: pd.DataFrame, rename: Mapping[str, str]) -> LedgerRowsErr
 def request_features(rows: pd.DataFrame, column_map: ColumnMap, settings: ServingSettings) -> list[pd.DataFrame]:
     """The request's rows as `ledger_features` of each month they fall in: read as a landing file, cleaned with
     the office's rules. Rows the cleaning rejects for their values refuse the request (LedgerRowsError)."""
+    cells = _cells(rows)
+    headers = list(cells.columns)
+    missing = missing_required(column_map.map_headers(headers, REQUEST_FILE).rename.values())
+    if missing:
+        raise LedgerRowsError(
+            f"missing required column(s) {'; '.join(describe_required(group) for group in missing)}; columns sent: "
+            f"{headers}. Fix: send them under the headers of the office's export, or map the headers sent in "
+            "$ACCTAX_HOME/column_map.yaml"
+        )
     with tempfile.TemporaryDirectory(prefix="acctax-request-") as folder:
         path = Path(folder) / REQUEST_FILE
-        _cells(rows).to_parquet(path, index=False)
+        cells.to_parquet(path, index=False)
         try:
             ledgers = read_ledger_files([path], column_map, Path(folder))
         except LedgerFileError as exc:
