@@ -151,7 +151,12 @@ def post(port: int, rows: pd.DataFrame) -> tuple[int, dict]:
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_the_same_proposals_over_http(office: Office) -> None:
     port = free_loopback_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(acctax_assets.__file__).parents[1])}
+    # The server runs uvicorn from the interpreter's own bin folder, and this checkout's package.
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(Path(acctax_assets.__file__).parents[1]),
+    }
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", CHAMPION_URI, "--env-manager", "local"]
     server = subprocess.Popen(
         [*command, "-h", "127.0.0.1", "-p", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
