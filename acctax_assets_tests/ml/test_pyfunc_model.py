@@ -23,13 +23,26 @@ from dagster import Failure, build_asset_context, instance_for_test
 
 import acctax_assets
 from acctax_assets.defs.ledger_predictions import PredictionConfig, ledger_predictions
-from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings, tracking_uri
+from acctax_assets.defs.ml_resources import (
+    EXPERIMENT,
+    ModelRegistryResource,
+    ModelSettings,
+    ensure_experiment,
+    tracking_uri,
+)
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
-from acctax_assets.ml.model_registry import CHAMPION, REGISTERED_MODEL, ModelRegistry, ServedFilesMissingError
+from acctax_assets.ml.model_registry import (
+    CHAMPION,
+    EXPERIMENT_KIND_TAG,
+    MODEL_TRAINING,
+    REGISTERED_MODEL,
+    ModelRegistry,
+    ServedFilesMissingError,
+)
 from acctax_assets.ml.pyfunc_model import OUTPUT_COLUMNS, LedgerRowsError, proposals
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.ml.test_candidates import stored_baseline
@@ -38,7 +51,13 @@ from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
 CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION}"
 # (counterparty, item) of the month's lines: the baseline knows the items, the precedent knows SK에너지's 주유.
-LINES = [("스타벅스 강남점", "커피"), ("SK에너지", "주유"), ("오피스디포", "복사지"), ("꽃집", "화환"), ("문구점", "볼펜")]
+LINES = [
+    ("스타벅스 강남점", "커피"),
+    ("SK에너지", "주유"),
+    ("오피스디포", "복사지"),
+    ("꽃집", "화환"),
+    ("문구점", "볼펜"),
+]
 
 
 @dataclass(frozen=True)
@@ -58,11 +77,18 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Office]:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri(home))
     registry = ModelRegistry(tracking_uri(home))
     baseline = stored_baseline(home.storage / "baseline_classifier" / "v1")
-    precedent = stored_history(home.storage / "precedent_classifier" / "v1", [("party:SK에너지 | item:주유", 1, "2023-12")] * 5)
+    precedent = stored_history(
+        home.storage / "precedent_classifier" / "v1", [("party:SK에너지 | item:주유", 1, "2023-12")] * 5
+    )
     registry.register("precedent", "v1", precedent, "d1", {}, None)
     registry.set_alias(CHAMPION, registry.register("baseline", "v1", baseline.path, "d1", {}, None))
     rows = [
-        {**row, "party_name": LINES[i % len(LINES)][0], "item": LINES[i % len(LINES)][1], "date": f"202401{i % 28 + 1:02d}"}
+        {
+            **row,
+            "party_name": LINES[i % len(LINES)][0],
+            "item": LINES[i % len(LINES)][1],
+            "date": f"202401{i % 28 + 1:02d}",
+        }
         for i, row in enumerate(ledger_rows(40))
     ]
     yield Office(home, registry, write_ledger(home.landing / "ledger_2024-01.csv", rows), baseline.path)
@@ -91,9 +117,11 @@ def expected(office: Office) -> pd.DataFrame:
 
 def test_the_champion_is_an_mlflow_model_proposing_what_ledger_predictions_proposes(office: Office) -> None:
     version = mlflow.MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
-    assert Path(mlflow.artifacts.download_artifacts(version.source, dst_path=str(office.home.root / "dl"))).joinpath(
-        "MLmodel"
-    ).is_file(), "the version is an MLflow model"
+    assert (
+        Path(mlflow.artifacts.download_artifacts(version.source, dst_path=str(office.home.root / "dl")))
+        .joinpath("MLmodel")
+        .is_file()
+    ), "the version is an MLflow model"
     assert office.registry.resolve().path == office.baseline.resolve(), "the stored folder stays what serves"
     model = mlflow.pyfunc.load_model(CHAMPION_URI)
     signature = model.metadata.signature
@@ -113,7 +141,9 @@ def test_bad_rows_are_refused_naming_the_column(office: Office) -> None:
         model.predict(rows.drop(columns=["전표일자"]))
     malformed = rows.copy()
     malformed.loc[3, "매입.공급가액"] = "10,00x"
-    with pytest.raises(LedgerRowsError, match="input row 3: invalid_amount: supply_amount=10,00x \\[column '매입.공급가액'"):
+    with pytest.raises(
+        LedgerRowsError, match="input row 3: invalid_amount: supply_amount=10,00x \\[column '매입.공급가액'"
+    ):
         model.predict(malformed)
 
 
@@ -125,6 +155,21 @@ def test_a_champion_whose_files_were_deleted_fails_to_load_as_ledger_predictions
         expected(office)
     assert str(loading.value) in predicting.value.description
     assert "no longer exist" in str(loading.value) and "acctax champion --set N" in str(loading.value)
+
+
+def test_the_experiments_open_on_their_runs_not_the_genai_view(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    existing = client.create_experiment("made before the tag", artifact_location=(tmp_path / "a").as_uri())
+    for name in ("made before the tag", EXPERIMENT):
+        experiment_id = ensure_experiment(uri, name, tmp_path / "artifacts")
+        assert client.get_experiment(experiment_id).tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING
+    assert ensure_experiment(uri, "made before the tag", tmp_path / "artifacts") == existing
+    registry = ModelRegistry(uri)
+    registry.register("baseline", "v1", stored_baseline(tmp_path / "baseline").path, "d1", {}, None)
+    models = client.get_experiment_by_name(REGISTERED_MODEL)
+    assert models.tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING, "models logged without a run go to a runs view too"
+    assert models.artifact_location == (tmp_path / "artifacts").as_uri(), "artifacts beside the store, not in cwd"
 
 
 def free_loopback_port() -> int:
