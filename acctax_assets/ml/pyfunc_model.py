@@ -113,9 +113,9 @@ def _refused(rejected: pd.DataFrame, rename: Mapping[str, str]) -> LedgerRowsErr
         )
     more = f"; and {len(rejected) - SHOWN_PROBLEMS} more rows" if len(rejected) > SHOWN_PROBLEMS else ""
     return LedgerRowsError(
-        f"{len(rejected)} row(s) cannot be proposed as sent: {'; '.join(lines)}{more}. Fix: send each amount as a "
-        "number or as the ledger prints it (1,100,000), each date as YYYY-MM-DD (or as the export prints it), and "
-        "the rows of whole months; the same rows in a landing file would be rejected (rejected_ledger_rows)"
+        f"{len(rejected)} row(s) cannot be proposed as sent: {'; '.join(lines)}{more}. Fix: correct these cells "
+        "(an amount as a number or as the ledger prints it, 1,100,000; a date as the export prints it) or leave the "
+        "rows out: in a landing file they would be rejected too (rejected_ledger_rows)"
     )
 
 
@@ -138,7 +138,7 @@ def request_features(rows: pd.DataFrame, column_map: ColumnMap, settings: Servin
             ledgers = read_ledger_files([path], column_map, Path(folder))
         except LedgerFileError as exc:
             raise LedgerRowsError(
-                f"the rows cannot be read as a ledger: {exc.problem.replace(REQUEST_FILE + ': ', '')}. Fix: send the "
+                f"the rows cannot be read as a ledger: {exc.problem}. Fix: send the "
                 f"ledger's columns under the headers of its export ({', '.join(USUAL_HEADERS.values())}) or the "
                 "headers mapped in $ACCTAX_HOME/column_map.yaml"
             ) from exc
