@@ -24,18 +24,10 @@ from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.calibration import TEMPERATURE_FIGURE
-from acctax_assets.ml.evaluation import valid_threshold
 from acctax_assets.ml.evidence import StrongPrecedent, evidence_hit_rates
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.predictions import (
-    DISAGREES_WITH_PRECEDENT,
-    Predictions,
-    PredictionScores,
-    prediction_scores,
-    prediction_table,
-)
-from acctax_assets.ml.serialization import serialize_rows
-from acctax_assets.ml.serving import load_served, served_evidence
+from acctax_assets.ml.predictions import DISAGREES_WITH_PRECEDENT, PredictionScores, prediction_scores
+from acctax_assets.ml.serving import Proposer
 
 SHOWN_ROWS = 10
 
@@ -109,22 +101,22 @@ def ledger_predictions(
     try:
         registry = model_registry.registry()
         champion = registry.resolve()
-        served = load_served(
+        registry_path = settings.acctax_home.storage / REGISTRY_FILE
+        proposer = Proposer.load(
             champion,
+            registry.versions(),
+            model_settings.review_policy(),
+            StrongPrecedent(config.precedent_min_bookings, config.precedent_min_share),
+            LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")) if registry_path.exists() else None,
             device=config.device,
             batch_size=config.batch_size,
             quantize=config.quantize,
             workers=config.workers or None,
         )
-        registry_path = settings.acctax_home.storage / REGISTRY_FILE
-        if registry_path.exists():
-            served.check_registry(LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")))
-        texts = serialize_rows(ledger_features, served.text_spec.text_features).astype(str).tolist()
-        policy = model_settings.review_policy()
-        threshold = valid_threshold(served.eval_rows, policy)
-        evidence = served_evidence(champion, registry.versions())
+        texts = proposer.texts(ledger_features)
     except AcctaxError as exc:
         raise Failure(description=f"ledger_predictions {month}: {exc}") from exc
+    served, policy, threshold, evidence = proposer.served, proposer.policy, proposer.threshold, proposer.evidence
     temperature = served.entry.figures.get(TEMPERATURE_FIGURE, 1.0)
     context.log.info(f"Serving {served.label} (registry alias champion), confidences at temperature {temperature:.4f}")
     context.log.info(f"Review queue ({policy.describe()}): {threshold.describe()}")
@@ -136,21 +128,11 @@ def ledger_predictions(
         context.log.warning(
             f"{month} has no cleaned rows (see rejected_ledger_rows); writing an empty prediction table"
         )
-        predictions = Predictions.empty()
-    else:
-        predictions = served.predict(texts)
+    table, predictions = proposer.propose(ledger_features, texts)
+    if not ledger_features.empty:
         context.log.info(
-            f"{len(texts)} rows predicted in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)"
+            f"{len(table)} rows predicted in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)"
         )
-    table = prediction_table(
-        ledger_features,
-        predictions,
-        served.registry,
-        threshold,
-        served.label,
-        evidence.explain(texts),
-        StrongPrecedent(config.precedent_min_bookings, config.precedent_min_share),
-    )
     scores = prediction_scores(table, served.registry)
     hit_rates = evidence_hit_rates(table)
     if scores is not None and scores.unknown_codes:

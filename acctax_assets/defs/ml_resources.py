@@ -9,10 +9,16 @@ from dagster import ConfigurableResource, InitResourceContext, Noneable, StringS
 from dagster import Field as DagsterField
 from pydantic import Field
 
-from acctax_assets.ml.evaluation import DEFAULT_MAX_SHARE, ReviewPolicy
+from acctax_assets.ml.evaluation import DEFAULT_MAX_SHARE, DEFAULT_TARGET_ACCURACY, ReviewPolicy
 from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
 from acctax_assets.ml.launch import default_base_model
-from acctax_assets.ml.model_registry import REGISTERED_MODEL, ModelRegistry, mlflow_ui_url
+from acctax_assets.ml.model_registry import (
+    EXPERIMENT_KIND_TAG,
+    MODEL_TRAINING,
+    REGISTERED_MODEL,
+    ModelRegistry,
+    mlflow_ui_url,
+)
 from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES
 from acctax_assets.paths import AcctaxHome
 
@@ -57,7 +63,7 @@ class ModelSettings(ConfigurableResource):
         ),
     )
     review_target_accuracy: float = Field(
-        default=0.97,
+        default=DEFAULT_TARGET_ACCURACY,
         gt=0.0,
         le=1.0,
         description="Review queue: rows accepted without review must be right this often (on the champion's valid rows, calibrated confidences); the rest go to review",
@@ -103,14 +109,21 @@ def tracking_uri(home: AcctaxHome) -> str:
 
 
 def ensure_experiment(uri: str, name: str, artifact_root: Path) -> str:
-    """Create the experiment with its artifacts inside ACCTAX_HOME (MLflow would default to ./mlruns)."""
+    """Create the experiment with its artifacts inside ACCTAX_HOME (MLflow would default to ./mlruns), marked as
+    model training so the MLflow UI opens it on its runs rather than the GenAI view (traces, tokens, cost)."""
     import mlflow  # here, not at module level: loading the code location must not pay for MLflow (~0.7 s)
 
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri())
+    if experiment is None:
+        experiment_id = client.create_experiment(
+            name, artifact_location=artifact_root.resolve().as_uri(), tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING}
+        )
+    else:
+        experiment_id = experiment.experiment_id
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING:
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+    return experiment_id
 
 
 def dagster_run_in_mlflow(mlflow: Any, dagster_run_id: str) -> Any:

@@ -34,6 +34,7 @@ from acctax_assets.ml.ensemble import EnsembleRef
 from acctax_assets.ml.model_registry import CHALLENGER, CHAMPION, ModelRegistry
 from acctax_assets.ml.precedent import PrecedentRef
 from acctax_assets.ml.reports import confusion_matrix_png, inline_png, reliability_png, tradeoff_png
+from acctax_assets.ml.serving import ServingSettings
 from acctax_assets.versioned_dirs import VersionedDirs
 
 COMPARISON_FILE = "comparison.csv"
@@ -80,8 +81,11 @@ def candidates(
     ]
 
 
-def register(registry: ModelRegistry, decision: Decision, run_id: str | None) -> Decision:
-    """Every comparable candidate becomes a registry version; champion/challenger aliases follow the decision."""
+def register(
+    registry: ModelRegistry, decision: Decision, run_id: str | None, serving: ServingSettings | None = None
+) -> Decision:
+    """Every comparable candidate becomes a registry version (an MLflow model served with `serving`);
+    champion/challenger aliases follow the decision."""
     versions = {
         verdict.card.candidate.name: registry.register(
             verdict.card.candidate.kind,
@@ -90,6 +94,7 @@ def register(registry: ModelRegistry, decision: Decision, run_id: str | None) ->
             verdict.card.candidate.dataset_version,
             verdict.card.figures,
             run_id,
+            serving,
         )
         for verdict in decision.verdicts
         if verdict.card.candidate.dataset_version == decision.dataset_version
@@ -163,7 +168,14 @@ def served_classifier(
             cards, gate, registry.serving_champion(), ledger_dataset.path.name, model_settings.selection_metric
         )
         run = dagster_run_in_mlflow(mlflow, context.run.run_id)
-        decision = register(registry, decision, run.info.run_id)
+        serving = ServingSettings(
+            settings.acctax_home.root,
+            tuple(settings.features),
+            settings.max_abs_amount,
+            settings.amount_tolerance,
+            policy,
+        )
+        decision = register(registry, decision, run.info.run_id, serving)
     except AcctaxError as exc:
         raise Failure(description=f"served_classifier: {exc}") from exc
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"

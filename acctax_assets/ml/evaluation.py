@@ -21,6 +21,8 @@ DEFAULT_BAND_CUTS: tuple[float, float] = (0.5, 0.9)
 REVIEW_SHARES: tuple[float, ...] = tuple(round(0.05 * step, 2) for step in range(21))
 # The largest review share an office finds useful unless it says otherwise (ModelSettings.review_max_share).
 DEFAULT_MAX_SHARE = 0.4
+# The office's default accuracy of the rows accepted without review (ModelSettings.review_target_accuracy).
+DEFAULT_TARGET_ACCURACY = 0.97
 # The accuracy the "target out of reach" message quotes as an alternative an office can usually reach.
 FALLBACK_ACCURACY = 0.9
 

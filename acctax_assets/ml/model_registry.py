@@ -1,7 +1,9 @@
 """The MLflow Model Registry as the record of what serves (no Dagster).
 
-Every candidate is a version of one registered model (`acctax-account-classifier`) whose source is the
-candidate's stored folder, tagged with its kind, its own version, the dataset version and its figures. The alias
+Every candidate is a version of one registered model (`acctax-account-classifier`): an MLflow pyfunc model
+(`ml/pyfunc_model.py`) that serves the candidate's stored folder, tagged with that folder (`acctax.path`), its kind,
+its own version, the dataset version and its figures. Versions registered before the MLflow models existed have
+the folder itself as their source and still serve through `ledger_predictions`. The alias
 `champion` names the served version and `challenger` the best other one that passed its gate. Rolling back is
 moving `champion` (MLflow UI, or `acctax champion --set N`); predictions resolve the alias when they run.
 """
@@ -11,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from acctax_assets.errors import AcctaxError
+
+if TYPE_CHECKING:
+    from acctax_assets.ml.serving import ServingSettings
 
 REGISTERED_MODEL = "acctax-account-classifier"
 CHAMPION = "champion"
@@ -23,7 +28,13 @@ TAG_KIND = "acctax.kind"
 TAG_VERSION = "acctax.version"
 TAG_CANDIDATE = "acctax.candidate"
 TAG_DATASET = "acctax.dataset_version"
+TAG_PATH = "acctax.path"
 FIGURE_TAG_PREFIX = "figure."
+
+# The tag the MLflow UI (3.x) reads to choose an experiment's view; without it an experiment is guessed to be GenAI
+# and opens on traces, tokens and cost. `custom_model_development` opens it on its runs.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
 
 T = TypeVar("T")
 
@@ -85,6 +96,18 @@ class RegisteredCandidate:
         return f"{self.kind} {self.version} (registry v{self.registry_version})"
 
 
+def check_stored_files(found: RegisteredCandidate, alias: str | None, name: str) -> None:
+    """A version whose stored folder is gone is an error naming it and the fix, never served in another's place."""
+    if found.path.is_dir():
+        return
+    held = f"alias {alias!r} of {name} points at version" if alias else f"{name} has version"
+    raise ServedFilesMissingError(
+        f"{held} {found.registry_version} ({found.kind} {found.version}), whose "
+        f"files {found.path} no longer exist; nothing is served in its place. Fix: move the alias to a version whose "
+        "files exist (`acctax champion` lists them, `acctax champion --set N` moves it) or re-run training_job"
+    )
+
+
 class ModelRegistry:
     """Thin, error-translating wrapper over MlflowClient for the one registered model."""
 
@@ -114,10 +137,17 @@ class ModelRegistry:
         dataset_version: str,
         figures: Mapping[str, float],
         run_id: str | None,
+        serving: ServingSettings | None = None,
     ) -> str:
-        """The registry version of this candidate, created on first sight (idempotent: tagged by kind/version).
+        """The registry version of this candidate, created on first sight (idempotent: tagged by kind/version) as
+        an MLflow pyfunc model logged with `run_id` (the training run) and `serving` (default: ACCTAX_HOME from the
+        environment, the default ledger and review settings).
         A version seen before gets its figure tags refreshed: serving reads them (the calibration temperature),
         so a candidate registered before a figure existed must not be served without it."""
+        from acctax_assets.ml.pyfunc_model import log_candidate_model
+        from acctax_assets.ml.serving import ServingSettings
+        from acctax_assets.paths import AcctaxHome
+
         candidate = f"{kind}/{version}"
         figure_tags = {f"{FIGURE_TAG_PREFIX}{key}": f"{value:.4f}" for key, value in figures.items()}
 
@@ -133,23 +163,53 @@ class ModelRegistry:
                     if existing.tags.get(key) != value:
                         client.set_model_version_tag(self.name, existing.version, key, value)
                 return str(existing.version)
+            model_id = log_candidate_model(
+                client,
+                self._experiment_id(client, run_id),
+                run_id,
+                self.name,
+                self.tracking_uri,
+                kind,
+                version,
+                serving or ServingSettings(AcctaxHome.from_env().root),
+            )
             tags = {
                 TAG_KIND: kind,
                 TAG_VERSION: version,
                 TAG_CANDIDATE: candidate,
                 TAG_DATASET: dataset_version,
+                TAG_PATH: str(path.resolve()),
                 **figure_tags,
             }
+            # The model's own artifact location, not models:/<id>: MLflow's SQL registry resolves that URI (and a
+            # model id without a run) through the global tracking URI, which need not be this registry's store.
             created = client.create_model_version(
                 self.name,
-                source=path.resolve().as_uri(),
+                source=client.get_logged_model(model_id).artifact_location,
                 run_id=run_id,
                 tags=tags,
-                description=f"{kind} {version} trained on ledger_dataset {dataset_version}",
+                description=f"{kind} {version} trained on ledger_dataset {dataset_version}; serves {path.resolve()}",
+                model_id=model_id if run_id else None,
             )
             return str(created.version)
 
         return self._call(f"registering {candidate}", create)
+
+    def _experiment_id(self, client: Any, run_id: str | None) -> str:
+        """The training run's experiment; without a run, one named after the registered model, its artifacts
+        beside a SQLite store (MLflow would write them under the working directory)."""
+        if run_id:
+            return str(client.get_run(run_id).info.experiment_id)
+        found = client.get_experiment_by_name(self.name)
+        if found is not None:
+            return str(found.experiment_id)
+        parts = urlsplit(self.tracking_uri)
+        location = (
+            (Path(unquote(parts.path)).parent / "artifacts").resolve().as_uri() if parts.scheme == "sqlite" else None
+        )
+        return str(
+            client.create_experiment(self.name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
+        )
 
     def set_alias(self, alias: str, registry_version: str | None) -> None:
         """Point `alias` at a version (None removes it)."""
@@ -179,7 +239,7 @@ class ModelRegistry:
             registry_version=str(found.version),
             kind=tags[TAG_KIND],
             version=tags[TAG_VERSION],
-            path=Path(unquote(urlsplit(found.source).path)),
+            path=Path(tags[TAG_PATH]) if TAG_PATH in tags else Path(unquote(urlsplit(found.source).path)),
             dataset_version=tags.get(TAG_DATASET, ""),
             aliases=tuple(found.aliases),
             figures={
@@ -203,12 +263,26 @@ class ModelRegistry:
             return self._candidate(client, aliases[alias])
 
         found = self._call(f"resolving alias {alias!r}", lookup)
-        if check_files and not found.path.is_dir():
-            raise ServedFilesMissingError(
-                f"alias {alias!r} of {self.name} points at version {found.registry_version} ({found.kind} {found.version}), whose "
-                f"files {found.path} no longer exist; nothing is served in its place. Fix: move the alias to a version whose "
-                "files exist (`acctax champion` lists them, `acctax champion --set N` moves it) or re-run training_job"
-            )
+        if check_files:
+            check_stored_files(found, alias, self.name)
+        return found
+
+    def candidate(self, kind: str, version: str) -> RegisteredCandidate:
+        """The version registered for candidate `kind`/`version`, its files checked as `resolve` checks them (an
+        MLflow model loading it fails with the error `ledger_predictions` gives)."""
+        key = f"{kind}/{version}"
+
+        def lookup(client: Any) -> RegisteredCandidate:
+            found = client.search_model_versions(f"name = '{self.name}' and tags.`{TAG_CANDIDATE}` = '{key}'")
+            if not found:
+                raise ModelRegistryError(
+                    f"{self.name} in {redact_uri(self.tracking_uri)} has no version of candidate {key}. Fix: load the "
+                    "model from the registry the training runs use (MLFLOW_TRACKING_URI), or re-run training_job"
+                )
+            return self._candidate(client, str(found[0].version))
+
+        found = self._call(f"reading candidate {key}", lookup)
+        check_stored_files(found, next((a for a in (CHAMPION, *found.aliases) if a in found.aliases), None), self.name)
         return found
 
     def version(self, registry_version: str) -> RegisteredCandidate:

@@ -5,25 +5,30 @@ the same top-k."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from acctax_assets.ledger.cleaning import CleaningRules
+from acctax_assets.ledger.column_map import ColumnMap, load_column_map
+from acctax_assets.ledger.features import DEFAULT_FEATURES
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.baseline import BaselineRef, slot_probabilities
 from acctax_assets.ml.calibration import TEMPERATURE_FIGURE, CalibratedScorer, recalibrate_eval_rows
 from acctax_assets.ml.ensemble import EnsembleRef, mix
 from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
-from acctax_assets.ml.evidence import NO_PRECEDENT_STORED, BookingEvidence
+from acctax_assets.ml.evaluation import DEFAULT_TARGET_ACCURACY, ReviewPolicy, ReviewThreshold, valid_threshold
+from acctax_assets.ml.evidence import NO_PRECEDENT_STORED, BookingEvidence, StrongPrecedent
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
 from acctax_assets.ml.model_registry import RegisteredCandidate, ServedFilesMissingError
 from acctax_assets.ml.precedent import PrecedentRef
-from acctax_assets.ml.predictions import Predictions
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.predictions import Predictions, prediction_table
+from acctax_assets.ml.serialization import TextSpec, serialize_rows
+from acctax_assets.paths import AcctaxHome
 
 if TYPE_CHECKING:
     from acctax_assets.ml.inference import Device, Predictor
@@ -182,3 +187,95 @@ def served_evidence(entry: RegisteredCandidate, versions: Sequence[RegisteredCan
     if not chosen.path.is_dir():
         return BookingEvidence(None, f"{NO_PRECEDENT_STORED} ({chosen.label}: {chosen.path} no longer exists)")
     return BookingEvidence.load(chosen.path)
+
+
+@dataclass(frozen=True)
+class Proposer:
+    """A served model with everything its proposals need besides the rows: the review threshold of the office's
+    operating point on its valid rows, the evidence of its dataset version and the strong-precedent rule. The one
+    path from feature rows to the prediction table: `ledger_predictions` and the MLflow pyfunc model both use it."""
+
+    served: ServedModel
+    policy: ReviewPolicy
+    threshold: ReviewThreshold
+    evidence: BookingEvidence
+    strong: StrongPrecedent
+
+    @classmethod
+    def load(
+        cls,
+        entry: RegisteredCandidate,
+        versions: Sequence[RegisteredCandidate],
+        policy: ReviewPolicy,
+        strong: StrongPrecedent,
+        current: LabelRegistry | None = None,
+        **load_args: Any,
+    ) -> Proposer:
+        """`entry` served (`load_args` go to `load_served`), checked against the `current` label registry when
+        there is one, with the evidence of the precedent registered among `versions`."""
+        served = load_served(entry, **load_args)
+        if current is not None:
+            served.check_registry(current)
+        return cls(served, policy, valid_threshold(served.eval_rows, policy), served_evidence(entry, versions), strong)
+
+    def texts(self, features: pd.DataFrame) -> list[str]:
+        """The model text of every feature row (a feature the served model reads but the rows lack is an error)."""
+        return serialize_rows(features, self.served.text_spec.text_features).astype(str).tolist()
+
+    def propose(self, features: pd.DataFrame, texts: list[str] | None = None) -> tuple[pd.DataFrame, Predictions]:
+        """The prediction table of `features` (one row each, same order) and the raw top-k with its timing;
+        `texts`: their model texts when the caller made them already."""
+        texts = self.texts(features) if texts is None else texts
+        predictions = self.served.predict(texts) if texts else Predictions.empty()
+        table = prediction_table(
+            features,
+            predictions,
+            self.served.registry,
+            self.threshold,
+            self.served.label,
+            self.evidence.explain(texts),
+            self.strong,
+        )
+        return table, predictions
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """What reading and proposing rows depends on besides the model: the office's ACCTAX_HOME (its column map and
+    label registry), the ledger settings and the review operating point in force when the version was
+    registered. Recorded in the MLflow model's `model_config` (visible in its MLmodel)."""
+
+    home: Path
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    max_abs_amount: int = CleaningRules.max_abs_amount
+    amount_tolerance: int = CleaningRules.amount_tolerance
+    policy: ReviewPolicy = field(default_factory=lambda: ReviewPolicy(DEFAULT_TARGET_ACCURACY))
+    strong: StrongPrecedent = field(default_factory=StrongPrecedent)
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "acctax_home": str(self.home),
+            "features": list(self.features),
+            "max_abs_amount": self.max_abs_amount,
+            "amount_tolerance": self.amount_tolerance,
+            "review_policy": asdict(self.policy),
+            "strong_precedent": asdict(self.strong),
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ServingSettings:
+        return cls(
+            home=Path(config["acctax_home"]),
+            features=tuple(config["features"]),
+            max_abs_amount=int(config["max_abs_amount"]),
+            amount_tolerance=int(config["amount_tolerance"]),
+            policy=ReviewPolicy(**config["review_policy"]),
+            strong=StrongPrecedent(**config["strong_precedent"]),
+        )
+
+    def column_map(self) -> ColumnMap:
+        return load_column_map(AcctaxHome(self.home).column_map_override)
+
+    def current_labels(self) -> LabelRegistry | None:
+        path = AcctaxHome(self.home).storage / REGISTRY_FILE
+        return LabelRegistry.from_json(path.read_text(encoding="utf-8")) if path.exists() else None
