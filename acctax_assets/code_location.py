@@ -47,7 +47,9 @@ def _in_process_location(instance: DagsterInstance) -> CodeLocation:
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-    origin = InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name=DEFINITIONS_MODULE), location_name=CODE_LOCATION)
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name=DEFINITIONS_MODULE), location_name=CODE_LOCATION
+    )
     return origin.create_location(instance)
 
 
