@@ -96,10 +96,15 @@ def ui(home: AcctaxHome) -> Iterator[DagsterUI]:
 
 
 def sensor_ticks(instance: DagsterInstance) -> dict[str, list[InstigatorTick]]:
-    """Every tick the daemon recorded, per sensor name."""
+    """Every finished tick the daemon recorded, per sensor name (a tick still being evaluated reads STARTED, and
+    is neither a skip nor a launch yet)."""
     states = instance.schedule_storage.all_instigator_state(instigator_type=InstigatorType.SENSOR)
     return {
-        state.instigator_name: list(instance.get_ticks(state.instigator_origin_id, state.selector_id))
+        state.instigator_name: [
+            tick
+            for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id)
+            if tick.status != TickStatus.STARTED
+        ]
         for state in states
     }
 
