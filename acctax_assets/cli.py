@@ -205,12 +205,11 @@ def predict(args: argparse.Namespace) -> int:
 def run_job(
     instance: Any, job_name: str, label: str, partition_key: str | None = None, run_config: dict[str, Any] | None = None
 ) -> Any:
-    """Execute one job in this process on the local instance; log its outcome and any check that did not pass."""
-    from acctax_assets.definitions import defs
+    """Execute one job in this process on the local instance, as a run of the `acctax_assets` code location (listed
+    under its job in the UI like a launched run); log its outcome and any check that did not pass."""
+    from acctax_assets.code_location import execute_in_this_process
 
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, partition_key=partition_key, run_config=run_config or QUIET_RUN_CONFIG, raise_on_error=False
-    )
+    result = execute_in_this_process(instance, job_name, run_config or QUIET_RUN_CONFIG, partition_key)
     log.info("%s %s (run %s)", label, "ok" if result.success else "FAILED", result.run_id)
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:

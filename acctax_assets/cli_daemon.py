@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from acctax_assets.code_location import workspace_file
 from acctax_assets.paths import AcctaxHome
 
 # The `acctax` command's logger, whichever module holds the command: its lines read as before the split.
@@ -54,8 +55,8 @@ def backfill(args: argparse.Namespace) -> int:
         "dagster",
         "job",
         "backfill",
-        "-m",
-        "acctax_assets.definitions",
+        "-w",
+        str(workspace_file(home)),
         "-j",
         args.job,
         "--partitions",
@@ -125,15 +126,16 @@ def wait_for_backfill(instance: Any, backfill_id: str, expected_runs: int, timeo
 
 def ui(args: argparse.Namespace) -> NoReturn:
     """Become `dagster dev` bound to loopback with the instance inside ACCTAX_HOME (exec, so a stop signal reaches
-    dagster dev itself and no wrapper process is left between the user and the webserver/daemon)."""
+    dagster dev itself and no wrapper process is left between the user and the webserver/daemon); the code location
+    is `acctax_assets`, the one the CLI's runs name."""
     home = AcctaxHome.from_env().ensure()
     command = [
         sys.executable,
         "-m",
         "dagster",
         "dev",
-        "-m",
-        "acctax_assets.definitions",
+        "-w",
+        str(workspace_file(home)),
         "-h",
         args.host,
         "-p",

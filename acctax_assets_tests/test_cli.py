@@ -1,12 +1,15 @@
 """`acctax materialize`: the main job on the local instance inside ACCTAX_HOME, as README runs it."""
 
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from dagster import AssetKey, DagsterInstance
 
 from acctax_assets import cli, demo
+from acctax_assets.code_location import CODE_LOCATION
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.training_runs import run_config as tiny_training_config
 
@@ -54,13 +57,16 @@ def test_predict_fails_cleanly_before_any_champion_was_promoted(
 
 
 def test_ui_binds_dagster_dev_to_loopback_by_default(home: AcctaxHome, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`acctax ui` execs `dagster dev` on 127.0.0.1 with the instance inside ACCTAX_HOME."""
+    """`acctax ui` execs `dagster dev` on 127.0.0.1 with the instance inside ACCTAX_HOME and the code location
+    named as the CLI's runs name it."""
     calls = []
     monkeypatch.setattr(os, "execve", lambda path, argv, env: calls.append((argv, env)))
     cli.main(["ui"])
     ((argv, env),) = calls
     assert argv[argv.index("-h") + 1] == "127.0.0.1" and argv[argv.index("-p") + 1] == "3000"
     assert env["DAGSTER_HOME"] == str(home.dagster_home)
+    workspace = yaml.safe_load(Path(argv[argv.index("-w") + 1]).read_text(encoding="utf-8"))
+    assert workspace["load_from"][0]["python_module"]["location_name"] == CODE_LOCATION, "the CLI runs' location"
 
 
 @pytest.mark.slow

@@ -103,12 +103,14 @@ def main() -> None:
 
     from dagster import DagsterInstance
 
+    from acctax_assets.code_location import workspace_file
     from acctax_assets.definitions import model_settings_from_env
     from acctax_assets.defs.retraining import retraining_request
+    from acctax_assets.paths import AcctaxHome
 
     log = (home / "idempotency-daemon.log").open("wb")
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "dagster._daemon", "run", "-m", "acctax_assets.definitions"],
+        [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace_file(AcctaxHome.from_env().ensure()))],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -34,6 +34,11 @@ class MissingArtifactError(AcctaxError):
     """A downstream asset asked for an upstream directory asset that was never materialized."""
 
 
+# AssetIn metadata of an input that receives None, not MissingArtifactError, while its asset was never materialized
+# (a check that can say "nothing to compare with yet" instead of failing its run).
+MISSING_IS_NONE = "acctax/missing_is_none"
+
+
 @dataclass(frozen=True)
 class DatasetArtifact:
     """What a dataset asset returns: the splits, the label registry they were encoded with, how rows became
@@ -160,7 +165,12 @@ class SavedModelIOManager(ConfigurableIOManager):
 class BaselineIOManager(SavedModelIOManager):
     """The scikit-learn baseline: joblib pipeline, per-row outputs, label registry, text spec."""
 
-    def load_input(self, context: InputContext) -> BaselineRef:
+    def load_input(self, context: InputContext) -> BaselineRef | None:
+        if (
+            context.definition_metadata.get(MISSING_IS_NONE)
+            and _store(self.base_path, context.asset_key.path).current() is None
+        ):
+            return None
         return BaselineRef(self.current_path(context))
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, MetadataValue, Output, multi_asset
 
 from acctax_assets.defs.io_managers import table_schema
-from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.partitions import ledger_months, months_note
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.cleaning import clean_ledger, running_balances, within_file_twins
 from acctax_assets.ledger.fingerprints import table_version
@@ -19,10 +19,11 @@ from acctax_assets.ledger.schema import LABEL_SOURCE
     ins={"raw_ledger": AssetIn()},
     outs={
         "cleaned_ledger": AssetOut(
-            description="Typed, validated, deduplicated voucher lines of the month.", kinds={"pandas", "parquet"}
+            description=months_note("Typed, validated, deduplicated voucher lines of the month."),
+            kinds={"pandas", "parquet"},
         ),
         "rejected_ledger_rows": AssetOut(
-            description="Raw rows that failed validation, with reject_reason and reject_detail.",
+            description=months_note("Raw rows that failed validation, with reject_reason and reject_detail."),
             kinds={"pandas", "parquet"},
         ),
     },

@@ -6,12 +6,14 @@ execute`, 2 cores) takes 4.8 s in-process and 26.7 s on the multiprocess executo
 start Python, import Dagster and load the location for steps that take milliseconds to seconds
 (benchmarks/executors.py). Months run in parallel as separate runs (backfills, the sensor), not as steps of one
 run. That default also serves *Materialize* in the UI. `training_job` uses the multiprocess executor, so the
-baseline trains beside the adapter; the `training` pool keeps adapters to one at a time across runs.
+baseline trains beside the adapter; the `training` pool keeps adapters to one at a time across runs. Its executor is
+`multi_or_in_process_executor` (multiprocess unless the run config picks `in_process`) so that `acctax materialize`
+can keep training in its own process, as before, in a run of the same job.
 """
 
 from typing import Any
 
-from dagster import AssetSelection, HookDefinition, define_asset_job, multiprocess_executor
+from dagster import AssetSelection, HookDefinition, define_asset_job, multi_or_in_process_executor
 
 
 def _end_mlflow_run(context: Any, event_list: Any) -> Any:
@@ -50,7 +52,7 @@ ledger_data_job = define_asset_job(
 training_job = define_asset_job(
     "training_job",
     selection=ML_LAYER,
-    executor_def=multiprocess_executor,
+    executor_def=multi_or_in_process_executor,
     hooks={end_mlflow_on_run_finished},
     description=(
         "ledger_dataset → tokenized_dataset → account_classifier + baseline_classifier + precedent_classifier → ensemble_classifier → served_classifier "

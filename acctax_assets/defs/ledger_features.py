@@ -3,7 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Failure, Output, asset
 
-from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.features import build_features, on_korean_holiday
@@ -12,6 +12,7 @@ from acctax_assets.ledger.quality import null_rates
 
 
 @asset(partitions_def=ledger_months, group_name="ledger", kinds={"pandas", "parquet"})
+@explain_months
 def ledger_features(
     context: AssetExecutionContext, cleaned_ledger: pd.DataFrame, settings: LedgerSettings
 ) -> Output[pd.DataFrame]:

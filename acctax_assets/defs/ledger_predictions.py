@@ -20,7 +20,7 @@ from pydantic import Field
 from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import FEATURES, FEATURES_VERSION
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
-from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.calibration import TEMPERATURE_FIGURE
@@ -88,6 +88,7 @@ def _score_metadata(scores: PredictionScores | None) -> dict[str, object]:
     deps=["served_classifier"],
     kinds={"pytorch", "sklearn", "parquet"},
 )
+@explain_months
 def ledger_predictions(
     context: AssetExecutionContext,
     config: PredictionConfig,
@@ -96,7 +97,12 @@ def ledger_predictions(
     model_settings: ModelSettings,
     model_registry: ModelRegistryResource,
 ) -> Output[pd.DataFrame]:
-    """Proposed code, name, confidence and top-3 for every row; `needs_review` marks the clerk's queue."""
+    """Proposed code, name, confidence and top-3 for every row; `needs_review` marks the clerk's queue.
+
+    Proposals are made for the months that came without account codes: ledger_prediction_sensor requests every
+    month with uncoded rows, `acctax materialize` the months without any code. A coded month is not predicted, so it
+    stays grey here although its ledger landed: nothing failed. `acctax predict --months YYYY-MM` (or *Materialize*
+    on the month) predicts it anyway, and then scores the proposals against the clerk's codes."""
     month = context.partition_key[:7]
     try:
         registry = model_registry.registry()

@@ -10,7 +10,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
 
 from acctax_assets.defs.ml_resources import ModelSettings
-from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.fingerprints import table_version
 from acctax_assets.ml.serialization import model_text as serialize_month
@@ -20,6 +20,7 @@ TEXT_FEATURES = "text_features"
 
 
 @asset(partitions_def=ledger_months, group_name="ledger", kinds={"pandas", "parquet"})
+@explain_months
 def model_text(
     context: AssetExecutionContext, ledger_features: pd.DataFrame, model_settings: ModelSettings
 ) -> Output[pd.DataFrame]:

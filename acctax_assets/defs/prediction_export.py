@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.export import office_layout, write_export
 
@@ -16,6 +16,7 @@ class ExportConfig(Config):
 
 
 @asset(partitions_def=ledger_months, group_name="predictions", kinds={"csv", "excel"})
+@explain_months
 def prediction_export(
     context: AssetExecutionContext,
     config: ExportConfig,
@@ -24,7 +25,8 @@ def prediction_export(
     ledger_predictions: pd.DataFrame,
     settings: LedgerSettings,
 ) -> MaterializeResult:
-    """Every raw line of the month with the proposed 계정과목코드/계정과목 and 검토필요, ready to import."""
+    """Every raw line of the month with the proposed 계정과목코드/계정과목 and 검토필요, ready to import. Written with
+    ledger_predictions, so it is grey for the same months: coded months are not predicted."""
     month = context.partition_key[:7]
     try:
         layout = office_layout(raw_ledger, ledger_predictions, rejected_ledger_rows)

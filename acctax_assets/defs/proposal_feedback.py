@@ -31,7 +31,7 @@ from acctax_assets.defs.materialization_records import (
     latest_metadata_by_month,
 )
 from acctax_assets.defs.ml_resources import ModelRegistryResource
-from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ml.feedback import (
     FeedbackColumnsError,
@@ -121,13 +121,16 @@ def _history(context: AssetExecutionContext, figures: ProposalFeedback) -> pd.Da
 
 
 @asset(partitions_def=ledger_months, group_name="feedback", kinds={"pandas", "mlflow"})
+@explain_months
 def proposal_feedback(
     context: AssetExecutionContext,
     cleaned_ledger: pd.DataFrame,
     settings: LedgerSettings,
     model_registry: ModelRegistryResource,
 ) -> MaterializeResult:
-    """Share of proposals the clerk changed (reviewed and auto-accepted), errors slipped through, new codes."""
+    """Share of proposals the clerk changed (reviewed and auto-accepted), errors slipped through, new codes. Measured
+    once a month that received proposals comes back reviewed, so it is grey for coded months and for months whose
+    reviewed export has not landed yet."""
     month = context.partition_key
     try:
         figures = feedback_figures(cleaned_ledger)

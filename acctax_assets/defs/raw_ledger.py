@@ -3,7 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
 
-from acctax_assets.defs.partitions import ledger_months
+from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.fingerprints import landing_version
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
@@ -11,6 +11,7 @@ from acctax_assets.ledger.landing import files_for_month, list_landing_files
 
 
 @asset(partitions_def=ledger_months, group_name="ledger", kinds={"pandas", "parquet"})
+@explain_months
 def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Output[pd.DataFrame]:
     """The month's landing files as read: Korean headers mapped to canonical names, values untouched. Its data
     version is the digest of those files (`landing_version`), which ledger_file_sensor compares with the folder."""

@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from acctax_assets import cli
+from acctax_assets.code_location import workspace_file
 from acctax_assets.definitions import build_definitions
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.paths import AcctaxHome
@@ -84,13 +85,14 @@ def test_corrected_month_is_rematerialized_alone(home: AcctaxHome) -> None:
 
 @pytest.fixture
 def daemon(home: AcctaxHome):
-    """A real `dagster-daemon run` on the test's instance; its whole process group is stopped afterwards."""
+    """A real `dagster-daemon run` on the test's instance, loading the code location as `acctax ui` does (the
+    backfill names it); its whole process group is stopped afterwards."""
     env = {**os.environ, "ACCTAX_HOME": str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
     with DagsterInstance.get():
         pass  # create the SQLite storage before two processes race to migrate it
     log = (home.root / "daemon.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "dagster._daemon", "run", "-m", "acctax_assets.definitions"],
+        [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace_file(home))],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

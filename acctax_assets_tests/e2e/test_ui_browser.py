@@ -1,12 +1,14 @@
 """The Dagster UI in a real browser, driven the way an office user drives it: the daemon's first sensor ticks launch
-nothing for months already materialized outside it; look at the asset graph, materialize
+nothing for months already materialized outside it; find the CLI's runs on Overview's timeline and under their jobs;
+look at the asset graph, materialize
 one month of the data layer, read that month's row counts and check results, backfill a range of months, read
 the adapter's F1, and terminate a running training; meanwhile an uncoded month dropped into landing gets its
 proposals with no click (landing sensor, then prediction sensor) — then confirm through the instance that the UI really
 materialized, and through the process table that no DeepSpeed rank outlived the terminated run.
 
-The months' first materialization and a 12-step adapter are produced in process beforehand (training through
-the UI takes minutes); everything after that happens in `acctax ui` (webserver + daemon) and headless Chromium.
+The months' first materialization and a 12-step adapter are produced beforehand by the CLI's own `run_job`, in its
+process (training through the UI takes minutes); everything after that happens in `acctax ui` (webserver + daemon)
+and headless Chromium.
 Screenshots and the UI's log land in test-artifacts/ui/ (or $ACCTAX_TEST_ARTIFACTS).
 """
 
@@ -26,9 +28,9 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunSta
 from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickStatus
 from playwright.sync_api import Locator, Page, expect
 
-from acctax_assets import demo
-from acctax_assets.cli import QUIET_RUN_CONFIG
-from acctax_assets.definitions import RETRAIN_AFTER_MONTHS_ENV, build_definitions
+from acctax_assets import cli, demo
+from acctax_assets.code_location import CODE_LOCATION
+from acctax_assets.definitions import RETRAIN_AFTER_MONTHS_ENV
 from acctax_assets.defs.ledger_checks import ledger_checks
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.training_runs import run_config as tiny_training_config
@@ -66,23 +68,20 @@ AUTOMATION_TIMEOUT_S = 420
 FIRST_TICKS_TIMEOUT_S = 150
 TRAINER_START_TIMEOUT_S = 420
 TRAINER_EXIT_TIMEOUT_S = 90
+# Runs of each job that land_and_train executes through the CLI.
+JOBS_RUN_BY_CLI = {"ledger_data_job": len(MONTHS), "training_job": 1}
 
 
 def land_and_train(home: AcctaxHome) -> None:
     """Demo files for three months, their data layer and a tiny adapter, on the persistent instance the UI opens,
-    run in process the way `acctax materialize` runs them (no sensor involved)."""
+    run by `acctax materialize`'s own `run_job` (in its process, no sensor involved)."""
     demo.main(["--start", "2024-01", "--end", "2024-03", "--rows-per-month", "200", "--out", str(home.landing)])
-    defs = build_definitions(settle_seconds=0)
-    job = defs.resolve_job_def("ledger_data_job")
     with DagsterInstance.get() as instance:
         for month in MONTHS:
-            result = job.execute_in_process(
-                instance=instance, partition_key=month, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+            assert cli.run_job(instance, "ledger_data_job", month[:7], partition_key=month).success, (
+                f"data layer for {month} failed in process"
             )
-            assert result.success, f"data layer for {month} failed in process"
-        training = defs.resolve_job_def("training_job").execute_in_process(
-            instance=instance, run_config=tiny_training_config(), raise_on_error=False
-        )
+        training = cli.run_job(instance, "training_job", "training", run_config=tiny_training_config())
         assert training.success, "tiny training_job failed in process"
 
 
@@ -97,10 +96,15 @@ def ui(home: AcctaxHome) -> Iterator[DagsterUI]:
 
 
 def sensor_ticks(instance: DagsterInstance) -> dict[str, list[InstigatorTick]]:
-    """Every tick the daemon recorded, per sensor name."""
+    """Every finished tick the daemon recorded, per sensor name (a tick still being evaluated reads STARTED, and
+    is neither a skip nor a launch yet)."""
     states = instance.schedule_storage.all_instigator_state(instigator_type=InstigatorType.SENSOR)
     return {
-        state.instigator_name: list(instance.get_ticks(state.instigator_origin_id, state.selector_id))
+        state.instigator_name: [
+            tick
+            for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id)
+            if tick.status != TickStatus.STARTED
+        ]
         for state in states
     }
 
@@ -149,6 +153,27 @@ def visible_text(page: Page, text: str) -> Locator:
     return page.get_by_text(text, exact=True).filter(visible=True).first
 
 
+def find_the_cli_runs(page: Page, ui: DagsterUI) -> None:
+    """The runs the CLI executed in its own process, where a Dagster user looks for runs: Overview's timeline has
+    a row for each job, and each job's Runs tab lists them, as it lists runs launched in the UI."""
+    with DagsterInstance.get() as instance:
+        cli_runs = {job: [run.run_id for run in instance.get_runs(RunsFilter(job_name=job))] for job in JOBS_RUN_BY_CLI}
+    assert {job: len(runs) for job, runs in cli_runs.items()} == JOBS_RUN_BY_CLI
+    page.goto(f"{ui.url}/overview/activity/timeline")
+    for job in cli_runs:
+        row = page.get_by_role("link", name=labelled(job)).filter(visible=True).first
+        expect(row, f"a timeline row for {job}, the CLI's runs").to_have_attribute(
+            "href", re.compile(rf"/locations/{CODE_LOCATION}/jobs/{job}$")
+        )
+    expect(page.get_by_text("No runs or scheduled ticks in this time period.")).to_have_count(0)
+    screenshot(page, "00a-overview-timeline-cli-runs")
+    for job, run_ids in cli_runs.items():
+        page.goto(f"{ui.url}/locations/{CODE_LOCATION}/jobs/{job}/runs")
+        for run_id in run_ids:
+            expect(visible_text(page, run_id[:8]), f"the CLI's run {run_id[:8]} on {job}'s Runs tab").to_be_visible()
+        screenshot(page, f"00b-{job}-runs-from-the-cli")
+
+
 def look_at_the_asset_graph(page: Page, ui: DagsterUI) -> None:
     nav_link(page, "Lineage").click()
     for group in ("ledger", "ml", "predictions"):
@@ -156,7 +181,7 @@ def look_at_the_asset_graph(page: Page, ui: DagsterUI) -> None:
     expect(page.get_by_text("fetching statuses"), "asset statuses loaded on the global lineage").to_have_count(0)
     screenshot(page, "01-global-lineage")
 
-    page.goto(f"{ui.url}/locations/acctax_assets.definitions/asset-groups/ledger")
+    page.goto(f"{ui.url}/locations/{CODE_LOCATION}/asset-groups/ledger")
     for asset in DATA_LAYER:
         expect(visible_text(page, asset), f"{asset} in the ledger group's graph").to_be_visible()
     checks = len(cleaned_ledger_checks())
@@ -409,10 +434,10 @@ def test_office_user_materializes_and_backfills_months_in_the_ui(
     ui: DagsterUI, home: AcctaxHome, tmp_path: Path
 ) -> None:
     first_ticks_launch_nothing(ui)
-    land_uncoded_month(home, tmp_path / "uncoded")
     with chromium() as browser:
         page = open_page(browser)
         page.goto(ui.url)
+        find_the_cli_runs(page, ui)
         look_at_the_asset_graph(page, ui)
         expect(
             page.get_by_text("Join the Dagster community"), "a first visit shows no community/newsletter dialog"
@@ -427,6 +452,8 @@ def test_office_user_materializes_and_backfills_months_in_the_ui(
         assert status == "Success", f"the UI run of {ONE_MONTH} ended {status}:\n{ui.log_tail()}"
 
         read_month_metadata_and_checks(page, ui, run_id)
+        # Landed only now: the sensors' run of this month would otherwise be cleaned_ledger's latest check evaluation.
+        land_uncoded_month(home, tmp_path / "uncoded")
 
         backfill_path = launch_from_job_page(
             page, f"[{MONTHS[0]}...{MONTHS[-1]}]", len(MONTHS), "Launch backfill", "06-launch-backfill"
