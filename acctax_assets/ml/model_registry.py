@@ -22,7 +22,10 @@ CHALLENGER = "challenger"
 TAG_KIND = "acctax.kind"
 TAG_VERSION = "acctax.version"
 TAG_CANDIDATE = "acctax.candidate"
-TAG_DATASET = "acctax.dataset_version"
+# Whose version: the ledger_dataset every candidate of a comparison was trained on (not tokenized_dataset's).
+TAG_DATASET = "acctax.ledger_dataset_version"
+# The same tag as versions registered before it said whose version it is; still read.
+LEGACY_TAG_DATASET = "acctax.dataset_version"
 FIGURE_TAG_PREFIX = "figure."
 
 T = TypeVar("T")
@@ -180,7 +183,7 @@ class ModelRegistry:
             kind=tags[TAG_KIND],
             version=tags[TAG_VERSION],
             path=Path(unquote(urlsplit(found.source).path)),
-            dataset_version=tags.get(TAG_DATASET, ""),
+            dataset_version=tags.get(TAG_DATASET, tags.get(LEGACY_TAG_DATASET, "")),
             aliases=tuple(found.aliases),
             figures={
                 key[len(FIGURE_TAG_PREFIX) :]: float(value)
