@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from real_ledger import Month, codes, demo_ledger, ledger_folder, read_months, write_uncoded
 
+from acctax_assets.defs.metadata_format import as_list
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.parsing import read_parquet_frame
 from acctax_assets.ledger.schema import (
@@ -273,7 +274,7 @@ def run_year(home: AcctaxHome, source: Path, months: list[Month], args: argparse
             served=re.sub(r" \S+ \(registry (v\d+)\)", r" \1", str(table["served_model"].iloc[0]))
             if len(table)
             else "",
-            new_codes=len(feedback["new_codes"].value) if "new_codes" in feedback else 0,
+            new_codes=len(as_list(feedback["new_codes"])) if "new_codes" in feedback else 0,
             frozen_slipped=slipped_at_effort(frozen_code, frozen_conf, true, reviewed),
             precedent_slipped=slipped_at_effort(precedent_code, precedent_conf, true, reviewed),
             feedback_changed_reviewed=int(feedback["changed_reviewed"].value),

@@ -178,6 +178,21 @@ def preview_table(frame: pd.DataFrame) -> MetadataValue:
     return records_table(rows, columns, missing="")
 
 
+def as_mapping(value: Any) -> dict[Any, Any]:
+    """A mapping written by `mapping_table` read back (first column -> second); {} for "none"."""
+    value = getattr(value, "value", value) if not isinstance(value, TableMetadataValue) else value
+    if isinstance(value, TableMetadataValue):
+        names = [column.name for column in value.schema.columns]
+        return {record.data[names[0]]: record.data[names[1]] for record in value.records}
+    return {} if value in (NONE, None) else dict(value)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list written by `readable` read back; [] for "none"."""
+    value = getattr(value, "value", value)
+    return [] if value in (NONE, None) else list(value)
+
+
 def table_text(value: Any) -> str:
     """Any metadata value as plain text (a table as markdown), for logs and the command line."""
     if isinstance(value, TableMetadataValue):

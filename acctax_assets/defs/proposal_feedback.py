@@ -30,7 +30,7 @@ from acctax_assets.defs.materialization_records import (
     latest_metadata,
     latest_metadata_by_month,
 )
-from acctax_assets.defs.metadata_format import frame_table, inline_image, listing
+from acctax_assets.defs.metadata_format import frame_table, inline_image
 from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
@@ -167,7 +167,7 @@ def proposal_feedback(
             "changed_share_auto": share_text(figures.slipped_errors, figures.auto_accepted_lines),
             "slipped_share": share_text(figures.slipped_errors, figures.proposed_lines) + " of lines with proposals",
             "coded_before_proposal": figures.coded_before_proposal,
-            "new_codes": listing(new_codes),
+            "new_codes": list(new_codes) or "none",
             "new_codes_source": source,
             "served_model": proposer.label if proposer else str(predictions.get("served_model", "unknown")),
             "mlflow": logged,

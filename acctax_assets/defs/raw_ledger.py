@@ -75,7 +75,7 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
                 "columns_unknown": listing(unknown),
                 "files_unmapped": listing(unmapped),
                 # Files and sheets read but holding no ledger (a cover page, a 일계표, a summary); also in the log.
-                "files_skipped": listing(note for f in ledger_files for note in f.skipped),
+                "files_skipped": [note for f in ledger_files for note in f.skipped],
                 "preamble_rows": mapping_table(
                     {f.source_file: f.preamble_rows for f in ledger_files if f.preamble_rows}, "file", "rows"
                 ),
