@@ -125,7 +125,7 @@ def test_feature_null_rates() -> None:
     assert checks.feature_null_rates(features, SETTINGS).passed
     features.loc[:4, "item"] = None
     result = checks.feature_null_rates(features, SETTINGS)
-    assert not result.passed and result.metadata["above_limit"].value == {"item": 0.25}
+    assert not result.passed and as_mapping(result.metadata["above_limit"]) == {"item": 0.25}
 
 
 def test_a_column_a_file_does_not_have_is_listed_not_warned() -> None:
@@ -141,7 +141,7 @@ def test_a_column_a_file_does_not_have_is_listed_not_warned() -> None:
     assert as_mapping(result.metadata["null_rates"])["item"] == 0.5
     features.loc[1:2, "party_name"] = None
     result = checks.feature_null_rates(features, SETTINGS)
-    assert not result.passed and result.metadata["above_limit"].value == {"party_name": 0.15}
+    assert not result.passed and as_mapping(result.metadata["above_limit"]) == {"party_name": 0.15}
 
 
 def test_feature_columns_order_and_presence() -> None:
