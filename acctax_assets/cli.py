@@ -104,8 +104,10 @@ def materialize(args: argparse.Namespace) -> int:
         if not result.success:
             log.error("Training failed — open the UI (`acctax ui`) to read the run logs")
             return 1
+        from acctax_assets.defs.metadata_format import table_text
+
         served = result.asset_materializations_for_node("served_classifier")[0].metadata
-        log.info("Comparison of candidates (served_classifier):\n%s", served["comparison"].value)
+        log.info("Comparison of candidates (served_classifier):\n%s", table_text(served["comparison"]))
         log.info("%s", served["reason"].value)
         code = predict_months(instance, unlabelled, "csv")
         if failed:
@@ -178,12 +180,11 @@ def predict_months(instance: Any, months: Sequence[str], fmt: str) -> int:
         predicted = result.asset_materializations_for_node("ledger_predictions")[0].metadata
         exported = result.asset_materializations_for_node("prediction_export")[0].metadata
         log.info(
-            "%s: served by %s: %d rows, %d to review (%.1f%%), %.0f rows/s -> %s",
+            "%s: served by %s: %d rows, to review %s, %.0f rows/s -> %s",
             month[:7],
             predicted["served_model"].value,
             predicted["rows"].value,
-            predicted["review_rows"].value,
-            100 * predicted["review_share"].value,
+            predicted["review_share"].value,
             predicted["rows_per_second"].value,
             exported["path"].value,
         )
@@ -245,7 +246,7 @@ def champion(args: argparse.Namespace) -> int:
                 )
                 state = "" if entry.path.is_dir() else " [files missing]"
                 log.info(
-                    "v%s %s %s dataset %s %s%s%s",
+                    "v%s %s %s ledger_dataset %s %s%s%s",
                     entry.registry_version,
                     entry.kind,
                     entry.version,

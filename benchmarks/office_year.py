@@ -219,6 +219,7 @@ def clerk_answer(
 
 
 def run_year(home: AcctaxHome, source: Path, months: list[Month], args: argparse.Namespace) -> list[MonthFigures]:
+    from acctax_assets.defs.metadata_format import as_list
     from acctax_assets.defs.ml_resources import tracking_uri
     from acctax_assets.ml.model_registry import ModelRegistry
 
@@ -281,7 +282,7 @@ def run_year(home: AcctaxHome, source: Path, months: list[Month], args: argparse
             served=re.sub(r" \S+ \(registry (v\d+)\)", r" \1", str(table["served_model"].iloc[0]))
             if len(table)
             else "",
-            new_codes=len(feedback["new_codes"].value) if "new_codes" in feedback else 0,
+            new_codes=len(as_list(feedback["new_codes"])) if "new_codes" in feedback else 0,
             frozen_slipped=slipped_at_effort(frozen_code, frozen_conf, true, reviewed),
             precedent_slipped=slipped_at_effort(precedent_code, precedent_conf, true, reviewed),
             feedback_changed_reviewed=int(feedback["changed_reviewed"].value),

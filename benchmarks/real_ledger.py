@@ -386,12 +386,14 @@ def served_decision(home: AcctaxHome) -> dict[str, str]:
     """served_classifier's `reason` and `comparison` metadata, as the side's run recorded them."""
     from dagster import AssetKey, DagsterInstance
 
+    from acctax_assets.defs.metadata_format import table_text
+
     with DagsterInstance.from_config(str(home.root / "dagster")) as instance:
         event = instance.get_latest_materialization_event(AssetKey("served_classifier"))
     if event is None or event.asset_materialization is None:
         return {"reason": "served_classifier was not materialized", "comparison": ""}
     metadata = event.asset_materialization.metadata
-    return {key: str(metadata[key].value) if key in metadata else "" for key in ("reason", "comparison")}
+    return {key: table_text(metadata[key]) if key in metadata else "" for key in ("reason", "comparison")}
 
 
 def candidate_tables(tree: Path, home: AcctaxHome, landed: Landed, env: dict[str, str]) -> tuple[list[dict], str]:

@@ -27,6 +27,7 @@ from dagster import (
 from pydantic import Field, ValidationError
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset, TrainedAdapter
+from acctax_assets.defs.metadata_format import TOKENIZED_DATASET_VERSION, frame_table, mapping_table, readable
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
@@ -174,10 +175,10 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
-def _per_class_markdown(per_class: pd.DataFrame) -> str:
+def _per_class_shown(per_class: pd.DataFrame) -> pd.DataFrame:
+    """The best and the weakest classes (all of them when few)."""
     ranked = per_class.sort_values(["f1", "support"], ascending=[False, False])
-    shown = ranked if len(ranked) <= 2 * TABLE_ROWS else pd.concat([ranked.head(TABLE_ROWS), ranked.tail(TABLE_ROWS)])
-    return shown.round(3).to_markdown(index=False)
+    return ranked if len(ranked) <= 2 * TABLE_ROWS else pd.concat([ranked.head(TABLE_ROWS), ranked.tail(TABLE_ROWS)])
 
 
 def _evaluation_metrics(evaluation: EvaluationReport) -> dict[str, float]:
@@ -275,22 +276,27 @@ def account_classifier(
     context.log.info(f"Review threshold: {evaluation.threshold.describe()}")
     experiment_id = run.info.experiment_id
     splits = tokenized_dataset.load()
-    metadata = {
-        **report.metadata,
-        "classes_in_test": len(per_class),
-        "train_rows": splits["train"].num_rows,
-        "valid_rows": splits["valid"].num_rows,
-        "test_rows": splits["test"].num_rows,
-        "base_model": base_model,
-        "lora": train.lora.model_dump(),
-        "per_class_test": MetadataValue.md(_per_class_markdown(per_class)),
-        "evaluation_report": MetadataValue.md(evaluation.markdown()),
-        "f1_by_band_test": MetadataValue.md(evaluation.bands.round(3).to_markdown(index=False)),
-        **_evaluation_metrics(evaluation),
-        "mlflow_run_id": run.info.run_id,
-        "mlflow_run_url": MetadataValue.url(f"{mlflow.ui_url}/#/experiments/{experiment_id}/runs/{run.info.run_id}"),
-        "mlflow_ui": f"mlflow ui --backend-store-uri {redact_uri(mlflow.get_tracking_uri())} --port 5000",
-        "dataset_version": tokenized_dataset.path.name,
-    }
+    lora = {setting: "default" if value is None else value for setting, value in train.lora.model_dump().items()}
+    metadata = readable(
+        {
+            **report.metadata,
+            "classes_in_test": len(per_class),
+            "train_rows": splits["train"].num_rows,
+            "valid_rows": splits["valid"].num_rows,
+            "test_rows": splits["test"].num_rows,
+            "base_model": base_model,
+            "lora": mapping_table(lora, "setting", "value"),
+            "per_class_test": frame_table(_per_class_shown(per_class)),
+            "evaluation_report": MetadataValue.md(evaluation.markdown()),
+            "f1_by_band_test": frame_table(evaluation.bands),
+            **_evaluation_metrics(evaluation),
+            "mlflow_run_id": run.info.run_id,
+            "mlflow_run_url": MetadataValue.url(
+                f"{mlflow.ui_url}/#/experiments/{experiment_id}/runs/{run.info.run_id}"
+            ),
+            "mlflow_ui": f"mlflow ui --backend-store-uri {redact_uri(mlflow.get_tracking_uri())} --port 5000",
+            TOKENIZED_DATASET_VERSION: tokenized_dataset.path.name,
+        }
+    )
     mlflow.end_run()
     return Output(TrainedAdapter(source=adapter_dir, work_dir=work), metadata=metadata)

@@ -4,10 +4,11 @@ import time
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Config, Failure, Output, asset
 from pydantic import Field
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
+from acctax_assets.defs.metadata_format import LEDGER_DATASET_VERSION, frame_table, readable
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.ml.baseline import (
     BaselineModel,
@@ -131,23 +132,25 @@ def baseline_classifier(
             text_spec=TextSpec(ledger_dataset.text_spec().text_features, None, ledger_dataset.path.name),
             search=tried,
         ),
-        metadata={
-            "settings": chosen.describe(),
-            "selection_metric": model_settings.selection_metric,
-            "settings_search": MetadataValue.md(shown.round(4).to_markdown(index=False)),
-            "test_accuracy": reports["test"]["accuracy"],
-            "test_f1_weighted": reports["test"]["f1_weighted"],
-            "test_f1_macro": reports["test"]["f1_macro"],
-            "valid_accuracy": reports["valid"]["accuracy"],
-            "valid_f1_macro": reports["valid"]["f1_macro"],
-            "train_rows": splits["train"].num_rows,
-            "train_rows_used": train.num_rows,
-            "served_fit_rows": served_rows,
-            "test_rows": splits["test"].num_rows,
-            "train_seconds": round(metrics["train_seconds"], 2),
-            "predict_rows_per_second": round(reports["test"]["rows_per_second"], 1),
-            "vocabulary": served.vocabulary,
-            "dataset_version": ledger_dataset.path.name,
-            "weakest_classes_test": MetadataValue.md(per_class.head(10).round(3).to_markdown(index=False)),
-        },
+        metadata=readable(
+            {
+                "settings": chosen.describe(),
+                "selection_metric": model_settings.selection_metric,
+                "settings_search": frame_table(shown),
+                "test_accuracy": reports["test"]["accuracy"],
+                "test_f1_weighted": reports["test"]["f1_weighted"],
+                "test_f1_macro": reports["test"]["f1_macro"],
+                "valid_accuracy": reports["valid"]["accuracy"],
+                "valid_f1_macro": reports["valid"]["f1_macro"],
+                "train_rows": splits["train"].num_rows,
+                "train_rows_used": train.num_rows,
+                "served_fit_rows": served_rows,
+                "test_rows": splits["test"].num_rows,
+                "train_seconds": round(metrics["train_seconds"], 2),
+                "predict_rows_per_second": round(reports["test"]["rows_per_second"], 1),
+                "vocabulary": served.vocabulary,
+                LEDGER_DATASET_VERSION: ledger_dataset.path.name,
+                "weakest_classes_test": frame_table(per_class.head(10)),
+            }
+        ),
     )

@@ -8,6 +8,7 @@ adapter below the floor is a failed candidate, not a failed job.
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
 from acctax_assets.defs.artifact_io_managers import MISSING_IS_NONE
+from acctax_assets.defs.metadata_format import readable
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef, compare_with_baseline
@@ -31,14 +32,16 @@ def classifier_quality_gate(
         passed=passed,
         severity=AssetCheckSeverity.ERROR,
         description=reason,
-        metadata={
-            "version": account_classifier.version,
-            "test_f1_macro": f1_macro,
-            "floor": model_settings.min_f1_macro,
-            "max_drop": model_settings.max_f1_drop,
-            "serving_champion": str(previous["version"]) if previous else "none",
-            "champion_test_f1_macro": float(previous["f1_macro"]) if previous else 0.0,
-        },
+        metadata=readable(
+            {
+                "version": account_classifier.version,
+                "test_f1_macro": f1_macro,
+                "floor": model_settings.min_f1_macro,
+                "max_drop": model_settings.max_f1_drop,
+                "serving_champion": str(previous["version"]) if previous else "none",
+                "champion_test_f1_macro": float(previous["f1_macro"]) if previous else "none",
+            }
+        ),
     )
 
 
@@ -78,12 +81,14 @@ def classifier_beats_baseline(
         passed=verdict.passed,
         severity=AssetCheckSeverity.WARN,
         description=verdict.reason,
-        metadata={
-            "adapter_version": account_classifier.version,
-            "baseline_version": baseline_classifier.version,
-            "adapter_test_f1_macro": adapter["f1_macro"],
-            "baseline_test_f1_macro": baseline["test"]["f1_macro"],
-            "adapter_test_accuracy": adapter["accuracy"],
-            "baseline_test_accuracy": baseline["test"]["accuracy"],
-        },
+        metadata=readable(
+            {
+                "adapter_version": account_classifier.version,
+                "baseline_version": baseline_classifier.version,
+                "adapter_test_f1_macro": adapter["f1_macro"],
+                "baseline_test_f1_macro": baseline["test"]["f1_macro"],
+                "adapter_test_accuracy": adapter["accuracy"],
+                "baseline_test_accuracy": baseline["test"]["accuracy"],
+            }
+        ),
     )

@@ -6,6 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, MetadataValue, Output, multi_asset
 
 from acctax_assets.defs.io_managers import table_schema
+from acctax_assets.defs.metadata_format import mapping_table, readable
 from acctax_assets.defs.partitions import ledger_months, months_note
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.cleaning import clean_ledger, running_balances, within_file_twins
@@ -51,32 +52,33 @@ def cleaned_ledger(
             f"{balances['rows']} rows of {balances['files']} files print a running balance (잔액): kept as "
             "balance_amount, not read as the amount"
         )
-    reasons_table = pd.DataFrame({"reason": list(by_reason), "rows": list(by_reason.values())})
     yield Output(
         result.cleaned,
         output_name="cleaned_ledger",
         data_version=DataVersion(table_version(result.cleaned)),
-        metadata={
-            "rows_in": len(raw_ledger),
-            "rows_out": len(result.cleaned),
-            "rows_rejected": len(result.rejected),
-            "rejected_by_reason": by_reason,
-            "duplicates_removed": by_reason.get("duplicate", 0),
-            # Identical keyless lines within one file are separate payments and kept; a copy in another file is a
-            # duplicate (removed above).
-            "identical_lines_kept": within_file_twins(result.cleaned),
-            # The clerk's answers (a reviewed export, a final export with codes): lines each answer file superseded,
-            # its lines matched to no earlier line (kept as new lines), codes a later answer changed, and where
-            # every label came from.
-            "superseded_by_file": result.superseded_by,
-            "answer_lines_unmatched": result.answers_unmatched,
-            "answer_codes_changed": result.answers_changed,
-            "label_sources": {str(k): int(v) for k, v in result.cleaned[LABEL_SOURCE].value_counts().items()},
-            "labelled_rows": int(result.cleaned["acct_code"].notna().sum()),
-            "classes": int(result.cleaned["acct_code"].nunique()),
-            "running_balance": balances,
-            "schema": MetadataValue.table_schema(table_schema(result.cleaned)),
-        },
+        metadata=readable(
+            {
+                "rows_in": len(raw_ledger),
+                "rows_out": len(result.cleaned),
+                "rows_rejected": len(result.rejected),
+                "rejected_by_reason": mapping_table(by_reason, "reason", "rows"),
+                "duplicates_removed": by_reason.get("duplicate", 0),
+                # Identical keyless lines within one file are separate payments and kept; a copy in another file is a
+                # duplicate (removed above).
+                "identical_lines_kept": within_file_twins(result.cleaned),
+                # The clerk's answers (a reviewed export, a final export with codes): lines each answer file superseded,
+                # its lines matched to no earlier line (kept as new lines), codes a later answer changed, and where
+                # every label came from.
+                "superseded_by_file": mapping_table(result.superseded_by, "file", "lines"),
+                "answer_lines_unmatched": mapping_table(result.answers_unmatched, "file", "lines"),
+                "answer_codes_changed": result.answers_changed,
+                "label_sources": mapping_table(result.cleaned[LABEL_SOURCE].value_counts().to_dict(), "source", "rows"),
+                "labelled_rows": int(result.cleaned["acct_code"].notna().sum()),
+                "classes": int(result.cleaned["acct_code"].nunique()),
+                "running_balance": mapping_table(balances, "counted", "number"),
+                "schema": MetadataValue.table_schema(table_schema(result.cleaned)),
+            }
+        ),
     )
     yield Output(
         result.rejected,
@@ -84,8 +86,6 @@ def cleaned_ledger(
         data_version=DataVersion(table_version(result.rejected)),
         metadata={
             "rows": len(result.rejected),
-            "by_reason": MetadataValue.md(reasons_table.to_markdown(index=False))
-            if by_reason
-            else MetadataValue.md("no rejected rows"),
+            "by_reason": mapping_table(by_reason, "reason", "rows") if by_reason else "no rejected rows",
         },
     )

@@ -1,7 +1,8 @@
 """`ensemble_classifier`: the candidates that passed their gate, mixed with weights chosen on valid."""
 
-from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Failure, Output, asset
 
+from acctax_assets.defs.metadata_format import LEDGER_DATASET_VERSION, frame_table, listing, mapping_table, readable
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
@@ -80,15 +81,17 @@ def ensemble_classifier(
     ranked = search.sort_values(["score", "valid_log_loss"], ascending=[False, True]).drop(columns="score")
     return Output(
         EnsembleModel(spec=spec, eval_outputs=mixed, registry=registry, text_spec=baseline_classifier.text_spec()),
-        metadata={
-            "weights": weights,
-            "members": [f"{m.kind} {m.version}" for m in spec.members],
-            "left_out": left_out,
-            "dataset_version": spec.dataset_version,
-            "valid_accuracy": reports["valid"]["accuracy"],
-            "valid_f1_macro": reports["valid"]["f1_macro"],
-            "test_f1_macro": reports["test"]["f1_macro"],
-            "test_accuracy": reports["test"]["accuracy"],
-            "weight_search_valid": MetadataValue.md(ranked.head(10).round(4).to_markdown(index=False)),
-        },
+        metadata=readable(
+            {
+                "weights": mapping_table(weights, "member", "weight"),
+                "members": listing(f"{m.kind} {m.version}" for m in spec.members),
+                "left_out": mapping_table(left_out, "candidate", "reason"),
+                LEDGER_DATASET_VERSION: spec.dataset_version,
+                "valid_accuracy": reports["valid"]["accuracy"],
+                "valid_f1_macro": reports["valid"]["f1_macro"],
+                "test_f1_macro": reports["test"]["f1_macro"],
+                "test_accuracy": reports["test"]["accuracy"],
+                "weight_search_valid": frame_table(ranked.head(10)),
+            }
+        ),
     )

@@ -20,6 +20,7 @@ from upath import UPath
 
 from acctax_assets.atomic_writes import stream_file
 from acctax_assets.defs.dagster_internals import partition_paths, safe_partition_segment
+from acctax_assets.defs.metadata_format import preview_table
 from acctax_assets.ledger.parsing import read_parquet_frame
 from acctax_assets.paths import AcctaxHome
 
@@ -70,11 +71,10 @@ class _ParquetUPathIOManager(UPathIOManager):
         return {key: self.load_from_path(context, path) for key, path in sorted(present.items())}
 
     def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, MetadataValue]:
-        preview = obj.head(PREVIEW_ROWS).astype("string").fillna("NULL").to_markdown(index=False)
         return {
             "dagster/row_count": MetadataValue.int(len(obj)),
             "dagster/column_schema": MetadataValue.table_schema(table_schema(obj)),
-            "preview": MetadataValue.md(preview),
+            "preview": preview_table(obj.head(PREVIEW_ROWS)),
         }
 
 

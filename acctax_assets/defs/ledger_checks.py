@@ -3,6 +3,7 @@
 import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
+from acctax_assets.defs.metadata_format import readable
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger import quality
@@ -14,7 +15,7 @@ def as_result(verdict: quality.Verdict) -> AssetCheckResult:
     return AssetCheckResult(
         passed=verdict.passed,
         severity=AssetCheckSeverity.WARN if verdict.severity == "WARN" else AssetCheckSeverity.ERROR,
-        metadata=verdict.metadata,
+        metadata=readable(verdict.metadata),
     )
 
 

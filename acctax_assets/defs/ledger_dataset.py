@@ -36,6 +36,7 @@ from acctax_assets.defs.materialization_records import (
     latest_metadata,
     month_status,
 )
+from acctax_assets.defs.metadata_format import listing, mapping_table, readable
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.model_text import TEXT_FEATURES
 from acctax_assets.defs.resources import LedgerSettings
@@ -161,22 +162,30 @@ def ledger_dataset(
         )
     return Output(
         DatasetArtifact(dataset=dataset, registry=registry, text_spec=TextSpec(tuple(model_settings.text_features))),
-        metadata={
-            "months": [m[:7] for m in months],
-            "excluded_months": MetadataValue.md(_excluded_table(status.excluded)),
-            MONTH_VERSIONS: MetadataValue.json(latest_data_versions(context.instance, FEATURES, months)),
-            "split_strategy": config.split_strategy,
-            **{f"{name}_months": report.months[name] for name in SPLITS},
-            **{f"{name}_rows": report.sizes[name] for name in SPLITS},
-            "classes": pc.count_distinct(rows["code"]).as_py(),
-            "registry_slots_used": registry.used,
-            "registry_max_classes": registry.max_classes,
-            "new_codes": new_codes,
-            "train_only_classes": report.train_only_classes,
-            "unseen_in_train": report.unseen_in_train,
-            "leakage_removed": report.leakage_removed,
-            "repeated_from_train": report.repeated_from_train,
-            "label_counts": MetadataValue.md(_label_table(report.label_counts, registry)),
-            "text_example": MetadataValue.md(f"`{dataset['train'][0]['text']}`") if report.sizes["train"] else "",
-        },
+        metadata=readable(
+            {
+                "months": [m[:7] for m in months],
+                "excluded_months": MetadataValue.md(_excluded_table(status.excluded)),
+                MONTH_VERSIONS: MetadataValue.json(latest_data_versions(context.instance, FEATURES, months)),
+                "split_strategy": config.split_strategy,
+                **{f"{name}_months": report.months[name] for name in SPLITS},
+                **{f"{name}_rows": report.sizes[name] for name in SPLITS},
+                "classes": pc.count_distinct(rows["code"]).as_py(),
+                "registry_slots_used": registry.used,
+                "registry_max_classes": registry.max_classes,
+                "new_codes": listing(new_codes),
+                "train_only_classes": listing(report.train_only_classes),
+                "unseen_in_train": mapping_table(
+                    {split: listing(codes) for split, codes in report.unseen_in_train.items() if codes},
+                    "split",
+                    "codes",
+                ),
+                "leakage_removed": report.leakage_removed,
+                "repeated_from_train": report.repeated_from_train,
+                "label_counts": MetadataValue.md(_label_table(report.label_counts, registry)),
+                "text_example": MetadataValue.md(f"`{dataset['train'][0]['text']}`")
+                if report.sizes["train"]
+                else "none: train is empty",
+            }
+        ),
     )

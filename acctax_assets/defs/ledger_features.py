@@ -3,6 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, DataVersion, Failure, Output, asset
 
+from acctax_assets.defs.metadata_format import listing, mapping_table, percent
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import FeatureConfigError
@@ -28,8 +29,10 @@ def ledger_features(
         data_version=DataVersion(table_version(features)),
         metadata={
             "rows": len(features),
-            "features": list(settings.features),
-            "null_rates": null_rates(features, settings.features),
-            "holiday_rate": round(holiday_rate, 4),
+            "features": listing(settings.features),
+            "null_rates": mapping_table(
+                {f: percent(rate) for f, rate in null_rates(features, settings.features).items()}, "feature", "missing"
+            ),
+            "holiday_rate": percent(holiday_rate),
         },
     )

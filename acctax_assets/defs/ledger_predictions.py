@@ -19,6 +19,15 @@ from pydantic import Field
 
 from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.materialization_records import FEATURES, FEATURES_VERSION
+from acctax_assets.defs.metadata_format import (
+    listing,
+    mapping_table,
+    preview_cell,
+    readable,
+    records_table,
+    share_of,
+    short_text,
+)
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
@@ -78,7 +87,7 @@ def _score_metadata(scores: PredictionScores | None) -> dict[str, object]:
         "f1_weighted": scores.f1_weighted,
         "f1_macro": scores.f1_macro,
         "review_errors_caught": scores.review_errors_caught,
-        "codes_unknown_to_model": list(scores.unknown_codes),
+        "codes_unknown_to_model": listing(scores.unknown_codes),
     }
 
 
@@ -152,53 +161,60 @@ def ledger_predictions(
     added = int((table["review_reason"] == DISAGREES_WITH_PRECEDENT).sum())
     return Output(
         table,
-        metadata={
-            "rows": len(table),
-            FEATURES_VERSION: latest_data_versions(context.instance, FEATURES, [context.partition_key]).get(
-                context.partition_key, ""
-            ),
-            "review_rows": review_rows,
-            "review_share": review_rows / len(table) if len(table) else 0.0,
-            "review_by_reason": {reason: int(n) for reason, n in reasons.value_counts().items()},
-            "review_added_by_precedent": added,
-            "precedent_disagreements": int(disagreements.sum()),
-            "evidence_source": "precedent candidate of the served dataset version"
-            if evidence.history is not None
-            else evidence.missing,
-            "review_threshold": threshold.reported,
-            "review_rule": threshold.describe(),
-            "review_operating_point": policy.describe(),
-            "expected_auto_accuracy": threshold.auto_accuracy,
-            "expected_review_share": threshold.review_share,
-            "review_share_by_confidence": (review_rows - added) / len(table) if len(table) else 0.0,
-            "review_warning": threshold.warning or "none: the operating point is within review_max_share",
-            "calibration_temperature": temperature,
-            "rows_per_second": round(predictions.rows_per_second, 1),
-            "served_model": served.label,
-            "served_kind": served.entry.kind,
-            "served_version": served.entry.version,
-            "registry_version": served.entry.registry_version,
-            **_score_metadata(scores),
-            **({"evidence_hit_rate_review": MetadataValue.json(hit_rates)} if hit_rates is not None else {}),
-            "least_confident": MetadataValue.md(_least_confident(table)),
-        },
+        metadata=readable(
+            {
+                "rows": len(table),
+                FEATURES_VERSION: latest_data_versions(context.instance, FEATURES, [context.partition_key]).get(
+                    context.partition_key, ""
+                ),
+                "review_rows": review_rows,
+                "review_share": share_of(review_rows, len(table)),
+                "review_by_reason": mapping_table(reasons.value_counts().to_dict(), "reason", "rows"),
+                "review_added_by_precedent": added,
+                "precedent_disagreements": int(disagreements.sum()),
+                "evidence_source": "precedent candidate of the served dataset version"
+                if evidence.history is not None
+                else evidence.missing,
+                "review_threshold": threshold.reported,
+                "review_rule": threshold.describe(),
+                "review_operating_point": policy.describe(),
+                "expected_auto_accuracy": threshold.auto_accuracy,
+                "expected_review_share": threshold.review_share,
+                "review_share_by_confidence": share_of(review_rows - added, len(table)),
+                "review_warning": threshold.warning or "none: the operating point is within review_max_share",
+                "calibration_temperature": temperature,
+                "rows_per_second": round(predictions.rows_per_second, 1),
+                "served_model": served.label,
+                "served_kind": served.entry.kind,
+                "served_version": served.entry.version,
+                "registry_version": served.entry.registry_version,
+                **_score_metadata(scores),
+                **(
+                    {"evidence_hit_rate_review": mapping_table(hit_rates, "figure", "value")}
+                    if hit_rates is not None
+                    else {}
+                ),
+                "least_confident": _least_confident(table),
+            }
+        ),
     )
 
 
-def _least_confident(table: pd.DataFrame) -> str:
+def _least_confident(table: pd.DataFrame) -> MetadataValue:
+    """The least confident rows as a person reads them: short texts, amounts with thousands separators, the
+    proposal as code and name, confidence with 3 decimals, the first review reason."""
     shown = table.sort_values("confidence").head(SHOWN_ROWS)
-    columns = [
-        c
-        for c in (
-            "party_name",
-            "item",
-            "predicted_code",
-            "predicted_name",
-            "confidence",
-            "review_reason",
-            "precedent",
-            "true_code",
-        )
-        if c in shown
+    rows = [
+        {
+            "party": short_text(row.get("party_name")),
+            "item": short_text(row.get("item")),
+            "amount": preview_cell("total_amount", row.get("total_amount")),
+            "proposal": short_text(f"{row['predicted_code']} {row['predicted_name']}"),
+            "confidence": preview_cell("confidence", row["confidence"]),
+            "review": short_text(str(row["review_reason"]).split(";")[0]) if pd.notna(row.get("review_reason")) else "",
+            **({"true_code": row["true_code"]} if "true_code" in table else {}),
+        }
+        for row in shown.to_dict("records")
     ]
-    return shown[columns].round(3).to_markdown(index=False) if len(shown) else "no rows"
+    columns = ["party", "item", "amount", "proposal", "confidence", "review"]
+    return records_table(rows, [*columns, "true_code"] if "true_code" in table else columns, missing="")

@@ -40,6 +40,6 @@ def model_text(
             "unreviewed_labels": model_settings.unreviewed_labels,
             "codes": int(text["code"].nunique()),
             TEXT_FEATURES: list(model_settings.text_features),
-            "text_example": MetadataValue.md(f"`{text['text'].iloc[0]}`") if len(text) else "",
+            "text_example": MetadataValue.md(f"`{text['text'].iloc[0]}`") if len(text) else "none: no labelled row",
         },
     )

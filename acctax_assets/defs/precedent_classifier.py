@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 from pydantic import Field
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
+from acctax_assets.defs.metadata_format import LEDGER_DATASET_VERSION, readable
 from acctax_assets.ml.evidence import NeighbourIndex
 from acctax_assets.ml.metrics import classification_report
 from acctax_assets.ml.precedent import (
@@ -97,18 +98,20 @@ def precedent_classifier(
             text_spec=TextSpec(ledger_dataset.text_spec().text_features, None, ledger_dataset.path.name),
             neighbours=neighbours,
         ),
-        metadata={
-            "test_accuracy": reports["test"]["accuracy"],
-            "test_f1_macro": reports["test"]["f1_macro"],
-            "valid_accuracy": reports["valid"]["accuracy"],
-            "valid_f1_macro": reports["valid"]["f1_macro"],
-            "decided_by_level": MetadataValue.md(level_table(levels)),
-            "levels_without_values": unused,
-            "served_fit_rows": metrics["served_fit_rows"],
-            "dataset_version": ledger_dataset.path.name,
-            "evidence_dates": metrics["evidence_dates"],
-            "similar_lines_indexed": metrics["similar_lines_indexed"],
-        },
+        metadata=readable(
+            {
+                "test_accuracy": reports["test"]["accuracy"],
+                "test_f1_macro": reports["test"]["f1_macro"],
+                "valid_accuracy": reports["valid"]["accuracy"],
+                "valid_f1_macro": reports["valid"]["f1_macro"],
+                "decided_by_level": MetadataValue.md(level_table(levels)),
+                "levels_without_values": unused,
+                "served_fit_rows": metrics["served_fit_rows"],
+                LEDGER_DATASET_VERSION: ledger_dataset.path.name,
+                "evidence_dates": metrics["evidence_dates"],
+                "similar_lines_indexed": metrics["similar_lines_indexed"],
+            }
+        ),
     )
 
 

@@ -30,6 +30,7 @@ from acctax_assets.defs.materialization_records import (
     latest_metadata,
     latest_metadata_by_month,
 )
+from acctax_assets.defs.metadata_format import frame_table, inline_image
 from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
@@ -43,7 +44,7 @@ from acctax_assets.ml.feedback import (
 )
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.model_registry import ModelRegistry, ModelRegistryError, NoChampionError, RegisteredCandidate
-from acctax_assets.ml.reports import feedback_png, inline_png
+from acctax_assets.ml.reports import feedback_png
 
 NO_PROPOSALS = "no proposals in this month"
 PLOT = "changed_share.png"
@@ -169,14 +170,14 @@ def proposal_feedback(
             "changed_share_auto": share_text(figures.slipped_errors, figures.auto_accepted_lines),
             "slipped_share": share_text(figures.slipped_errors, figures.proposed_lines) + " of lines with proposals",
             "coded_before_proposal": figures.coded_before_proposal,
-            "new_codes": list(new_codes),
+            "new_codes": list(new_codes) or "none",
             "new_codes_source": source,
             "served_model": proposer.label if proposer else str(predictions.get("served_model", "unknown")),
             "mlflow": logged,
-            "history": MetadataValue.md(
-                history.astype(object).where(history.notna(), None).to_markdown(index=False, missingval="n/a")
+            "history": frame_table(history),
+            "history_plot": inline_image(
+                context.instance, plot, "share of proposals changed per month", "proposal_feedback", month[:7]
             ),
-            "history_plot": MetadataValue.md(inline_png(plot, "share of proposals changed per month")),
             "path": MetadataValue.path(str(plot)),
         }
     )

@@ -1,8 +1,9 @@
 """`raw_ledger`: every landing file of the partition's month, stacked as text with its lineage."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, DataVersion, Failure, Output, asset
 
+from acctax_assets.defs.metadata_format import frame_table, listing, mapping_table, readable
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.fingerprints import landing_version
@@ -65,24 +66,40 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
     return Output(
         raw,
         data_version=DataVersion(version),
-        metadata={
-            "landing_version": version,
-            "source_files": MetadataValue.md(files_table.to_markdown(index=False)),
-            "files": len(files),
-            "rows": len(raw),
-            "columns_mapped": sorted({h for f in ledger_files for h in f.mapping.mapped}),
-            "columns_unknown": unknown,
-            "files_unmapped": unmapped,
-            # Files and sheets read but holding no ledger (a cover page, a 일계표, a summary); also in the log.
-            "files_skipped": [note for f in ledger_files for note in f.skipped],
-            "preamble_rows": {f.source_file: f.preamble_rows for f in ledger_files if f.preamble_rows},
-            "columns_missing": {f.source_file: f.columns_missing for f in ledger_files if f.columns_missing},
-            "companies_assigned": {f.source_file: f.company_source for f in ledger_files if f.company},
-            # Reviewed exports of the platform coming back (their 원본파일/원본행 columns): cleaning lets them
-            # supersede the lines they answer (cleaned_ledger's superseded_by_file).
-            "answer_files": {f.source_file: f.rows for f in ledger_files if "origin_file" in f.mapping.rename.values()},
-            # Dates not printed in full on their line: the year read from the period line/title/file name, or the
-            # date filled from the line above in a day-by-day print.
-            "dates_completed": {f.source_file: f.dates_completed for f in ledger_files if f.dates_completed},
-        },
+        metadata=readable(
+            {
+                "landing_version": version,
+                "source_files": frame_table(files_table),
+                "files": len(files),
+                "rows": len(raw),
+                "columns_mapped": listing(sorted({h for f in ledger_files for h in f.mapping.mapped})),
+                "columns_unknown": listing(unknown),
+                "files_unmapped": listing(unmapped),
+                # Files and sheets read but holding no ledger (a cover page, a 일계표, a summary); also in the log.
+                "files_skipped": [note for f in ledger_files for note in f.skipped],
+                "preamble_rows": mapping_table(
+                    {f.source_file: f.preamble_rows for f in ledger_files if f.preamble_rows}, "file", "rows"
+                ),
+                "columns_missing": mapping_table(
+                    {f.source_file: f.columns_missing for f in ledger_files if f.columns_missing}, "file", "columns"
+                ),
+                "companies_assigned": mapping_table(
+                    {f.source_file: f.company_source for f in ledger_files if f.company}, "file", "company from"
+                ),
+                # Reviewed exports of the platform coming back (their 원본파일/원본행 columns): cleaning lets them
+                # supersede the lines they answer (cleaned_ledger's superseded_by_file).
+                "answer_files": mapping_table(
+                    {f.source_file: f.rows for f in ledger_files if "origin_file" in f.mapping.rename.values()},
+                    "file",
+                    "rows",
+                ),
+                # Dates not printed in full on their line: the year read from the period line/title/file name, or the
+                # date filled from the line above in a day-by-day print.
+                "dates_completed": mapping_table(
+                    {f.source_file: f.dates_completed for f in ledger_files if f.dates_completed},
+                    "file",
+                    "dates completed",
+                ),
+            }
+        ),
     )

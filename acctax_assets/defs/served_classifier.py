@@ -24,6 +24,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, ResourceParam, asset
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
+from acctax_assets.defs.metadata_format import LEDGER_DATASET_VERSION, frame_table, inline_image, score
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings, dagster_run_in_mlflow
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
@@ -33,14 +34,25 @@ from acctax_assets.ml.candidates import Candidate, Decision, QualityGate, Scorec
 from acctax_assets.ml.ensemble import EnsembleRef
 from acctax_assets.ml.model_registry import CHALLENGER, CHAMPION, ModelRegistry
 from acctax_assets.ml.precedent import PrecedentRef
-from acctax_assets.ml.reports import confusion_matrix_png, inline_png, reliability_png, tradeoff_png
+from acctax_assets.ml.reports import confused_pairs, confusion_matrix_png, reliability_png, tradeoff_png
 from acctax_assets.ml.serving import ServingSettings
 from acctax_assets.versioned_dirs import VersionedDirs
 
 COMPARISON_FILE = "comparison.csv"
+CONFUSION_PLOT = "confusion_matrix_test.png"
+RELIABILITY_PLOT = "reliability_test.png"
 DECISION_FILE = "decision.json"
 TRADEOFF_FILE = "review_tradeoff.csv"
 TRADEOFF_PLOT = "review_tradeoff.png"
+# The trade-off's shares of rows, shown as percentages.
+TRADEOFF_SHARES: tuple[str, ...] = (
+    "review_share",
+    "valid_auto_accuracy",
+    "valid_errors_caught",
+    "test_review_share",
+    "test_auto_accuracy",
+    "test_errors_caught",
+)
 CALIBRATION_COLUMNS: tuple[str, ...] = (
     "temperature",
     "valid_nll_uncalibrated",
@@ -116,25 +128,23 @@ def write_report(folder: Path, decision: Decision, cards: list[Scorecard], max_s
                 "registry_version": decision.registry_versions[champion.candidate.name],
                 "challenger": decision.challenger.candidate.name if decision.challenger else None,
                 "reason": decision.reason,
-                "dataset_version": decision.dataset_version,
+                LEDGER_DATASET_VERSION: decision.dataset_version,
             },
             ensure_ascii=False,
             indent=2,
         ),
         encoding="utf-8",
     )
-    confusion_matrix_png(champion.reports["test"], folder / "confusion_matrix_test.png")
-    reliability_png(
-        {card.candidate.name: card.evaluation.reliability for card in cards}, folder / "reliability_test.png"
-    )
+    confusion_matrix_png(champion.reports["test"], folder / CONFUSION_PLOT)
+    reliability_png({card.candidate.name: card.evaluation.reliability for card in cards}, folder / RELIABILITY_PLOT)
     champion.evaluation.tradeoff.to_csv(folder / TRADEOFF_FILE, index=False)
     tradeoff_png(champion.evaluation.tradeoff, champion.evaluation.threshold, max_share, folder / TRADEOFF_PLOT)
 
 
-def _calibration_table(cards: list[Scorecard]) -> str:
+def _calibration_table(cards: list[Scorecard]) -> pd.DataFrame:
     """Temperature and valid NLL/ECE before and after calibration, per candidate."""
     rows = [{"candidate": card.candidate.name, **{k: card.figures[k] for k in CALIBRATION_COLUMNS}} for card in cards]
-    return pd.DataFrame(rows).round(4).to_markdown(index=False)
+    return pd.DataFrame(rows)
 
 
 @asset(group_name="ml", kinds={"mlflow"})
@@ -197,6 +207,10 @@ def served_classifier(
     if threshold.warning:
         context.log.warning(f"{champion.candidate.name}: {threshold.warning}")
     figures = champion.figures
+
+    def plot(file: str, title: str) -> MetadataValue:
+        return inline_image(context.instance, folder / file, title, "served_classifier", version, Path(file).stem)
+
     return MaterializeResult(
         metadata={
             "champion": champion.candidate.name,
@@ -205,29 +219,20 @@ def served_classifier(
             "registry_version": champion_version,
             "challenger": decision.challenger.candidate.name if decision.challenger else "none",
             "reason": decision.reason,
-            "comparison": MetadataValue.md(decision.table().round(4).to_markdown(index=False)),
-            "confusion_matrix_test": MetadataValue.md(
-                inline_png(
-                    folder / "confusion_matrix_test.png", f"confusion matrix of {champion.candidate.name} on test"
-                )
+            "comparison": frame_table(decision.table()),
+            "confusion_matrix_test": plot(CONFUSION_PLOT, f"most confused codes of {champion.candidate.name} on test"),
+            "confused_codes_test": frame_table(
+                confused_pairs(champion.reports["test"]), percent_columns=["share_of_true_code"]
             ),
-            "reliability_test": MetadataValue.md(
-                inline_png(folder / "reliability_test.png", "reliability of every candidate on test")
-            ),
+            "reliability_test": plot(RELIABILITY_PLOT, "reliability of every candidate on test"),
             "review_operating_point": policy.describe(),
             "review_rule": threshold.describe(),
             "review_warning": threshold.warning or "none: the operating point is within review_max_share",
-            "review_tradeoff": MetadataValue.md(
-                f"Review the least confident share of rows; the threshold of each share is chosen on valid and "
-                f"applied to test. Served: {threshold.describe()}.\n\n"
-                + champion.evaluation.tradeoff.round(4).to_markdown(index=False)
-            ),
-            "review_tradeoff_plot": MetadataValue.md(
-                inline_png(folder / TRADEOFF_PLOT, f"review trade-off of {champion.candidate.name}")
-            ),
-            "calibration": MetadataValue.md(_calibration_table(cards)),
+            "review_tradeoff": frame_table(champion.evaluation.tradeoff, percent_columns=TRADEOFF_SHARES),
+            "review_tradeoff_plot": plot(TRADEOFF_PLOT, f"review trade-off of {champion.candidate.name}"),
+            "calibration": frame_table(_calibration_table(cards)),
             **{
-                key: figures[key]
+                key: score(figures[key])
                 for key in (
                     "valid_f1_macro",
                     "test_f1_macro",
@@ -241,7 +246,7 @@ def served_classifier(
                     *CALIBRATION_COLUMNS,
                 )
             },
-            "dataset_version": decision.dataset_version,
+            LEDGER_DATASET_VERSION: decision.dataset_version,
             "path": MetadataValue.path(str(folder)),
             "rollback": f"acctax champion --set <registry version> (versions: acctax champion); or move alias {CHAMPION!r} in the MLflow UI",
         }

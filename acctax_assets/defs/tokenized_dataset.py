@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, Config, Failure, Output, asset
 from pydantic import Field
 
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact, SavedDataset
+from acctax_assets.defs.metadata_format import listing, percent
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.ml.launch import BaseModelError
 from acctax_assets.ml.serialization import MissingTextSpecError, TextSpec
@@ -62,7 +63,7 @@ def tokenized_dataset(
         metadata={
             "tokenizer": f"{type(tokenizer).__name__} ({model_settings.base_model_path}) + {len(vocabulary.added)} added words",
             "added_tokens": len(vocabulary.added),
-            "added_examples": ", ".join(vocabulary.added[:20]),
+            "added_examples": listing(vocabulary.added[:20]),
             "frequent_words_already_single_token": vocabulary.already_single_token,
             "tokens_per_row_base": round(tokens_before, 1),
             "tokens_per_row": round(stats.mean, 1),
@@ -70,7 +71,7 @@ def tokenized_dataset(
             "tokens_p50": stats.p50,
             "tokens_p95": stats.p95,
             "tokens_max": stats.max,
-            "truncation_rate": round(stats.truncation_rate, 4),
+            "truncation_rate": percent(stats.truncation_rate),
             "rows": stats.rows,
         },
     )

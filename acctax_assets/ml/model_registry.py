@@ -27,8 +27,11 @@ CHALLENGER = "challenger"
 TAG_KIND = "acctax.kind"
 TAG_VERSION = "acctax.version"
 TAG_CANDIDATE = "acctax.candidate"
-TAG_DATASET = "acctax.dataset_version"
 TAG_PATH = "acctax.path"
+# Whose version: the ledger_dataset every candidate of a comparison was trained on (not tokenized_dataset's).
+TAG_DATASET = "acctax.ledger_dataset_version"
+# The same tag as versions registered before it said whose version it is; still read.
+LEGACY_TAG_DATASET = "acctax.dataset_version"
 FIGURE_TAG_PREFIX = "figure."
 
 # The tag the MLflow UI (3.x) reads to choose an experiment's view; without it an experiment is guessed to be GenAI
@@ -240,7 +243,7 @@ class ModelRegistry:
             kind=tags[TAG_KIND],
             version=tags[TAG_VERSION],
             path=Path(tags[TAG_PATH]) if TAG_PATH in tags else Path(unquote(urlsplit(found.source).path)),
-            dataset_version=tags.get(TAG_DATASET, ""),
+            dataset_version=tags.get(TAG_DATASET, tags.get(LEGACY_TAG_DATASET, "")),
             aliases=tuple(found.aliases),
             figures={
                 key[len(FIGURE_TAG_PREFIX) :]: float(value)

@@ -25,35 +25,87 @@ from acctax_assets.ml.evaluation import (
     valid_threshold,
 )
 
-MAX_MATRIX_CLASSES = 40
+# A screen holds a matrix of about a dozen codes with their counts written in the cells.
+MAX_MATRIX_CLASSES = 12
+CONFUSED_PAIRS = 10
+# What an empty reliability bin shows instead of `nan`.
+EMPTY_BIN = "no rows"
 
 
 def per_class_frame(report: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(report["per_class"], columns=["code", "name", "precision", "recall", "f1", "support"])
 
 
+def _confusion(report: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    labels = [str(label) for label in report["confusion_matrix"]["labels"]]
+    return labels, np.asarray(report["confusion_matrix"]["matrix"], dtype=np.float64)
+
+
+def confused_pairs(report: dict[str, Any], limit: int = CONFUSED_PAIRS) -> pd.DataFrame:
+    """The most frequent mistakes, most rows first: true code -> predicted code, their names, the rows and the
+    share of the true code's rows that went to that wrong code."""
+    labels, matrix = _confusion(report)
+    per_class = per_class_frame(report)
+    names = dict(zip(per_class["code"].astype(str), per_class["name"], strict=True))
+    wrong = matrix.copy()
+    np.fill_diagonal(wrong, 0)
+    rows = []
+    for flat in np.argsort(-wrong, axis=None, kind="stable")[:limit]:
+        true, predicted = divmod(int(flat), len(labels))
+        if wrong[true, predicted] == 0:
+            break
+        rows.append(
+            {
+                "true_code": labels[true],
+                "true_name": names.get(labels[true], ""),
+                "predicted_code": labels[predicted],
+                "predicted_name": names.get(labels[predicted], ""),
+                "rows": int(wrong[true, predicted]),
+                "share_of_true_code": float(wrong[true, predicted] / matrix[true].sum()),
+            }
+        )
+    columns = ["true_code", "true_name", "predicted_code", "predicted_name", "rows", "share_of_true_code"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _matrix_codes(matrix: np.ndarray, limit: int) -> np.ndarray:
+    """The codes most involved in mistakes (as true or predicted code); the most frequent ones when there are
+    none, so a perfect model still shows its diagonal."""
+    wrong = matrix.copy()
+    np.fill_diagonal(wrong, 0)
+    involvement = wrong.sum(axis=0) + wrong.sum(axis=1)
+    confused = np.flatnonzero(involvement)
+    if confused.size == 0:
+        return np.argsort(-matrix.sum(axis=1), kind="stable")[:limit]
+    return confused[np.argsort(-involvement[confused], kind="stable")][:limit]
+
+
 def confusion_matrix_png(report: dict[str, Any], path: Path) -> Path:
-    """Row-normalised confusion matrix of the most frequent classes (a 250x250 image is unreadable)."""
+    """Confusion matrix of the most confused codes only, counts written in the cells and colour by row share, at a
+    size a screen holds (a 250x250 image is unreadable, and so is one taller than the screen)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    labels = report["confusion_matrix"]["labels"]
-    matrix = np.asarray(report["confusion_matrix"]["matrix"], dtype=np.float64)
-    keep = np.argsort(-matrix.sum(axis=1), kind="stable")[:MAX_MATRIX_CLASSES]
+    labels, matrix = _confusion(report)
+    keep = _matrix_codes(matrix, MAX_MATRIX_CLASSES)
     matrix = matrix[np.ix_(keep, keep)]
     rows = matrix.sum(axis=1, keepdims=True)
     normalised = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    size = max(4.0, 0.25 * len(keep) + 2)
+    size = min(7.0, max(4.0, 0.4 * len(keep) + 2))
     figure, axes = plt.subplots(figsize=(size, size))
     image = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), count in np.ndenumerate(matrix):
+        if count:
+            shade = "white" if normalised[row, column] > 0.5 else "black"
+            axes.text(column, row, f"{int(count)}", ha="center", va="center", fontsize=7, color=shade)
     ticks = range(len(keep))
-    axes.set_xticks(ticks, [labels[i] for i in keep], rotation=90, fontsize=7)
-    axes.set_yticks(ticks, [labels[i] for i in keep], fontsize=7)
+    axes.set_xticks(ticks, [labels[i] for i in keep], rotation=90, fontsize=8)
+    axes.set_yticks(ticks, [labels[i] for i in keep], fontsize=8)
     axes.set_xlabel("predicted code")
     axes.set_ylabel("true code")
-    axes.set_title(f"Confusion (row share), top {len(keep)} classes")
+    axes.set_title(f"Most confused {len(keep)} codes (rows; colour: share of the true code)", fontsize=9)
     figure.colorbar(image, ax=axes, fraction=0.046)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
@@ -178,7 +230,9 @@ class EvaluationReport:
 
     def markdown(self) -> str:
         def table(frame: pd.DataFrame) -> str:
-            return frame.round(3).to_markdown(index=False)
+            """Three decimals; an empty bin's figures say "no rows" instead of `nan`."""
+            rounded = frame.round(3).astype(object)
+            return rounded.where(frame.notna(), EMPTY_BIN).to_markdown(index=False)
 
         warning = self.threshold.warning
         return "\n\n".join(

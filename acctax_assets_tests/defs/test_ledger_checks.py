@@ -6,6 +6,7 @@ from dagster import AssetCheckSeverity
 from pydantic import ValidationError
 
 from acctax_assets.defs import ledger_checks as checks
+from acctax_assets.defs.metadata_format import as_mapping
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger import quality
 from acctax_assets.ledger.features import DEFAULT_FEATURES
@@ -55,7 +56,7 @@ def test_cleaned_schema() -> None:
     assert checks.cleaned_schema(cleaned()).passed
     bad = cleaned(supply_amount=[1000.0] * 4)
     result = checks.cleaned_schema(bad)
-    assert not result.passed and result.metadata["wrong_dtypes"].value == {"supply_amount": "float64"}
+    assert not result.passed and as_mapping(result.metadata["wrong_dtypes"]) == {"supply_amount": "float64"}
 
 
 def test_dates_in_partition() -> None:
@@ -79,12 +80,12 @@ def test_rejected_share_passes_warns_and_blocks() -> None:
     assert checks.rejected_share(cleaned(), raw, rejected(["duplicate"] * 50), SETTINGS).passed
     totals = checks.rejected_share(cleaned(), raw, rejected(["summary_row"] * 30 + ["invalid_date"]), SETTINGS)
     assert totals.passed, "totals lines are expected in real exports, not invalid rows"
-    assert totals.metadata["by_reason"].value == {"summary_row": 30, "invalid_date": 1}
+    assert as_mapping(totals.metadata["by_reason"]) == {"summary_row": 30, "invalid_date": 1}
     warn = checks.rejected_share(cleaned(), raw, rejected(["invalid_date"] * 10), SETTINGS)
     assert not warn.passed and warn.severity == AssetCheckSeverity.WARN
     error = checks.rejected_share(cleaned(), raw, rejected(["invalid_date"] * 30), SETTINGS)
     assert not error.passed and error.severity == AssetCheckSeverity.ERROR
-    assert error.metadata["by_reason"].value == {"invalid_date": 30}
+    assert as_mapping(error.metadata["by_reason"]) == {"invalid_date": 30}
 
 
 def test_duplicate_rate() -> None:
@@ -124,7 +125,7 @@ def test_feature_null_rates() -> None:
     assert checks.feature_null_rates(features, SETTINGS).passed
     features.loc[:4, "item"] = None
     result = checks.feature_null_rates(features, SETTINGS)
-    assert not result.passed and result.metadata["above_limit"].value == {"item": 0.25}
+    assert not result.passed and as_mapping(result.metadata["above_limit"]) == {"item": 0.25}
 
 
 def test_a_column_a_file_does_not_have_is_listed_not_warned() -> None:
@@ -136,11 +137,11 @@ def test_a_column_a_file_does_not_have_is_listed_not_warned() -> None:
     features.loc[0, "party_name"] = None
     result = checks.feature_null_rates(features, SETTINGS)
     assert result.passed, "b.csv has no 품명 or 부가세유형 column: nothing to warn about"
-    assert result.metadata["absent_in_files"].value == {"item": ["b.csv"], "vat_type": ["b.csv"]}
-    assert result.metadata["null_rates"].value["item"] == 0.5
+    assert as_mapping(result.metadata["absent_in_files"]) == {"item": "b.csv", "vat_type": "b.csv"}
+    assert as_mapping(result.metadata["null_rates"])["item"] == 0.5
     features.loc[1:2, "party_name"] = None
     result = checks.feature_null_rates(features, SETTINGS)
-    assert not result.passed and result.metadata["above_limit"].value == {"party_name": 0.15}
+    assert not result.passed and as_mapping(result.metadata["above_limit"]) == {"party_name": 0.15}
 
 
 def test_feature_columns_order_and_presence() -> None:

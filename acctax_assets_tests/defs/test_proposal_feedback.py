@@ -20,6 +20,7 @@ from dagster import (
 
 from acctax_assets.defs.feedback_sensor import proposal_feedback_sensor
 from acctax_assets.defs.materialization_records import CLEANED, CLEANED_VERSION, FEEDBACK, PREDICTIONS, latest_metadata
+from acctax_assets.defs.metadata_format import table_text
 from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.proposal_feedback import NO_PROPOSALS, proposal_feedback
@@ -115,11 +116,13 @@ def test_months_with_corrections_give_figures_plot_and_mlflow_metrics(
     assert march["new_codes"] == ["99999"]
     assert "label registry of baseline v1 (registry v1)" in str(march["new_codes_source"])
     assert march["mlflow"] == f"logged into MLflow run {run_id} of baseline v1 (registry v1), step 202403"
-    history = str(march["history"])
+    history = table_text(march["history"])
     assert "| 2024-02 |" in history and "| 2024-03 |" in history, "every month measured so far"
     plot = Path(str(march["path"]))
     assert plot.is_file() and plot.read_bytes().startswith(b"\x89PNG")
-    assert str(march["history_plot"]).startswith("![share of proposals changed per month](data:image/png;base64,")
+    assert str(march["history_plot"]).startswith("![share of proposals changed per month](/logs/"), (
+        "a short image link, drawn inline"
+    )
 
     from mlflow import MlflowClient
 

@@ -3,6 +3,7 @@
 from dagster import DagsterInstance
 
 from acctax_assets.definitions import defs
+from acctax_assets.defs.metadata_format import as_mapping, table_text
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_month, stored
 from acctax_assets_tests.support.ledger_files import BASE_ROW, UNCODED_COLUMNS, ledger_rows, write_ledger
@@ -26,10 +27,10 @@ def test_month_materializes_with_checks_and_metadata(home: AcctaxHome, instance:
     cleaned_meta = result.asset_materializations_for_node("cleaned_ledger")[0].metadata
     assert cleaned_meta["rows_in"].value == 61
     assert cleaned_meta["rows_out"].value == 58
-    assert cleaned_meta["rejected_by_reason"].value == {"invalid_date": 1, "invalid_amount": 1, "duplicate": 1}
+    assert as_mapping(cleaned_meta["rejected_by_reason"]) == {"invalid_date": 1, "invalid_amount": 1, "duplicate": 1}
     raw_meta = result.asset_materializations_for_node("raw_ledger")[0].metadata
     assert raw_meta["files"].value == 1 and raw_meta["rows"].value == 61
-    assert "cp949" in raw_meta["source_files"].value
+    assert "cp949" in table_text(raw_meta["source_files"])
     features_meta = result.asset_materializations_for_node("ledger_features")[0].metadata
     assert features_meta["dagster/row_count"].value == 58
     assert "holiday_rate" in features_meta

@@ -8,11 +8,19 @@ import mlflow
 import pandas as pd
 import pytest
 import torch
-from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult, instance_for_test
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    TableMetadataValue,
+    instance_for_test,
+)
 
 from acctax_assets import cli, demo
 from acctax_assets.definitions import defs
 from acctax_assets.defs import retraining
+from acctax_assets.defs.metadata_format import as_mapping, significant, table_text
 from acctax_assets.defs.ml_resources import EXPERIMENT, tracking_uri
 from acctax_assets.ml.evaluation import review_threshold
 from acctax_assets.ml.label_registry import LabelRegistry
@@ -163,16 +171,21 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     )
     challenger = [v for v in versions if "challenger" in v.aliases]
     assert len(challenger) == 1 and challenger[0].registry_version != champion.registry_version
-    table = served["comparison"].value
+    table = table_text(served["comparison"])
     assert (
         all(name in table for name in ("adapter ", "baseline ", "precedent ", "ensemble "))
         and "test_review_share" in table
         and "test_f1_tail" in table
     )
-    for image in ("confusion_matrix_test", "reliability_test"):
-        assert served[image].value.startswith("![") and "(data:image/png;base64," in served[image].value, (
-            "plots render inline in the UI"
-        )
+    for image in ("confusion_matrix_test", "reliability_test", "review_tradeoff_plot"):
+        assert (
+            served[image].value.startswith("![") and "](/logs/acctax_figures/served_classifier/" in served[image].value
+        ), "plots are short image links the UI draws inline"
+    assert (
+        isinstance(served["confused_codes_test"].value, TableMetadataValue)
+        or served["confused_codes_test"].value == "none"
+    )
+    assert "nan" not in table.lower() and served["valid_f1_macro"].value == significant(served["valid_f1_macro"].value)
     served_run = client.get_run(run.info.run_id)
     assert served_run.data.tags["acctax.champion"] == served["champion"].value
     assert {"adapter_valid_f1_macro", "baseline_valid_f1_macro", "ensemble_valid_f1_macro"} <= set(
@@ -185,9 +198,9 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
         "served_classifier/confusion_matrix_test.png",
     } <= logged
     ensemble = result.asset_materializations_for_node("ensemble_classifier")[0].metadata
-    weights = ensemble["weights"].value
+    weights = as_mapping(ensemble["weights"])
     assert set(weights) <= {"adapter", "baseline", "precedent"} and sum(weights.values()) == pytest.approx(1.0)
-    assert "valid_accuracy" in ensemble["weight_search_valid"].value
+    assert "valid_accuracy" in table_text(ensemble["weight_search_valid"])
 
 
 def predict(
@@ -312,7 +325,7 @@ def test_an_adapter_below_the_floor_is_a_failed_candidate_not_a_failed_job(home:
     gate = {e.check_name: e for e in result.get_asset_check_evaluations()}["classifier_quality_gate"]
     assert not gate.passed and "below the floor" in gate.description, "the failed gate is shown"
     served = result.asset_materializations_for_node("served_classifier")[0].metadata
-    assert served["champion_kind"].value != "adapter" and "FAILED: test macro F1" in served["comparison"].value
+    assert served["champion_kind"].value != "adapter" and "FAILED: test macro F1" in table_text(served["comparison"])
     assert model_registry(home).resolve().kind != "adapter"
 
 
@@ -429,7 +442,7 @@ def test_the_clerks_reviewed_export_comes_back_and_labels_the_month(home: Acctax
         assert len(originals) == 300, "every original line is superseded or was rejected for its own reason"
         superseded = int((originals["reject_reason"] == "superseded").sum())
         assert superseded >= len(cleaned), "a line the original printed twice is superseded by the answer too"
-        assert metadata["superseded_by_file"].value == {reviewed.name: superseded}
+        assert as_mapping(metadata["superseded_by_file"]) == {reviewed.name: superseded}
         assert "superseded" not in set(rejected.loc[rejected["source_file"] == reviewed.name, "reject_reason"])
         figures = feedback.asset_materializations_for_node("proposal_feedback")[0].metadata
         reviewed_rows = int((proposed & (answer["검토필요"] == "Y")).sum())

@@ -32,6 +32,7 @@ from acctax_assets import cli, demo
 from acctax_assets.code_location import CODE_LOCATION
 from acctax_assets.definitions import RETRAIN_AFTER_MONTHS_ENV
 from acctax_assets.defs.ledger_checks import ledger_checks
+from acctax_assets.defs.metadata_format import significant
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.training_runs import run_config as tiny_training_config
 from acctax_assets_tests.support.ui_browser import (
@@ -272,7 +273,8 @@ def read_adapter_f1(page: Page, ui: DagsterUI) -> None:
 
 
 def read_served_classifier(page: Page, ui: DagsterUI) -> None:
-    """served_classifier names the champion the registry serves and shows its plots as images in the UI itself."""
+    """served_classifier names the champion and shows, on the asset page itself (no modal), the comparison as a
+    table, its plots as images a screen holds and its figures rounded; nothing reads `nan` or `{}`."""
     with DagsterInstance.get() as instance:
         stored = (
             instance.fetch_materializations(AssetKey("served_classifier"), limit=1)
@@ -280,18 +282,25 @@ def read_served_classifier(page: Page, ui: DagsterUI) -> None:
             .asset_materialization.metadata
         )
     page.goto(f"{ui.url}/assets/served_classifier")
-    expect(
-        metadata_row(page, "champion").get_by_text(stored["champion"].value), "the champion is named"
-    ).to_be_visible()
-    for key in ("confusion_matrix_test", "reliability_test"):
-        metadata_row(page, key).get_by_text("[Show Markdown]").click()
-        dialog = page.get_by_role("dialog").filter(has_text=key)
-        image = dialog.locator('img[src^="data:image/png;base64,"]')
+    champion = stored["champion"].value
+    expect(metadata_row(page, "champion").get_by_text(champion), "the champion is named").to_be_visible()
+    comparison = metadata_row(page, "comparison").locator("table")
+    expect(comparison, "the comparison is a table on the page").to_be_visible()
+    expect(comparison.get_by_text(champion, exact=True), "the comparison lists the champion").to_be_visible()
+    viewport = page.viewport_size or {"height": 900}
+    for key in ("confusion_matrix_test", "reliability_test", "review_tradeoff_plot"):
+        row = metadata_row(page, key)
+        expect(row.get_by_text("[Show Markdown]"), f"{key} needs no click").to_have_count(0)
+        image = row.locator('img[src*="/logs/acctax_figures/"]')
         expect(image, f"{key} renders as an inline image").to_be_visible()
-        assert image.bounding_box()["width"] > 200, f"{key} is drawn at a readable size"
+        width, height = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        assert width > 200 and 200 < height <= viewport["height"], f"{key} is readable and a screen holds it"
+        image.scroll_into_view_if_needed()
         screenshot(page, f"07b-served-classifier-{key}")
-        dialog.get_by_role("button", name="Close").click()
-        expect(dialog, f"the {key} dialog closes").to_have_count(0)
+    shown = metadata_number(page, "valid_f1_macro")
+    assert shown == significant(shown), f"valid_f1_macro is rounded to 4 significant digits, shows {shown}"
+    text = page.locator("table").first.inner_text()
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE) and "{}" not in text, "no nan or {} on the page"
 
 
 def backfill_status(page: Page) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
+from acctax_assets.defs.metadata_format import table_text
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.faults.harness import assert_no_row_lost, temp_files
 from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_log, run_month, stored, stored_bytes
@@ -56,7 +57,7 @@ def test_every_encoding_and_format_is_ingested_whole(home: AcctaxHome, instance:
         )
     result = run_month(instance)
     assert result.success, failure_text(result)
-    table = result.asset_materializations_for_node("raw_ledger")[0].metadata["source_files"].value
+    table = table_text(result.asset_materializations_for_node("raw_ledger")[0].metadata["source_files"])
     header, _, *lines = [line.replace(" ", "").split("|") for line in table.splitlines()]
     reported = {cells[header.index("file")]: cells[header.index("encoding")] for cells in lines}
     assert reported == {name: encoding for name, (_, encoding) in FORMATS.items()}

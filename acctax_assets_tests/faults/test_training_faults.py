@@ -14,6 +14,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
+from acctax_assets.defs.metadata_format import as_mapping
 from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
 from acctax_assets.ml.training_config import TrainingConfig
 from acctax_assets.paths import AcctaxHome
@@ -69,7 +70,7 @@ def test_a_class_with_one_row_goes_to_train_and_no_row_is_lost(
     assert result.success, failure_text(result)
     metadata = result.asset_materializations_for_node("ledger_dataset")[0].metadata
     assert metadata["train_only_classes"].value == ["83000"]
-    assert metadata["leakage_removed"].value == {"valid": 0, "test": 0}
+    assert as_mapping(metadata["leakage_removed"]) == {"valid": 0, "test": 0}
     splits = SavedDataset(Path(metadata["path"].value)).load()
     assert "83000" in splits["train"]["code"]
     rows = [(f, r) for split in splits.values() for f, r in zip(split["source_file"], split["source_row"], strict=True)]

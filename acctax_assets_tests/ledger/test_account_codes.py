@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from dagster import build_asset_context
 
+from acctax_assets.defs.metadata_format import table_text
 from acctax_assets.defs.raw_ledger import raw_ledger
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import ColumnMapError
@@ -282,7 +283,7 @@ def test_raw_ledger_metadata_counts_labelled_rows_per_file(home: AcctaxHome) -> 
     write_coded(home.landing / "names_2024-01.csv", ["", ""], ["복리후생비", "여비교통비"], WITHOUT_CODE)
     context = build_asset_context(partition_key=JANUARY)
     output = raw_ledger(context, LedgerSettings())
-    table = output.metadata["source_files"].value
+    table = table_text(output.metadata["source_files"])
     assert re.search(r"\|\s*labelled_rows\s*\|", table)
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if "_2024-01.csv" in line}
     header = [cell.strip() for cell in table.splitlines()[0].split("|")]

@@ -15,6 +15,7 @@ import pytest
 import xlwt
 from dagster import build_asset_context
 
+from acctax_assets.defs.metadata_format import as_mapping, table_text
 from acctax_assets.defs.raw_ledger import raw_ledger
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import ColumnMapError, LedgerFileError
@@ -449,13 +450,13 @@ def test_raw_ledger_metadata_shows_preamble_company_and_missing_columns(home: Ac
     output = raw_ledger(build_asset_context(partition_key=MARCH), LedgerSettings())
     metadata = {key: getattr(value, "value", value) for key, value in output.metadata.items()}
     assert metadata["files"] == 2 and metadata["rows"] == 3
-    assert metadata["preamble_rows"] == {"hanbit_2024-03.xlsx#매입": 3}
-    assert metadata["companies_assigned"] == {
+    assert as_mapping(metadata["preamble_rows"]) == {"hanbit_2024-03.xlsx#매입": 3}
+    assert as_mapping(metadata["companies_assigned"]) == {
         "hanbit_2024-03.xlsx#매입": "주식회사 한빛 (config)",
         "매입매출장_2024-03.csv": f"{DEFAULT_COMPANY} (default)",
     }
-    assert "vat_type" in metadata["columns_missing"]["매입매출장_2024-03.csv"]
-    table = metadata["source_files"]
+    assert "vat_type" in as_mapping(metadata["columns_missing"])["매입매출장_2024-03.csv"]
+    table = table_text(metadata["source_files"])
     assert re.search(r"hanbit_2024-03.xlsx#매입\s*\|\s*xlsx", table) and "structure_lines" in table
 
 

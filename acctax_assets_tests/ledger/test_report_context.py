@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from dagster import build_asset_context
 
+from acctax_assets.defs.metadata_format import as_mapping
 from acctax_assets.defs.raw_ledger import raw_ledger
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import LedgerFileError
@@ -164,8 +165,8 @@ def test_raw_ledger_metadata_counts_completed_dates(home: AcctaxHome) -> None:
     write_xlsx(home.landing / "분개장_2024-03.xlsx", {"분개장": [*PERIOD_TOP, JOURNAL_HEADER, *JOURNAL]})
     output = raw_ledger(build_asset_context(partition_key="2024-03-01"), LedgerSettings())
     metadata = {key: getattr(value, "value", value) for key, value in output.metadata.items()}
-    assert metadata["dates_completed"] == {
-        "분개장_2024-03.xlsx": {"year from period line": 3, "filled from the line above": 2}
+    assert as_mapping(metadata["dates_completed"]) == {
+        "분개장_2024-03.xlsx": "year from period line 3, filled from the line above 2"
     }
-    assert metadata["companies_assigned"] == {"분개장_2024-03.xlsx": "(주)한빛상사 (company line)"}
+    assert as_mapping(metadata["companies_assigned"]) == {"분개장_2024-03.xlsx": "(주)한빛상사 (company line)"}
     assert isinstance(output.value, pd.DataFrame) and len(output.value) == len(JOURNAL)

@@ -13,6 +13,7 @@ from dagster import build_asset_context, instance_for_test
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
 from acctax_assets.defs.ledger_predictions import PredictionConfig, ledger_predictions
+from acctax_assets.defs.metadata_format import as_mapping
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.precedent_classifier import PrecedentConfig, precedent_classifier
 from acctax_assets.defs.resources import LedgerSettings
@@ -319,7 +320,7 @@ def test_ledger_predictions_reviews_against_the_precedent_and_reports_hit_rates(
         "low_confidence; disagrees with precedent 82200 (5/5)",
     }
     assert metadata["precedent_disagreements"].value == 2
-    assert metadata["evidence_hit_rate_review"].value == {
+    assert as_mapping(metadata["evidence_hit_rate_review"]) == {
         "review_rows": 2,
         "precedent": 0.0,
         "neighbour": 0.0,
