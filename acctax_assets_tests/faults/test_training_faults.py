@@ -69,7 +69,7 @@ def test_a_class_with_one_row_goes_to_train_and_no_row_is_lost(
     result = build_dataset(instance, STRATIFIED)
     assert result.success, failure_text(result)
     metadata = result.asset_materializations_for_node("ledger_dataset")[0].metadata
-    assert metadata["train_only_classes"].value == ["83000"]
+    assert metadata["train_only_classes"].value == "83000"
     assert as_mapping(metadata["leakage_removed"]) == {"valid": 0, "test": 0}
     splits = SavedDataset(Path(metadata["path"].value)).load()
     assert "83000" in splits["train"]["code"]
