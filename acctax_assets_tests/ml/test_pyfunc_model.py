@@ -75,6 +75,9 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Office]:
     home = AcctaxHome(tmp_path / "acctax").ensure()
     monkeypatch.setenv("ACCTAX_HOME", str(home.root))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri(home))
+    # A URI set by an earlier test in this process (mlflow.set_tracking_uri) outranks the environment variable.
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri(home))
     registry = ModelRegistry(tracking_uri(home))
     baseline = stored_baseline(home.storage / "baseline_classifier" / "v1")
     precedent = stored_history(
@@ -92,6 +95,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Office]:
         for i, row in enumerate(ledger_rows(40))
     ]
     yield Office(home, registry, write_ledger(home.landing / "ledger_2024-01.csv", rows), baseline.path)
+    mlflow.set_tracking_uri(previous)
 
 
 def landing_rows(path: Path) -> pd.DataFrame:
