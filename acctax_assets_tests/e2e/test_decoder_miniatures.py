@@ -208,8 +208,9 @@ def test_training_job_on_a_decoder_with_two_cpu_ranks_and_zero2(
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(landed))
     losses = client.get_metric_history(metadata["mlflow_run_id"], "loss")
     assert len(losses) >= 3 and losses[-1].value < losses[0].value, "the loss curve is in MLflow and falls"
+    # Metadata rounds scores to 4 significant digits; MLflow keeps them whole.
     assert client.get_run(metadata["mlflow_run_id"]).data.metrics["test_f1_macro"] == pytest.approx(
-        metadata["test_f1_macro"]
+        metadata["test_f1_macro"], rel=1e-3
     )
 
     adapter = AdapterRef(Path(metadata["path"]))
