@@ -59,7 +59,8 @@ class ModelSettings(ConfigurableResource):
         description=(
             "Lines of a reviewed export the clerk did not review (label_source unreviewed: the model's own proposal, "
             "auto-accepted): keep them as training rows, or drop them so the model never learns its own unchecked "
-            "proposals. keep until benchmarks/office_year measures otherwise (README: the clerk's loop)"
+            "proposals. keep: over a simulated demo year (benchmarks/office_year.py) drop's weaker models sent most months "
+            "wholly to review (README: the clerk's loop)"
         ),
     )
     review_target_accuracy: float = Field(
