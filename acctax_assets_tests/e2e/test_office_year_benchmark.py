@@ -4,33 +4,19 @@ lines nobody reviewed out (`unreviewed_labels: drop`). No figure is
 judged (the benchmark measures); what is checked is that the loop closed: the platform's own feedback counts exactly
 the changes the clerk made, the answered month is labelled with the clerk's codes, and training ran on it."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 import pytest
 
 from acctax_assets.ledger.parsing import read_parquet_frame
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "office_year.py"
-
-
-def load_benchmark(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARK.parent))  # it imports its sibling `real_ledger`
-    spec = importlib.util.spec_from_file_location("office_year", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+from acctax_assets_tests.support.benchmark_scripts import load_benchmark
 
 
 @pytest.mark.slow
 def test_a_tiny_year_closes_the_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    office_year = load_benchmark(monkeypatch)
+    office_year = load_benchmark(monkeypatch, "office_year")
     home = tmp_path / "bench"
     monkeypatch.setenv("ACCTAX_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))

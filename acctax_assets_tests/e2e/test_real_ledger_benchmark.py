@@ -6,19 +6,16 @@ for, and the served row agrees with the same candidate scored by the benchmark i
 Run as a module, this file is `acctax` with the tests' tiny training_job config: the CLI has no training budget
 option, so the benchmark's `acctax_module` hook points here."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from acctax_assets import cli
 from acctax_assets_tests.support import training_runs
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "real_ledger.py"
+from acctax_assets_tests.support.benchmark_scripts import load_benchmark
 
 
 def tiny_training_cli(argv: list[str]) -> int:
@@ -40,21 +37,11 @@ def tiny_training_cli(argv: list[str]) -> int:
     return cli.main(argv)
 
 
-def load_benchmark(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARK.parent))  # it imports its sibling `revisions`
-    spec = importlib.util.spec_from_file_location("real_ledger", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_tiny_demo_is_scored_for_every_model_and_every_held_out_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real_ledger = load_benchmark(monkeypatch)
+    real_ledger = load_benchmark(monkeypatch, "real_ledger")
     figures_path = tmp_path / "figures.json"
     argv = ["--demo", "--demo-months", "4", "--demo-rows", "300", "--holdout", "1"]
     argv += ["--home", str(tmp_path / "bench"), "--json", str(figures_path)]
