@@ -230,7 +230,7 @@ def champion(args: argparse.Namespace) -> int:
     (a rollback: the next ledger_predictions run serves it)."""
     from acctax_assets.defs.ml_resources import tracking_uri
     from acctax_assets.errors import AcctaxError
-    from acctax_assets.ml.model_registry import CHAMPION, ModelRegistry
+    from acctax_assets.ml.serving.model_registry import CHAMPION, ModelRegistry
 
     registry = ModelRegistry(tracking_uri(AcctaxHome.from_env().ensure()))
     try:

@@ -34,12 +34,18 @@ import numpy as np
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from acctax_assets.defs.tokenized_dataset import TokenizationConfig
-from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
-from acctax_assets.ml.launch import default_base_model
-from acctax_assets.ml.miniature import ARCHITECTURES, DEFAULT_TEXT_ROWS, DEFAULT_VOCAB_SIZE, demo_texts, train_tokenizer
-from acctax_assets.ml.tokenization import load_tokenizer
-from acctax_assets.ml.training_config import LoraSettings
-from acctax_assets.ml.vocabulary import extend_tokenizer
+from acctax_assets.ml.data.base_model import default_base_model
+from acctax_assets.ml.data.label_registry import DEFAULT_MAX_CLASSES
+from acctax_assets.ml.data.tokenization import load_tokenizer
+from acctax_assets.ml.data.vocabulary import extend_tokenizer
+from acctax_assets.ml.training.config import LoraSettings
+from acctax_assets.ml.training.miniature import (
+    ARCHITECTURES,
+    DEFAULT_TEXT_ROWS,
+    DEFAULT_VOCAB_SIZE,
+    demo_texts,
+    train_tokenizer,
+)
 
 GIB = 2**30
 TOKENIZATION_DEFAULTS = TokenizationConfig.model_fields

@@ -41,7 +41,7 @@ from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.landing import files_for_month, list_landing_files
 from acctax_assets.ledger.parsing import read_parquet_frame
 from acctax_assets.ledger.schema import COMPANY_COLUMN, KOREAN_HEADERS
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
+from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
 
 
 def peak_rss_mib() -> float:

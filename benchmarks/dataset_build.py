@@ -57,7 +57,7 @@ def base_months(folder: Path, count: int, rows: int) -> list[pd.DataFrame]:
     from acctax_assets.ledger.column_map import load_column_map
     from acctax_assets.ledger.features import build_features
     from acctax_assets.ledger.ingestion import combine, read_ledger_file
-    from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, model_text
+    from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, model_text
 
     column_map = load_column_map()
     names = [f"2024-{month:02d}" for month in range(1, count + 1)]
@@ -148,8 +148,8 @@ def legacy_build_dataset(rows: pd.DataFrame) -> Any:
     """The old `build_dataset`: registry from pandas, pandas split, `Dataset.from_pandas` per split."""
     from datasets import Dataset, DatasetDict
 
-    from acctax_assets.ml.dataset import DATASET_COLUMNS, hf_features
-    from acctax_assets.ml.label_registry import LabelRegistry
+    from acctax_assets.ml.data.dataset import DATASET_COLUMNS, hf_features
+    from acctax_assets.ml.data.label_registry import LabelRegistry
 
     names = rows.drop_duplicates("code").set_index("code")["name"].to_dict()
     registry = LabelRegistry().with_codes(rows["code"].unique(), names)
@@ -165,10 +165,10 @@ def run_side(side: str, data: Path, out: Path) -> dict[str, float]:
     """One side's stages, timed; the dataset is saved under `out`."""
     from datasets import disable_progress_bars
 
-    from acctax_assets.ml.dataset import build_dataset, save_dataset
-    from acctax_assets.ml.label_registry import LabelRegistry
-    from acctax_assets.ml.serialization import concat_model_tables, concat_model_text
-    from acctax_assets.ml.splits import SplitSettings
+    from acctax_assets.ml.data.dataset import build_dataset, save_dataset
+    from acctax_assets.ml.data.label_registry import LabelRegistry
+    from acctax_assets.ml.data.serialization import concat_model_tables, concat_model_text
+    from acctax_assets.ml.data.splits import SplitSettings
 
     disable_progress_bars()
     read = partition_reader(data, as_arrow=side == "new")

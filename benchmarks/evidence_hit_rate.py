@@ -30,13 +30,13 @@ from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file, read_ledger_files
 from acctax_assets.ledger.landing import list_landing_files, month_of_file
-from acctax_assets.ml.baseline import BaselineSettings, slot_probabilities, train_baseline
-from acctax_assets.ml.evaluation import ReviewPolicy
-from acctax_assets.ml.evidence import BookingEvidence, NeighbourIndex, StrongPrecedent, evidence_hit_rates
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.precedent import MODEL_FILE, NEIGHBOURS_FILE, PrecedentLookup, booking_dates
-from acctax_assets.ml.predictions import DISAGREES_WITH_PRECEDENT, Predictions, prediction_table
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, model_text, serialize_rows
+from acctax_assets.ml.candidates.baseline import BaselineSettings, slot_probabilities, train_baseline
+from acctax_assets.ml.candidates.evidence import BookingEvidence, NeighbourIndex, StrongPrecedent, evidence_hit_rates
+from acctax_assets.ml.candidates.precedent import MODEL_FILE, NEIGHBOURS_FILE, PrecedentLookup, booking_dates
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, model_text, serialize_rows
+from acctax_assets.ml.evaluation.confidence import ReviewPolicy
+from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, Predictions, prediction_table
 
 DEMO_MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from acctax_assets import demo
-from acctax_assets.ml.launch import visible_gpus
+from acctax_assets.ml.training.launch import visible_gpus
 from acctax_assets.paths import AcctaxHome
 
 NO_GPU = 2
@@ -74,7 +74,7 @@ def land_months(home: AcctaxHome, months: int, rows: int, instance: Any) -> None
 def base_model(args: argparse.Namespace, folder: Path) -> Path:
     if args.base_model is not None:
         return args.base_model
-    from acctax_assets.ml.miniature import build_miniature, demo_texts
+    from acctax_assets.ml.training.miniature import build_miniature, demo_texts
 
     return build_miniature(
         args.arch, folder / args.arch, demo_texts(), hidden_size=args.hidden_size, layers=args.layers
@@ -84,7 +84,7 @@ def base_model(args: argparse.Namespace, folder: Path) -> Path:
 def chance(tokenized_dir: Path) -> float:
     from datasets import load_from_disk
 
-    from acctax_assets.ml.metrics import chance_accuracy
+    from acctax_assets.ml.evaluation.metrics import chance_accuracy
 
     splits = load_from_disk(str(tokenized_dir))
     return chance_accuracy(splits["train"]["label"], splits["test"]["label"])
@@ -96,7 +96,7 @@ def reload_agreement(adapter_dir: Path, tokenized_dir: Path) -> tuple[float, flo
     from datasets import load_from_disk
 
     from acctax_assets.ml.adapter import AdapterRef
-    from acctax_assets.ml.inference import Predictor
+    from acctax_assets.ml.serving.inference import Predictor
 
     adapter = AdapterRef(adapter_dir)
     texts = load_from_disk(str(tokenized_dir))["test"]["text"]

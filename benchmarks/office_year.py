@@ -208,8 +208,8 @@ class OfficeYear:
 
     def frozen_confidence(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The first served model's proposals and confidences for the month's feature rows."""
-        from acctax_assets.ml.serialization import serialize_rows
-        from acctax_assets.ml.serving import load_served
+        from acctax_assets.ml.data.serialization import serialize_rows
+        from acctax_assets.ml.serving.served_model import load_served
 
         served = load_served(self.frozen, device="cpu")
         texts = serialize_rows(features, served.text_spec.text_features).astype(str).tolist()
@@ -218,8 +218,8 @@ class OfficeYear:
 
     def precedent_confidence(self, features: pd.DataFrame, months: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The precedent lookup refitted on every labelled line the loop has (model_text of `months`)."""
-        from acctax_assets.ml.precedent import PrecedentLookup, booking_dates
-        from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
+        from acctax_assets.ml.candidates.precedent import PrecedentLookup, booking_dates
+        from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
 
         history = pd.concat([self.partition("model_text", month) for month in months], ignore_index=True)
         labels, ids = np.unique(history["code"].astype(str).to_numpy(), return_inverse=True)
@@ -269,7 +269,7 @@ def clerk_answer(
 def run_year(home: AcctaxHome, source: Path, months: list[Month], args: argparse.Namespace) -> list[MonthFigures]:
     from acctax_assets.defs.metadata_format import as_list
     from acctax_assets.defs.ml_resources import tracking_uri
-    from acctax_assets.ml.model_registry import ModelRegistry
+    from acctax_assets.ml.serving.model_registry import ModelRegistry
 
     chart = load_column_map().chart
     office = OfficeYear(home, args)

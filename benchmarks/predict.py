@@ -34,9 +34,9 @@ import torch
 from revisions import REPO, checkout
 
 from acctax_assets.defs.ml_resources import tracking_uri
-from acctax_assets.ml.model_registry import ModelRegistry, RegisteredCandidate
-from acctax_assets.ml.serialization import serialize_rows
-from acctax_assets.ml.serving import ServedModel, load_served
+from acctax_assets.ml.data.serialization import serialize_rows
+from acctax_assets.ml.serving.model_registry import ModelRegistry, RegisteredCandidate
+from acctax_assets.ml.serving.served_model import ServedModel, load_served
 from acctax_assets.paths import AcctaxHome
 
 SAMPLE_SEED = 0

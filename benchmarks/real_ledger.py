@@ -477,7 +477,7 @@ def score_side(name: str, tree: Path, home: AcctaxHome, landed: Landed, extra: S
 def served_threshold(eval_rows: pd.DataFrame, settings: Any) -> Any:
     """The review threshold as the scored side's ledger_predictions derives it from the candidate's valid rows:
     with the configured review policy (a5edcf1 on) or, in older revisions, the target accuracy and minimum rows."""
-    from acctax_assets.ml.evaluation import valid_threshold
+    from acctax_assets.ml.evaluation.confidence import valid_threshold
 
     if hasattr(settings, "review_policy"):
         return valid_threshold(eval_rows, settings.review_policy())
@@ -488,10 +488,10 @@ def score_candidates(home_root: Path, months: Sequence[str], out: Path) -> None:
     """(Subprocess, with the scored side's code.) Every registered candidate of the served dataset version on the
     held-out `ledger_features`, as ledger_predictions scores them; one Parquet per candidate and an index."""
     from acctax_assets.defs.ml_resources import ModelSettings, tracking_uri
-    from acctax_assets.ml.model_registry import ModelRegistry
-    from acctax_assets.ml.predictions import prediction_table
-    from acctax_assets.ml.serialization import serialize_rows
-    from acctax_assets.ml.serving import load_served
+    from acctax_assets.ml.data.serialization import serialize_rows
+    from acctax_assets.ml.serving.model_registry import ModelRegistry
+    from acctax_assets.ml.serving.predictions import prediction_table
+    from acctax_assets.ml.serving.served_model import load_served
 
     home = AcctaxHome(home_root)
     settings = ModelSettings()

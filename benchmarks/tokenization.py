@@ -25,10 +25,10 @@ from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
-from acctax_assets.ml.launch import default_base_model
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, concat_model_text, model_text
-from acctax_assets.ml.tokenization import load_tokenizer, mean_tokens, tokenize_dataset
-from acctax_assets.ml.vocabulary import extend_tokenizer
+from acctax_assets.ml.data.base_model import default_base_model
+from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, concat_model_text, model_text
+from acctax_assets.ml.data.tokenization import load_tokenizer, mean_tokens, tokenize_dataset
+from acctax_assets.ml.data.vocabulary import extend_tokenizer
 
 MAX_LENGTH = 160  # tokenized_dataset's default
 VOCAB_MIN_COUNT, VOCAB_MAX_WORDS = 3, 4000  # its vocabulary defaults

@@ -51,15 +51,16 @@ from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
-from acctax_assets.ml.baseline import BaselineSettings, evaluate_baseline, train_baseline
-from acctax_assets.ml.dataset import build_dataset, labelled_rows
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.launch import TRAIN_MODULE, deepspeed_command, default_base_model, free_port, training_env
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, TextSpec
-from acctax_assets.ml.splits import SplitSettings
-from acctax_assets.ml.tokenization import load_tokenizer, mean_tokens, save_dataset_tokenizer, tokenize_dataset
-from acctax_assets.ml.training_config import LoraSettings, TrainingConfig
-from acctax_assets.ml.vocabulary import extend_tokenizer
+from acctax_assets.ml.candidates.baseline import BaselineSettings, evaluate_baseline, train_baseline
+from acctax_assets.ml.data.base_model import default_base_model
+from acctax_assets.ml.data.dataset import build_dataset, labelled_rows
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, TextSpec
+from acctax_assets.ml.data.splits import SplitSettings
+from acctax_assets.ml.data.tokenization import load_tokenizer, mean_tokens, save_dataset_tokenizer, tokenize_dataset
+from acctax_assets.ml.data.vocabulary import extend_tokenizer
+from acctax_assets.ml.training.config import LoraSettings, TrainingConfig
+from acctax_assets.ml.training.launch import TRAIN_MODULE, deepspeed_command, free_port, training_env
 
 POLL_SECONDS = 0.5
 # Valid/test rows kept by the threads mode, which measures the training loop only.

@@ -32,10 +32,18 @@ from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import METRICS_FILE, AdapterRef
-from acctax_assets.ml.label_registry import REGISTRY_FILE
-from acctax_assets.ml.launch import (
+from acctax_assets.ml.data.base_model import check_base_model
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE
+from acctax_assets.ml.evaluation.reports import (
+    EvaluationReport,
+    confusion_matrix_png,
+    evaluation_report,
+    per_class_frame,
+)
+from acctax_assets.ml.serving.model_registry import redact_uri
+from acctax_assets.ml.training.config import AttentionImplementation, LoraSettings, Quantization, TrainingConfig
+from acctax_assets.ml.training.launch import (
     REFUSAL_FILE,
-    check_base_model,
     check_machine,
     deepspeed_command,
     free_port,
@@ -43,9 +51,6 @@ from acctax_assets.ml.launch import (
     training_env,
     visible_gpus,
 )
-from acctax_assets.ml.model_registry import redact_uri
-from acctax_assets.ml.reports import EvaluationReport, confusion_matrix_png, evaluation_report, per_class_frame
-from acctax_assets.ml.training_config import AttentionImplementation, LoraSettings, Quantization, TrainingConfig
 
 LOG_TAIL_LINES = 40
 # A killed or crashed trainer (OOM, preempted node, lost rank) is retried in the same run and resumes from

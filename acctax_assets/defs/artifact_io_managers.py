@@ -15,11 +15,11 @@ from pydantic import Field
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.baseline import BaselineModel, BaselineRef
-from acctax_assets.ml.ensemble import EnsembleModel, EnsembleRef
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.precedent import PrecedentModel, PrecedentRef
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.candidates.baseline import BaselineModel, BaselineRef
+from acctax_assets.ml.candidates.ensemble import EnsembleModel, EnsembleRef
+from acctax_assets.ml.candidates.precedent import PrecedentModel, PrecedentRef
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
 
@@ -112,8 +112,8 @@ class DatasetIOManager(ConfigurableIOManager):
     base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
 
     def handle_output(self, context: OutputContext, obj: DatasetArtifact) -> None:
-        from acctax_assets.ml.dataset import save_dataset
-        from acctax_assets.ml.tokenization import save_dataset_tokenizer
+        from acctax_assets.ml.data.dataset import save_dataset
+        from acctax_assets.ml.data.tokenization import save_dataset_tokenizer
 
         def build(folder: Path) -> None:
             save_dataset(obj.dataset, folder)

@@ -10,7 +10,7 @@ from pydantic import Field
 from acctax_assets.defs.artifact_io_managers import SavedDataset
 from acctax_assets.defs.metadata_format import LEDGER_DATASET_VERSION, frame_table, readable
 from acctax_assets.defs.ml_resources import ModelSettings
-from acctax_assets.ml.baseline import (
+from acctax_assets.ml.candidates.baseline import (
     BaselineModel,
     BaselineSettings,
     SettingsGrid,
@@ -20,8 +20,8 @@ from acctax_assets.ml.baseline import (
     stratified_subset,
     train_baseline,
 )
-from acctax_assets.ml.reports import per_class_frame
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.evaluation.reports import per_class_frame
 
 
 class BaselineConfig(Config):

@@ -12,8 +12,8 @@ from acctax_assets.defs.metadata_format import readable
 from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef, compare_with_baseline
-from acctax_assets.ml.baseline import BaselineRef
-from acctax_assets.ml.candidates import QualityGate
+from acctax_assets.ml.candidates.baseline import BaselineRef
+from acctax_assets.ml.candidates.selection import QualityGate
 
 
 @asset_check(asset="account_classifier", blocking=False)

@@ -6,9 +6,8 @@ from acctax_assets.defs.metadata_format import LEDGER_DATASET_VERSION, frame_tab
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.baseline import BaselineRef
-from acctax_assets.ml.candidates import QualityGate
-from acctax_assets.ml.ensemble import (
+from acctax_assets.ml.candidates.baseline import BaselineRef
+from acctax_assets.ml.candidates.ensemble import (
     MEMBER_COST,
     EnsembleModel,
     EnsembleSpec,
@@ -18,9 +17,10 @@ from acctax_assets.ml.ensemble import (
     gated_members,
     weight_search,
 )
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.metrics import classification_report
-from acctax_assets.ml.precedent import PrecedentRef
+from acctax_assets.ml.candidates.precedent import PrecedentRef
+from acctax_assets.ml.candidates.selection import QualityGate
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.evaluation.metrics import classification_report
 
 
 @asset(group_name="ml", io_manager_key="ensemble_io_manager", kinds={"numpy"})

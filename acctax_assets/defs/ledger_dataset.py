@@ -41,9 +41,9 @@ from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.model_text import TEXT_FEATURES
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.serialization import TextSpec, concat_model_tables
-from acctax_assets.ml.splits import SPLITS, SplitSettings
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec, concat_model_tables
+from acctax_assets.ml.data.splits import SPLITS, SplitSettings
 
 LABEL_TABLE_ROWS = 15
 
@@ -118,7 +118,7 @@ def ledger_dataset(
 ) -> Output[DatasetArtifact]:
     """Labelled rows of all materialized months (or a window); unlabelled months are never trained on."""
     # Imported here, when the asset runs: the code location itself stays free of `datasets` (and its torch).
-    from acctax_assets.ml.dataset import build_dataset
+    from acctax_assets.ml.data.dataset import build_dataset
 
     status = month_status(
         context.instance, sorted(set(model_text) | context.instance.get_materialized_partitions(CLEANED))

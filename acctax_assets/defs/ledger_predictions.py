@@ -32,11 +32,11 @@ from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.calibration import TEMPERATURE_FIGURE
-from acctax_assets.ml.evidence import StrongPrecedent, evidence_hit_rates
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.predictions import DISAGREES_WITH_PRECEDENT, PredictionScores, prediction_scores
-from acctax_assets.ml.serving import Proposer
+from acctax_assets.ml.candidates.evidence import StrongPrecedent, evidence_hit_rates
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.evaluation.calibration import TEMPERATURE_FIGURE
+from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, PredictionScores, prediction_scores
+from acctax_assets.ml.serving.served_model import Proposer
 
 SHOWN_ROWS = 10
 

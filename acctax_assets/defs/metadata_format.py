@@ -31,7 +31,7 @@ from dagster import (
 )
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 
-from acctax_assets.ml.reports import inline_png
+from acctax_assets.ml.evaluation.reports import inline_png
 
 SIGNIFICANT_DIGITS = 4
 NONE = "none"

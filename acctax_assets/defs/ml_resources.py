@@ -9,17 +9,17 @@ from dagster import ConfigurableResource, InitResourceContext, Noneable, StringS
 from dagster import Field as DagsterField
 from pydantic import Field
 
-from acctax_assets.ml.evaluation import DEFAULT_MAX_SHARE, DEFAULT_TARGET_ACCURACY, ReviewPolicy
-from acctax_assets.ml.label_registry import DEFAULT_MAX_CLASSES
-from acctax_assets.ml.launch import default_base_model
-from acctax_assets.ml.model_registry import (
+from acctax_assets.ml.data.base_model import default_base_model
+from acctax_assets.ml.data.label_registry import DEFAULT_MAX_CLASSES
+from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES
+from acctax_assets.ml.evaluation.confidence import DEFAULT_MAX_SHARE, DEFAULT_TARGET_ACCURACY, ReviewPolicy
+from acctax_assets.ml.serving.model_registry import (
     EXPERIMENT_KIND_TAG,
     MODEL_TRAINING,
     REGISTERED_MODEL,
     ModelRegistry,
     mlflow_ui_url,
 )
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES
 from acctax_assets.paths import AcctaxHome
 
 EXPERIMENT = "acctax_account_classifier"

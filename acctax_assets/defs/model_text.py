@@ -13,7 +13,7 @@ from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.fingerprints import table_version
-from acctax_assets.ml.serialization import model_text as serialize_month
+from acctax_assets.ml.data.serialization import model_text as serialize_month
 
 # Metadata key naming the text features a month was serialized with (ledger_dataset compares it).
 TEXT_FEATURES = "text_features"

@@ -8,9 +8,8 @@ from pydantic import Field
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
 from acctax_assets.defs.metadata_format import LEDGER_DATASET_VERSION, readable
-from acctax_assets.ml.evidence import NeighbourIndex
-from acctax_assets.ml.metrics import classification_report
-from acctax_assets.ml.precedent import (
+from acctax_assets.ml.candidates.evidence import NeighbourIndex
+from acctax_assets.ml.candidates.precedent import (
     LEVELS,
     PrecedentLookup,
     PrecedentModel,
@@ -18,7 +17,8 @@ from acctax_assets.ml.precedent import (
     evaluate_precedent,
     level_table,
 )
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.evaluation.metrics import classification_report
 
 
 class PrecedentConfig(Config):

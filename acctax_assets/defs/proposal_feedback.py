@@ -34,7 +34,8 @@ from acctax_assets.defs.metadata_format import frame_table, inline_image
 from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets.ml.feedback import (
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.evaluation.feedback import (
     FeedbackColumnsError,
     ProposalFeedback,
     codes_in,
@@ -42,9 +43,13 @@ from acctax_assets.ml.feedback import (
     history_table,
     share_text,
 )
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.model_registry import ModelRegistry, ModelRegistryError, NoChampionError, RegisteredCandidate
-from acctax_assets.ml.reports import feedback_png
+from acctax_assets.ml.evaluation.reports import feedback_png
+from acctax_assets.ml.serving.model_registry import (
+    ModelRegistry,
+    ModelRegistryError,
+    NoChampionError,
+    RegisteredCandidate,
+)
 
 NO_PROPOSALS = "no proposals in this month"
 PLOT = "changed_share.png"

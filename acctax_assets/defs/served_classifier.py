@@ -29,13 +29,20 @@ from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.baseline import BaselineRef
-from acctax_assets.ml.candidates import Candidate, Decision, QualityGate, Scorecard, score_candidate, select_champion
-from acctax_assets.ml.ensemble import EnsembleRef
-from acctax_assets.ml.model_registry import CHALLENGER, CHAMPION, ModelRegistry
-from acctax_assets.ml.precedent import PrecedentRef
-from acctax_assets.ml.reports import confused_pairs, confusion_matrix_png, reliability_png, tradeoff_png
-from acctax_assets.ml.serving import ServingSettings
+from acctax_assets.ml.candidates.baseline import BaselineRef
+from acctax_assets.ml.candidates.ensemble import EnsembleRef
+from acctax_assets.ml.candidates.precedent import PrecedentRef
+from acctax_assets.ml.candidates.selection import (
+    Candidate,
+    Decision,
+    QualityGate,
+    Scorecard,
+    score_candidate,
+    select_champion,
+)
+from acctax_assets.ml.evaluation.reports import confused_pairs, confusion_matrix_png, reliability_png, tradeoff_png
+from acctax_assets.ml.serving.model_registry import CHALLENGER, CHAMPION, ModelRegistry
+from acctax_assets.ml.serving.served_model import ServingSettings
 from acctax_assets.versioned_dirs import VersionedDirs
 
 COMPARISON_FILE = "comparison.csv"

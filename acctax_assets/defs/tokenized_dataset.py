@@ -7,8 +7,8 @@ from pydantic import Field
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact, SavedDataset
 from acctax_assets.defs.metadata_format import listing, percent
 from acctax_assets.defs.ml_resources import ModelSettings
-from acctax_assets.ml.launch import BaseModelError
-from acctax_assets.ml.serialization import MissingTextSpecError, TextSpec
+from acctax_assets.ml.data.base_model import BaseModelError
+from acctax_assets.ml.data.serialization import MissingTextSpecError, TextSpec
 
 
 class TokenizationConfig(Config):
@@ -36,8 +36,8 @@ def tokenized_dataset(
 ) -> Output[DatasetArtifact]:
     """Token ids for train/valid/test with length statistics, so truncation is visible before training."""
     # Imported here, when the asset runs: the code location itself stays free of transformers and torch.
-    from acctax_assets.ml.tokenization import load_tokenizer, mean_tokens, tokenize_dataset
-    from acctax_assets.ml.vocabulary import extend_tokenizer
+    from acctax_assets.ml.data.tokenization import load_tokenizer, mean_tokens, tokenize_dataset
+    from acctax_assets.ml.data.vocabulary import extend_tokenizer
 
     try:
         tokenizer = load_tokenizer(model_settings.base_model_path)

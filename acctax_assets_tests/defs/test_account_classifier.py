@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from acctax_assets.defs.account_classifier import ClassifierConfig, flat_params, training_config
 from acctax_assets.defs.artifact_io_managers import SavedDataset
-from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets.ml.training.config import TrainingConfig
 
 
 def test_launchpad_config_maps_onto_the_validated_training_config(tmp_path: Path) -> None:

@@ -32,8 +32,8 @@ from acctax_assets.defs.metadata_format import (
     significant,
     table_text,
 )
-from acctax_assets.ml.evaluation import ReviewPolicy, reliability_table
-from acctax_assets.ml.reports import (
+from acctax_assets.ml.evaluation.confidence import ReviewPolicy, reliability_table
+from acctax_assets.ml.evaluation.reports import (
     EMPTY_BIN,
     MAX_MATRIX_CLASSES,
     EvaluationReport,

@@ -7,7 +7,7 @@ from dagster import DagsterInstance, OpExecutionContext, job, op
 from dagster_mlflow import end_mlflow_on_run_finished
 
 from acctax_assets.defs.ml_resources import mlflow_tracking
-from acctax_assets.ml.model_registry import mlflow_ui_url, redact_uri
+from acctax_assets.ml.serving.model_registry import mlflow_ui_url, redact_uri
 from acctax_assets.paths import AcctaxHome
 
 

@@ -6,7 +6,7 @@ from dagster import DagsterInstance
 
 from acctax_assets.defs.materialization_records import MODEL_TEXT, latest_metadata, month_status
 from acctax_assets.defs.model_text import TEXT_FEATURES
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, MODEL_TEXT_COLUMNS
+from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, MODEL_TEXT_COLUMNS
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.dagster_runs import JANUARY, failure_text, run_job, run_month, stored
 from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows, write_ledger

@@ -25,8 +25,8 @@ from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.proposal_feedback import NO_PROPOSALS, proposal_feedback
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.model_registry import CHAMPION, ModelRegistry
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.serving.model_registry import CHAMPION, ModelRegistry
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.feedback_lines import KNOWN_CORRECTIONS, cleaned
 

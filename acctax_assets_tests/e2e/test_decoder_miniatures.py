@@ -20,13 +20,13 @@ from acctax_assets import demo
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import tracking_uri
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.inference import mask_untrained
-from acctax_assets.ml.launch import TOKENIZER_FILES, BaseModelError, check_base_model
-from acctax_assets.ml.metrics import chance_accuracy
-from acctax_assets.ml.miniature import ARCHITECTURES, build_miniature, demo_texts, main
-from acctax_assets.ml.predictions import Predictions
-from acctax_assets.ml.tokenization import load_tokenizer
+from acctax_assets.ml.adapter.masking import mask_untrained
+from acctax_assets.ml.data.base_model import TOKENIZER_FILES, BaseModelError, check_base_model
+from acctax_assets.ml.data.tokenization import load_tokenizer
+from acctax_assets.ml.evaluation.metrics import chance_accuracy
+from acctax_assets.ml.serving.predictions import Predictions
 from acctax_assets.ml.training.errors import TrainingError
+from acctax_assets.ml.training.miniature import ARCHITECTURES, build_miniature, demo_texts, main
 from acctax_assets.ml.training.model import (
     check_sequence_classifier,
     check_target_modules,

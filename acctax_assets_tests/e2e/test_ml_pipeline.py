@@ -22,11 +22,11 @@ from acctax_assets.definitions import defs
 from acctax_assets.defs import retraining
 from acctax_assets.defs.metadata_format import as_mapping, significant, table_text
 from acctax_assets.defs.ml_resources import EXPERIMENT, tracking_uri
-from acctax_assets.ml.evaluation import review_threshold
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.launch import visible_gpus
-from acctax_assets.ml.model_registry import CHAMPION
-from acctax_assets.ml.serving import load_served
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.evaluation.confidence import review_threshold
+from acctax_assets.ml.serving.model_registry import CHAMPION
+from acctax_assets.ml.serving.served_model import load_served
+from acctax_assets.ml.training.launch import visible_gpus
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.dagster_runs import QUIET, failure_text
 from acctax_assets_tests.support.training_runs import (

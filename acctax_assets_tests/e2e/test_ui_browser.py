@@ -398,7 +398,7 @@ def trainer_processes(home: AcctaxHome) -> list[psutil.Process]:
     for process in psutil.process_iter(["cmdline"]):
         command = " ".join(process.info["cmdline"] or [])
         if str(home.root) in command and (
-            "acctax_assets.ml.training" in command or "acctax_assets.ml.supervise" in command
+            "acctax_assets.ml.training" in command or "acctax_assets.ml.training.supervise" in command
         ):
             found.append(process)
     return found

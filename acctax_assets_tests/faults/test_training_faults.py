@@ -15,8 +15,8 @@ from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
 from acctax_assets.defs.metadata_format import as_mapping
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.training.config import TrainingConfig
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
 from acctax_assets_tests.faults.harness import STRATIFIED, TEMPLATE_CODES

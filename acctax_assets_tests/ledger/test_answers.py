@@ -13,8 +13,8 @@ from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.export import office_layout, write_export
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
-from acctax_assets.ml.predictions import prediction_table
-from acctax_assets.ml.serialization import model_text
+from acctax_assets.ml.data.serialization import model_text
+from acctax_assets.ml.serving.predictions import prediction_table
 from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows, write_ledger
 from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, predictions_for
 

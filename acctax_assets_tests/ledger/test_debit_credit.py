@@ -17,7 +17,7 @@ from acctax_assets.ledger.cleaning import CleaningResult, CleaningRules, clean_l
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
+from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
 
 MARCH = "2024-03-01"
 COLUMN_MAP = load_column_map()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from acctax_assets.ledger.export import office_layout, write_export
-from acctax_assets.ml.predictions import prediction_table
+from acctax_assets.ml.serving.predictions import prediction_table
 from acctax_assets_tests.support.ledger_files import ledger_rows
 from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, month_of, predictions_for
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from acctax_assets.ml.adapter import AdapterRef, compare_with_baseline
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, RegistryMismatchError
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry, RegistryMismatchError
 from acctax_assets_tests.support.ml_frames import REGISTRY
 
 

@@ -5,7 +5,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from acctax_assets.ml.baseline import (
+from acctax_assets.ml.candidates.baseline import (
     BaselineSettings,
     SettingsGrid,
     calibrate,

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acctax_assets.ml.calibration import (
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.evaluation.calibration import (
     CalibratedScorer,
     CalibrationError,
     calibrated_confidence,
@@ -17,11 +19,9 @@ from acctax_assets.ml.calibration import (
     recalibrate_eval_rows,
     scale,
 )
-from acctax_assets.ml.eval_outputs import EvalOutputs
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.model_registry import RegisteredCandidate
-from acctax_assets.ml.serialization import TextSpec
-from acctax_assets.ml.serving import ServedModel, calibrated
+from acctax_assets.ml.evaluation.outputs import EvalOutputs
+from acctax_assets.ml.serving.model_registry import RegisteredCandidate
+from acctax_assets.ml.serving.served_model import ServedModel, calibrated
 
 SLOTS, TRAINED = 9, 6
 

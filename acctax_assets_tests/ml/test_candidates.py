@@ -7,16 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from acctax_assets.ml.baseline import BaselineModel, BaselineRef, BaselineSettings, evaluate_baseline, train_baseline
-from acctax_assets.ml.candidates import (
-    FIGURES,
-    Candidate,
-    NoServableCandidateError,
-    QualityGate,
-    score_candidate,
-    select_champion,
+from acctax_assets.ml.candidates.baseline import (
+    BaselineModel,
+    BaselineRef,
+    BaselineSettings,
+    evaluate_baseline,
+    train_baseline,
 )
-from acctax_assets.ml.ensemble import (
+from acctax_assets.ml.candidates.ensemble import (
     MEMBER_COST,
     EnsembleModel,
     EnsembleSpec,
@@ -27,10 +25,20 @@ from acctax_assets.ml.ensemble import (
     simplex_grid,
     weight_search,
 )
-from acctax_assets.ml.eval_outputs import EvalOutputs, EvalOutputsError
-from acctax_assets.ml.evaluation import ReviewPolicy
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.model_registry import (
+from acctax_assets.ml.candidates.precedent import PrecedentLookup, evaluate_precedent
+from acctax_assets.ml.candidates.selection import (
+    FIGURES,
+    Candidate,
+    NoServableCandidateError,
+    QualityGate,
+    score_candidate,
+    select_champion,
+)
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.evaluation.confidence import ReviewPolicy
+from acctax_assets.ml.evaluation.outputs import EvalOutputs, EvalOutputsError
+from acctax_assets.ml.serving.model_registry import (
     CHALLENGER,
     CHAMPION,
     ModelRegistry,
@@ -38,9 +46,7 @@ from acctax_assets.ml.model_registry import (
     NoChampionError,
     ServedFilesMissingError,
 )
-from acctax_assets.ml.precedent import PrecedentLookup, evaluate_precedent
-from acctax_assets.ml.serialization import TextSpec
-from acctax_assets.ml.serving import load_served
+from acctax_assets.ml.serving.served_model import load_served
 
 REGISTRY = LabelRegistry(max_classes=6, codes=("81100", "82200", "83000", "84800"))
 TRAIN_COUNTS = {"81100": 50, "82200": 30, "83000": 10, "84800": 5}

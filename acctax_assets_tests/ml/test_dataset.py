@@ -3,9 +3,9 @@
 import pandas as pd
 from datasets import Dataset
 
-from acctax_assets.ml.dataset import DATASET_COLUMNS, build_dataset, hf_features, labelled_rows
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.splits import SplitSettings, split_frame
+from acctax_assets.ml.data.dataset import DATASET_COLUMNS, build_dataset, hf_features, labelled_rows
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.splits import SplitSettings, split_frame
 from acctax_assets_tests.support.ml_frames import feature_frame, rows_for
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acctax_assets.ml.evaluation import (
+from acctax_assets.ml.evaluation.confidence import (
     REVIEW_SHARES,
     ReviewPolicy,
     band_report,

@@ -18,8 +18,7 @@ from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.precedent_classifier import PrecedentConfig, precedent_classifier
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.export import office_layout
-from acctax_assets.ml.dataset import build_dataset, save_dataset
-from acctax_assets.ml.evidence import (
+from acctax_assets.ml.candidates.evidence import (
     NO_HISTORY,
     NO_PRECEDENT_STORED,
     BookingEvidence,
@@ -27,13 +26,14 @@ from acctax_assets.ml.evidence import (
     StrongPrecedent,
     evidence_hit_rates,
 )
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.model_registry import CHAMPION, ModelRegistry, RegisteredCandidate
-from acctax_assets.ml.precedent import MODEL_FILE, NEIGHBOURS_FILE, PrecedentLookup, booking_dates
-from acctax_assets.ml.predictions import DISAGREES_WITH_PRECEDENT, prediction_table
-from acctax_assets.ml.serialization import TextSpec
-from acctax_assets.ml.serving import served_evidence
-from acctax_assets.ml.splits import SplitSettings
+from acctax_assets.ml.candidates.precedent import MODEL_FILE, NEIGHBOURS_FILE, PrecedentLookup, booking_dates
+from acctax_assets.ml.data.dataset import build_dataset, save_dataset
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.data.splits import SplitSettings
+from acctax_assets.ml.serving.model_registry import CHAMPION, ModelRegistry, RegisteredCandidate
+from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, prediction_table
+from acctax_assets.ml.serving.served_model import served_evidence
 from acctax_assets_tests.ml.test_candidates import stored_baseline
 from acctax_assets_tests.support.ledger_files import ledger_rows
 from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, month_of, predictions_for

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acctax_assets.ml.feedback import (
+from acctax_assets.ml.evaluation.feedback import (
     FeedbackColumnsError,
     codes_in,
     feedback_figures,

@@ -12,10 +12,11 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from acctax_assets.ml.adapter import TRAINED_CLASSES_FILE, AdapterRef
-from acctax_assets.ml.inference import Predictor, mask_untrained, token_batches
-from acctax_assets.ml.label_registry import REGISTRY_FILE
-from acctax_assets.ml.miniature import build_miniature, demo_texts
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.adapter.masking import mask_untrained
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.serving.inference import Predictor, token_batches
+from acctax_assets.ml.training.miniature import build_miniature, demo_texts
 from acctax_assets_tests.support.ml_frames import REGISTRY
 
 MAX_LENGTH = 40

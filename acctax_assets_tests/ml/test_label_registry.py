@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.label_registry import LabelOverflowError, LabelRegistry, UnknownLabelError
+from acctax_assets.ml.data.label_registry import LabelOverflowError, LabelRegistry, UnknownLabelError
 
 
 def test_registry_ids_are_stable_when_a_new_month_adds_codes(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ client and every booking; ties broken by the level below; levels a ledger lacks 
 
 import numpy as np
 
-from acctax_assets.ml.precedent import LEVELS, PrecedentLookup, evaluate_precedent, level_shares
+from acctax_assets.ml.candidates.precedent import LEVELS, PrecedentLookup, evaluate_precedent, level_shares
 
 SLOTS = 6
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from acctax_assets.ml.evaluation import ReviewPolicy
-from acctax_assets.ml.predictions import Predictions, prediction_scores, prediction_table
+from acctax_assets.ml.evaluation.confidence import ReviewPolicy
+from acctax_assets.ml.serving.predictions import Predictions, prediction_scores, prediction_table
 from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows
 from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, month_of, predictions_for
 

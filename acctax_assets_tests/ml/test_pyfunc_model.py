@@ -35,7 +35,7 @@ from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
-from acctax_assets.ml.model_registry import (
+from acctax_assets.ml.serving.model_registry import (
     CHAMPION,
     EXPERIMENT_KIND_TAG,
     MODEL_TRAINING,
@@ -43,7 +43,7 @@ from acctax_assets.ml.model_registry import (
     ModelRegistry,
     ServedFilesMissingError,
 )
-from acctax_assets.ml.pyfunc_model import OUTPUT_COLUMNS, LedgerRowsError, proposals
+from acctax_assets.ml.serving.pyfunc_model import OUTPUT_COLUMNS, LedgerRowsError, proposals
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.ml.test_candidates import stored_baseline
 from acctax_assets_tests.ml.test_evidence import stored_history

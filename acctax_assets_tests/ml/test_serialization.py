@@ -5,7 +5,7 @@ import pytest
 
 from acctax_assets.errors import FeatureConfigError
 from acctax_assets.ledger.features import DEFAULT_FEATURES
-from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, format_amounts, serialize_rows
+from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, format_amounts, serialize_rows
 from acctax_assets_tests.support.ml_frames import feature_frame
 
 

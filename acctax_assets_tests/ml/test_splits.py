@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from acctax_assets.ml.serialization import MODEL_TEXT_COLUMNS, concat_model_tables
-from acctax_assets.ml.splits import SPLITS, SplitError, SplitSettings, split_frame, split_rows
+from acctax_assets.ml.data.serialization import MODEL_TEXT_COLUMNS, concat_model_tables
+from acctax_assets.ml.data.splits import SPLITS, SplitError, SplitSettings, split_frame, split_rows
 from acctax_assets_tests.support.ml_frames import rows_for
 
 TEMPORAL = SplitSettings(strategy="temporal")

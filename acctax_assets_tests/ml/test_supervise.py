@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from acctax_assets.ml import supervise
+from acctax_assets.ml.training import supervise
 
 
 def test_the_launch_s_allreduce_buffers_are_removed_and_no_other(

@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from acctax_assets.ml.dataset import build_dataset, save_dataset
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.launch import default_base_model
-from acctax_assets.ml.miniature import build_miniature, demo_texts
-from acctax_assets.ml.splits import SplitSettings
-from acctax_assets.ml.tokenization import load_tokenizer, tokenize_dataset
+from acctax_assets.ml.data.base_model import default_base_model
+from acctax_assets.ml.data.dataset import build_dataset, save_dataset
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.splits import SplitSettings
+from acctax_assets.ml.data.tokenization import load_tokenizer, tokenize_dataset
+from acctax_assets.ml.training.miniature import build_miniature, demo_texts
 from acctax_assets_tests.support.ml_frames import rows_for
 
 

@@ -14,17 +14,16 @@ from pydantic import ValidationError
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.launch import (
-    BaseModelError,
-    check_base_model,
+from acctax_assets.ml.data.base_model import BaseModelError, check_base_model
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.evaluation.metrics import chance_accuracy, class_weights, classification_report
+from acctax_assets.ml.training.launch import (
     deepspeed_command,
     free_port,
     logged_command,
     threads_per_rank,
     training_env,
 )
-from acctax_assets.ml.metrics import chance_accuracy, class_weights, classification_report
 from acctax_assets_tests.support.training_runs import CLASS_WORDS, build_tiny_dataset, config_for, launch
 
 
@@ -200,7 +199,7 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
     from peft import AutoPeftModelForSequenceClassification
     from transformers import AutoTokenizer, DataCollatorWithPadding
 
-    from acctax_assets.ml.inference import Predictor
+    from acctax_assets.ml.serving.inference import Predictor
 
     registry = build_tiny_dataset(tmp_path)
     config = config_for(

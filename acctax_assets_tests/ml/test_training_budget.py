@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from acctax_assets.ml.training_config import EVAL_ROW_COST, MAX_EVAL_SHARE, StepBudget, steps_per_epoch
+from acctax_assets.ml.training.config import EVAL_ROW_COST, MAX_EVAL_SHARE, StepBudget, steps_per_epoch
 from acctax_assets_tests.support.training_runs import build_tiny_dataset, config_for, launch, tiny_bert
 
 # --- epochs to steps -----------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from acctax_assets.ml.launch import Gpu, MachineError, check_machine, training_env, visible_gpus
-from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets.ml.training.config import TrainingConfig
+from acctax_assets.ml.training.launch import Gpu, MachineError, check_machine, training_env, visible_gpus
 from acctax_assets_tests.support.training_runs import config_for
 
 A100 = Gpu("NVIDIA A100-SXM4-80GB", 8.0)

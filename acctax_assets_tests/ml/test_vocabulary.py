@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.serialization import TextSpec
-from acctax_assets.ml.vocabulary import (
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.data.vocabulary import (
     added_token_ids,
     count_words,
     extend_tokenizer,
@@ -27,8 +27,8 @@ TRAIN_TEXTS = [
 
 
 def minilm_tokenizer():
-    from acctax_assets.ml.launch import default_base_model
-    from acctax_assets.ml.tokenization import load_tokenizer
+    from acctax_assets.ml.data.base_model import default_base_model
+    from acctax_assets.ml.data.tokenization import load_tokenizer
 
     return load_tokenizer(default_base_model())
 
@@ -112,10 +112,10 @@ def test_new_rows_start_from_their_pieces_train_and_reload_on_a_decoder(tmp_path
     import torch
 
     from acctax_assets.ml.adapter import AdapterRef
-    from acctax_assets.ml.label_registry import REGISTRY_FILE
-    from acctax_assets.ml.tokenization import load_tokenizer
+    from acctax_assets.ml.data.label_registry import REGISTRY_FILE
+    from acctax_assets.ml.data.tokenization import load_tokenizer
+    from acctax_assets.ml.training.config import TrainingConfig
     from acctax_assets.ml.training.model import build_model
-    from acctax_assets.ml.training_config import TrainingConfig
 
     base_dir = tmp_path / "base"
     tiny_decoder(base_dir)
@@ -172,7 +172,7 @@ def test_spare_decoder_rows_are_reused_not_cut(tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from acctax_assets.ml.tokenization import load_tokenizer
+    from acctax_assets.ml.data.tokenization import load_tokenizer
     from acctax_assets.ml.training.model import extend_embeddings
 
     base_dir = tmp_path / "base"

@@ -11,9 +11,9 @@ from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
-from acctax_assets.ml.evaluation import review_threshold
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.predictions import Predictions
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.evaluation.confidence import review_threshold
+from acctax_assets.ml.serving.predictions import Predictions
 from acctax_assets_tests.support.ledger_files import write_ledger
 
 # The prediction tests' registry (slots 3-7 spare), review threshold and served model.

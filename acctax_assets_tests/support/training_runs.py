@@ -15,11 +15,11 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import tracking_uri
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.launch import deepspeed_command, free_port, training_env
-from acctax_assets.ml.model_registry import ModelRegistry
-from acctax_assets.ml.serialization import TextSpec
-from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.serving.model_registry import ModelRegistry
+from acctax_assets.ml.training.config import TrainingConfig
+from acctax_assets.ml.training.launch import deepspeed_command, free_port, training_env
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.dagster_runs import QUIET
 

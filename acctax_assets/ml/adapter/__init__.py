@@ -1,5 +1,6 @@
-"""A published LoRA adapter folder: `reader` (imported by the Dagster process, torch-free at import) and `writer`
-(the trainer's side, which imports torch and is imported only by `acctax_assets.ml.training`)."""
+"""A published LoRA adapter folder: `reader` (imported by the Dagster process, torch-free at import), `masking`
+(untrained slots pinned low; torch) and `writer` (the trainer's side, which imports torch and `ml.training`'s config
+and errors, and is imported only by `acctax_assets.ml.training`)."""
 
 from acctax_assets.ml.adapter.reader import (
     METRICS_FILE,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE, EvalOutputs
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.evaluation.outputs import EVAL_PREDICTIONS_FILE, EvalOutputs
 
 METRICS_FILE = "metrics.json"
 TRAINING_CONFIG_FILE = "training_config.json"

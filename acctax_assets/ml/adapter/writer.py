@@ -19,11 +19,11 @@ from transformers import PreTrainedTokenizerBase, Trainer
 
 from acctax_assets.atomic_writes import replace_directory
 from acctax_assets.ml.adapter.reader import METRICS_FILE, TRAINED_CLASSES_FILE, TRAINING_CONFIG_FILE
-from acctax_assets.ml.eval_outputs import EvalOutputs
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.serialization import TEXT_SPEC_FILE
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import TEXT_SPEC_FILE
+from acctax_assets.ml.evaluation.outputs import EvalOutputs
+from acctax_assets.ml.training.config import TrainingConfig
 from acctax_assets.ml.training.errors import TrainingError
-from acctax_assets.ml.training_config import TrainingConfig
 
 
 def gather_adapter_state(trainer: Trainer, zero_stage: int) -> dict[str, torch.Tensor] | None:

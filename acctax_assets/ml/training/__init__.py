@@ -5,6 +5,8 @@ process per rank:
 
 It imports `dagster_pipes` only (never `dagster`): the Dagster process owns orchestration and the MLflow run, this
 process owns every torch byte (ARCHITECTURE.md §4). `entry` holds the run itself; the other modules each hold one concern
-(reporting, progress curves, the model, the Trainer, checkpoints, evaluation). This file imports nothing, so the
-adapter writer can use `training.errors` without loading the trainer.
+(reporting, progress curves, the model, the Trainer, checkpoints, scoring). The Dagster side of the same run lives
+here too and stays torch-free: `config` (the typed configuration both sides share), `launch` (the command and
+environment) and `supervise` (the launcher's supervisor); `miniature` builds tiny decoder checkpoints for tests.
+This file imports nothing, so the Dagster process can import those without loading the trainer.
 """

@@ -19,7 +19,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.trainer_callback import ExportableState
 from transformers.trainer_utils import IntervalStrategy
 
-from acctax_assets.ml.training_config import StepBudget, StopReason
+from acctax_assets.ml.training.config import StepBudget, StopReason
 
 # The score that selects the best checkpoint and stops early; the Trainer logs compute_metrics' keys with `eval_`.
 BEST_METRIC = "f1_macro"

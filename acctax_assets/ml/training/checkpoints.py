@@ -17,8 +17,8 @@ from safetensors.torch import load_file
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from acctax_assets.errors import AcctaxError
+from acctax_assets.ml.training.config import TrainingConfig
 from acctax_assets.ml.training.reporting import Reporter
-from acctax_assets.ml.training_config import TrainingConfig
 
 
 class CheckpointError(AcctaxError):

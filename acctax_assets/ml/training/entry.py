@@ -25,22 +25,23 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, Print
 
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter.writer import gather_adapter_state, write_adapter
-from acctax_assets.ml.eval_outputs import EvalOutputs
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.launch import REFUSAL_FILE, check_base_model, threads_per_rank
-from acctax_assets.ml.metrics import class_weights
-from acctax_assets.ml.serialization import TEXT_SPEC_FILE
-from acctax_assets.ml.tokenization import load_dataset_tokenizer, load_tokenizer
+from acctax_assets.ml.data.base_model import check_base_model
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.serialization import TEXT_SPEC_FILE
+from acctax_assets.ml.data.tokenization import load_dataset_tokenizer, load_tokenizer
+from acctax_assets.ml.data.vocabulary import added_token_ids
+from acctax_assets.ml.evaluation.metrics import class_weights
+from acctax_assets.ml.evaluation.outputs import EvalOutputs
 from acctax_assets.ml.training.budget import TrainingBudget
 from acctax_assets.ml.training.checkpoints import CheckpointError, resume_checkpoint
+from acctax_assets.ml.training.config import StepBudget, TrainingConfig
 from acctax_assets.ml.training.errors import TrainingError
-from acctax_assets.ml.training.evaluation import compute_metrics_for, evaluate_split, probabilities_for
+from acctax_assets.ml.training.launch import REFUSAL_FILE, threads_per_rank
 from acctax_assets.ml.training.model import build_model, check_sequence_classifier
 from acctax_assets.ml.training.progress import MlflowCurves, ProgressCallback
 from acctax_assets.ml.training.reporting import Ranks, Reporter, configure_logging, open_reporter
+from acctax_assets.ml.training.scoring import compute_metrics_for, evaluate_split, probabilities_for
 from acctax_assets.ml.training.trainer import WeightedLossTrainer, training_arguments, use_bf16
-from acctax_assets.ml.training_config import StepBudget, TrainingConfig
-from acctax_assets.ml.vocabulary import added_token_ids
 
 SPLITS = ("train", "valid", "test")
 

@@ -23,11 +23,11 @@ from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
 from acctax_assets.ml.adapter import grow_input_embeddings
-from acctax_assets.ml.inference import MASKED_LOGIT
-from acctax_assets.ml.label_registry import LabelRegistry
+from acctax_assets.ml.adapter.masking import MASKED_LOGIT
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.vocabulary import added_token_ids, subtoken_ids
+from acctax_assets.ml.training.config import TrainingConfig
 from acctax_assets.ml.training.errors import TrainingError
-from acctax_assets.ml.training_config import TrainingConfig
-from acctax_assets.ml.vocabulary import added_token_ids, subtoken_ids
 
 
 def check_sequence_classifier(base_model: str) -> None:

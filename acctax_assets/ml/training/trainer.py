@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from transformers import Trainer, TrainingArguments
 
-from acctax_assets.ml.inference import mask_untrained
+from acctax_assets.ml.adapter.masking import mask_untrained
 from acctax_assets.ml.training.budget import BEST_METRIC, TrainingBudget
-from acctax_assets.ml.training_config import StepBudget, TrainingConfig
+from acctax_assets.ml.training.config import StepBudget, TrainingConfig
 
 
 class WeightedLossTrainer(Trainer):

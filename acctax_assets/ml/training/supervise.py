@@ -1,4 +1,4 @@
-"""`python -m acctax_assets.ml.supervise LOG -- COMMAND...`: run the training launcher so that stopping it stops
+"""`python -m acctax_assets.ml.training.supervise LOG -- COMMAND...`: run the training launcher so that stopping it stops
 every rank, and keep a copy of its output.
 
 Dagster Pipes interrupts a run by signalling only the process it started. The single-node DeepSpeed launcher
@@ -80,7 +80,7 @@ def supervise(log_path: Path, command: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 3 or args[1] != "--":
-        print("usage: python -m acctax_assets.ml.supervise LOG -- COMMAND...", file=sys.stderr)
+        print("usage: python -m acctax_assets.ml.training.supervise LOG -- COMMAND...", file=sys.stderr)
         return 2
     return supervise(Path(args[0]), args[2:])
 

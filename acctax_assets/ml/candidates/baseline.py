@@ -37,10 +37,11 @@ from typing import TYPE_CHECKING, Any
 import joblib
 import numpy as np
 
-from acctax_assets.ml.eval_outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.metrics import classification_report
-from acctax_assets.ml.serialization import KEY_ALIASES, TextSpec, text_fields
+from acctax_assets.ml.candidates.stored import load_stored
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.serialization import KEY_ALIASES, TextSpec, text_fields
+from acctax_assets.ml.evaluation.metrics import classification_report
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
 
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
@@ -400,4 +401,4 @@ class BaselineRef(CandidateFolder):
     """A stored baseline version, as downstream receives it."""
 
     def load(self) -> TextClassifier:
-        return joblib.load(self.path / MODEL_FILE)
+        return load_stored(self.path / MODEL_FILE)

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ml.candidates import QualityGate
-from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs, EvalOutputsError
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.metrics import classification_report
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.candidates.selection import QualityGate
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec
+from acctax_assets.ml.evaluation.metrics import classification_report
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, EvalOutputs, EvalOutputsError
 
 ENSEMBLE_FILE = "ensemble.json"
 WEIGHT_STEP = 0.1

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.serialization import TextSpec
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import TextSpec
 
 EVAL_PREDICTIONS_FILE = "eval_predictions.parquet"
 EVAL_PROBABILITIES_FILE = "eval_probabilities.npz"

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from acctax_assets.ml.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_registry import LabelRegistry
 
 
 def class_weights(counts: Sequence[int], alpha: float, clip: float) -> np.ndarray:

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ml.calibration import Calibration
-from acctax_assets.ml.evaluation import (
+from acctax_assets.ml.evaluation.calibration import Calibration
+from acctax_assets.ml.evaluation.confidence import (
     ReviewPolicy,
     ReviewThreshold,
     band_report,

@@ -31,14 +31,15 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ml.eval_outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.serialization import KEY_ALIASES, TextSpec, text_fields
+from acctax_assets.ml.candidates.stored import load_stored
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.serialization import KEY_ALIASES, TextSpec, text_fields
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
 
 if TYPE_CHECKING:
     from scipy import sparse
 
-    from acctax_assets.ml.evidence import NeighbourIndex
+    from acctax_assets.ml.candidates.evidence import NeighbourIndex
 
 MODEL_FILE = "precedent.joblib"
 # The similar-lines index stored beside the lookup (ml/evidence.py); absent in versions stored before evidence.
@@ -252,7 +253,7 @@ class PrecedentRef(CandidateFolder):
     """A stored precedent lookup version, as downstream receives it."""
 
     def load(self) -> PrecedentLookup:
-        return joblib.load(self.path / MODEL_FILE)
+        return load_stored(self.path / MODEL_FILE)
 
 
 def level_table(levels: dict[str, dict[str, float]]) -> str:

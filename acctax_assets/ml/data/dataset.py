@@ -18,9 +18,9 @@ from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, Va
 from datasets.fingerprint import generate_random_fingerprint
 
 from acctax_assets.ledger.schema import SOURCE_FILE, SOURCE_ROW
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.serialization import concat_model_text, model_text
-from acctax_assets.ml.splits import SplitReport, SplitSettings, select_rows, split_rows
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.serialization import concat_model_text, model_text
+from acctax_assets.ml.data.splits import SplitReport, SplitSettings, select_rows, split_rows
 
 DATASET_COLUMNS: tuple[str, ...] = ("text", "label", "code", "month", SOURCE_FILE, SOURCE_ROW)
 # Rows per Arrow record batch when a dataset is saved. `save_to_disk` writes 1,000-row batches and pays a fixed

@@ -20,12 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry
-from acctax_assets.ml.precedent import (
+from acctax_assets.ml.candidates.precedent import (
     COMPANY_KEY,
     MODEL_FILE,
     NEIGHBOURS_FILE,
@@ -36,7 +34,9 @@ from acctax_assets.ml.precedent import (
     phrase_key,
     row_keys,
 )
-from acctax_assets.ml.serialization import text_fields
+from acctax_assets.ml.candidates.stored import load_stored
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.serialization import text_fields
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -262,13 +262,13 @@ class BookingEvidence:
         similar-lines index, a lookup without dates) has none, and says so instead of failing."""
         if not (folder / NEIGHBOURS_FILE).is_file() or not (folder / MODEL_FILE).is_file():
             return cls(None)
-        lookup: PrecedentLookup = joblib.load(folder / MODEL_FILE)
+        lookup: PrecedentLookup = load_stored(folder / MODEL_FILE)
         if lookup.phrases is None or lookup.dates is None:
             return cls(None)
         registry = LabelRegistry.from_json((folder / REGISTRY_FILE).read_text(encoding="utf-8"))
         return cls(
             StoredHistory(
-                lookup.tables[0], lookup.phrases, lookup.dates, joblib.load(folder / NEIGHBOURS_FILE), registry
+                lookup.tables[0], lookup.phrases, lookup.dates, load_stored(folder / NEIGHBOURS_FILE), registry
             )
         )
 

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from acctax_assets.errors import AcctaxError
 
 if TYPE_CHECKING:
-    from acctax_assets.ml.serving import ServingSettings
+    from acctax_assets.ml.serving.served_model import ServingSettings
 
 REGISTERED_MODEL = "acctax-account-classifier"
 CHAMPION = "champion"
@@ -147,8 +147,8 @@ class ModelRegistry:
         environment, the default ledger and review settings).
         A version seen before gets its figure tags refreshed: serving reads them (the calibration temperature),
         so a candidate registered before a figure existed must not be served without it."""
-        from acctax_assets.ml.pyfunc_model import log_candidate_model
-        from acctax_assets.ml.serving import ServingSettings
+        from acctax_assets.ml.serving.pyfunc_model import log_candidate_model
+        from acctax_assets.ml.serving.served_model import ServingSettings
         from acctax_assets.paths import AcctaxHome
 
         candidate = f"{kind}/{version}"

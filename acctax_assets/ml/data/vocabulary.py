@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from tokenizers import AddedToken
 from transformers import PreTrainedTokenizerBase
 
-from acctax_assets.ml.serialization import SEPARATOR
+from acctax_assets.ml.data.serialization import SEPARATOR
 
 # Runs of letters/digits/underscore, joined by inner `.+-` (an amount `+2.3e5` is one word): `credit_card`,
 # `SK에너지`, `한결정밀`, `2호점`; other punctuation and spaces separate.

@@ -14,8 +14,8 @@ from datasets import DatasetDict
 from tokenizers import Encoding
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from acctax_assets.ml.encodings import ENCODING_FIELDS
-from acctax_assets.ml.launch import BaseModelError, check_base_model
+from acctax_assets.ml.data.base_model import BaseModelError, check_base_model
+from acctax_assets.ml.data.encodings import ENCODING_FIELDS
 
 # Sub-folder of a tokenized dataset holding the tokenizer its ids came from (the base one, possibly extended
 # with the train split's words): trainer, evaluation and prediction all read this one.

@@ -18,19 +18,11 @@ from tokenizers import Encoding, Tokenizer
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.encodings import ENCODING_FIELDS
-from acctax_assets.ml.predictions import Predictions
-
-# Logit given to classes the model cannot learn (absent from train, spare slots). Finite so that 0-weighted rows
-# of such classes give 0 loss rather than NaN in training, and representable in bf16.
-MASKED_LOGIT = -1.0e4
+from acctax_assets.ml.adapter.masking import mask_untrained
+from acctax_assets.ml.data.encodings import ENCODING_FIELDS
+from acctax_assets.ml.serving.predictions import Predictions
 
 Device = Literal["auto", "cpu", "cuda"]
-
-
-def mask_untrained(logits: torch.Tensor, untrained: torch.Tensor) -> torch.Tensor:
-    """Logits with untrained class slots pinned low, so a spare slot can never be the argmax."""
-    return logits.masked_fill(untrained.to(logits.device), MASKED_LOGIT)
 
 
 def resolve_device(device: Device) -> torch.device:

@@ -17,21 +17,26 @@ from acctax_assets.ledger.cleaning import CleaningRules
 from acctax_assets.ledger.column_map import ColumnMap, load_column_map
 from acctax_assets.ledger.features import DEFAULT_FEATURES
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.baseline import BaselineRef, slot_probabilities
-from acctax_assets.ml.calibration import TEMPERATURE_FIGURE, CalibratedScorer, recalibrate_eval_rows
-from acctax_assets.ml.ensemble import EnsembleRef, mix
-from acctax_assets.ml.eval_outputs import EVAL_PREDICTIONS_FILE
-from acctax_assets.ml.evaluation import DEFAULT_TARGET_ACCURACY, ReviewPolicy, ReviewThreshold, valid_threshold
-from acctax_assets.ml.evidence import NO_PRECEDENT_STORED, BookingEvidence, StrongPrecedent
-from acctax_assets.ml.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
-from acctax_assets.ml.model_registry import RegisteredCandidate, ServedFilesMissingError
-from acctax_assets.ml.precedent import PrecedentRef
-from acctax_assets.ml.predictions import Predictions, prediction_table
-from acctax_assets.ml.serialization import TextSpec, serialize_rows
+from acctax_assets.ml.candidates.baseline import BaselineRef, slot_probabilities
+from acctax_assets.ml.candidates.ensemble import EnsembleRef, mix
+from acctax_assets.ml.candidates.evidence import NO_PRECEDENT_STORED, BookingEvidence, StrongPrecedent
+from acctax_assets.ml.candidates.precedent import PrecedentRef
+from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
+from acctax_assets.ml.data.serialization import TextSpec, serialize_rows
+from acctax_assets.ml.evaluation.calibration import TEMPERATURE_FIGURE, CalibratedScorer, recalibrate_eval_rows
+from acctax_assets.ml.evaluation.confidence import (
+    DEFAULT_TARGET_ACCURACY,
+    ReviewPolicy,
+    ReviewThreshold,
+    valid_threshold,
+)
+from acctax_assets.ml.evaluation.outputs import EVAL_PREDICTIONS_FILE
+from acctax_assets.ml.serving.model_registry import RegisteredCandidate, ServedFilesMissingError
+from acctax_assets.ml.serving.predictions import Predictions, prediction_table
 from acctax_assets.paths import AcctaxHome
 
 if TYPE_CHECKING:
-    from acctax_assets.ml.inference import Device, Predictor
+    from acctax_assets.ml.serving.inference import Device, Predictor
 
 
 class Scorer(Protocol):
@@ -119,7 +124,7 @@ def load_served(
 
     def adapter_scorer(path: Path) -> Predictor:
         # Imported here: torch loads only when an adapter is served, not when the code location imports this module.
-        from acctax_assets.ml.inference import Predictor
+        from acctax_assets.ml.serving.inference import Predictor
 
         return Predictor(
             AdapterRef(_existing(path, "adapter", entry)),

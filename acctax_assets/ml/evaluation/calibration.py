@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.eval_outputs import EVAL_PROBABILITIES_FILE, EVAL_SPLITS, EvalOutputs
-from acctax_assets.ml.evaluation import reliability_table
+from acctax_assets.ml.evaluation.confidence import reliability_table
+from acctax_assets.ml.evaluation.outputs import EVAL_PROBABILITIES_FILE, EVAL_SPLITS, EvalOutputs
 
 # The registry figure (tag `figure.temperature`) that carries a version's temperature to serving.
 TEMPERATURE_FIGURE = "temperature"

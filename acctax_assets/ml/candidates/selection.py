@@ -18,12 +18,12 @@ from typing import Any, Literal
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.calibration import Calibration, calibrated_rows, fit_temperature
-from acctax_assets.ml.eval_outputs import EVAL_SPLITS, EvalOutputs
-from acctax_assets.ml.evaluation import ReviewPolicy
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.metrics import classification_report
-from acctax_assets.ml.reports import EvaluationReport, evaluation_report
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.evaluation.calibration import Calibration, calibrated_rows, fit_temperature
+from acctax_assets.ml.evaluation.confidence import ReviewPolicy
+from acctax_assets.ml.evaluation.metrics import classification_report
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, EvalOutputs
+from acctax_assets.ml.evaluation.reports import EvaluationReport, evaluation_report
 
 Kind = Literal["precedent", "baseline", "adapter", "ensemble"]
 # Serving cost order: on equal valid macro F1 the cheaper model wins.

@@ -11,9 +11,9 @@ import torch
 from datasets import Dataset
 from transformers import EvalPrediction, Trainer
 
-from acctax_assets.ml.inference import mask_untrained
-from acctax_assets.ml.label_registry import LabelRegistry
-from acctax_assets.ml.metrics import classification_report
+from acctax_assets.ml.adapter.masking import mask_untrained
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.evaluation.metrics import classification_report
 
 
 def compute_metrics_for(registry: LabelRegistry) -> Callable[[EvalPrediction], dict[str, float]]:

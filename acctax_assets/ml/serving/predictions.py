@@ -14,9 +14,9 @@ import pandas as pd
 
 from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import LABEL_COLUMN, SOURCE_FILE, SOURCE_ROW
-from acctax_assets.ml.evaluation import ReviewThreshold
-from acctax_assets.ml.evidence import StrongPrecedent
-from acctax_assets.ml.label_registry import LabelRegistry
+from acctax_assets.ml.candidates.evidence import StrongPrecedent
+from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.evaluation.confidence import ReviewThreshold
 
 IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "journal_key_count")
 CONTEXT_COLUMNS: tuple[str, ...] = ("date", "company_name", "party_name", "item", "total_amount")

@@ -7,8 +7,8 @@ like a local checkpoint (config.json, model.safetensors, tokenizer files), so `m
 point at it and nothing else changes. Like their real counterparts, the Qwen3 miniature has a pad token
 (`<|endoftext|>`) and the Llama one has none (only `<s>`/`</s>`).
 
-    python -m acctax_assets.ml.miniature --out /tmp/miniatures            # both architectures
-    python -m acctax_assets.ml.miniature --out /tmp/m --arch llama --rows 2000
+    python -m acctax_assets.ml.training.miniature --out /tmp/miniatures            # both architectures
+    python -m acctax_assets.ml.training.miniature --out /tmp/m --arch llama --rows 2000
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def demo_texts(rows: int = DEFAULT_TEXT_ROWS, seed: int = 7) -> list[str]:
     from acctax_assets.ledger.column_map import load_column_map
     from acctax_assets.ledger.features import build_features
     from acctax_assets.ledger.ingestion import combine, read_ledger_files
-    from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
+    from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
 
     with tempfile.TemporaryDirectory() as folder:
         landing = Path(folder)

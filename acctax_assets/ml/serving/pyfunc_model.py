@@ -44,8 +44,8 @@ from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.line_kinds import STRUCTURE_KINDS
 from acctax_assets.ledger.parsing import parse_dates
 from acctax_assets.ledger.schema import SOURCE_ROW, USUAL_HEADERS, describe_required, missing_required
-from acctax_assets.ml.model_registry import ModelRegistry, redact_uri
-from acctax_assets.ml.serving import Proposer, ServingSettings
+from acctax_assets.ml.serving.model_registry import ModelRegistry, redact_uri
+from acctax_assets.ml.serving.served_model import Proposer, ServingSettings
 
 # The request is read as a landing file of this name: no company, period or `sources:` glob is read from it.
 REQUEST_FILE = "request.parquet"
