@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from acctax_assets.code_location import workspace_file
 from acctax_assets.paths import AcctaxHome
 
-# The `acctax` command's logger, whichever module holds the command: its lines read as before the split.
+# The `acctax` command's logger, whichever module holds the command: every command logs under one name.
 log = logging.getLogger("acctax_assets.cli")
 
 

@@ -43,7 +43,7 @@ def workspace_file(home: AcctaxHome) -> Path:
 @lru_cache(maxsize=1)
 def _in_process_location(instance: DagsterInstance) -> CodeLocation:
     """The code location loaded in this process under CODE_LOCATION (the module is imported once; building its
-    snapshot costs ~1-2 s, so one per instance)."""
+    snapshot is not cheap, so one per instance)."""
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 

@@ -1,14 +1,13 @@
 """Jobs: the per-month data chain (sensor, CLI) and the training chain over all months.
 
-The code location's default executor is in-process (definitions.py), measured rather than assumed: with the code
-location torch-free (1.2 s to import and load), one month of `ledger_data_job` (2,000 demo rows, `dagster job
-execute`, 2 cores) takes 4.8 s in-process and 26.7 s on the multiprocess executor (5.6x), whose step processes each
-start Python, import Dagster and load the location for steps that take milliseconds to seconds
-(benchmarks/executors.py). Months run in parallel as separate runs (backfills, the sensor), not as steps of one
+The code location's default executor is in-process (definitions.py), measured rather than assumed: the
+multiprocess executor's step processes each start Python, import Dagster and load the location for steps that take
+milliseconds to seconds, so one month's `ledger_data_job` ran several times slower on it (benchmarks/README.md,
+executors.py). Months run in parallel as separate runs (backfills, the sensor), not as steps of one
 run. That default also serves *Materialize* in the UI. `training_job` uses the multiprocess executor, so the
 baseline trains beside the adapter; the `training` pool keeps adapters to one at a time across runs. Its executor is
 `multi_or_in_process_executor` (multiprocess unless the run config picks `in_process`) so that `acctax materialize`
-can keep training in its own process, as before, in a run of the same job.
+can train in its own process in a run of the same job.
 """
 
 from typing import Any
@@ -17,8 +16,8 @@ from dagster import AssetSelection, HookDefinition, define_asset_job, multi_or_i
 
 
 def _end_mlflow_run(context: Any, event_list: Any) -> Any:
-    """dagster-mlflow's own hook, imported when a step ends rather than when the code location loads (MLflow costs
-    ~0.7 s of import)."""
+    """dagster-mlflow's own hook, imported when a step ends rather than when the code location loads (MLflow's import
+    would be paid by every code-location load; benchmarks/README.md, code_location.py)."""
     from dagster_mlflow import end_mlflow_on_run_finished as library_hook
 
     return library_hook.hook_fn(context, event_list)

@@ -112,7 +112,7 @@ def tracking_uri(home: AcctaxHome) -> str:
 def ensure_experiment(uri: str, name: str, artifact_root: Path) -> str:
     """Create the experiment with its artifacts inside ACCTAX_HOME (MLflow would default to ./mlruns), marked as
     model training so the MLflow UI opens it on its runs rather than the GenAI view (traces, tokens, cost)."""
-    import mlflow  # here, not at module level: loading the code location must not pay for MLflow (~0.7 s)
+    import mlflow  # here, not at module level: loading the code location must not pay for MLflow's import
 
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(name)

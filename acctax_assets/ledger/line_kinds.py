@@ -168,8 +168,8 @@ class LineMarkers:
     def may_occur_in(self, text: str) -> bool:
         """Whether any marker or page number can occur in a body's text: one search, so a file of plain voucher
         lines (a million-row month has no marker) skips the per-column classification. It may say yes for a memo
-        that merely contains a marker word; the classification then decides. Arrow's RE2 runs it in linear time
-        (0.08 s on a 48 MB month, where Python's `re` took 4.3 s on the same alternation)."""
+        that merely contains a marker word; the classification then decides. Arrow's RE2 runs it in linear time, where
+        Python's `re` backtracks over the same alternation (benchmarks/README.md, data_path.py)."""
         whole = [w for ws in self.whole.values() for w in ws]
         labels = [w for ws in self.labels.values() for w in ws]
         spaced = [r"\s*".join(map(re.escape, re.sub(_DECORATION, "", word))) for word in whole]

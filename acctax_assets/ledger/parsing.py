@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-# Arrow-backed strings: vectorised string kernels, an order of magnitude faster than Python objects.
+# Arrow-backed strings: vectorised string kernels instead of a Python object per cell (benchmarks/README.md, data_path.py).
 TEXT = pd.StringDtype("pyarrow")
 _ARROW_STRINGS = {pa.string(): TEXT, pa.large_string(): TEXT}.get
 
@@ -77,8 +77,8 @@ def per_value(parse: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.
 def read_parquet_frame(source: str | Path | BinaryIO) -> pd.DataFrame:
     """A Parquet file as a DataFrame whose text columns are TEXT, the dtype the ledger code computes in.
 
-    `pd.read_parquet` rebuilds a Python str per cell: for a 580,000-row month of raw_ledger that is 3.9x the memory
-    (1.57 GB vs 0.40 GB) and 4.7x the time of this read."""
+    `pd.read_parquet` rebuilds a Python str per cell, which costs several times the memory and the time of this read
+    on a large month (benchmarks/README.md, data_path.py)."""
     return pq.read_table(source).to_pandas(types_mapper=_ARROW_STRINGS)
 
 

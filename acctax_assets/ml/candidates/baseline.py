@@ -11,8 +11,8 @@ strawman (a plain char n-gram TF-IDF over the whole model text lost to a lookup 
   unseen branch names (스타벅스강남점 shares 스타벅 with 스타벅스 역삼점).
 - Amounts as tokens of sign and order of magnitude (and of the serialized mantissa), so a rent and a coffee at
   the same landlord-café differ.
-- A linear SVM (liblinear): on a 35k-row real ledger with 64 codes it fits in seconds, where a multinomial
-  logistic regression over the same features took ~10x longer for the same accuracy. Its margins become
+- A linear SVM (liblinear): on a real ledger it fits many times faster than a multinomial logistic regression over
+  the same features, for the same accuracy (benchmarks/README.md, Figures without a script). Its margins become
   probabilities by a softmax whose scale is fitted on the valid split (negative log-likelihood), so the
   candidate can be mixed and thresholded like the others.
 

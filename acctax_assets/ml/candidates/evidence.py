@@ -176,10 +176,8 @@ class NeighbourIndex:
 @dataclass(frozen=True)
 class StrongPrecedent:
     """A precedent strong enough that a proposal against it needs a person: at least `min_bookings` bookings and
-    `min_share` of them on one other code. The defaults are measured (benchmarks/evidence_hit_rate.py, baseline
-    proposing the last month): at >= 3 and 80 % the rule sent 28 confident demo rows to review (+1.4 points of
-    review share) of which one was wrong; at >= 5 and 90 % three rows, the same one wrong (Calderdale: 3 and 2
-    rows, one wrong each)."""
+    `min_share` of them on one other code. The defaults are measured (benchmarks/evidence_hit_rate.py, figures in
+    benchmarks/README.md): a looser rule sent many more confident rows to review and caught no more wrong ones."""
 
     min_bookings: int = 5
     min_share: float = 0.9

@@ -36,9 +36,9 @@ def resolve_device(device: Device) -> torch.device:
 def token_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Row indices in batches of at most `batch_size` rows of one token length each, so nothing is padded.
 
-    Sorting by characters left 17 % (batch 16) to 24 % (batch 64) pad tokens in a Korean month's batches (a Hangul
-    syllable is 2-3 tokens, a digit or Latin letter often less than one), all computed and thrown away; and with
-    int8 dynamic quantization the pads even moved the activation ranges of the rows beside them.
+    Sorting by characters left a sizeable share of pad tokens in a Korean month's batches (a Hangul syllable is 2-3
+    tokens, a digit or Latin letter often less than one; benchmarks/README.md, predict.py), all computed and thrown
+    away; and with int8 dynamic quantization the pads even moved the activation ranges of the rows beside them.
     """
     order = np.argsort(lengths, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1)
@@ -76,13 +76,13 @@ class Predictor:
     """The adapter on its base model in eval mode, with the untrained-slot mask and the training truncation.
 
     On CPU the linear layers are quantized to int8 (torch dynamic quantization) unless `quantize=False`: the
-    matmuls dominate a small encoder's or decoder's forward pass, and int8 weights roughly halve their time.
+    matmuls dominate a small encoder's or decoder's forward pass, and int8 weights make them cheaper.
 
     On CPU, `workers` threads (default: torch's thread count, every core unless OMP_NUM_THREADS says otherwise)
     each run whole batches with single-threaded ops. torch's own intra-op threads meet at a barrier after every
     op, dozens per layer; on a machine whose cores other processes share, each barrier waits for the slowest
-    thread's next time slice: 2 intra-op threads ran at 0.16-0.4x the speed of 1 on a loaded 2-core machine, while
-    batch-level workers never wait for each other (the ops release the GIL).
+    thread's next time slice, so on a loaded machine 2 intra-op threads ran slower than 1 (benchmarks/README.md,
+    predict.py), while batch-level workers never wait for each other (the ops release the GIL).
     """
 
     def __init__(

@@ -21,7 +21,7 @@ Quantization = Literal["none", "4bit", "8bit"]
 StopReason = Literal["epochs", "max_steps", "time_cap", "early_stopping"]
 
 # Evaluation cost model for the default valid interval. One valid row costs about a third of a train row (forward
-# only, no backward): on the 2-core CPU 2,000 valid rows take ~8 s beside ~90 train samples/s. Periodic evaluations
+# only, no backward; measured on the CPU, benchmarks/README.md, training.py). Periodic evaluations
 # may take at most MAX_EVAL_SHARE of the training loop, so with the 80/10/10 split valid is evaluated at most ~2.3
 # times per epoch whatever `evals_per_epoch` asks, and an office's large valid split is not evaluated every minute.
 EVAL_ROW_COST = 0.35
@@ -78,11 +78,9 @@ class TrainingConfig(BaseModel):
     registry_path: str = Field(description="label_registry.json of the dataset")
     output_dir: str = Field(description="Work directory: checkpoints/ and adapter/ are written here")
     # The budget follows the data: epochs of the train split, or minutes of the training loop, whichever ends first.
-    # The demo (18,820 train rows, 24 tokens a row after the vocabulary extension): 1.2 epochs = 707 steps of 32, the
-    # former 700-step default's schedule; 9.5 min at 37 samples/s on the shared 2-core CPU (1 thread, 1-min load ~3),
-    # valid / test macro F1 0.848 / 0.845, the TF-IDF baseline 0.854 / 0.846 on the same split (benchmarks/training.py
-    # --mode variants). 10 minutes end it on a machine too busy for that, so `acctax materialize` stays near 12 min;
-    # an office's ledgers (3.5 M rows: ~100,000 steps an epoch) on a CPU are always time-capped: raise max_minutes.
+    # 1.2 epochs of the demo is the schedule of the former 700-step default, which about matched the TF-IDF baseline's macro
+    # F1 on the same split (benchmarks/README.md, training.py). The time cap ends it on a machine too busy for that,
+    # so the main command stays short; an office's ledgers on a CPU are always time-capped: raise max_minutes.
     num_train_epochs: float = Field(default=1.2, gt=0.0, le=1000.0, description="Passes over the train split")
     max_minutes: float | None = Field(
         default=10.0,

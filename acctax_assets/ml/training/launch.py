@@ -164,23 +164,15 @@ def threads_per_rank(config: TrainingConfig, on_gpu: bool) -> int:
 
     CPU ranks get one thread each. Torch's intra-op threads meet at a barrier after every op (the prediction path
     works around the same barrier with single-threaded ops, `inference.Predictor`); when another process holds one
-    of the cores, every op waits for the descheduled thread's next time slice. Measured on the demo dataset (24
-    tokens a row, global batch 32, 40 steps) with `benchmarks/training.py --mode threads --busy-neighbour`, on the
-    shared 2-core machine while other engineers' jobs ran (1-min load 3.9-6.6 before each run), interleaved, two
-    rounds, samples/s min-max:
-
-        ranks x threads   cores as found   + one CPU-burning process
-        1 x 2 (before)    10.8 - 14.7      4.3 - 4.5
-        1 x 1             32.0 - 47.1      15.6 - 21.5
-        2 x 1             39.1 - 40.1      21.0 - 27.3
-
-    One thread per rank is 3x (as found) to 4x (busy neighbour) today's 2 threads; 2 ranks x 1 thread (set
-    num_ranks 2 and per_device_batch_size 16 for the same global batch) is a little faster still, but doubles the
-    model's memory and ties checkpoints to 2 ranks, so the default stays 1 rank. On a quiet machine 2 threads were
-    faster (230 s for 700 steps, ~97 samples/s), but a training job cannot know that a neighbour will not start.
+    of the cores, every op waits for the descheduled thread's next time slice. On a shared machine one thread per
+    rank trained several times faster than two, with or without a busy neighbour (benchmarks/README.md, training.py:
+    `benchmarks/training.py --mode threads --busy-neighbour`). 2 ranks x 1 thread (num_ranks 2 and
+    per_device_batch_size 16 for the same global batch) is a little faster still, but doubles the model's memory and
+    ties checkpoints to 2 ranks, so the default stays 1 rank. On a quiet machine 2 threads were faster, but a
+    training job cannot know that a neighbour will not start.
 
     GPU ranks keep cores / ranks (their CPU work is batching and the optimizer's bookkeeping, no barrier per op);
-    oversubscribed cores made DeepSpeed 15x slower either way (ARCHITECTURE.md §4). `torch_threads` overrides both.
+    oversubscribed cores made DeepSpeed far slower either way (ARCHITECTURE.md §4). `torch_threads` overrides both.
     """
     if config.torch_threads is not None:
         return config.torch_threads
