@@ -78,9 +78,10 @@ class TrainingConfig(BaseModel):
     registry_path: str = Field(description="label_registry.json of the dataset")
     output_dir: str = Field(description="Work directory: checkpoints/ and adapter/ are written here")
     # The budget follows the data: epochs of the train split, or minutes of the training loop, whichever ends first.
-    # 1.2 epochs of the demo is the schedule of the former 700-step default, which about matched the TF-IDF baseline's macro
-    # F1 on the same split (benchmarks/README.md, training.py). The time cap ends it on a machine too busy for that,
-    # so the main command stays short; an office's ledgers on a CPU are always time-capped: raise max_minutes.
+    # 1.2 epochs of the demo is the schedule of the former 700-step default, which about matched the TF-IDF
+    # baseline's macro F1 on the same split (benchmarks/README.md, training.py). The time cap ends it on a machine too
+    # busy for that, so the main command stays short; an office's ledgers on a CPU are always time-capped: raise
+    # max_minutes.
     num_train_epochs: float = Field(default=1.2, gt=0.0, le=1000.0, description="Passes over the train split")
     max_minutes: float | None = Field(
         default=10.0,
