@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-# Arrow-backed strings: vectorised string kernels instead of a Python object per cell (benchmarks/README.md, data_path.py).
+# Arrow-backed strings: vectorised string kernels instead of a Python object per cell (benchmarks/README.md,
+# data_path.py).
 TEXT = pd.StringDtype("pyarrow")
 _ARROW_STRINGS = {pa.string(): TEXT, pa.large_string(): TEXT}.get
 

@@ -47,11 +47,13 @@ KEY_ALIASES: dict[str, str] = {
     "desc": "memo",
 }
 # What the dataset serializes by default: the strongest signals in few tokens (tokenized_dataset adds the train
-# split's frequent words as whole tokens; MiniLM alone splits Hangul into jamo), so CPU training stays affordable. The client company is in: in an office it decides how the same vendor is booked
-# (one client books a café as 복리후생비, another as 접대비). The synthetic demo does not model that, so there it
-# measured neither better nor worse (benchmarks/README.md, Tokenization) — real ledgers, not the demo, decide. Add counterparty business type/item, calendar features etc.
-# through the ledger_dataset config. The side (dr_cr) is in: a 계정별원장/분개장 has no VAT type or evidence, and
-# whether the amount is on 차변 or 대변 is what tells an expense from the payable or the cash that settles it.
+# split's frequent words as whole tokens; MiniLM alone splits Hangul into jamo), so CPU training stays affordable.
+# The client company is in: in an office it decides how the same vendor is booked (one client books a café as
+# 복리후생비, another as 접대비). The synthetic demo does not model that, so there it measured neither better nor
+# worse (benchmarks/README.md, Tokenization) — real ledgers, not the demo, decide. Add counterparty business
+# type/item, calendar features etc. through the ledger_dataset config. The side (dr_cr) is in: a 계정별원장/분개장 has
+# no VAT type or evidence, and whether the amount is on 차변 or 대변 is what tells an expense from the payable or the
+# cash that settles it.
 DEFAULT_TEXT_FEATURES: tuple[str, ...] = (
     "company_name",
     "company_business_type",
