@@ -57,22 +57,13 @@ def month_keys(count: int) -> list[str]:
 
 def base_months(folder: Path, count: int, rows: int) -> list[pd.DataFrame]:
     """`count` demo months through the real data chain, as the model_text asset stores them."""
-    from acctax_assets.demo import write_demo_ledger
-    from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
-    from acctax_assets.ledger.column_map import load_column_map
-    from acctax_assets.ledger.features import build_features
-    from acctax_assets.ledger.ingestion import combine, read_ledger_file
+    from demo_ledger import demo_month_features  # this tree's package: not imported by the sides' processes
+
     from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, model_text
 
-    column_map = load_column_map()
     names = [f"2024-{month:02d}" for month in range(1, count + 1)]
-    frames = []
-    for path in write_demo_ledger(folder, names, rows, seed=7, encoding="utf-8"):
-        month = f"{path.stem.split('_')[-1]}-01"
-        raw = combine([read_ledger_file(path, column_map, folder)])
-        features = build_features(clean_ledger(raw, month, CleaningRules()).cleaned)
-        frames.append(model_text(features, month, DEFAULT_TEXT_FEATURES))
-    return frames
+    features = demo_month_features(folder, names, rows)
+    return [model_text(frame, month, DEFAULT_TEXT_FEATURES) for month, frame in features.items()]
 
 
 def office_month(base: pd.DataFrame, month: str, index: int) -> pd.DataFrame:
