@@ -1,14 +1,15 @@
-"""ledger_dataset's build at an office's size: the pandas path it had (before this benchmark's commit) against the
-Arrow path it has now, on the same month partitions, measured in the same run.
+"""ledger_dataset's build at an office's size: the pandas path it had before bd961c5 (the code of REFERENCE, its
+parent, checked out in a temporary worktree by `revisions.py`) against the Arrow path of this tree, on the same month
+partitions, measured in the same run.
 
 What each side does, as the asset does it: read every month of `model_text` through the real Parquet IO manager
 (`load_from_path`: DataFrames for the old side, pyarrow Tables with `AS_ARROW` for the new one), concatenate the
 months, register the codes, split train/valid/test (stratified, seed 42, text leakage removed), build one
 `datasets.Dataset` per split and save them (old: `save_to_disk`; new: `save_dataset`, as DatasetIOManager now
-does). The old side's split and build are kept below verbatim (`legacy_split_frame`, `legacy_build_dataset`) as
-the reference. Each side runs in its own child process, so its peak RSS (`ru_maxrss` from `os.wait4`) is its
-own; wall time per stage is measured inside the child, after the imports. At the end the two saved datasets are
-compared split by split: the same schema, rows, labels and order, or the run fails.
+does). Each side runs in its own child process with PYTHONPATH at its tree (the old side calls REFERENCE's
+`ml.dataset.build_dataset`, from before `ml/` had rooms), so its peak RSS (`ru_maxrss` from `os.wait4`) is its own;
+wall time per stage is measured inside the child, after the imports. At the end the two saved datasets are compared
+split by split: the same schema, rows, labels and order, or the run fails.
 
 The data is generated cheaply: `--base-months` real demo months (`write_demo_ledger` through ingestion, cleaning,
 features and `model_text` serialization, ~1.5 s each), repeated with altered month keys to `--months` months.
@@ -20,7 +21,8 @@ leakage candidates). Files are written as the IO manager writes them (`DataFrame
     .venv/bin/python benchmarks/dataset_build.py                 # 24 months x 58,000 rows
     .venv/bin/python benchmarks/dataset_build.py --months 60     # an office: 3.4 M labelled rows
 
-At 60 months (3.41 M rows, ~250 codes; 2 cores shared with other work, load ~3, two runs at bd961c5): old
+At 60 months (3.41 M rows, ~250 codes; 2 cores shared with other work, load ~3, two runs at bd961c5, whose old
+side was a copy of the pandas split and build): old
 41.2-46.8 s and 5.78 GB peak RSS, new 7.8-10.8 s and 2.24-2.25 GB (4.3-5.3x faster, 2.6x less memory); the
 split and build stage 33.6-35.7 s vs 3.8-5.2 s; identical splits (2,728,320 / 285,962 / 285,983 rows).
 """
@@ -35,15 +37,18 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from revisions import REPO, checkout
 
 SIDES = ("old", "new")
 SEED = 42
+# The parent of bd961c5, which brought the Arrow build: its ledger_dataset is the pandas path measured as "old".
+REFERENCE = "1d81b54"
 
 
 def month_keys(count: int) -> list[str]:
@@ -52,22 +57,13 @@ def month_keys(count: int) -> list[str]:
 
 def base_months(folder: Path, count: int, rows: int) -> list[pd.DataFrame]:
     """`count` demo months through the real data chain, as the model_text asset stores them."""
-    from acctax_assets.demo import write_demo_ledger
-    from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
-    from acctax_assets.ledger.column_map import load_column_map
-    from acctax_assets.ledger.features import build_features
-    from acctax_assets.ledger.ingestion import combine, read_ledger_file
+    from demo_ledger import demo_month_features  # this tree's package: not imported by the sides' processes
+
     from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, model_text
 
-    column_map = load_column_map()
     names = [f"2024-{month:02d}" for month in range(1, count + 1)]
-    frames = []
-    for path in write_demo_ledger(folder, names, rows, seed=7, encoding="utf-8"):
-        month = f"{path.stem.split('_')[-1]}-01"
-        raw = combine([read_ledger_file(path, column_map, folder)])
-        features = build_features(clean_ledger(raw, month, CleaningRules()).cleaned)
-        frames.append(model_text(features, month, DEFAULT_TEXT_FEATURES))
-    return frames
+    features = demo_month_features(folder, names, rows)
+    return [model_text(frame, month, DEFAULT_TEXT_FEATURES) for month, frame in features.items()]
 
 
 def office_month(base: pd.DataFrame, month: str, index: int) -> pd.DataFrame:
@@ -98,113 +94,81 @@ def write_partitions(data: Path, months: int, rows: int, bases: int) -> int:
     return total
 
 
-def partition_reader(data: Path, as_arrow: bool) -> Callable[[], dict[str, Any]]:
+def partition_reader(data: Path, metadata: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     """Reads every month through the real IO manager's `load_from_path`, as ledger_dataset's input receives them
     (Dagster is imported and the context built before the clock starts)."""
     from dagster import build_input_context
     from upath import UPath
 
-    from acctax_assets.defs.io_managers import AS_ARROW, _ParquetUPathIOManager
+    from acctax_assets.defs.io_managers import _ParquetUPathIOManager
 
     manager = _ParquetUPathIOManager(base_path=UPath(data))
-    context = build_input_context(definition_metadata={AS_ARROW: True} if as_arrow else {})
+    context = build_input_context(definition_metadata=metadata)
     paths = sorted((data / "model_text").glob("*.parquet"))
     return lambda: {path.stem: manager.load_from_path(context, UPath(path)) for path in paths}
 
 
-def legacy_stratified_positions(
-    labels: np.ndarray, valid_size: float, test_size: float, min_rows: int, seed: int
-) -> tuple[np.ndarray, list]:
-    rng = np.random.default_rng(seed)
-    assignment = np.zeros(len(labels), dtype="int8")
-    train_only = []
-    for label in np.unique(labels):
-        positions = np.flatnonzero(labels == label)
-        if len(positions) < min_rows:
-            train_only.append(label)
-            continue
-        rng.shuffle(positions)
-        n_test = max(1, int(round(len(positions) * test_size))) if test_size > 0 else 0
-        n_valid = max(1, int(round(len(positions) * valid_size))) if valid_size > 0 else 0
-        n_valid = min(n_valid, len(positions) - n_test - 1)
-        assignment[positions[:n_test]] = 2
-        assignment[positions[n_test : n_test + n_valid]] = 1
-    return assignment, train_only
+Stages = Sequence[tuple[str, Callable[[Any], Any]]]
 
 
-def legacy_split_frame(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The old `split_frame` (stratified, default sizes), without its report's label table."""
-    assignment, _ = legacy_stratified_positions(frame["code"].to_numpy(), 0.1, 0.1, 3, SEED)
-    parts = {
-        name: frame.iloc[np.flatnonzero(assignment == index)] for index, name in enumerate(("train", "valid", "test"))
-    }
-    train_texts = set(parts["train"]["text"])
-    for name in ("valid", "test"):
-        parts[name] = parts[name].loc[~parts[name]["text"].isin(train_texts)]
-    return {name: part.reset_index(drop=True) for name, part in parts.items()}
+def old_stages(data: Path, out: Path) -> Stages:
+    """REFERENCE's ledger_dataset, with its module paths: DataFrames from the IO manager, the pandas concat, split and
+    `Dataset.from_pandas` build, `save_to_disk`."""
+    from acctax_assets.ml.dataset import build_dataset
+    from acctax_assets.ml.label_registry import LabelRegistry
+    from acctax_assets.ml.serialization import concat_model_text
+    from acctax_assets.ml.splits import SplitSettings
+
+    read = partition_reader(data, {})
+    return (
+        ("read", lambda _: read()),
+        ("concat", lambda months: concat_model_text(months[month] for month in sorted(months))),
+        ("split_and_build", lambda rows: build_dataset(rows, LabelRegistry(), SplitSettings(seed=SEED))[0]),
+        ("save", lambda dataset: dataset.save_to_disk(str(out))),
+    )
 
 
-def legacy_build_dataset(rows: pd.DataFrame) -> Any:
-    """The old `build_dataset`: registry from pandas, pandas split, `Dataset.from_pandas` per split."""
-    from datasets import Dataset, DatasetDict
-
-    from acctax_assets.ml.data.dataset import DATASET_COLUMNS, hf_features
+def new_stages(data: Path, out: Path) -> Stages:
+    """This tree's ledger_dataset: pyarrow Tables (AS_ARROW), the Arrow concat, split and build, `save_dataset`."""
+    from acctax_assets.defs.io_managers import AS_ARROW
+    from acctax_assets.ml.data.dataset import build_dataset, save_dataset
     from acctax_assets.ml.data.label_registry import LabelRegistry
+    from acctax_assets.ml.data.serialization import concat_model_tables
+    from acctax_assets.ml.data.splits import SplitSettings
 
-    names = rows.drop_duplicates("code").set_index("code")["name"].to_dict()
-    registry = LabelRegistry().with_codes(rows["code"].unique(), names)
-    features = hf_features(registry)
-    splits = {}
-    for name, part in legacy_split_frame(rows).items():
-        table = part.assign(label=registry.ids(part["code"]))[list(DATASET_COLUMNS)]
-        splits[name] = Dataset.from_pandas(table, features=features, preserve_index=False)
-    return DatasetDict(splits)
+    read = partition_reader(data, {AS_ARROW: True})
+    return (
+        ("read", lambda _: read()),
+        ("concat", lambda months: concat_model_tables(months[month] for month in sorted(months))),
+        ("split_and_build", lambda rows: build_dataset(rows, LabelRegistry(), SplitSettings(seed=SEED))[0]),
+        ("save", lambda dataset: save_dataset(dataset, out)),
+    )
 
 
 def run_side(side: str, data: Path, out: Path) -> dict[str, float]:
-    """One side's stages, timed; the dataset is saved under `out`."""
+    """One side's stages, each fed the one before and timed, and their total; the dataset is saved under `out`."""
     from datasets import disable_progress_bars
 
-    from acctax_assets.ml.data.dataset import build_dataset, save_dataset
-    from acctax_assets.ml.data.label_registry import LabelRegistry
-    from acctax_assets.ml.data.serialization import concat_model_tables, concat_model_text
-    from acctax_assets.ml.data.splits import SplitSettings
-
     disable_progress_bars()
-    read = partition_reader(data, as_arrow=side == "new")
+    stages = old_stages(data, out) if side == "old" else new_stages(data, out)
     times: dict[str, float] = {}
+    value: Any = None
     started = time.perf_counter()
-    months = read()
-    times["read"] = time.perf_counter() - started
-    mark = time.perf_counter()
-    if side == "new":
-        rows = concat_model_tables(months[month] for month in sorted(months))
-        times["concat"] = time.perf_counter() - mark
+    for name, stage in stages:
         mark = time.perf_counter()
-        dataset, _, _ = build_dataset(rows, LabelRegistry(), SplitSettings(seed=SEED))
-    else:
-        frame = concat_model_text(months[month] for month in sorted(months))
-        times["concat"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        dataset = legacy_build_dataset(frame)
-    times["split_and_build"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    if side == "new":
-        save_dataset(dataset, out)
-    else:
-        dataset.save_to_disk(str(out))
-    times["save"] = time.perf_counter() - mark
+        value = stage(value)
+        times[name] = time.perf_counter() - mark
     times["total"] = time.perf_counter() - started
     return times
 
 
-def measure(side: str, data: Path, out: Path) -> dict[str, Any]:
-    """Run one side in a child process: its stage times and its own peak RSS."""
+def measure(side: str, tree: Path, data: Path, out: Path) -> dict[str, Any]:
+    """Run one side in a child process with the `acctax_assets` of `tree`: its stage times and its own peak RSS."""
     process = subprocess.Popen(
         [sys.executable, __file__, "--side", side, "--data", str(data), "--out", str(out)],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+        env={**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
     )
     stdout = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
@@ -245,7 +209,9 @@ def main() -> None:
         started = time.perf_counter()
         rows = write_partitions(data, options.months, options.rows_per_month, options.base_months)
         print(f"{options.months} months, {rows:,} labelled rows generated in {time.perf_counter() - started:.0f} s")
-        results = {side: measure(side, data, data / side) for side in SIDES}
+        with checkout(REFERENCE) as old:
+            trees = {"old": old, "new": REPO}
+            results = {side: measure(side, trees[side], data, data / side) for side in SIDES}
         sizes = same_dataset(data / "old", data / "new")
     print(f"splits identical: {sizes}")
     stages = [key for key in results["old"] if key != "peak_rss_gb"]

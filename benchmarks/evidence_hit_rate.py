@@ -23,12 +23,12 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+from demo_ledger import demo_month_features
 
-from acctax_assets.demo.files import write_demo_ledger
 from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
-from acctax_assets.ledger.ingestion import combine, read_ledger_file, read_ledger_files
+from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.landing import list_landing_files, month_of_file
 from acctax_assets.ml.candidates.baseline import BaselineSettings, slot_probabilities, train_baseline
 from acctax_assets.ml.candidates.evidence import BookingEvidence, NeighbourIndex, StrongPrecedent, evidence_hit_rates
@@ -42,12 +42,9 @@ DEMO_MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 
 
 def demo_features(folder: Path, rows: int, seed: int) -> dict[str, pd.DataFrame]:
-    paths = write_demo_ledger(folder, DEMO_MONTHS, rows, seed, encoding="utf-8")
-    features = {}
-    for month, path in zip(DEMO_MONTHS, paths, strict=True):
-        raw = combine([read_ledger_file(path, load_column_map(), folder)])
-        features[month] = build_features(clean_ledger(raw, f"{month}-01", CleaningRules()).cleaned)
-    return features
+    """The demo year, keyed by month (YYYY-MM) as `ledger_features` keys a real folder."""
+    features = demo_month_features(folder, DEMO_MONTHS, rows, seed)
+    return {month[:7]: frame for month, frame in features.items()}
 
 
 def ledger_features(folder: Path) -> dict[str, pd.DataFrame]:

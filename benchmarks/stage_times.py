@@ -20,7 +20,11 @@ from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ledger.landing import files_for_month, list_landing_files
-from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
+
+try:
+    from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
+except ImportError:  # a revision from before ml/ had rooms (55c7c8f)
+    from acctax_assets.ml.serialization import DEFAULT_TEXT_FEATURES, serialize_rows
 
 
 def stage_times(landing: Path, month_key: str) -> dict[str, float]:

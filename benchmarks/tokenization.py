@@ -19,12 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, disable_progress_bars
+from demo_ledger import demo_month_features
 
-from acctax_assets.demo import write_demo_ledger
-from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
-from acctax_assets.ledger.column_map import load_column_map
-from acctax_assets.ledger.features import build_features
-from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ml.data.base_model import default_base_model
 from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, concat_model_text, model_text
 from acctax_assets.ml.data.tokenization import load_tokenizer, mean_tokens, tokenize_dataset
@@ -36,15 +32,11 @@ VOCAB_MIN_COUNT, VOCAB_MAX_WORDS = 3, 4000  # its vocabulary defaults
 
 def demo_texts(folder: Path, months: int, rows: int) -> list[str]:
     """Model text of `months` demo months, as the model_text asset writes it."""
-    column_map = load_column_map()
-    frames = []
     names = [f"2024-{month:02d}" for month in range(1, months + 1)]
-    for path in write_demo_ledger(folder, names, rows, seed=7, encoding="utf-8"):
-        month = f"{path.stem.split('_')[-1]}-01"
-        raw = combine([read_ledger_file(path, column_map, folder)])
-        features = build_features(clean_ledger(raw, month, CleaningRules()).cleaned)
-        frames.append(model_text(features, month, DEFAULT_TEXT_FEATURES))
-    return concat_model_text(frames)["text"].tolist()
+    features = demo_month_features(folder, names, rows)
+    return concat_model_text(model_text(frame, month, DEFAULT_TEXT_FEATURES) for month, frame in features.items())[
+        "text"
+    ].tolist()
 
 
 def timed(action: Callable[[], object], repeat: int) -> float:

@@ -44,13 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
+from demo_ledger import demo_month_features, ledger_month_features
 
 from acctax_assets import demo
-from acctax_assets.demo import write_demo_ledger
-from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
-from acctax_assets.ledger.column_map import load_column_map
-from acctax_assets.ledger.features import build_features
-from acctax_assets.ledger.ingestion import combine, read_ledger_file
 from acctax_assets.ml.candidates.baseline import BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.data.base_model import default_base_model
 from acctax_assets.ml.data.dataset import build_dataset, labelled_rows
@@ -70,13 +66,7 @@ BURNER = "while True:\n    pass\n"
 
 
 def build_tokenized(folder: Path, months: list[str], rows: int, max_length: int) -> Path:
-    landing = folder / "landing"
-    column_map = load_column_map()
-    features = {}
-    for path in write_demo_ledger(landing, months, rows, seed=7, encoding="utf-8"):
-        month = f"{path.stem.split('_')[-1]}-01"
-        raw = combine([read_ledger_file(path, column_map, landing)])
-        features[month] = build_features(clean_ledger(raw, month, CleaningRules()).cleaned)
+    features = demo_month_features(folder / "landing", months, rows)
     dataset, registry, _ = build_dataset(
         labelled_rows(features, DEFAULT_TEXT_FEATURES), LabelRegistry(), SplitSettings()
     )
@@ -241,12 +231,7 @@ def demo_features(work: Path) -> dict[str, pd.DataFrame]:
     landing = work / "landing"
     if not landing.exists():
         demo.main(["--out", str(landing), "--unlabelled-months", "1"])
-    column_map = load_column_map()
-    features = {}
-    for path in sorted(landing.iterdir()):
-        month = f"{path.stem.split('_')[-1]}-01"
-        raw = combine([read_ledger_file(path, column_map, landing)])
-        features[month] = build_features(clean_ledger(raw, month, CleaningRules()).cleaned)
+    features = ledger_month_features(landing, sorted(landing.iterdir()))
     pd.to_pickle(features, cache)
     return features
 

@@ -35,11 +35,15 @@ def _registration_number(rng: np.random.Generator, kind: str) -> str:
     else:
         middle = [int(d) for d in divmod(int(rng.integers(1, 80)), 10)]
     tail = [int(d) for d in rng.integers(0, 10, size=4)]
-    digits = head + middle + tail
+    return registration_number_text(head + middle + tail)
+
+
+def registration_number_text(digits: Sequence[int]) -> str:
+    """The nine leading digits of a 사업자등록번호 with their check digit, as `###-##-#####` (also used by
+    benchmarks/office_scale_generation.py, whose client companies need valid numbers too)."""
     weights = (1, 3, 7, 1, 3, 7, 1, 3, 5)
     total = sum(d * w for d, w in zip(digits, weights, strict=True)) + digits[8] * 5 // 10
-    digits.append((10 - total % 10) % 10)
-    text = "".join(map(str, digits))
+    text = "".join(map(str, [*digits, (10 - total % 10) % 10]))
     return f"{text[:3]}-{text[3:5]}-{text[5:]}"
 
 

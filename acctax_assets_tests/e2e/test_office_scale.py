@@ -3,10 +3,8 @@ month landed last is the only partition any per-month asset materializes afterwa
 materialization records); a year-end month with several times the rows runs through the data layer last. No timing
 is asserted: the benchmark measures, it does not judge."""
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 import pytest
@@ -14,24 +12,14 @@ import pytest
 from acctax_assets.demo.generator import generate_month
 from acctax_assets.demo.tables import CODES
 from acctax_assets.ledger.schema import KOREAN_HEADERS
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "office_scale.py"
-
-
-def load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("office_scale", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+from acctax_assets_tests.support.benchmark_scripts import load_benchmark
 
 
-def test_widened_month_has_the_office_cardinality_and_keeps_duplicates_exact() -> None:
-    office_scale = load_benchmark()
-    world = office_scale.office_world(companies=60, codes=200, seed=7)
+def test_widened_month_has_the_office_cardinality_and_keeps_duplicates_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    generation = load_benchmark(monkeypatch, "office_scale_generation")
+    world = generation.office_world(companies=60, codes=200, seed=7)
     demo = generate_month("2024-03", 6000, 7).frame
-    widened = office_scale.widen(demo, world, "2024-03", 7)
+    widened = generation.widen(demo, world, "2024-03", 7)
     code, name, company = KOREAN_HEADERS["acct_code"], KOREAN_HEADERS["acct_name"], KOREAN_HEADERS["company_name"]
     key = [KOREAN_HEADERS["voucher_key"], KOREAN_HEADERS["journal_key_count"]]
 
@@ -47,12 +35,15 @@ def test_widened_month_has_the_office_cardinality_and_keeps_duplicates_exact() -
     assert widened.groupby(KOREAN_HEADERS["voucher_key"])[company].nunique().max() == 1
     repeated = widened[widened.duplicated(key, keep=False)]
     assert len(repeated) and (repeated.groupby(key).nunique(dropna=False) == 1).all().all()
-    pd.testing.assert_frame_equal(widened, office_scale.widen(demo, world, "2024-03", 7))
+    pd.testing.assert_frame_equal(widened, generation.widen(demo, world, "2024-03", 7))
 
 
 @pytest.mark.slow
-def test_every_stage_runs_and_the_new_month_touches_only_its_partition(tmp_path: Path) -> None:
-    office_scale = load_benchmark()
+def test_every_stage_runs_and_the_new_month_touches_only_its_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    office_scale = load_benchmark(monkeypatch, "office_scale")
+    plan = importlib.import_module("office_scale_plan")  # the stage tables office_scale.py runs
     options = office_scale.Options(
         months=3,  # ledger_dataset's time split needs a train, a valid and a test month
         rows_per_month=600,
@@ -67,20 +58,20 @@ def test_every_stage_runs_and_the_new_month_touches_only_its_partition(tmp_path:
 
     runs = [*report.data_runs, *report.ml_runs, *report.incremental_runs, report.year_end_run]
     assert len(report.data_runs) == 3
-    assert [r.stage for r in report.ml_runs] == [stage.name for stage in office_scale.ML_STAGES]
-    assert [r.stage for r in report.incremental_runs] == [stage.name for stage in office_scale.INCREMENTAL_STAGES]
+    assert [r.stage for r in report.ml_runs] == [stage.name for stage in plan.ML_STAGES]
+    assert [r.stage for r in report.incremental_runs] == [stage.name for stage in plan.INCREMENTAL_STAGES]
     for run in runs:
         assert run.status == "ok", (run.stage, run.partition, Path(run.log).read_text()[-3000:])
         assert run.rows > 0, run.stage
         assert run.run_id and run.steps, run.stage
         assert run.peak_rss > 0 and run.wall_s > 0, run.stage
-    assert set(office_scale.PER_MONTH_ASSETS) <= set(report.per_month_assets)
+    assert set(plan.PER_MONTH_ASSETS) <= set(report.per_month_assets)
     first_dataset, dataset_with_new_month = report.ml_runs[0], report.incremental_runs[1]
     assert dataset_with_new_month.rows > first_dataset.rows
-    assert report.year_end_run.partition == office_scale.Calendar.partition(report.calendar.year_end)
+    assert report.year_end_run.partition == plan.Calendar.partition(report.calendar.year_end)
     assert report.year_end_run.rows > 2 * max(run.rows for run in report.data_runs)
 
-    new_month = office_scale.Calendar.partition(report.calendar.incremental)
+    new_month = plan.Calendar.partition(report.calendar.incremental)
     for asset in report.per_month_assets:
         assert report.written_since_incremental[asset] == [new_month], asset
         assert report.incremental_run_partitions[asset] == [new_month], asset
