@@ -74,7 +74,10 @@ def build_ledger_file_sensor(
         job=job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Requests raw → cleaned → features for each month whose landing content differs from raw_ledger's data version.",
+        description=(
+            f"Requests {job.name} for each month whose landing content differs from {RAW.to_user_string()}'s data "
+            "version."
+        ),
     )
     def ledger_file_sensor(context: SensorEvaluationContext, settings: LedgerSettings) -> SensorResult | SkipReason:
         previous = load_cursor(context.cursor)
