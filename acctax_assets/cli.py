@@ -25,18 +25,10 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 
 def landed_months(home: AcctaxHome) -> tuple[list[str], list[str]]:
     """Partition keys that have landing files, and files that map to no partition."""
-    from acctax_assets.defs.ledger_file_sensor import scan_landing
     from acctax_assets.defs.partitions import ledger_months
     from acctax_assets.defs.resources import LedgerSettings
 
-    scan = scan_landing(
-        home.landing,
-        LedgerSettings().column_map(),
-        set(ledger_months.get_partition_keys()),
-        {},
-        now=float("inf"),
-        settle_seconds=0.0,
-    )
+    scan = LedgerSettings(home=str(home.root)).landing_months().scan(set(ledger_months.get_partition_keys()))
     return sorted(scan.months), sorted(scan.unmapped.values())
 
 

@@ -50,6 +50,11 @@ class AcctaxHome:
         return self.root / "landing"
 
     @property
+    def landing_months(self) -> Path:
+        """The months read from undated landing files, kept so each file is parsed once per version."""
+        return self.storage / "landing_months.json"
+
+    @property
     def storage(self) -> Path:
         """Materialized assets (Parquet, datasets, adapters)."""
         return self.root / "storage"

@@ -22,17 +22,20 @@ from typing import Literal
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetIn, AssetKey, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
 from acctax_assets.defs.artifact_io_managers import DatasetArtifact
 from acctax_assets.defs.dagster_internals import latest_data_versions
 from acctax_assets.defs.io_managers import AS_ARROW
+from acctax_assets.defs.jobs import ledger_data_job
 from acctax_assets.defs.materialization_records import (
     CLEANED,
+    DATASET,
     FEATURES,
     MODEL_TEXT,
     MONTH_VERSIONS,
+    MonthStatus,
     latest_metadata,
     month_status,
 )
@@ -86,6 +89,32 @@ def check_text_features(context: AssetExecutionContext, months: list[str], text_
         )
 
 
+def _no_labelled_rows(window: list[str], status: MonthStatus, landing: str) -> str:
+    """Why the window holds no labelled row, with the step that is actually missing: this asset reads model_text,
+    so a month whose chain stopped before it is named with the asset it stopped before and the job that runs it."""
+    job = ledger_data_job.name
+    stopped: dict[AssetKey, list[str]] = {}
+    for month, key in status.stopped_before.items():
+        stopped.setdefault(key, []).append(month[:7])
+    if stopped:
+        missing = "; ".join(f"{key.to_user_string()} for {months}" for key, months in stopped.items())
+        fix = f"materialize {missing} (run {job} for those months)"
+    elif status.excluded:
+        fix = f"correct the left-out months' files as their failing checks say, then run {job} for them"
+    elif window:
+        fix = (
+            f"the {MODEL_TEXT.to_user_string()} of those months holds no labelled row: land exports that carry "
+            f"account codes (계정과목코드) and run {job} for their months, or widen window_months"
+        )
+    else:
+        fix = f"no month has {MODEL_TEXT.to_user_string()} yet: land ledger files in {landing} and run {job} for them"
+    left_out = f" ({len(status.excluded)} left out: {'; '.join(status.excluded_lines())})" if status.excluded else ""
+    return (
+        f"{DATASET.to_user_string()} over months {[m[:7] for m in window]}: no labelled rows in the training "
+        f"window{left_out}. Fix: {fix}"
+    )
+
+
 def _excluded_table(excluded: dict[str, str]) -> str:
     if not excluded:
         return "none: every materialized month passed its blocking checks"
@@ -130,6 +159,8 @@ def ledger_dataset(
         months = months[-config.window_months :]
     check_text_features(context, months, model_settings.text_features)
     rows = concat_model_tables(model_text[month] for month in months)
+    if rows.num_rows == 0:
+        raise Failure(description=_no_labelled_rows(months, status, str(settings.acctax_home.landing)))
     registry_path = settings.acctax_home.storage / REGISTRY_FILE
     split = SplitSettings(
         strategy=config.split_strategy,
@@ -144,10 +175,10 @@ def ledger_dataset(
         previous = LabelRegistry.load(registry_path, model_settings.max_classes)
         dataset, registry, report = build_dataset(rows, previous, split)
     except AcctaxError as exc:
-        left_out = (
-            f"; left out because a blocking data check failed: {status.excluded_lines()}" if status.excluded else ""
-        )
-        raise Failure(description=f"ledger_dataset over months {[m[:7] for m in months]}: {exc}{left_out}") from exc
+        left_out = f"; left out of training: {status.excluded_lines()}" if status.excluded else ""
+        raise Failure(
+            description=f"{DATASET.to_user_string()} over months {[m[:7] for m in months]}: {exc}{left_out}"
+        ) from exc
     registry.save(registry_path)
     new_codes = list(registry.codes[previous.used :])
     if new_codes:

@@ -3,16 +3,16 @@
 Content-based: a month's landing version is a digest of its files' names and bytes (ledger/fingerprints.py),
 and `raw_ledger` records the version it read as its Dagster data version. The sensor requests a month only when
 the two differ, so months materialized by the CLI, a backfill or a UI click are not re-run, and touching a file
-or replacing it with identical bytes launches nothing. The cursor keeps the month of files dated by content,
-the versions last seen (to log what changed) and the run already requested per month (so a run that failed
-before writing `raw_ledger` is not relaunched every tick: fix the file or re-materialize).
+or replacing it with identical bytes launches nothing. Which month a file belongs to is decided by
+`LandingMonths` (ledger/landing.py), the same decider raw_ledger's run asks, with its shared cache. The cursor keeps
+the months of files dated by content (to log each placement once), the versions last seen (to log what changed)
+and the run already requested per month (so a run that failed before writing `raw_ledger` is not relaunched
+every tick: fix the file or re-materialize).
 """
 
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from dagster import (
     DefaultSensorStatus,
@@ -28,66 +28,10 @@ from dagster import (
 from acctax_assets.defs.dagster_internals import AssetJob, latest_data_versions
 from acctax_assets.defs.materialization_records import RAW
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets.errors import AcctaxError
-from acctax_assets.ledger.column_map import ColumnMap
 from acctax_assets.ledger.fingerprints import landing_version
-from acctax_assets.ledger.landing import list_landing_files, month_from_content, month_from_name
 
 DEFAULT_SETTLE_SECONDS = 10.0
 MAX_TAG_LENGTH = 200
-
-
-@dataclass
-class LandingScan:
-    """What the landing folder holds now: file signatures per month, and files we cannot use yet."""
-
-    months: dict[str, list[Path]] = field(default_factory=dict)
-    content_months: dict[str, str] = field(default_factory=dict)
-    unmapped: dict[str, str] = field(default_factory=dict)
-    settling: list[str] = field(default_factory=list)
-
-    def files(self, month: str, landing: Path) -> list[str]:
-        return sorted(path.relative_to(landing).as_posix() for path in self.months[month])
-
-
-def scan_landing(
-    landing: Path,
-    column_map: ColumnMap,
-    partition_keys: set[str],
-    known_content_months: dict[str, str],
-    now: float,
-    settle_seconds: float,
-) -> LandingScan:
-    """Map every settled ledger file to its month; files still being written wait for the next tick."""
-    scan = LandingScan()
-    for path in list_landing_files(landing):
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            continue  # moved or deleted since the listing; the next tick sees the folder as it is then
-        relative = path.relative_to(landing).as_posix()
-        signature = f"{relative}|{stat.st_mtime_ns}|{stat.st_size}"
-        if now - stat.st_mtime < settle_seconds:
-            scan.settling.append(relative)
-            continue
-        month = month_from_name(path.name) or known_content_months.get(signature)
-        if month is None:
-            try:
-                month = month_from_content(path, column_map, landing)
-            except (AcctaxError, OSError, ValueError) as exc:
-                scan.unmapped[signature] = f"{relative}: cannot be read to find its month ({exc})"
-                continue
-            if month is None:
-                scan.unmapped[signature] = f"{relative}: no period in the name and no parseable 전표일자"
-                continue
-            scan.content_months[signature] = month
-        if month not in partition_keys:
-            scan.unmapped[signature] = (
-                f"{relative}: month {month[:7]} is not a partition (before the first month or not finished yet)"
-            )
-            continue
-        scan.months.setdefault(month, []).append(path)
-    return scan
 
 
 def load_cursor(cursor: str | None) -> dict:
@@ -130,18 +74,16 @@ def build_ledger_file_sensor(
         job=job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Requests raw → cleaned → features for each month whose landing content differs from raw_ledger's data version.",
+        description=(
+            f"Requests {job.name} for each month whose landing content differs from {RAW.to_user_string()}'s data "
+            "version."
+        ),
     )
     def ledger_file_sensor(context: SensorEvaluationContext, settings: LedgerSettings) -> SensorResult | SkipReason:
         previous = load_cursor(context.cursor)
         home = settings.acctax_home
-        scan = scan_landing(
-            home.landing,
-            settings.column_map(),
-            set(partitions_def.get_partition_keys()),
-            previous.get("content", {}),
-            now=time.time(),
-            settle_seconds=settle_seconds,
+        scan = settings.landing_months().scan(
+            set(partitions_def.get_partition_keys()), settled_before=time.time() - settle_seconds
         )
         versions = {month: landing_version(paths, home.landing) for month, paths in scan.months.items()}
         materialized = latest_data_versions(context.instance, RAW, list(versions))
@@ -176,6 +118,11 @@ def build_ledger_file_sensor(
         )
         for signature in sorted(set(scan.unmapped) - set(previous.get("unmapped", []))):
             context.log.warning(f"Landing file not ingested: {scan.unmapped[signature]}")
+        for signature in sorted(set(scan.content_months) - set(previous.get("content", {}))):
+            relative = signature.rsplit("|", 2)[0]  # a signature is `relative|mtime_ns|size`
+            context.log.info(
+                f"{relative} has no period in its name: placed in {scan.content_months[signature][:7]} by its 전표일자"
+            )
         for month in sorted(set(seen) - set(versions)):
             context.log.warning(
                 f"All files of {month[:7]} left the landing folder; its assets keep their last materialization."

@@ -23,6 +23,7 @@ from dagster import (
 )
 
 from acctax_assets.defs.dagster_internals import check_failed_on_current, latest_check_evaluation
+from acctax_assets.defs.jobs import ledger_data_job
 from acctax_assets.defs.ledger_checks import ledger_checks
 
 RAW = AssetKey("raw_ledger")
@@ -92,6 +93,8 @@ class MonthStatus:
 
     usable: list[str] = field(default_factory=list)
     excluded: dict[str, str] = field(default_factory=dict)
+    # Months left out because their data chain stopped before an asset: the asset to materialize next.
+    stopped_before: dict[str, AssetKey] = field(default_factory=dict)
 
     def excluded_lines(self) -> list[str]:
         return [f"{month[:7]}: {why}" for month, why in self.excluded.items()]
@@ -131,6 +134,7 @@ def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatu
         MODEL_TEXT, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(months)
     )
     reasons: dict[str, list[str]] = {}
+    stopped_before: dict[str, AssetKey] = {}
     for check_key, month in check_failed_on_current(instance, blocking_check_keys(), months):
         figures = _blocking_failure(instance, check_key, month)
         if figures is not None:
@@ -139,12 +143,16 @@ def month_status(instance: DagsterInstance, months: Sequence[str]) -> MonthStatu
         if month in reasons:
             continue
         if month in cleaned and features.get(month, -1) < cleaned[month]:
-            reasons[month] = [
-                "ledger_features not materialized from the current cleaned_ledger (its run stopped before features)"
-            ]
+            stopped_before[month], upstream = FEATURES, CLEANED
         elif month in features and text.get(month, -1) < features[month]:
-            reasons[month] = [
-                "model_text not materialized from the current ledger_features (re-run ledger_data_job for the month)"
-            ]
+            stopped_before[month], upstream = MODEL_TEXT, FEATURES
+        else:
+            continue
+        reasons[month] = [
+            f"{stopped_before[month].to_user_string()} not materialized from the current {upstream.to_user_string()} "
+            f"(re-run {ledger_data_job.name} for the month)"
+        ]
     excluded = {month: "; ".join(reasons[month]) for month in sorted(reasons)}
-    return MonthStatus(usable=[month for month in months if month not in excluded], excluded=excluded)
+    return MonthStatus(
+        usable=[month for month in months if month not in excluded], excluded=excluded, stopped_before=stopped_before
+    )

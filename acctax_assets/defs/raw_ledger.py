@@ -8,7 +8,6 @@ from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.ledger.fingerprints import landing_version
 from acctax_assets.ledger.ingestion import combine, read_ledger_files
-from acctax_assets.ledger.landing import files_for_month, list_landing_files
 
 
 @asset(partitions_def=ledger_months, group_name="ledger", kinds={"pandas", "parquet"})
@@ -19,7 +18,7 @@ def raw_ledger(context: AssetExecutionContext, settings: LedgerSettings) -> Outp
     month = context.partition_key
     home = settings.acctax_home
     column_map = settings.column_map()
-    files, unmapped = files_for_month(list_landing_files(home.landing), month, column_map, home.landing)
+    files, unmapped = settings.landing_months().files_for_month(month)
     for problem in unmapped:
         context.log.warning(f"Skipped a file whose month cannot be determined: {problem}")
     if not files:

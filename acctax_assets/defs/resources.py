@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from acctax_assets.ledger.cleaning import CleaningRules
 from acctax_assets.ledger.column_map import ColumnMap, load_column_map
 from acctax_assets.ledger.features import DEFAULT_FEATURES
+from acctax_assets.ledger.landing import LandingMonths
 from acctax_assets.paths import AcctaxHome
 
 
@@ -43,3 +44,8 @@ class LedgerSettings(ConfigurableResource):
 
     def column_map(self) -> ColumnMap:
         return load_column_map(self.acctax_home.column_map_override)
+
+    def landing_months(self) -> LandingMonths:
+        """The one decider of landing files' months, with the cache every sensor tick and run shares."""
+        home = self.acctax_home
+        return LandingMonths(home.landing, self.column_map(), cache_file=home.landing_months)

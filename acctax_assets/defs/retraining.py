@@ -99,10 +99,12 @@ def runs_in_flight(instance: DagsterInstance, job_name: str) -> int:
 def retraining_request(instance: DagsterInstance, minimum_months: int, trigger: str) -> RunRequest | SkipReason:
     """One `training_job` request when at least `minimum_months` labelled months changed; failing months are left out."""
     if runs_in_flight(instance, training_job.name):
-        return SkipReason("A training_job run is already queued or running")
+        return SkipReason(f"A {training_job.name} run is already queued or running")
     data_runs = runs_in_flight(instance, ledger_data_job.name)
     if data_runs:
-        return SkipReason(f"{data_runs} ledger_data_job run(s) queued or running; deciding once the data layer settled")
+        return SkipReason(
+            f"{data_runs} {ledger_data_job.name} run(s) queued or running; deciding once the data layer settled"
+        )
     changed = changed_labelled_months(instance)
     left_out = (
         f"; left out (blocking checks): {'; '.join(changed.status.excluded_lines())}" if changed.status.excluded else ""

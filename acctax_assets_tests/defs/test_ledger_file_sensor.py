@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context, instance_for_test
 
 from acctax_assets.definitions import defs
@@ -13,6 +14,9 @@ from acctax_assets.defs.jobs import ledger_data_job
 from acctax_assets.defs.ledger_file_sensor import build_ledger_file_sensor
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.resources import LedgerSettings
+from acctax_assets.ledger.landing import month_from_content
+from acctax_assets.paths import AcctaxHome
+from acctax_assets_tests.support.dagster_runs import failure_text, run_job, stored
 from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
 
 
@@ -152,3 +156,31 @@ def test_content_that_changes_and_changes_back_is_requested_each_time(landing: P
         back = tick(instance, changed.cursor)
         assert [r.partition_key for r in back.run_requests] == ["2024-01-01"]
         assert back.run_requests[0].run_key != changed.run_requests[0].run_key
+
+
+def test_undated_files_are_parsed_once_by_the_sensor_and_the_months_runs(
+    home: AcctaxHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor and raw_ledger ask the same LandingMonths: the runs the tick requests reuse the months it read
+    from the undated uploads' dates, and each run reads its own upload."""
+    parsed: list[str] = []
+    read = month_from_content
+
+    def counted(path: Path, *args: object) -> str | None:
+        parsed.append(path.name)
+        return read(path, *args)
+
+    monkeypatch.setattr("acctax_assets.ledger.landing.month_from_content", counted)
+    landing = home.landing
+    write_ledger(landing / "ledger_2024-01.csv", ledger_rows(2))
+    write_ledger(landing / "upload_a.csv", ledger_rows(1, date="2024-01-20"))
+    write_ledger(landing / "upload_b.csv", ledger_rows(1, date="2024-02-03"))
+    with instance_for_test() as instance:
+        requests = tick(instance, None).run_requests
+        assert [r.partition_key for r in requests] == ["2024-01-01", "2024-02-01"]
+        for request in requests:
+            result = run_job(instance, "ledger_data_job", request.partition_key, assets=["raw_ledger"])
+            assert result.success, failure_text(result)
+        assert tick(instance, None).run_requests == []
+    assert sorted(parsed) == ["upload_a.csv", "upload_b.csv"]
+    assert sorted(stored(home, "raw_ledger", "2024-02-01")["source_file"]) == ["upload_b.csv"]

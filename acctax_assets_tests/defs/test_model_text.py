@@ -1,9 +1,12 @@
 """model_text: each month serialized once in the data chain, recording its text features; ledger_dataset only
 concatenates, refuses months serialized with other features, and leaves out months whose text is stale."""
 
-import pandas as pd
-from dagster import DagsterInstance
+import re
 
+import pandas as pd
+from dagster import AssetKey, DagsterInstance
+
+from acctax_assets.definitions import defs
 from acctax_assets.defs.materialization_records import MODEL_TEXT, latest_metadata, month_status
 from acctax_assets.defs.model_text import TEXT_FEATURES
 from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, MODEL_TEXT_COLUMNS
@@ -69,3 +72,21 @@ def test_a_month_whose_text_is_older_than_its_features_is_left_out(home: AcctaxH
     status = month_status(instance, [JANUARY])
     assert status.usable == [] and "model_text not materialized" in status.excluded[JANUARY]
     assert isinstance(stored(home, "model_text"), pd.DataFrame), "the stale text stays stored, only left out"
+
+
+def test_a_dataset_over_months_without_model_text_names_model_text_as_the_missing_step(
+    home: AcctaxHome, instance: DagsterInstance
+) -> None:
+    """The data chain ran up to ledger_features only: ledger_dataset reads model_text, so that is the step its fix
+    names (an upstream asset of ledger_dataset in the graph), with the job that runs it."""
+    land_months(home)
+    up_to_features = ["raw_ledger", "cleaned_ledger", "rejected_ledger_rows", "ledger_features"]
+    assert run_job(instance, "ledger_data_job", partition_key=JANUARY, assets=up_to_features).success
+    built = run_job(instance, "training_job", assets=["ledger_dataset"])
+    assert not built.success
+    message = failure_text(built)
+    assert "no labelled rows in the training window" in message, message
+    assert "Fix: materialize model_text for ['2024-01'] (run ledger_data_job for those months)" in message, message
+    assert "ledger_features for labelled months" not in message, message
+    named = AssetKey(re.search(r"Fix: materialize (\w+) for", message).group(1))
+    assert named in defs.get_repository_def().asset_graph.get(AssetKey("ledger_dataset")).parent_keys

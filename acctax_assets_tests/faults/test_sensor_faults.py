@@ -148,5 +148,5 @@ def test_a_file_that_vanishes_during_the_scan_does_not_break_the_tick(
         moved.unlink()
         return files
 
-    monkeypatch.setattr("acctax_assets.defs.ledger_file_sensor.list_landing_files", listing_then_move)
+    monkeypatch.setattr("acctax_assets.ledger.landing.list_landing_files", listing_then_move)
     assert [r.partition_key for r in tick(instance, None).run_requests] == [JANUARY]
