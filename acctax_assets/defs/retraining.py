@@ -107,7 +107,7 @@ def retraining_request(instance: DagsterInstance, minimum_months: int, trigger: 
         )
     changed = changed_labelled_months(instance)
     left_out = (
-        f"; left out (blocking checks): {'; '.join(changed.status.excluded_lines())}" if changed.status.excluded else ""
+        f"; left out of training: {'; '.join(changed.status.excluded_lines())}" if changed.status.excluded else ""
     )
     if len(changed.months) < minimum_months:
         return SkipReason(

@@ -158,7 +158,7 @@ def split_rows(
     report."""
     if len(codes) == 0:
         raise SplitError(
-            "no labelled rows in the training window. Fix: materialize ledger_features for labelled months, or widen the window"
+            "no labelled rows in the rows given. Fix: give the split labelled months, or widen the training window"
         )
     classes = ClassIds.of(codes)
     if len(classes.codes) < 2:
