@@ -149,14 +149,14 @@ def legacy_build_dataset(rows: pd.DataFrame) -> Any:
     from datasets import Dataset, DatasetDict
 
     from acctax_assets.ml.data.dataset import DATASET_COLUMNS, hf_features
-    from acctax_assets.ml.data.label_registry import LabelRegistry
+    from acctax_assets.ml.data.label_slots import LabelSlots
 
     names = rows.drop_duplicates("code").set_index("code")["name"].to_dict()
-    registry = LabelRegistry().with_codes(rows["code"].unique(), names)
-    features = hf_features(registry)
+    label_slots = LabelSlots().with_codes(rows["code"].unique(), names)
+    features = hf_features(label_slots)
     splits = {}
     for name, part in legacy_split_frame(rows).items():
-        table = part.assign(label=registry.ids(part["code"]))[list(DATASET_COLUMNS)]
+        table = part.assign(label=label_slots.ids(part["code"]))[list(DATASET_COLUMNS)]
         splits[name] = Dataset.from_pandas(table, features=features, preserve_index=False)
     return DatasetDict(splits)
 
@@ -166,7 +166,7 @@ def run_side(side: str, data: Path, out: Path) -> dict[str, float]:
     from datasets import disable_progress_bars
 
     from acctax_assets.ml.data.dataset import build_dataset, save_dataset
-    from acctax_assets.ml.data.label_registry import LabelRegistry
+    from acctax_assets.ml.data.label_slots import LabelSlots
     from acctax_assets.ml.data.serialization import concat_model_tables, concat_model_text
     from acctax_assets.ml.data.splits import SplitSettings
 
@@ -181,7 +181,7 @@ def run_side(side: str, data: Path, out: Path) -> dict[str, float]:
         rows = concat_model_tables(months[month] for month in sorted(months))
         times["concat"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        dataset, _, _ = build_dataset(rows, LabelRegistry(), SplitSettings(seed=SEED))
+        dataset, _, _ = build_dataset(rows, LabelSlots(), SplitSettings(seed=SEED))
     else:
         frame = concat_model_text(months[month] for month in sorted(months))
         times["concat"] = time.perf_counter() - mark

@@ -33,7 +33,7 @@ from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import METRICS_FILE, AdapterRef
 from acctax_assets.ml.data.base_model import check_base_model
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE
 from acctax_assets.ml.evaluation.reports import (
     EvaluationReport,
     confusion_matrix_png,
@@ -156,7 +156,7 @@ def training_config(config: ClassifierConfig, base_model: str, dataset: SavedDat
     return TrainingConfig(
         base_model=base_model,
         dataset_dir=str(dataset.path),
-        registry_path=str(dataset.path / REGISTRY_FILE),
+        registry_path=str(dataset.path / LABEL_SLOTS_FILE),
         output_dir="",
         lora=lora,
         **knobs,

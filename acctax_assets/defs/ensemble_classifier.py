@@ -19,7 +19,7 @@ from acctax_assets.ml.candidates.ensemble import (
 )
 from acctax_assets.ml.candidates.precedent import PrecedentRef
 from acctax_assets.ml.candidates.selection import QualityGate
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.evaluation.metrics import classification_report
 
 
@@ -47,10 +47,12 @@ def ensemble_classifier(
                 "cannot be mixed. Fix: materialize the whole training_job so every candidate trains on the same version"
             )
         )
-    registry: LabelRegistry = baseline_classifier.registry()
+    label_slots: LabelSlots = baseline_classifier.label_slots()
     gate = QualityGate(model_settings.min_f1_macro, model_settings.max_f1_drop)
     try:
-        outputs, left_out = gated_members({kind: ref.eval_outputs() for kind, (ref, _) in refs.items()}, registry, gate)
+        outputs, left_out = gated_members(
+            {kind: ref.eval_outputs() for kind, (ref, _) in refs.items()}, label_slots, gate
+        )
         for kind, reason in left_out.items():
             context.log.warning(f"ensemble_classifier: {kind} {refs[kind][0].version} is not a member: {reason}")
         if not outputs:
@@ -71,7 +73,7 @@ def ensemble_classifier(
         dataset_version=datasets["baseline"],
     )
     reports = {
-        split: classification_report(mixed.labels[split], mixed.predicted(split), registry)
+        split: classification_report(mixed.labels[split], mixed.predicted(split), label_slots)
         for split in ("valid", "test")
     }
     context.log.info(
@@ -80,7 +82,9 @@ def ensemble_classifier(
     )
     ranked = search.sort_values(["score", "valid_log_loss"], ascending=[False, True]).drop(columns="score")
     return Output(
-        EnsembleModel(spec=spec, eval_outputs=mixed, registry=registry, text_spec=baseline_classifier.text_spec()),
+        EnsembleModel(
+            spec=spec, eval_outputs=mixed, label_slots=label_slots, text_spec=baseline_classifier.text_spec()
+        ),
         metadata=readable(
             {
                 "weights": mapping_table(weights, "member", "weight"),

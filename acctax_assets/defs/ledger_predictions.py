@@ -33,7 +33,7 @@ from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.candidates.evidence import StrongPrecedent, evidence_hit_rates
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.evaluation.calibration import TEMPERATURE_FIGURE
 from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, PredictionScores, prediction_scores
 from acctax_assets.ml.serving.served_model import Proposer
@@ -116,13 +116,13 @@ def ledger_predictions(
     try:
         registry = model_registry.registry()
         champion = registry.resolve()
-        registry_path = settings.acctax_home.storage / REGISTRY_FILE
+        registry_path = settings.acctax_home.storage / LABEL_SLOTS_FILE
         proposer = Proposer.load(
             champion,
             registry.versions(),
             model_settings.review_policy(),
             StrongPrecedent(config.precedent_min_bookings, config.precedent_min_share),
-            LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")) if registry_path.exists() else None,
+            LabelSlots.from_json(registry_path.read_text(encoding="utf-8")) if registry_path.exists() else None,
             device=config.device,
             batch_size=config.batch_size,
             quantize=config.quantize,

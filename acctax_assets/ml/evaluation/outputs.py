@@ -4,7 +4,7 @@ Every candidate (LoRA adapter, TF-IDF baseline, their ensemble) writes the same 
 alike and an ensemble can mix probabilities row by row:
 
 - `eval_predictions.parquet`: split, label, predicted, confidence (one row per valid/test example);
-- `eval_probabilities.npz`: per split, a float32 matrix (rows x registry slots) of probabilities that sum to
+- `eval_probabilities.npz`: per split, a float32 matrix (rows x label slots) of probabilities that sum to
   one over the classes the candidate was trained on (untrained slots hold 0).
 
 Rows are in the order of the ledger_dataset split they came from, which is what makes two candidates of the same
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 
 EVAL_PREDICTIONS_FILE = "eval_predictions.parquet"
@@ -97,10 +97,10 @@ class EvalOutputs:
 
 
 def save_candidate_files(
-    folder: Path, registry: LabelRegistry, metrics: dict[str, Any], outputs: EvalOutputs, text_spec: TextSpec
+    folder: Path, label_slots: LabelSlots, metrics: dict[str, Any], outputs: EvalOutputs, text_spec: TextSpec
 ) -> None:
-    """The files every stored candidate folder carries beside its model: registry, figures, per-row outputs, text spec."""
-    registry.save(folder / REGISTRY_FILE)
+    """The files every stored candidate folder carries beside its model: label slots, figures, per-row outputs, text spec."""
+    label_slots.save(folder / LABEL_SLOTS_FILE)
     outputs.save(folder)
     text_spec.save(folder)
     (folder / CANDIDATE_METRICS_FILE).write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -119,8 +119,8 @@ class CandidateFolder:
     def metrics(self) -> dict[str, Any]:
         return json.loads((self.path / CANDIDATE_METRICS_FILE).read_text(encoding="utf-8"))
 
-    def registry(self) -> LabelRegistry:
-        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
+    def label_slots(self) -> LabelSlots:
+        return LabelSlots.read(self.path / LABEL_SLOTS_FILE)
 
     def eval_outputs(self) -> EvalOutputs:
         return EvalOutputs.load(self.path)
