@@ -20,6 +20,7 @@ from pathlib import Path
 
 from acctax_assets.atomic_writes import write_text
 from acctax_assets.errors import AcctaxError
+from acctax_assets.paths import LABEL_SLOTS_FILE
 
 DEFAULT_MAX_CLASSES = 260
 SPARE_PREFIX = "__spare_"
@@ -119,10 +120,10 @@ class LabelSlots:
         if not path.exists():
             return cls(max_classes=max_classes)
         try:
-            label_slots = cls.from_json(path.read_text(encoding="utf-8"))
+            label_slots = cls.read(path)
         except (ValueError, KeyError, TypeError, AcctaxError) as exc:
             raise AcctaxError(
-                f"{path} is not a valid label registry ({exc}). Fix: restore it from the label_registry.json of the "
+                f"{path} is not a valid label registry ({exc}). Fix: restore it from the {LABEL_SLOTS_FILE} of the "
                 "newest storage/ledger_dataset/<version>/ folder; deleting it renumbers the classes and needs a retrain from the base model"
             ) from exc
         if label_slots.max_classes != max_classes:
