@@ -36,7 +36,7 @@ from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, predi
 from acctax_assets.ml.serving.served_model import served_evidence
 from acctax_assets_tests.ml.test_candidates import stored_baseline
 from acctax_assets_tests.support.ledger_files import ledger_rows
-from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, month_of, predictions_for
+from acctax_assets_tests.support.ml_frames import LABEL_SLOTS, SERVED, THRESHOLD, month_of, predictions_for
 
 CODES = LabelSlots(
     max_classes=6,
@@ -146,7 +146,7 @@ def test_a_proposal_against_a_strong_precedent_goes_to_review_saying_so(tmp_path
     # Every proposal is 81100; confidences: confident, low, confident, confident, confident.
     evidence = evidence_frame(["82200", "82200", "82200", "82200", "81100"], [14, 14, 4, 2, 9], [15, 15, 6, 2, 9])
     table = prediction_table(
-        features, predictions_for(5, [0.99, 0.5, 0.99, 0.99, 0.99]), REGISTRY, THRESHOLD, SERVED, evidence
+        features, predictions_for(5, [0.99, 0.5, 0.99, 0.99, 0.99]), LABEL_SLOTS, THRESHOLD, SERVED, evidence
     )
     assert table["review_reason"].tolist() == [
         DISAGREES_WITH_PRECEDENT,
@@ -160,7 +160,7 @@ def test_a_proposal_against_a_strong_precedent_goes_to_review_saying_so(tmp_path
     lenient = prediction_table(
         features,
         predictions_for(5, [0.99, 0.5, 0.99, 0.99, 0.99]),
-        REGISTRY,
+        LABEL_SLOTS,
         THRESHOLD,
         SERVED,
         evidence,
@@ -177,7 +177,7 @@ def test_evidence_hit_rates_on_a_tiny_labelled_month(tmp_path: Path) -> None:
     evidence = evidence_frame(["81100", "82200", None, "81100"], [1, 5, 0, 1], [1, 5, 0, 1])
     evidence["neighbour_code"] = pd.array(["83000", "82200", "81100", "81100"], dtype="string")
     table = prediction_table(
-        features, predictions_for(4, [0.5, 0.99, 0.5, 0.99]), REGISTRY, THRESHOLD, SERVED, evidence
+        features, predictions_for(4, [0.5, 0.99, 0.5, 0.99]), LABEL_SLOTS, THRESHOLD, SERVED, evidence
     )
     assert table["needs_review"].tolist() == [True, True, True, False]
     assert evidence_hit_rates(table) == {
@@ -198,7 +198,7 @@ def test_the_export_carries_the_evidence_in_its_own_column(tmp_path: Path) -> No
     evidence = evidence_frame(["81100", None], [3, 0], [3, 0])
     evidence["precedent"] = pd.array(["this client + counterparty: 81100 복리후생비 3/3, last 2023-12", NO_HISTORY])
     evidence["similar_lines"] = pd.array(["2023-12 81100 스타벅스 강남점 · 직원 간식 · 커피 (1.00)", NO_HISTORY])
-    table = prediction_table(features, predictions_for(2, [0.99, 0.99]), REGISTRY, THRESHOLD, SERVED, evidence)
+    table = prediction_table(features, predictions_for(2, [0.99, 0.99]), LABEL_SLOTS, THRESHOLD, SERVED, evidence)
     layout = office_layout(raw, table, rejected)
     assert layout["근거"].iloc[0] == (
         "precedent: this client + counterparty: 81100 복리후생비 3/3, last 2023-12; "
@@ -250,7 +250,7 @@ def test_a_model_version_without_a_stored_precedent_says_so_instead_of_failing(t
     table = prediction_table(
         month_of(tmp_path, ledger_rows(1))[1],
         predictions_for(1, [0.99]),
-        REGISTRY,
+        LABEL_SLOTS,
         THRESHOLD,
         SERVED,
         evidence.explain([text("A", "카페")]),

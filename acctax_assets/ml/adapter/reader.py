@@ -8,38 +8,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots, check_slots_match
-from acctax_assets.ml.data.serialization import TextSpec
-from acctax_assets.ml.evaluation.outputs import EVAL_PREDICTIONS_FILE, EvalOutputs
+from acctax_assets.ml.data.label_slots import LabelSlots, check_slots_match
+from acctax_assets.ml.evaluation.outputs import CANDIDATE_METRICS_FILE, EVAL_PREDICTIONS_FILE, FittedFolder
 
-METRICS_FILE = "metrics.json"
+# The file every fitted candidate keeps its figures in.
+METRICS_FILE = CANDIDATE_METRICS_FILE
 TRAINING_CONFIG_FILE = "training_config.json"
 TRAINED_CLASSES_FILE = "trained_classes.json"
 
 
-@dataclass(frozen=True)
-class AdapterRef:
-    """A published adapter version: PEFT weights + tokenizer + label slots + config + metrics."""
-
-    path: Path
+class AdapterRef(FittedFolder):
+    """A published adapter version: PEFT weights + tokenizer + label slots + config + metrics. Its dataset version
+    is in its text spec (tokenized_dataset records it there; its metrics are the trainer's)."""
 
     @property
-    def version(self) -> str:
-        return self.path.name
-
-    def label_slots(self) -> LabelSlots:
-        return LabelSlots.read(self.path / LABEL_SLOTS_FILE)
-
-    def metrics(self) -> dict[str, Any]:
-        return json.loads((self.path / METRICS_FILE).read_text(encoding="utf-8"))
-
-    def text_spec(self) -> TextSpec:
-        return TextSpec.load(self.path)
+    def ledger_dataset_version(self) -> str:
+        return str(self.text_spec().ledger_dataset_version)
 
     def trained_classes(self) -> dict[str, Any]:
         """{"class_ids", "codes", "counts"}: the slots that had training rows, and how many."""
@@ -50,9 +38,6 @@ class AdapterRef:
 
     def eval_predictions(self) -> pd.DataFrame:
         return pd.read_parquet(self.path / EVAL_PREDICTIONS_FILE)
-
-    def eval_outputs(self) -> EvalOutputs:
-        return EvalOutputs.load(self.path)
 
     def check_label_slots(self, current: LabelSlots) -> None:
         check_slots_match(self.label_slots(), current, f"adapter {self.version}")

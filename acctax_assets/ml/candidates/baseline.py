@@ -41,7 +41,7 @@ from acctax_assets.ml.candidates.stored import load_stored
 from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import KEY_ALIASES, TextSpec, text_fields
 from acctax_assets.ml.evaluation.metrics import classification_report
-from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, EvalOutputs, FittedFolder, save_candidate_files
 
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
@@ -397,7 +397,7 @@ class BaselineModel:
         pd.DataFrame(self.search).to_csv(folder / SEARCH_FILE, index=False)
 
 
-class BaselineRef(CandidateFolder):
+class BaselineRef(FittedFolder):
     """A stored baseline version, as downstream receives it."""
 
     def load(self) -> TextClassifier:

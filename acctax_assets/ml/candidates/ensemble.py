@@ -24,7 +24,7 @@ from acctax_assets.ml.candidates.selection import QualityGate
 from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.evaluation.metrics import classification_report
-from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, EvalOutputs, EvalOutputsError
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, EvalOutputsError
 
 ENSEMBLE_FILE = "ensemble.json"
 WEIGHT_STEP = 0.1
@@ -200,18 +200,12 @@ class EnsembleModel:
         self.text_spec.save(folder)
 
 
-@dataclass(frozen=True)
-class EnsembleRef:
-    """A stored ensemble version, as downstream receives it."""
-
-    path: Path
-
-    @property
-    def version(self) -> str:
-        return self.path.name
+class EnsembleRef(CandidateFolder):
+    """A stored ensemble version, as downstream receives it; its dataset version is its spec's."""
 
     def spec(self) -> EnsembleSpec:
         return EnsembleSpec.load(self.path)
 
-    def eval_outputs(self) -> EvalOutputs:
-        return EvalOutputs.load(self.path)
+    @property
+    def ledger_dataset_version(self) -> str:
+        return self.spec().dataset_version

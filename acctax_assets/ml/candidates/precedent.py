@@ -34,7 +34,7 @@ import pandas as pd
 from acctax_assets.ml.candidates.stored import load_stored
 from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import KEY_ALIASES, TextSpec, text_fields
-from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, EvalOutputs, FittedFolder, save_candidate_files
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -249,7 +249,7 @@ class PrecedentModel:
         save_candidate_files(folder, self.label_slots, self.metrics, self.eval_outputs, self.text_spec)
 
 
-class PrecedentRef(CandidateFolder):
+class PrecedentRef(FittedFolder):
     """A stored precedent lookup version, as downstream receives it."""
 
     def load(self) -> PrecedentLookup:

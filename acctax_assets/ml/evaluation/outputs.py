@@ -14,6 +14,7 @@ dataset version comparable row by row.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,17 +108,15 @@ def save_candidate_files(
 
 
 @dataclass(frozen=True)
-class CandidateFolder:
-    """A stored candidate version (TF-IDF baseline, precedent lookup), as downstream receives it."""
+class CandidateFolder(ABC):
+    """A stored candidate version of any kind (adapter, baseline, precedent lookup, ensemble), as downstream receives
+    it: every kind keeps its label slots, text spec and per-row valid/test outputs beside its model."""
 
     path: Path
 
     @property
     def version(self) -> str:
         return self.path.name
-
-    def metrics(self) -> dict[str, Any]:
-        return json.loads((self.path / CANDIDATE_METRICS_FILE).read_text(encoding="utf-8"))
 
     def label_slots(self) -> LabelSlots:
         return LabelSlots.read(self.path / LABEL_SLOTS_FILE)
@@ -127,3 +126,22 @@ class CandidateFolder:
 
     def text_spec(self) -> TextSpec:
         return TextSpec.load(self.path)
+
+    @property
+    @abstractmethod
+    def ledger_dataset_version(self) -> str:
+        """The ledger_dataset version it was trained on (the MLflow tag `acctax.ledger_dataset_version`): only
+        candidates of one version scored the same rows, so only they are compared or mixed. Each kind reads it
+        where its writer recorded it, in folders of earlier releases too."""
+
+
+class FittedFolder(CandidateFolder):
+    """A candidate fitted on the splits, its figures in `metrics.json` (the baseline and the precedent lookup record
+    their dataset version there too)."""
+
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.path / CANDIDATE_METRICS_FILE).read_text(encoding="utf-8"))
+
+    @property
+    def ledger_dataset_version(self) -> str:
+        return str(self.metrics()["dataset_version"])
