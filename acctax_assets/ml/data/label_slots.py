@@ -20,7 +20,7 @@ from pathlib import Path
 
 from acctax_assets.atomic_writes import write_text
 from acctax_assets.errors import AcctaxError
-from acctax_assets.paths import LABEL_SLOTS_FILE
+from acctax_assets.paths import LABEL_SLOTS_FILE, AcctaxHome
 
 DEFAULT_MAX_CLASSES = 260
 SPARE_PREFIX = "__spare_"
@@ -113,6 +113,12 @@ class LabelSlots:
     def read(cls, path: Path) -> LabelSlots:
         """The label slots stored at `path` (a `LABEL_SLOTS_FILE`, which must exist)."""
         return cls.from_json(path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def of_office(cls, home: AcctaxHome) -> LabelSlots | None:
+        """The office's label slots now, which a served model's must start with; None before its first
+        ledger_dataset."""
+        return cls.read(home.label_slots) if home.label_slots.exists() else None
 
     @classmethod
     def load(cls, path: Path, max_classes: int = DEFAULT_MAX_CLASSES) -> LabelSlots:

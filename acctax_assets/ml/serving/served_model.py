@@ -19,7 +19,12 @@ from acctax_assets.ledger.features import DEFAULT_FEATURES
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.candidates.baseline import BaselineRef, slot_probabilities
 from acctax_assets.ml.candidates.ensemble import EnsembleRef, mix
-from acctax_assets.ml.candidates.evidence import NO_PRECEDENT_STORED, BookingEvidence, StrongPrecedent
+from acctax_assets.ml.candidates.evidence import (
+    NO_PRECEDENT_STORED,
+    BookingEvidence,
+    StrongPrecedent,
+    evidence_hit_rates,
+)
 from acctax_assets.ml.candidates.precedent import PrecedentRef
 from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots, check_slots_match
 from acctax_assets.ml.data.serialization import TextSpec, serialize_rows
@@ -31,8 +36,14 @@ from acctax_assets.ml.evaluation.confidence import (
     valid_threshold,
 )
 from acctax_assets.ml.evaluation.outputs import EVAL_PREDICTIONS_FILE
-from acctax_assets.ml.serving.model_registry import RegisteredCandidate, ServedFilesMissingError
-from acctax_assets.ml.serving.predictions import Predictions, prediction_table
+from acctax_assets.ml.serving.model_registry import ModelRegistry, RegisteredCandidate, ServedFilesMissingError
+from acctax_assets.ml.serving.predictions import (
+    DISAGREES_WITH_PRECEDENT,
+    Predictions,
+    PredictionScores,
+    prediction_scores,
+    prediction_table,
+)
 from acctax_assets.paths import AcctaxHome
 
 if TYPE_CHECKING:
@@ -223,6 +234,16 @@ class Proposer:
             served.check_label_slots(current)
         return cls(served, policy, valid_threshold(served.eval_rows, policy), served_evidence(entry, versions), strong)
 
+    @classmethod
+    def champion(
+        cls, registry: ModelRegistry, policy: ReviewPolicy, strong: StrongPrecedent, home: AcctaxHome, **load_args: Any
+    ) -> Proposer:
+        """What a month's proposals are made with: the version the `champion` alias names now (resolved when the
+        run starts, so moving the alias back is a rollback), checked against the office's label slots."""
+        return cls.load(
+            registry.resolve(), registry.versions(), policy, strong, LabelSlots.of_office(home), **load_args
+        )
+
     def texts(self, features: pd.DataFrame) -> list[str]:
         """The model text of every feature row (a feature the served model reads but the rows lack is an error)."""
         return serialize_rows(features, self.served.text_spec.text_features).astype(str).tolist()
@@ -242,6 +263,44 @@ class Proposer:
             self.strong,
         )
         return table, predictions
+
+    def propose_month(self, features: pd.DataFrame, texts: list[str]) -> MonthProposals:
+        """A month's proposals with what is measured on them (`texts`: the rows' model texts, from `texts`)."""
+        table, predictions = self.propose(features, texts)
+        return MonthProposals(
+            table, predictions, prediction_scores(table, self.served.label_slots), evidence_hit_rates(table)
+        )
+
+
+@dataclass(frozen=True)
+class MonthProposals:
+    """A month's prediction table and raw top-k with its timing; on rows the clerk already coded, the scores and how
+    often the evidence named the clerk's code."""
+
+    table: pd.DataFrame
+    predictions: Predictions
+    scores: PredictionScores | None
+    evidence_hit_rates: dict[str, float | int] | None
+
+    @property
+    def review_rows(self) -> int:
+        return int(self.table["needs_review"].sum())
+
+    def review_by_reason(self) -> dict[str, int]:
+        """Rows to review per reason; the first reason decides: "low_confidence; disagrees with precedent …" is a
+        low-confidence row."""
+        reasons = self.table.loc[self.table["needs_review"], "review_reason"].str.split(";").str[0]
+        return reasons.value_counts().to_dict()
+
+    @property
+    def added_by_precedent(self) -> int:
+        """Rows sent to review only because they disagree with a strong precedent."""
+        return int((self.table["review_reason"] == DISAGREES_WITH_PRECEDENT).sum())
+
+    @property
+    def precedent_disagreements(self) -> int:
+        """Rows whose proposal disagrees with a strong precedent, whatever else sent them to review."""
+        return int(self.table["review_reason"].str.contains("disagrees", regex=False).fillna(False).sum())
 
 
 @dataclass(frozen=True)
@@ -282,6 +341,4 @@ class ServingSettings:
         return load_column_map(AcctaxHome(self.home).column_map_override)
 
     def current_labels(self) -> LabelSlots | None:
-        """The office's label slots now (None before its first ledger_dataset)."""
-        path = AcctaxHome(self.home).label_slots
-        return LabelSlots.read(path) if path.exists() else None
+        return LabelSlots.of_office(AcctaxHome(self.home))
