@@ -9,7 +9,7 @@ proposed the month (else of the current champion; with neither, the page says ML
 (YYYYMM).
 
 Which model served the month is read from the month's latest `ledger_predictions` metadata (`registry_version`):
-new codes are the corrected-to codes outside that version's label registry. Without it (no proposals made by this
+new codes are the corrected-to codes outside that version's label slots. Without it (no proposals made by this
 instance, or a version no longer in the registry) they are the corrected-to codes absent from every earlier month's
 `cleaned_ledger`; the metadata says which (`new_codes_source`).
 """
