@@ -88,7 +88,7 @@ def _known_codes(proposer: RegisteredCandidate | None, month: str) -> tuple[set[
     """The codes the month's serving model could propose, and where they were read."""
     if proposer is not None and (proposer.path / LABEL_SLOTS_FILE).exists():
         label_slots = LabelSlots.read(proposer.path / LABEL_SLOTS_FILE)
-        return set(label_slots.codes), f"label label_slots of {proposer.label}, which proposed this month's codes"
+        return set(label_slots.codes), f"label registry of {proposer.label}, which proposed this month's codes"
     earlier = [key for key in ledger_months.get_partition_keys() if key < month]
     return (
         codes_in(list(stored_column("cleaned_ledger", earlier, "acct_code").values())),

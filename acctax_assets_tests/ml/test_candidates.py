@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.candidates.baseline import (
     BaselineModel,
     BaselineRef,
@@ -17,6 +18,7 @@ from acctax_assets.ml.candidates.baseline import (
 from acctax_assets.ml.candidates.ensemble import (
     MEMBER_COST,
     EnsembleModel,
+    EnsembleRef,
     EnsembleSpec,
     Member,
     best_weights,
@@ -25,7 +27,7 @@ from acctax_assets.ml.candidates.ensemble import (
     simplex_grid,
     weight_search,
 )
-from acctax_assets.ml.candidates.precedent import PrecedentLookup, evaluate_precedent
+from acctax_assets.ml.candidates.precedent import PrecedentLookup, PrecedentRef, evaluate_precedent
 from acctax_assets.ml.candidates.selection import (
     FIGURES,
     Candidate,
@@ -228,6 +230,20 @@ def test_an_ensemble_stored_before_members_were_listed_still_loads(tmp_path: Pat
     )
     spec = EnsembleSpec.load(tmp_path)
     assert spec.members == (Member("adapter", "a1", "/a", 0.3), Member("baseline", "b1", "/b", 0.7))
+    assert EnsembleRef(tmp_path).ledger_dataset_version == "d1"
+
+
+def test_every_candidate_folder_gives_its_dataset_version_one_way(tmp_path: Path) -> None:
+    """Each kind records it where its writer could; the folder says it alike, for folders of earlier releases too."""
+    fitted, adapter, legacy = (tmp_path / name for name in ("fitted", "adapter", "legacy"))
+    for folder in (fitted, adapter, legacy):
+        folder.mkdir()
+    (fitted / "metrics.json").write_text('{"dataset_version": "d1"}', encoding="utf-8")
+    TextSpec(("desc",), ledger_dataset_version="d1").save(adapter)
+    TextSpec(("desc",)).save(legacy)
+    assert BaselineRef(fitted).ledger_dataset_version == PrecedentRef(fitted).ledger_dataset_version == "d1"
+    assert AdapterRef(adapter).ledger_dataset_version == "d1"
+    assert AdapterRef(legacy).ledger_dataset_version == "None", "never comparable with a dataset version"
 
 
 TEXTS = {
