@@ -265,7 +265,8 @@ class Proposer:
         return table, predictions
 
     def propose_month(self, features: pd.DataFrame, texts: list[str]) -> MonthProposals:
-        """A month's proposals with what is measured on them (`texts`: the rows' model texts, from `texts`)."""
+        """A month's proposals with what is measured on them; `texts` (from `texts`) are made first, so a feature the
+        rows lack fails the month before anything is proposed."""
         table, predictions = self.propose(features, texts)
         return MonthProposals(
             table, predictions, prediction_scores(table, self.served.label_slots), evidence_hit_rates(table)
