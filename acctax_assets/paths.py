@@ -9,6 +9,9 @@ from pathlib import Path
 
 HOME_ENV = "ACCTAX_HOME"
 DEFAULT_HOME = ".acctax"
+# The label slots' file (`ml.data.label_slots`), in storage and in every dataset and model folder: the name earlier
+# releases wrote, kept so their datasets and models keep loading.
+LABEL_SLOTS_FILE = "label_registry.json"
 
 # The UI's first-visit community/newsletter dialog, off: an office user opening the UI has work to look at.
 _NUX_OFF = """\
@@ -58,6 +61,12 @@ class AcctaxHome:
     def storage(self) -> Path:
         """Materialized assets (Parquet, datasets, adapters)."""
         return self.root / "storage"
+
+    @property
+    def label_slots(self) -> Path:
+        """The office's label slots (account code -> class slot), grown by every ledger_dataset and checked by
+        serving: a model's slots must be a prefix of these."""
+        return self.storage / LABEL_SLOTS_FILE
 
     @property
     def dagster_home(self) -> Path:

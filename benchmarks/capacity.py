@@ -35,7 +35,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from acctax_assets.defs.tokenized_dataset import TokenizationConfig
 from acctax_assets.ml.data.base_model import default_base_model
-from acctax_assets.ml.data.label_registry import DEFAULT_MAX_CLASSES
+from acctax_assets.ml.data.label_slots import DEFAULT_MAX_CLASSES
 from acctax_assets.ml.data.tokenization import load_tokenizer
 from acctax_assets.ml.data.vocabulary import extend_tokenizer
 from acctax_assets.ml.training.config import LoraSettings

@@ -132,7 +132,7 @@ def new_stages(data: Path, out: Path) -> Stages:
     """This tree's ledger_dataset: pyarrow Tables (AS_ARROW), the Arrow concat, split and build, `save_dataset`."""
     from acctax_assets.defs.io_managers import AS_ARROW
     from acctax_assets.ml.data.dataset import build_dataset, save_dataset
-    from acctax_assets.ml.data.label_registry import LabelRegistry
+    from acctax_assets.ml.data.label_slots import LabelSlots
     from acctax_assets.ml.data.serialization import concat_model_tables
     from acctax_assets.ml.data.splits import SplitSettings
 
@@ -140,7 +140,7 @@ def new_stages(data: Path, out: Path) -> Stages:
     return (
         ("read", lambda _: read()),
         ("concat", lambda months: concat_model_tables(months[month] for month in sorted(months))),
-        ("split_and_build", lambda rows: build_dataset(rows, LabelRegistry(), SplitSettings(seed=SEED))[0]),
+        ("split_and_build", lambda rows: build_dataset(rows, LabelSlots(), SplitSettings(seed=SEED))[0]),
         ("save", lambda dataset: save_dataset(dataset, out)),
     )
 

@@ -33,7 +33,7 @@ from acctax_assets.ledger.landing import list_landing_files, month_of_file
 from acctax_assets.ml.candidates.baseline import BaselineSettings, slot_probabilities, train_baseline
 from acctax_assets.ml.candidates.evidence import BookingEvidence, NeighbourIndex, StrongPrecedent, evidence_hit_rates
 from acctax_assets.ml.candidates.precedent import MODEL_FILE, NEIGHBOURS_FILE, PrecedentLookup, booking_dates
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, model_text, serialize_rows
 from acctax_assets.ml.evaluation.confidence import ReviewPolicy
 from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, Predictions, prediction_table
@@ -85,21 +85,21 @@ def main() -> None:
         valid, history = text[months[-2]], pd.concat([text[m] for m in months[:-1]], ignore_index=True)
         all_rows = pd.concat(text.values(), ignore_index=True)
         names = dict(zip(all_rows["code"], all_rows["name"], strict=True))
-        registry = LabelRegistry(max_classes=128).with_codes(sorted(set(all_rows["code"])), names)
+        label_slots = LabelSlots(max_classes=128).with_codes(sorted(set(all_rows["code"])), names)
 
-        pipeline = train_baseline(train["text"].tolist(), registry.ids(train["code"].tolist()), BaselineSettings())
+        pipeline = train_baseline(train["text"].tolist(), label_slots.ids(train["code"].tolist()), BaselineSettings())
         trained = np.asarray(pipeline.classes_, dtype=np.int64)
         valid_top = Predictions.top(slot_probabilities(pipeline, valid["text"].tolist(), 128), trained, 0.0)
-        truth = np.asarray(registry.ids(valid["code"].tolist()))
+        truth = np.asarray(label_slots.ids(valid["code"].tolist()))
         threshold = ReviewPolicy(target_accuracy=0.97).threshold(valid_top.probs[:, 0], valid_top.ids[:, 0] == truth)
 
-        labels, texts = registry.ids(history["code"].tolist()), history["text"].tolist()
+        labels, texts = label_slots.ids(history["code"].tolist()), history["text"].tolist()
         dates = booking_dates(texts, history["month"].tolist())
         folder = Path(work) / "precedent"
         folder.mkdir()
         joblib.dump(PrecedentLookup.fit(texts, labels, 128, dates=dates), folder / MODEL_FILE)
         joblib.dump(NeighbourIndex.fit(texts, labels, dates), folder / NEIGHBOURS_FILE)
-        registry.save(folder / REGISTRY_FILE)
+        label_slots.save(folder / LABEL_SLOTS_FILE)
         evidence = BookingEvidence.load(folder)
 
         month = features[months[-1]]
@@ -107,8 +107,8 @@ def main() -> None:
         proposals = Predictions.top(slot_probabilities(pipeline, month_texts, 128), trained, 0.0)
         explained = evidence.explain(month_texts)
         strong = StrongPrecedent(args.min_bookings, args.min_share)
-        table = prediction_table(month, proposals, registry, threshold, "baseline", explained, strong)
-        without = prediction_table(month, proposals, registry, threshold, "baseline")
+        table = prediction_table(month, proposals, label_slots, threshold, "baseline", explained, strong)
+        without = prediction_table(month, proposals, label_slots, threshold, "baseline")
     added = table["review_reason"] == DISAGREES_WITH_PRECEDENT
     # Where the clerk must correct the proposal: how often the evidence already names the right code.
     wrong = table[table["needs_review"] & ~table["correct"].astype(bool)]

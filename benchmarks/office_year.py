@@ -214,7 +214,7 @@ class OfficeYear:
         served = load_served(self.frozen, device="cpu")
         texts = serialize_rows(features, served.text_spec.text_features).astype(str).tolist()
         predictions = served.predict(texts)
-        return np.asarray(served.registry.codes)[predictions.ids[:, 0]], predictions.probs[:, 0]
+        return np.asarray(served.label_slots.codes)[predictions.ids[:, 0]], predictions.probs[:, 0]
 
     def precedent_confidence(self, features: pd.DataFrame, months: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The precedent lookup refitted on every labelled line the loop has (model_text of `months`)."""

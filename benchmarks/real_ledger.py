@@ -511,7 +511,9 @@ def score_candidates(home_root: Path, months: Sequence[str], out: Path) -> None:
             tables = []
             for features in (frame for frame in monthly if not frame.empty):
                 texts = serialize_rows(features, model.text_spec.text_features).astype(str).tolist()
-                tables.append(prediction_table(features, model.predict(texts), model.registry, threshold, model.label))
+                tables.append(
+                    prediction_table(features, model.predict(texts), model.label_slots, threshold, model.label)
+                )
             table = pd.concat(tables, ignore_index=True)
             record["file"] = f"v{entry.registry_version}.parquet"
             table[[*KEY, *PROPOSAL_COLUMNS]].to_parquet(out / record["file"], index=False)

@@ -50,7 +50,7 @@ from acctax_assets import demo
 from acctax_assets.ml.candidates.baseline import BaselineSettings, evaluate_baseline, train_baseline
 from acctax_assets.ml.data.base_model import default_base_model
 from acctax_assets.ml.data.dataset import build_dataset, labelled_rows
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES, TextSpec
 from acctax_assets.ml.data.splits import SplitSettings
 from acctax_assets.ml.data.tokenization import load_tokenizer, mean_tokens, save_dataset_tokenizer, tokenize_dataset
@@ -67,13 +67,13 @@ BURNER = "while True:\n    pass\n"
 
 def build_tokenized(folder: Path, months: list[str], rows: int, max_length: int) -> Path:
     features = demo_month_features(folder / "landing", months, rows)
-    dataset, registry, _ = build_dataset(
-        labelled_rows(features, DEFAULT_TEXT_FEATURES), LabelRegistry(), SplitSettings()
+    dataset, label_slots, _ = build_dataset(
+        labelled_rows(features, DEFAULT_TEXT_FEATURES), LabelSlots(), SplitSettings()
     )
     tokenized, stats = tokenize_dataset(dataset, load_tokenizer(default_base_model()), max_length)
     target = folder / "tokenized"
     tokenized.save_to_disk(str(target))
-    registry.save(target / REGISTRY_FILE)
+    label_slots.save(target / LABEL_SLOTS_FILE)
     TextSpec(DEFAULT_TEXT_FEATURES, max_length=max_length).save(target)
     print(
         f"dataset: {tokenized['train'].num_rows:,} train rows, tokens p50 {stats.p50:.0f} / p95 {stats.p95:.0f} / max {stats.max}"
@@ -145,7 +145,7 @@ def compare_paths(args: argparse.Namespace) -> None:
             config = TrainingConfig(
                 base_model=default_base_model(),
                 dataset_dir=str(dataset_dir),
-                registry_path=str(dataset_dir / REGISTRY_FILE),
+                registry_path=str(dataset_dir / LABEL_SLOTS_FILE),
                 output_dir=str(folder / f"run-{use_deepspeed}"),
                 max_steps=args.steps,
                 eval_steps=args.steps,
@@ -244,21 +244,21 @@ def build_variant_dataset(
     target = work / "datasets" / data.key()
     summary_file = target / "bench_summary.json"
     if not summary_file.exists():
-        dataset, registry, _ = build_dataset(
-            labelled_rows(features, list(data.text_features)), LabelRegistry(), SplitSettings()
+        dataset, label_slots, _ = build_dataset(
+            labelled_rows(features, list(data.text_features)), LabelSlots(), SplitSettings()
         )
         tokenizer = load_tokenizer(default_base_model())
         before = mean_tokens(dataset["train"]["text"], tokenizer)
         report = extend_tokenizer(tokenizer, dataset["train"]["text"], data.vocab_min_count, data.vocab_max_words)
         tokenized, stats = tokenize_dataset(dataset, tokenizer, data.max_length)
         tokenized.save_to_disk(str(target))
-        registry.save(target / REGISTRY_FILE)
+        label_slots.save(target / LABEL_SLOTS_FILE)
         TextSpec(data.text_features, max_length=data.max_length).save(target)
         save_dataset_tokenizer(tokenizer, target)
         started = time.perf_counter()
         pipeline = train_baseline(dataset["train"]["text"], dataset["train"]["label"], BaselineSettings())
         splits = {split: (dataset[split]["text"], dataset[split]["label"]) for split in ("valid", "test")}
-        reports, _ = evaluate_baseline(pipeline, splits, registry)
+        reports, _ = evaluate_baseline(pipeline, splits, label_slots)
         summary = {
             "tokens_before": before,
             "tokens_after": stats.mean,
@@ -293,7 +293,7 @@ def variant_config(
     return TrainingConfig(
         base_model=default_base_model(),
         dataset_dir=str(dataset_dir),
-        registry_path=str(dataset_dir / REGISTRY_FILE),
+        registry_path=str(dataset_dir / LABEL_SLOTS_FILE),
         output_dir=str(output_dir / name),
         resume=False,
         lora=lora,
@@ -439,7 +439,7 @@ def compare_threads(args: argparse.Namespace) -> None:
                     config = TrainingConfig(
                         base_model=default_base_model(),
                         dataset_dir=str(dataset_dir),
-                        registry_path=str(dataset_dir / REGISTRY_FILE),
+                        registry_path=str(dataset_dir / LABEL_SLOTS_FILE),
                         output_dir=str(folder / name),
                         max_steps=args.steps,
                         eval_steps=args.steps,

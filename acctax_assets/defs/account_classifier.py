@@ -9,7 +9,6 @@ its id to rank 0, which logs curves and metrics into it.
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -31,15 +30,10 @@ from acctax_assets.defs.metadata_format import TOKENIZED_DATASET_VERSION, frame_
 from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.adapter import METRICS_FILE, AdapterRef
+from acctax_assets.ml.adapter import AdapterRef
+from acctax_assets.ml.adapter.report import write_adapter_report
 from acctax_assets.ml.data.base_model import check_base_model
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE
-from acctax_assets.ml.evaluation.reports import (
-    EvaluationReport,
-    confusion_matrix_png,
-    evaluation_report,
-    per_class_frame,
-)
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE
 from acctax_assets.ml.serving.model_registry import redact_uri
 from acctax_assets.ml.training.config import AttentionImplementation, LoraSettings, Quantization, TrainingConfig
 from acctax_assets.ml.training.launch import (
@@ -47,12 +41,12 @@ from acctax_assets.ml.training.launch import (
     check_machine,
     deepspeed_command,
     free_port,
+    log_tail,
     logged_command,
     training_env,
     visible_gpus,
 )
 
-LOG_TAIL_LINES = 40
 # A killed or crashed trainer (OOM, preempted node, lost rank) is retried in the same run and resumes from
 # its newest checkpoint; configuration errors are raised with allow_retries=False and fail at once.
 TRAINING_RETRIES = RetryPolicy(max_retries=2, delay=10)
@@ -75,8 +69,8 @@ class ClassifierConfig(Config):
     )
     max_minutes: float | None = Field(
         default=_default("max_minutes"),
-        description="Wall-clock cap of the training loop in minutes (None: none); the default keeps the demo job "
-        "well under 15 min on a 2-core CPU: raise it for an office's ledgers or on GPUs",
+        description="Wall-clock cap of the training loop in minutes (None: none); the default suits the demo job on "
+        "a small CPU (benchmarks/README.md: training): raise it for an office's ledgers or on GPUs",
     )
     max_steps: int | None = Field(
         default=_default("max_steps"), description="Optimizer steps; replaces the epoch budget when set"
@@ -156,7 +150,7 @@ def training_config(config: ClassifierConfig, base_model: str, dataset: SavedDat
     return TrainingConfig(
         base_model=base_model,
         dataset_dir=str(dataset.path),
-        registry_path=str(dataset.path / REGISTRY_FILE),
+        registry_path=str(dataset.path / LABEL_SLOTS_FILE),
         output_dir="",
         lora=lora,
         **knobs,
@@ -174,27 +168,10 @@ def flat_params(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return params
 
 
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    if not path.exists():
-        return "(no training log was written)"
-    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-
-
 def _per_class_shown(per_class: pd.DataFrame) -> pd.DataFrame:
     """The best and the weakest classes (all of them when few)."""
     ranked = per_class.sort_values(["f1", "support"], ascending=[False, False])
     return ranked if len(ranked) <= 2 * TABLE_ROWS else pd.concat([ranked.head(TABLE_ROWS), ranked.tail(TABLE_ROWS)])
-
-
-def _evaluation_metrics(evaluation: EvaluationReport) -> dict[str, float]:
-    """Figures shared by metadata and MLflow."""
-    return {
-        "review_threshold": evaluation.threshold.reported,
-        "valid_review_share": evaluation.threshold.review_share,
-        "test_review_share": evaluation.test_review_share,
-        "test_error_capture": evaluation.test_error_capture,
-        "test_ece": evaluation.ece,
-    }
 
 
 @asset(
@@ -242,7 +219,7 @@ def account_classifier(
     command = logged_command(launcher, log_path)
     context.log.info(f"Launching: {' '.join(launcher)} (work dir {work})")
     try:
-        report = pipes_subprocess_client.run(
+        result = pipes_subprocess_client.run(
             command=command, context=context, env=env, cwd=str(work)
         ).get_materialize_result()
     except Exception as exc:
@@ -261,40 +238,29 @@ def account_classifier(
         ) from exc
 
     adapter_dir = train.adapter_dir
-    trained = AdapterRef(adapter_dir)
-    metrics = trained.metrics()
-    per_class = per_class_frame(metrics["test"])
-    per_class.to_csv(adapter_dir / "per_class_test.csv", index=False)
-    confusion = confusion_matrix_png(metrics["test"], adapter_dir / "confusion_matrix_test.png")
-    classes = trained.trained_classes()
-    evaluation = evaluation_report(
-        metrics,
-        trained.eval_predictions(),
-        dict(zip(classes["codes"], classes["counts"], strict=True)),
-        model_settings.review_policy(),
-    )
-    report_files = evaluation.write(adapter_dir)
-    for path in [adapter_dir / "per_class_test.csv", confusion, adapter_dir / METRICS_FILE, *report_files]:
+    report = write_adapter_report(AdapterRef(adapter_dir), model_settings.review_policy())
+    for path in report.files:
         mlflow.log_artifact(str(path))
     mlflow.log_artifacts(str(adapter_dir), artifact_path="adapter")
-    mlflow.log_metrics(_evaluation_metrics(evaluation))
+    mlflow.log_metrics(report.figures())
+    evaluation = report.evaluation
     context.log.info(f"Review threshold: {evaluation.threshold.describe()}")
     experiment_id = run.info.experiment_id
     splits = tokenized_dataset.load()
     lora = {setting: "default" if value is None else value for setting, value in train.lora.model_dump().items()}
     metadata = readable(
         {
-            **report.metadata,
-            "classes_in_test": len(per_class),
+            **result.metadata,
+            "classes_in_test": len(report.per_class),
             "train_rows": splits["train"].num_rows,
             "valid_rows": splits["valid"].num_rows,
             "test_rows": splits["test"].num_rows,
             "base_model": base_model,
             "lora": mapping_table(lora, "setting", "value"),
-            "per_class_test": frame_table(_per_class_shown(per_class)),
+            "per_class_test": frame_table(_per_class_shown(report.per_class)),
             "evaluation_report": MetadataValue.md(evaluation.markdown()),
             "f1_by_band_test": frame_table(evaluation.bands),
-            **_evaluation_metrics(evaluation),
+            **report.figures(),
             "mlflow_run_id": run.info.run_id,
             "mlflow_run_url": MetadataValue.url(
                 f"{mlflow.ui_url}/#/experiments/{experiment_id}/runs/{run.info.run_id}"

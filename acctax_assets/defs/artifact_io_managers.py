@@ -18,7 +18,7 @@ from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.candidates.baseline import BaselineModel, BaselineRef
 from acctax_assets.ml.candidates.ensemble import EnsembleModel, EnsembleRef
 from acctax_assets.ml.candidates.precedent import PrecedentModel, PrecedentRef
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
@@ -41,11 +41,11 @@ MISSING_IS_NONE = "acctax/missing_is_none"
 
 @dataclass(frozen=True)
 class DatasetArtifact:
-    """What a dataset asset returns: the splits, the label registry they were encoded with, how rows became
+    """What a dataset asset returns: the splits, the label slots they were encoded with, how rows became
     text, and for a tokenized dataset the (extended) tokenizer that produced its ids."""
 
     dataset: DatasetDict
-    registry: LabelRegistry
+    label_slots: LabelSlots
     text_spec: TextSpec
     tokenizer: PreTrainedTokenizerBase | None = None
 
@@ -61,18 +61,18 @@ class SavedDataset:
 
         return load_from_disk(str(self.path))
 
-    def registry(self) -> LabelRegistry:
-        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
+    def label_slots(self) -> LabelSlots:
+        return LabelSlots.read(self.path / LABEL_SLOTS_FILE)
 
     def text_spec(self) -> TextSpec:
         return TextSpec.load(self.path)
 
     def content_hash(self) -> str:
-        """Hash of the data files and registry (not the version name, nor text_spec.json which names the source
+        """Hash of the data files and label slots (not the version name, nor text_spec.json which names the source
         version; its features and max_length already shape the arrow files): identical splits give the same hash."""
         digest = hashlib.sha256()
         for file in sorted(self.path.rglob("*")):
-            if file.is_file() and (file.suffix == ".arrow" or file.name == REGISTRY_FILE):
+            if file.is_file() and (file.suffix == ".arrow" or file.name == LABEL_SLOTS_FILE):
                 digest.update(file.relative_to(self.path).as_posix().encode())
                 with file.open("rb") as stream:
                     for block in iter(lambda: stream.read(1 << 20), b""):
@@ -107,7 +107,7 @@ def _current(store: VersionedDirs, context: InputContext) -> Path:
 
 
 class DatasetIOManager(ConfigurableIOManager):
-    """Saves DatasetDicts with save_to_disk plus label_registry.json; keeps the last few versions."""
+    """Saves DatasetDicts with save_to_disk plus the label slots (label_registry.json); keeps the last few versions."""
 
     base_path: str | None = Field(default=None, description="Default: $ACCTAX_HOME/storage")
 
@@ -117,7 +117,7 @@ class DatasetIOManager(ConfigurableIOManager):
 
         def build(folder: Path) -> None:
             save_dataset(obj.dataset, folder)
-            obj.registry.save(folder / REGISTRY_FILE)
+            obj.label_slots.save(folder / LABEL_SLOTS_FILE)
             obj.text_spec.save(folder)
             if obj.tokenizer is not None:
                 save_dataset_tokenizer(obj.tokenizer, folder)
@@ -163,7 +163,7 @@ class SavedModelIOManager(ConfigurableIOManager):
 
 
 class BaselineIOManager(SavedModelIOManager):
-    """The scikit-learn baseline: joblib pipeline, per-row outputs, label registry, text spec."""
+    """The scikit-learn baseline: joblib pipeline, per-row outputs, label slots, text spec."""
 
     def load_input(self, context: InputContext) -> BaselineRef | None:
         if (
@@ -175,7 +175,7 @@ class BaselineIOManager(SavedModelIOManager):
 
 
 class PrecedentIOManager(SavedModelIOManager):
-    """The precedent lookup: its count tables, the evidence's similar-lines index, per-row outputs, label registry,
+    """The precedent lookup: its count tables, the evidence's similar-lines index, per-row outputs, label slots,
     text spec."""
 
     def load_input(self, context: InputContext) -> PrecedentRef:
@@ -183,7 +183,7 @@ class PrecedentIOManager(SavedModelIOManager):
 
 
 class EnsembleIOManager(SavedModelIOManager):
-    """The ensemble: spec naming its adapter and baseline, per-row outputs, label registry, text spec."""
+    """The ensemble: spec naming its adapter and baseline, per-row outputs, label slots, text spec."""
 
     def load_input(self, context: InputContext) -> EnsembleRef:
         return EnsembleRef(self.current_path(context))

@@ -74,7 +74,7 @@ def baseline_classifier(
     valid/test rows as the others."""
     grid = config.grid()
     base = BaselineSettings(max_features=config.max_features, max_iter=config.max_iter, seed=config.seed)
-    splits, registry = ledger_dataset.load(), ledger_dataset.registry()
+    splits, label_slots = ledger_dataset.load(), ledger_dataset.label_slots()
     started = time.perf_counter()
     # In memory: an indices mapping written to disk would land inside the published ledger_dataset version.
     sample = stratified_subset(splits["train"]["label"], config.max_train_rows, config.seed)
@@ -94,7 +94,7 @@ def baseline_classifier(
     calibrate(pipeline, *valid)
     search_seconds = time.perf_counter() - started
     reports, outputs = evaluate_baseline(
-        pipeline, {split: (splits[split]["text"], splits[split]["label"]) for split in ("valid", "test")}, registry
+        pipeline, {split: (splits[split]["text"], splits[split]["label"]) for split in ("valid", "test")}, label_slots
     )
     context.log.info(
         f"baseline {chosen.describe()}: valid {model_settings.selection_metric} "
@@ -126,7 +126,7 @@ def baseline_classifier(
     return Output(
         BaselineModel(
             pipeline=served,
-            registry=registry,
+            label_slots=label_slots,
             metrics=metrics,
             eval_outputs=outputs,
             text_spec=TextSpec(ledger_dataset.text_spec().text_features, None, ledger_dataset.path.name),

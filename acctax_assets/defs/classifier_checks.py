@@ -76,7 +76,7 @@ def classifier_beats_baseline(
             },
         )
     baseline = baseline_classifier.metrics()
-    verdict = compare_with_baseline(adapter, baseline, account_classifier.text_spec().ledger_dataset_version)
+    verdict = compare_with_baseline(adapter, baseline, account_classifier.ledger_dataset_version)
     return AssetCheckResult(
         passed=verdict.passed,
         severity=AssetCheckSeverity.WARN,

@@ -19,8 +19,9 @@ from acctax_assets.ml.candidates.ensemble import (
 )
 from acctax_assets.ml.candidates.precedent import PrecedentRef
 from acctax_assets.ml.candidates.selection import QualityGate
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.evaluation.metrics import classification_report
+from acctax_assets.ml.evaluation.outputs import CandidateFolder
 
 
 @asset(group_name="ml", io_manager_key="ensemble_io_manager", kinds={"numpy"})
@@ -34,12 +35,12 @@ def ensemble_classifier(
     """Often better than any member, because they make different mistakes (subword context, character n-grams,
     the bookings of the same pair). A member that fails its quality gate is left out: a collapsed adapter must not
     drag the mix down. Only the valid split picks the weights; test is left for the comparison."""
-    refs = {
-        "adapter": (account_classifier, str(account_classifier.text_spec().ledger_dataset_version)),
-        "baseline": (baseline_classifier, str(baseline_classifier.metrics()["dataset_version"])),
-        "precedent": (precedent_classifier, str(precedent_classifier.metrics()["dataset_version"])),
+    refs: dict[str, CandidateFolder] = {
+        "adapter": account_classifier,
+        "baseline": baseline_classifier,
+        "precedent": precedent_classifier,
     }
-    datasets = {kind: dataset for kind, (_, dataset) in refs.items()}
+    datasets = {kind: ref.ledger_dataset_version for kind, ref in refs.items()}
     if len(set(datasets.values())) > 1:
         raise Failure(
             description=(
@@ -47,16 +48,16 @@ def ensemble_classifier(
                 "cannot be mixed. Fix: materialize the whole training_job so every candidate trains on the same version"
             )
         )
-    registry: LabelRegistry = baseline_classifier.registry()
+    label_slots: LabelSlots = baseline_classifier.label_slots()
     gate = QualityGate(model_settings.min_f1_macro, model_settings.max_f1_drop)
     try:
-        outputs, left_out = gated_members({kind: ref.eval_outputs() for kind, (ref, _) in refs.items()}, registry, gate)
+        outputs, left_out = gated_members({kind: ref.eval_outputs() for kind, ref in refs.items()}, label_slots, gate)
         for kind, reason in left_out.items():
-            context.log.warning(f"ensemble_classifier: {kind} {refs[kind][0].version} is not a member: {reason}")
+            context.log.warning(f"ensemble_classifier: {kind} {refs[kind].version} is not a member: {reason}")
         if not outputs:
             # Mixed all the same, so that served_classifier judges and reports every candidate's failed gate.
             context.log.warning("ensemble_classifier: no candidate passed its quality gate; mixing all of them")
-            outputs = {kind: ref.eval_outputs() for kind, (ref, _) in refs.items()}
+            outputs = {kind: ref.eval_outputs() for kind, ref in refs.items()}
         search = weight_search(outputs, model_settings.selection_metric)
         weights = best_weights(search, {kind: MEMBER_COST[kind] for kind in outputs})
         mixed = ensemble_outputs(outputs, weights)
@@ -64,14 +65,14 @@ def ensemble_classifier(
         raise Failure(description=f"ensemble_classifier: {exc}") from exc
     spec = EnsembleSpec(
         members=tuple(
-            Member(kind, refs[kind][0].version, str(refs[kind][0].path), weights[kind])
+            Member(kind, refs[kind].version, str(refs[kind].path), weights[kind])
             for kind in outputs
             if weights[kind] > 0
         ),
         dataset_version=datasets["baseline"],
     )
     reports = {
-        split: classification_report(mixed.labels[split], mixed.predicted(split), registry)
+        split: classification_report(mixed.labels[split], mixed.predicted(split), label_slots)
         for split in ("valid", "test")
     }
     context.log.info(
@@ -80,7 +81,9 @@ def ensemble_classifier(
     )
     ranked = search.sort_values(["score", "valid_log_loss"], ascending=[False, True]).drop(columns="score")
     return Output(
-        EnsembleModel(spec=spec, eval_outputs=mixed, registry=registry, text_spec=baseline_classifier.text_spec()),
+        EnsembleModel(
+            spec=spec, eval_outputs=mixed, label_slots=label_slots, text_spec=baseline_classifier.text_spec()
+        ),
         metadata=readable(
             {
                 "weights": mapping_table(weights, "member", "weight"),

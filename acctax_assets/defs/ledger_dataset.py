@@ -44,7 +44,7 @@ from acctax_assets.defs.ml_resources import ModelSettings
 from acctax_assets.defs.model_text import TEXT_FEATURES
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec, concat_model_tables
 from acctax_assets.ml.data.splits import SPLITS, SplitSettings
 
@@ -121,9 +121,9 @@ def _excluded_table(excluded: dict[str, str]) -> str:
     return pd.DataFrame({"month": [m[:7] for m in excluded], "why": list(excluded.values())}).to_markdown(index=False)
 
 
-def _label_table(counts: pd.DataFrame, registry: LabelRegistry) -> str:
+def _label_table(counts: pd.DataFrame, label_slots: LabelSlots) -> str:
     table = counts.copy()
-    table.insert(0, "name", [registry.names.get(code, "") for code in table.index])
+    table.insert(0, "name", [label_slots.names.get(code, "") for code in table.index])
     shown = (
         table
         if len(table) <= 2 * LABEL_TABLE_ROWS
@@ -161,7 +161,7 @@ def ledger_dataset(
     rows = concat_model_tables(model_text[month] for month in months)
     if rows.num_rows == 0:
         raise Failure(description=_no_labelled_rows(months, status, str(settings.acctax_home.landing)))
-    registry_path = settings.acctax_home.storage / REGISTRY_FILE
+    slots_path = settings.acctax_home.label_slots
     split = SplitSettings(
         strategy=config.split_strategy,
         valid_size=config.valid_size,
@@ -172,15 +172,15 @@ def ledger_dataset(
         seed=config.seed,
     )
     try:
-        previous = LabelRegistry.load(registry_path, model_settings.max_classes)
-        dataset, registry, report = build_dataset(rows, previous, split)
+        previous = LabelSlots.load(slots_path, model_settings.max_classes)
+        dataset, label_slots, report = build_dataset(rows, previous, split)
     except AcctaxError as exc:
         left_out = f"; left out of training: {status.excluded_lines()}" if status.excluded else ""
         raise Failure(
             description=f"{DATASET.to_user_string()} over months {[m[:7] for m in months]}: {exc}{left_out}"
         ) from exc
-    registry.save(registry_path)
-    new_codes = list(registry.codes[previous.used :])
+    label_slots.save(slots_path)
+    new_codes = list(label_slots.codes[previous.used :])
     if new_codes:
         context.log.info(f"Registered {len(new_codes)} new account code(s) in new slots: {new_codes}")
     for split_name, codes in report.unseen_in_train.items():
@@ -192,7 +192,9 @@ def ledger_dataset(
             f"(months {report.months['valid'] + report.months['test']}): {report.train_only_classes}"
         )
     return Output(
-        DatasetArtifact(dataset=dataset, registry=registry, text_spec=TextSpec(tuple(model_settings.text_features))),
+        DatasetArtifact(
+            dataset=dataset, label_slots=label_slots, text_spec=TextSpec(tuple(model_settings.text_features))
+        ),
         metadata=readable(
             {
                 "months": [m[:7] for m in months],
@@ -202,8 +204,9 @@ def ledger_dataset(
                 **{f"{name}_months": report.months[name] for name in SPLITS},
                 **{f"{name}_rows": report.sizes[name] for name in SPLITS},
                 "classes": pc.count_distinct(rows["code"]).as_py(),
-                "registry_slots_used": registry.used,
-                "registry_max_classes": registry.max_classes,
+                # The label slots' figures keep their metadata names of earlier releases (`registry_*`).
+                "registry_slots_used": label_slots.used,
+                "registry_max_classes": label_slots.max_classes,
                 "new_codes": listing(new_codes),
                 "train_only_classes": listing(report.train_only_classes),
                 "unseen_in_train": mapping_table(
@@ -213,7 +216,7 @@ def ledger_dataset(
                 ),
                 "leakage_removed": report.leakage_removed,
                 "repeated_from_train": report.repeated_from_train,
-                "label_counts": MetadataValue.md(_label_table(report.label_counts, registry)),
+                "label_counts": MetadataValue.md(_label_table(report.label_counts, label_slots)),
                 "text_example": MetadataValue.md(f"`{dataset['train'][0]['text']}`")
                 if report.sizes["train"]
                 else "none: train is empty",

@@ -5,8 +5,10 @@ ensemble, as `served_classifier` promoted it or as someone moved the alias back)
 temperature fitted on its valid rows, and derives the review threshold from that model's calibrated valid-split
 confidences at the office's operating point (`model_settings.review_target_accuracy`, `review_max_share`,
 `review_share`; see evaluation.ReviewPolicy): the threshold and the month's confidences mean the same thing.
+The proposal itself is `ml/serving`'s (`Proposer.champion`, `propose_month`); this asset resolves the settings,
+calls it and turns the result into metadata.
 
-Beside every proposal stands its evidence (`ml/evidence.py`), read from the precedent candidate registered for the
+Beside every proposal stands its evidence (`ml/candidates/evidence.py`), read from the precedent candidate registered for the
 served dataset version: the client's precedent and up to three similar past lines. A proposal against a strong
 precedent goes to review; the review figures count those rows too (`review_added_by_precedent`).
 """
@@ -32,10 +34,9 @@ from acctax_assets.defs.ml_resources import ModelRegistryResource, ModelSettings
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.candidates.evidence import StrongPrecedent, evidence_hit_rates
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.candidates.evidence import StrongPrecedent
 from acctax_assets.ml.evaluation.calibration import TEMPERATURE_FIGURE
-from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, PredictionScores, prediction_scores
+from acctax_assets.ml.serving.predictions import PredictionScores
 from acctax_assets.ml.serving.served_model import Proposer
 
 SHOWN_ROWS = 10
@@ -46,8 +47,8 @@ class PredictionConfig(Config):
         default=32,
         ge=1,
         le=4096,
-        description="Rows per forward pass, all of one token length (32 measured fastest for an int8 adapter on CPU; "
-        "raise it on a GPU)",
+        description="Rows per forward pass, all of one token length (the default suits an int8 adapter on CPU, "
+        "benchmarks/README.md: predict; raise it on a GPU)",
     )
     workers: int = Field(
         default=0,
@@ -73,8 +74,8 @@ class PredictionConfig(Config):
         default=0.9,
         gt=0.5,
         le=1.0,
-        description="Share of the precedent's bookings on its top code for it to count as strong (5 and 0.9: on the "
-        "demo, 3 and 0.8 sent 28 confident rows to review to catch the one error 5 and 0.9 catch with 3)",
+        description="Share of the precedent's bookings on its top code for it to count as strong (the defaults and "
+        "their alternatives are measured in benchmarks/README.md: evidence_hit_rate)",
     )
 
 
@@ -114,15 +115,11 @@ def ledger_predictions(
     on the month) predicts it anyway, and then scores the proposals against the clerk's codes."""
     month = context.partition_key[:7]
     try:
-        registry = model_registry.registry()
-        champion = registry.resolve()
-        registry_path = settings.acctax_home.storage / REGISTRY_FILE
-        proposer = Proposer.load(
-            champion,
-            registry.versions(),
+        proposer = Proposer.champion(
+            model_registry.registry(),
             model_settings.review_policy(),
             StrongPrecedent(config.precedent_min_bookings, config.precedent_min_share),
-            LabelRegistry.from_json(registry_path.read_text(encoding="utf-8")) if registry_path.exists() else None,
+            settings.acctax_home,
             device=config.device,
             batch_size=config.batch_size,
             quantize=config.quantize,
@@ -143,22 +140,17 @@ def ledger_predictions(
         context.log.warning(
             f"{month} has no cleaned rows (see rejected_ledger_rows); writing an empty prediction table"
         )
-    table, predictions = proposer.propose(ledger_features, texts)
+    proposals = proposer.propose_month(ledger_features, texts)
+    table, predictions, scores = proposals.table, proposals.predictions, proposals.scores
     if not ledger_features.empty:
         context.log.info(
             f"{len(table)} rows predicted in {predictions.seconds:.1f} s ({predictions.rows_per_second:.0f} rows/s)"
         )
-    scores = prediction_scores(table, served.registry)
-    hit_rates = evidence_hit_rates(table)
     if scores is not None and scores.unknown_codes:
         context.log.warning(
             f"{month} has codes the served model never saw (always counted wrong): {list(scores.unknown_codes)}"
         )
-    review_rows = int(table["needs_review"].sum())
-    # The first reason decides the count: "low_confidence; disagrees with precedent …" is a low-confidence row.
-    reasons = table.loc[table["needs_review"], "review_reason"].str.split(";").str[0]
-    disagreements = table["review_reason"].str.contains("disagrees", regex=False).fillna(False)
-    added = int((table["review_reason"] == DISAGREES_WITH_PRECEDENT).sum())
+    review_rows, added = proposals.review_rows, proposals.added_by_precedent
     return Output(
         table,
         metadata=readable(
@@ -169,9 +161,9 @@ def ledger_predictions(
                 ),
                 "review_rows": review_rows,
                 "review_share": share_of(review_rows, len(table)),
-                "review_by_reason": mapping_table(reasons.value_counts().to_dict(), "reason", "rows"),
+                "review_by_reason": mapping_table(proposals.review_by_reason(), "reason", "rows"),
                 "review_added_by_precedent": added,
-                "precedent_disagreements": int(disagreements.sum()),
+                "precedent_disagreements": proposals.precedent_disagreements,
                 "evidence_source": "precedent candidate of the served dataset version"
                 if evidence.history is not None
                 else evidence.missing,
@@ -190,8 +182,8 @@ def ledger_predictions(
                 "registry_version": served.entry.registry_version,
                 **_score_metadata(scores),
                 **(
-                    {"evidence_hit_rate_review": mapping_table(hit_rates, "figure", "value")}
-                    if hit_rates is not None
+                    {"evidence_hit_rate_review": mapping_table(proposals.evidence_hit_rates, "figure", "value")}
+                    if proposals.evidence_hit_rates is not None
                     else {}
                 ),
                 "least_confident": _least_confident(table),

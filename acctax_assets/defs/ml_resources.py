@@ -10,7 +10,7 @@ from dagster import Field as DagsterField
 from pydantic import Field
 
 from acctax_assets.ml.data.base_model import default_base_model
-from acctax_assets.ml.data.label_registry import DEFAULT_MAX_CLASSES
+from acctax_assets.ml.data.label_slots import DEFAULT_MAX_CLASSES
 from acctax_assets.ml.data.serialization import DEFAULT_TEXT_FEATURES
 from acctax_assets.ml.evaluation.confidence import DEFAULT_MAX_SHARE, DEFAULT_TARGET_ACCURACY, ReviewPolicy
 from acctax_assets.ml.serving.model_registry import (

@@ -50,15 +50,15 @@ def precedent_classifier(
 ) -> Output[PrecedentModel]:
     """How each client booked each counterparty before, backing off to the counterparty, the memo/item words and
     the client: what a clerk looks up first, so every other candidate must beat it on the same rows."""
-    splits, registry = ledger_dataset.load(), ledger_dataset.registry()
+    splits, label_slots = ledger_dataset.load(), ledger_dataset.label_slots()
     lookup = PrecedentLookup.fit(
-        splits["train"]["text"], splits["train"]["label"], registry.max_classes, config.smoothing
+        splits["train"]["text"], splits["train"]["label"], label_slots.max_classes, config.smoothing
     )
     outputs, levels = evaluate_precedent(
         lookup, {split: (splits[split]["text"], splits[split]["label"]) for split in ("valid", "test")}
     )
     reports = {
-        split: classification_report(outputs.labels[split], outputs.predicted(split), registry)
+        split: classification_report(outputs.labels[split], outputs.predicted(split), label_slots)
         for split in ("valid", "test")
     }
     served_splits = ("train", "valid", "test") if config.refit_on_all_rows else ("train",)
@@ -67,7 +67,7 @@ def precedent_classifier(
     dates = booking_dates(texts, [month for split in served_splits for month in splits[split]["month"]])
     # The served lookup is refitted with dates even without refit_on_all_rows: the evidence needs each key's latest
     # booking; the train-only lookup above gives the figures either way.
-    served = PrecedentLookup.fit(texts, labels, registry.max_classes, config.smoothing, dates)
+    served = PrecedentLookup.fit(texts, labels, label_slots.max_classes, config.smoothing, dates)
     neighbours = NeighbourIndex.fit(texts, labels, dates, config.similar_lines_per_client, config.similar_lines_pool)
     fit_rows = len(texts)
     unused = [LEVELS[level] for level, table in enumerate(lookup.tables) if not table.index]
@@ -92,7 +92,7 @@ def precedent_classifier(
     return Output(
         PrecedentModel(
             lookup=served,
-            registry=registry,
+            label_slots=label_slots,
             metrics=metrics,
             eval_outputs=outputs,
             text_spec=TextSpec(ledger_dataset.text_spec().text_features, None, ledger_dataset.path.name),

@@ -9,7 +9,7 @@ proposed the month (else of the current champion; with neither, the page says ML
 (YYYYMM).
 
 Which model served the month is read from the month's latest `ledger_predictions` metadata (`registry_version`):
-new codes are the corrected-to codes outside that version's label registry. Without it (no proposals made by this
+new codes are the corrected-to codes outside that version's label slots. Without it (no proposals made by this
 instance, or a version no longer in the registry) they are the corrected-to codes absent from every earlier month's
 `cleaned_ledger`; the metadata says which (`new_codes_source`).
 """
@@ -34,7 +34,7 @@ from acctax_assets.defs.metadata_format import frame_table, inline_image
 from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import explain_months, ledger_months
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.evaluation.feedback import (
     FeedbackColumnsError,
     ProposalFeedback,
@@ -86,9 +86,9 @@ def _month_version(
 
 def _known_codes(proposer: RegisteredCandidate | None, month: str) -> tuple[set[str], str]:
     """The codes the month's serving model could propose, and where they were read."""
-    if proposer is not None and (proposer.path / REGISTRY_FILE).exists():
-        registry = LabelRegistry.from_json((proposer.path / REGISTRY_FILE).read_text(encoding="utf-8"))
-        return set(registry.codes), f"label registry of {proposer.label}, which proposed this month's codes"
+    if proposer is not None and (proposer.path / LABEL_SLOTS_FILE).exists():
+        label_slots = LabelSlots.read(proposer.path / LABEL_SLOTS_FILE)
+        return set(label_slots.codes), f"label registry of {proposer.label}, which proposed this month's codes"
     earlier = [key for key in ledger_months.get_partition_keys() if key < month]
     return (
         codes_in(list(stored_column("cleaned_ledger", earlier, "acct_code").values())),

@@ -58,7 +58,7 @@ def tokenized_dataset(
     )
     return Output(
         DatasetArtifact(
-            dataset=tokenized, registry=ledger_dataset.registry(), text_spec=text_spec, tokenizer=tokenizer
+            dataset=tokenized, label_slots=ledger_dataset.label_slots(), text_spec=text_spec, tokenizer=tokenizer
         ),
         metadata={
             "tokenizer": f"{type(tokenizer).__name__} ({model_settings.base_model_path}) + {len(vocabulary.added)} added words",

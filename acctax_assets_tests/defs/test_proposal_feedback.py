@@ -25,7 +25,7 @@ from acctax_assets.defs.ml_resources import ModelRegistryResource
 from acctax_assets.defs.partitions import ledger_months
 from acctax_assets.defs.proposal_feedback import NO_PROPOSALS, proposal_feedback
 from acctax_assets.defs.resources import LedgerSettings
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.serving.model_registry import CHAMPION, ModelRegistry
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.feedback_lines import KNOWN_CORRECTIONS, cleaned
@@ -76,7 +76,7 @@ def promote_champion(tracking: str, folder: Path, codes: tuple[str, ...]) -> tup
     from mlflow import MlflowClient
 
     folder.mkdir(parents=True)
-    (folder / REGISTRY_FILE).write_text(LabelRegistry(codes=codes).to_json(), encoding="utf-8")
+    (folder / LABEL_SLOTS_FILE).write_text(LabelSlots(codes=codes).to_json(), encoding="utf-8")
     client = MlflowClient(tracking_uri=tracking)
     experiment = client.create_experiment("test", artifact_location=(folder.parent / "artifacts").as_uri())
     run_id = client.create_run(experiment).info.run_id

@@ -227,7 +227,7 @@ def test_training_job_on_a_decoder_with_two_cpu_ranks_and_zero2(
                 return_tensors="pt",
             )
         ).logits.argmax(-1)
-    assert all(0 <= p < adapter.registry().used for p in predicted.tolist()), (
+    assert all(0 <= p < adapter.label_slots().used for p in predicted.tolist()), (
         "spare slots of the bias-free head are never predicted"
     )
 

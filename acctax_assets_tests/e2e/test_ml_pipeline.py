@@ -22,7 +22,7 @@ from acctax_assets.definitions import defs
 from acctax_assets.defs import retraining
 from acctax_assets.defs.metadata_format import as_mapping, significant, table_text
 from acctax_assets.defs.ml_resources import EXPERIMENT, tracking_uri
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.evaluation.confidence import review_threshold
 from acctax_assets.ml.serving.model_registry import CHAMPION
 from acctax_assets.ml.serving.served_model import load_served
@@ -111,7 +111,7 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
 
     adapter = newest_adapter(home)
     assert adapter.path == Path(metadata["path"].value)
-    registry = adapter.registry()
+    label_slots = adapter.label_slots()
     model = adapter.load_model()
     tokenizer = adapter.load_tokenizer()
     batch = tokenizer(
@@ -119,8 +119,8 @@ def test_training_job_end_to_end(home: AcctaxHome) -> None:
     )
     with torch.no_grad():
         predicted = model(**batch).logits.argmax(-1).tolist()
-    assert all(0 <= p < registry.used for p in predicted), "spare slots are never predicted"
-    assert model.config.id2label[0] == registry.codes[0]
+    assert all(0 <= p < label_slots.used for p in predicted), "spare slots are never predicted"
+    assert model.config.id2label[0] == label_slots.codes[0]
     assert not (home.storage / "_work" / "account_classifier").exists() or not any(
         (home.storage / "_work" / "account_classifier").iterdir()
     )
@@ -244,7 +244,7 @@ def test_predictions_on_a_labelled_month_are_served_by_the_champion(home: Acctax
     assert (table["confidence"] >= table["top2_confidence"]).all() and (
         table["top2_confidence"] >= table["top3_confidence"]
     ).all()
-    trained_codes = {served.registry.codes[i] for i in served.scorer.trained_ids}
+    trained_codes = {served.label_slots.codes[i] for i in served.scorer.trained_ids}
     assert set(table["predicted_code"]) <= trained_codes, "only trained codes are proposed"
 
     valid = served.eval_rows.query("split == 'valid'")
@@ -302,11 +302,12 @@ def test_moving_the_champion_alias_is_a_rollback_the_next_prediction_serves(home
 
 
 def test_predictions_refuse_an_adapter_whose_registry_no_longer_matches(home: AcctaxHome) -> None:
-    path = home.storage / "label_registry.json"
+    path = home.label_slots
     original = path.read_text(encoding="utf-8")
-    registry = LabelRegistry.from_json(original)
+    label_slots = LabelSlots.from_json(original)
     path.write_text(
-        LabelRegistry(registry.max_classes, tuple(reversed(registry.codes)), registry.names).to_json(), encoding="utf-8"
+        LabelSlots(label_slots.max_classes, tuple(reversed(label_slots.codes)), label_slots.names).to_json(),
+        encoding="utf-8",
     )
     try:
         with instance_for_test() as instance:
@@ -391,7 +392,7 @@ def test_bf16_on_a_machine_without_gpu_fails_before_any_process_starts(home: Acc
 def test_adapter_ref_reads_registry_and_metrics(home: AcctaxHome) -> None:
     adapter = newest_adapter(home)
     assert adapter.metrics()["test"]["f1_macro"] >= 0
-    assert adapter.registry().max_classes == 260
+    assert adapter.label_slots().max_classes == 260
 
 
 def test_killed_training_is_retried_in_the_same_run_and_resumes_from_its_checkpoint(home: AcctaxHome) -> None:

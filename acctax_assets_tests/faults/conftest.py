@@ -9,7 +9,6 @@ import pytest
 from dagster import instance_for_test
 
 from acctax_assets.ledger.schema import LABEL_COLUMN, LABEL_NAME_COLUMN
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.faults.harness import STRATIFIED, TEMPLATE_CODES
 from acctax_assets_tests.support.dagster_runs import PER_MONTH_ASSETS, run_job, run_month, scratch_home
@@ -71,5 +70,5 @@ def tokenized_home(home: AcctaxHome, template: AcctaxHome, restore: Callable[...
     restore(*TEMPLATE_CODES)
     for asset in DIRECTORY_ASSETS:
         shutil.copytree(template.storage / asset, home.storage / asset)
-    shutil.copy2(template.storage / REGISTRY_FILE, home.storage)
+    shutil.copy2(template.label_slots, home.storage)
     return home

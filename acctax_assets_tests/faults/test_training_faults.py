@@ -15,7 +15,7 @@ from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from acctax_assets.defs.artifact_io_managers import SavedDataset
 from acctax_assets.defs.metadata_format import as_mapping
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.training.config import TrainingConfig
 from acctax_assets.paths import AcctaxHome
 from acctax_assets.versioned_dirs import VersionedDirs
@@ -57,7 +57,7 @@ def test_a_window_that_cannot_train_fails_naming_its_months(
     message = failure_text(result)
     assert f"ledger_dataset over months {[m[:7] for m in months]}" in message and problem in message, message
     assert_nothing_published(home)
-    assert not (home.storage / REGISTRY_FILE).exists()
+    assert not (home.label_slots).exists()
 
 
 def test_a_class_with_one_row_goes_to_train_and_no_row_is_lost(
@@ -94,9 +94,9 @@ def test_label_overflow_fails_naming_the_fix_and_keeps_the_registry(
 ) -> None:
     """More codes than head slots: a clear error with the fix, and the registry on disk is left as it was."""
     restore(JANUARY)
-    path = home.storage / REGISTRY_FILE
+    path = home.label_slots
     if registered:
-        LabelRegistry(max_classes=2).with_codes(registered).save(path)
+        LabelSlots(max_classes=2).with_codes(registered).save(path)
     before = path.read_bytes() if registered else None
     result = build_dataset(instance, {**STRATIFIED, "resources": {"model_settings": {"config": {"max_classes": 2}}}})
     assert not result.success
@@ -123,7 +123,7 @@ def test_a_damaged_label_registry_fails_naming_the_file_and_the_fix(
     """The registry decides every class id: when it cannot be trusted, ledger_dataset stops and says which file and
     what to do, and leaves the file alone for inspection."""
     restore(JANUARY)
-    path = home.storage / REGISTRY_FILE
+    path = home.label_slots
     path.write_text(text, encoding="utf-8")
     result = build_dataset(instance)
     assert not result.success
@@ -189,7 +189,7 @@ def corrupt_checkpoint(tmp_path: Path, restart: bool) -> tuple[TrainingConfig, P
     config = TrainingConfig(
         base_model=str(tmp_path / "model"),
         dataset_dir=str(tmp_path / "dataset"),
-        registry_path=str(tmp_path / REGISTRY_FILE),
+        registry_path=str(tmp_path / LABEL_SLOTS_FILE),
         output_dir=str(tmp_path / "work"),
         restart_on_corrupt_checkpoint=restart,
     )

@@ -16,7 +16,7 @@ from acctax_assets.ledger.ingestion import combine, read_ledger_files
 from acctax_assets.ml.data.serialization import model_text
 from acctax_assets.ml.serving.predictions import prediction_table
 from acctax_assets_tests.support.ledger_files import UNCODED_COLUMNS, ledger_rows, write_ledger
-from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, predictions_for
+from acctax_assets_tests.support.ml_frames import LABEL_SLOTS, SERVED, THRESHOLD, predictions_for
 
 MONTH = "2024-01-01"
 # Five lines of January; proposals 81100 (slot 0) for all, confidences put lines 2 and 4 in the review queue.
@@ -44,7 +44,7 @@ def proposals_export(landing: Path, original: Path, tmp_path: Path) -> pd.DataFr
     """The month's export as the platform writes it, read back as the clerk opens it (text cells)."""
     raw, result = clean(landing, original)
     features = build_features(result.cleaned)
-    predictions = prediction_table(features, predictions_for(5, CONFIDENCE), REGISTRY, THRESHOLD, SERVED)
+    predictions = prediction_table(features, predictions_for(5, CONFIDENCE), LABEL_SLOTS, THRESHOLD, SERVED)
     path = write_export(office_layout(raw, predictions, result.rejected), tmp_path / "exports" / "p.csv", "csv")
     return pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
 

@@ -9,14 +9,14 @@ import pytest
 from acctax_assets.ledger.export import office_layout, write_export
 from acctax_assets.ml.serving.predictions import prediction_table
 from acctax_assets_tests.support.ledger_files import ledger_rows
-from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, month_of, predictions_for
+from acctax_assets_tests.support.ml_frames import LABEL_SLOTS, SERVED, THRESHOLD, month_of, predictions_for
 
 
 def test_office_export_keeps_every_raw_row_and_flags_rejected_ones(tmp_path: Path) -> None:
     rows = ledger_rows(4)
     rows[1]["date"] = "not a date"
     raw, features, rejected = month_of(tmp_path, rows)
-    predictions = prediction_table(features, predictions_for(3, [0.99, 0.2, 0.99]), REGISTRY, THRESHOLD, SERVED)
+    predictions = prediction_table(features, predictions_for(3, [0.99, 0.2, 0.99]), LABEL_SLOTS, THRESHOLD, SERVED)
     layout = office_layout(raw, predictions, rejected)
     assert len(layout) == len(raw) == 4
     assert layout["원본행"].tolist() == [2, 3, 4, 5]
@@ -38,6 +38,6 @@ def test_office_export_keeps_every_raw_row_and_flags_rejected_ones(tmp_path: Pat
 
 def test_office_export_refuses_to_drop_rows(tmp_path: Path) -> None:
     raw, features, rejected = month_of(tmp_path, ledger_rows(3))
-    predictions = prediction_table(features, predictions_for(3, [0.9] * 3), REGISTRY, THRESHOLD, SERVED).iloc[:2]
+    predictions = prediction_table(features, predictions_for(3, [0.9] * 3), LABEL_SLOTS, THRESHOLD, SERVED).iloc[:2]
     with pytest.raises(ValueError, match="1 raw rows are neither"):
         office_layout(raw, predictions, rejected)

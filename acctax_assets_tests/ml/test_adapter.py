@@ -5,19 +5,19 @@ from pathlib import Path
 import pytest
 
 from acctax_assets.ml.adapter import AdapterRef, compare_with_baseline
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry, RegistryMismatchError
-from acctax_assets_tests.support.ml_frames import REGISTRY
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots, LabelSlotsMismatchError
+from acctax_assets_tests.support.ml_frames import LABEL_SLOTS
 
 
 def test_adapter_registry_must_match_the_current_one(tmp_path: Path) -> None:
-    REGISTRY.save(tmp_path / REGISTRY_FILE)
+    LABEL_SLOTS.save(tmp_path / LABEL_SLOTS_FILE)
     adapter = AdapterRef(tmp_path)
-    adapter.check_registry(REGISTRY.with_codes(["84800"]))
-    swapped = LabelRegistry(max_classes=8, codes=("82200", "81100", "83000"))
-    with pytest.raises(RegistryMismatchError, match="slot 0 is '81100' in the model but '82200' now"):
-        adapter.check_registry(swapped)
-    with pytest.raises(RegistryMismatchError, match="model has 8 slots, the registry 9"):
-        adapter.check_registry(LabelRegistry(max_classes=9, codes=REGISTRY.codes))
+    adapter.check_label_slots(LABEL_SLOTS.with_codes(["84800"]))
+    swapped = LabelSlots(max_classes=8, codes=("82200", "81100", "83000"))
+    with pytest.raises(LabelSlotsMismatchError, match="slot 0 is '81100' in the model but '82200' now"):
+        adapter.check_label_slots(swapped)
+    with pytest.raises(LabelSlotsMismatchError, match="model has 8 slots, the registry 9"):
+        adapter.check_label_slots(LabelSlots(max_classes=9, codes=LABEL_SLOTS.codes))
 
 
 @pytest.mark.parametrize(

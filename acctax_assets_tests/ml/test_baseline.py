@@ -16,7 +16,7 @@ from acctax_assets.ml.candidates.baseline import (
     stratified_subset,
     train_baseline,
 )
-from acctax_assets_tests.support.ml_frames import REGISTRY
+from acctax_assets_tests.support.ml_frames import LABEL_SLOTS
 
 
 def test_baseline_learns_separable_texts_and_reports_like_the_adapter() -> None:
@@ -26,12 +26,12 @@ def test_baseline_learns_separable_texts_and_reports_like_the_adapter() -> None:
     texts = [f"party:가게{rng.integers(50)} | item:{rng.choice(words[label])}" for label in labels]
     pipeline = train_baseline(texts[:90], labels[:90], BaselineSettings(max_iter=200))
     reports, outputs = evaluate_baseline(
-        pipeline, {"valid": (texts[90:105], labels[90:105]), "test": (texts[105:], labels[105:])}, REGISTRY
+        pipeline, {"valid": (texts[90:105], labels[90:105]), "test": (texts[105:], labels[105:])}, LABEL_SLOTS
     )
     report = reports["test"]
     assert report["accuracy"] == 1.0 and report["per_class"][0]["code"] == "81100" and report["rows_per_second"] > 0
     probabilities = outputs.probabilities["test"]
-    assert probabilities.shape == (15, REGISTRY.max_classes)
+    assert probabilities.shape == (15, LABEL_SLOTS.max_classes)
     assert np.allclose(probabilities.sum(axis=1), 1.0) and (probabilities[:, 3:] == 0).all()
     assert (outputs.predicted("test") == np.asarray(labels[105:])).all()
     with pytest.raises(ValueError, match="at least 2 classes"):

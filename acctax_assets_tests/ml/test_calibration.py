@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.evaluation.calibration import (
     CalibratedScorer,
@@ -122,7 +122,7 @@ def served_model(folder: Path, figures: dict[str, float]) -> ServedModel:
     return ServedModel(
         entry=entry,
         scorer=FixedScorer(stored.probabilities["test"]),
-        registry=LabelRegistry(max_classes=SLOTS, codes=tuple(f"8{i:04d}" for i in range(TRAINED))),
+        label_slots=LabelSlots(max_classes=SLOTS, codes=tuple(f"8{i:04d}" for i in range(TRAINED))),
         text_spec=TextSpec(("item",), None, "d1"),
         eval_rows=stored.rows(),
     )

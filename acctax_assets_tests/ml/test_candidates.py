@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.candidates.baseline import (
     BaselineModel,
     BaselineRef,
@@ -17,6 +18,7 @@ from acctax_assets.ml.candidates.baseline import (
 from acctax_assets.ml.candidates.ensemble import (
     MEMBER_COST,
     EnsembleModel,
+    EnsembleRef,
     EnsembleSpec,
     Member,
     best_weights,
@@ -25,7 +27,7 @@ from acctax_assets.ml.candidates.ensemble import (
     simplex_grid,
     weight_search,
 )
-from acctax_assets.ml.candidates.precedent import PrecedentLookup, evaluate_precedent
+from acctax_assets.ml.candidates.precedent import PrecedentLookup, PrecedentRef, evaluate_precedent
 from acctax_assets.ml.candidates.selection import (
     FIGURES,
     Candidate,
@@ -34,7 +36,7 @@ from acctax_assets.ml.candidates.selection import (
     score_candidate,
     select_champion,
 )
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.evaluation.confidence import ReviewPolicy
 from acctax_assets.ml.evaluation.outputs import EvalOutputs, EvalOutputsError
@@ -48,7 +50,7 @@ from acctax_assets.ml.serving.model_registry import (
 )
 from acctax_assets.ml.serving.served_model import load_served
 
-REGISTRY = LabelRegistry(max_classes=6, codes=("81100", "82200", "83000", "84800"))
+LABEL_SLOTS = LabelSlots(max_classes=6, codes=("81100", "82200", "83000", "84800"))
 TRAIN_COUNTS = {"81100": 50, "82200": 30, "83000": 10, "84800": 5}
 GATE = QualityGate(floor=0.3, max_drop=0.05)
 
@@ -80,7 +82,7 @@ def card(kind: str, valid_accuracy: float, test_accuracy: float, dataset: str = 
     candidate = Candidate(
         kind, f"{kind}-v", Path(f"/nowhere/{kind}"), dataset, make_outputs(valid_accuracy, test_accuracy)
     )
-    return score_candidate(candidate, REGISTRY, TRAIN_COUNTS, ReviewPolicy(target_accuracy=0.97, min_auto_rows=5))
+    return score_candidate(candidate, LABEL_SLOTS, TRAIN_COUNTS, ReviewPolicy(target_accuracy=0.97, min_auto_rows=5))
 
 
 def test_every_candidate_gets_the_same_figures() -> None:
@@ -196,7 +198,7 @@ def test_ensemble_of_three_weighs_the_best_member_and_leans_on_the_cheaper_on_ti
 def test_a_candidate_that_fails_its_gate_is_never_an_ensemble_member() -> None:
     collapsed = make_outputs(1.0, 0.05, seed=9)
     members, left_out = gated_members(
-        {"adapter": collapsed, "baseline": make_outputs(0.6, 0.6, seed=2)}, REGISTRY, GATE
+        {"adapter": collapsed, "baseline": make_outputs(0.6, 0.6, seed=2)}, LABEL_SLOTS, GATE
     )
     assert list(members) == ["baseline"] and "below the floor" in left_out["adapter"]
     assert best(members) == {"baseline": 1.0}, "however good it looks on valid, a failed adapter gets no weight"
@@ -228,6 +230,20 @@ def test_an_ensemble_stored_before_members_were_listed_still_loads(tmp_path: Pat
     )
     spec = EnsembleSpec.load(tmp_path)
     assert spec.members == (Member("adapter", "a1", "/a", 0.3), Member("baseline", "b1", "/b", 0.7))
+    assert EnsembleRef(tmp_path).ledger_dataset_version == "d1"
+
+
+def test_every_candidate_folder_gives_its_dataset_version_one_way(tmp_path: Path) -> None:
+    """Each kind records it where its writer could; the folder says it alike, for folders of earlier releases too."""
+    fitted, adapter, legacy = (tmp_path / name for name in ("fitted", "adapter", "legacy"))
+    for folder in (fitted, adapter, legacy):
+        folder.mkdir()
+    (fitted / "metrics.json").write_text('{"dataset_version": "d1"}', encoding="utf-8")
+    TextSpec(("desc",), ledger_dataset_version="d1").save(adapter)
+    TextSpec(("desc",)).save(legacy)
+    assert BaselineRef(fitted).ledger_dataset_version == PrecedentRef(fitted).ledger_dataset_version == "d1"
+    assert AdapterRef(adapter).ledger_dataset_version == "d1"
+    assert AdapterRef(legacy).ledger_dataset_version == "None", "never comparable with a dataset version"
 
 
 TEXTS = {
@@ -245,12 +261,12 @@ def stored_baseline(folder: Path, dataset: str = "d1") -> BaselineRef:
     texts = [f"party:가게{rng.integers(40)} | item:{rng.choice(TEXTS[label])}" for label in labels]
     pipeline = train_baseline(texts[:120], labels[:120], BaselineSettings(max_iter=200))
     reports, outputs = evaluate_baseline(
-        pipeline, {"valid": (texts[120:140], labels[120:140]), "test": (texts[140:], labels[140:])}, REGISTRY
+        pipeline, {"valid": (texts[120:140], labels[120:140]), "test": (texts[140:], labels[140:])}, LABEL_SLOTS
     )
     folder.mkdir(parents=True)
     BaselineModel(
         pipeline,
-        REGISTRY,
+        LABEL_SLOTS,
         {**reports, "dataset_version": dataset},
         outputs,
         TextSpec(("party_name", "item"), None, dataset),
@@ -326,7 +342,7 @@ def test_an_ensemble_whose_adapter_was_deleted_is_not_served(registry: ModelRegi
         ),
         "d1",
     )
-    EnsembleModel(spec, baseline.eval_outputs(), REGISTRY, baseline.text_spec()).save(folder)
+    EnsembleModel(spec, baseline.eval_outputs(), LABEL_SLOTS, baseline.text_spec()).save(folder)
     registry.set_alias(CHAMPION, registry.register("ensemble", "v1", folder, "d1", {}, None))
     with pytest.raises(ServedFilesMissingError, match="needs its adapter"):
         load_served(registry.resolve())
@@ -358,14 +374,14 @@ def test_a_new_code_in_the_test_month_counts_wrong_and_crashes_nothing() -> None
     test_texts, test_labels = ["party:가게0 | item:커피", "party:새가게 | item:임대료"], [0, 3]
     pipeline = train_baseline(train_texts, train_labels, BaselineSettings())
     _, outputs = evaluate_baseline(
-        pipeline, {"valid": (test_texts[:1], [0]), "test": (test_texts, test_labels)}, REGISTRY
+        pipeline, {"valid": (test_texts[:1], [0]), "test": (test_texts, test_labels)}, LABEL_SLOTS
     )
-    lookup = PrecedentLookup.fit(train_texts, train_labels, REGISTRY.max_classes)
+    lookup = PrecedentLookup.fit(train_texts, train_labels, LABEL_SLOTS.max_classes)
     precedent, _ = evaluate_precedent(lookup, {"valid": (test_texts[:1], [0]), "test": (test_texts, test_labels)})
     for name, candidate_outputs in (("baseline", outputs), ("precedent", precedent)):
         card = score_candidate(
             Candidate(name, "v1", Path("."), "d1", candidate_outputs),
-            REGISTRY,
+            LABEL_SLOTS,
             {"81100": 10, "82200": 10, "83000": 10},
             ReviewPolicy(0.9, 1),
         )

@@ -28,7 +28,7 @@ from acctax_assets.ml.candidates.evidence import (
 )
 from acctax_assets.ml.candidates.precedent import MODEL_FILE, NEIGHBOURS_FILE, PrecedentLookup, booking_dates
 from acctax_assets.ml.data.dataset import build_dataset, save_dataset
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.data.splits import SplitSettings
 from acctax_assets.ml.serving.model_registry import CHAMPION, ModelRegistry, RegisteredCandidate
@@ -36,9 +36,9 @@ from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, predi
 from acctax_assets.ml.serving.served_model import served_evidence
 from acctax_assets_tests.ml.test_candidates import stored_baseline
 from acctax_assets_tests.support.ledger_files import ledger_rows
-from acctax_assets_tests.support.ml_frames import REGISTRY, SERVED, THRESHOLD, month_of, predictions_for
+from acctax_assets_tests.support.ml_frames import LABEL_SLOTS, SERVED, THRESHOLD, month_of, predictions_for
 
-CODES = LabelRegistry(
+CODES = LabelSlots(
     max_classes=6,
     codes=("81100", "82200", "83000", "82600"),
     names={"81100": "복리후생비", "82200": "차량유지비", "83000": "소모품비", "82600": "도서인쇄비"},
@@ -69,7 +69,7 @@ def stored_history(folder: Path, rows: list[tuple[str, int, str]] = HISTORY, per
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(PrecedentLookup.fit(texts, slots, CODES.max_classes, dates=dates), folder / MODEL_FILE)
     joblib.dump(NeighbourIndex.fit(texts, slots, dates, per_client=per_client), folder / NEIGHBOURS_FILE)
-    CODES.save(folder / REGISTRY_FILE)
+    CODES.save(folder / LABEL_SLOTS_FILE)
     return folder
 
 
@@ -146,7 +146,7 @@ def test_a_proposal_against_a_strong_precedent_goes_to_review_saying_so(tmp_path
     # Every proposal is 81100; confidences: confident, low, confident, confident, confident.
     evidence = evidence_frame(["82200", "82200", "82200", "82200", "81100"], [14, 14, 4, 2, 9], [15, 15, 6, 2, 9])
     table = prediction_table(
-        features, predictions_for(5, [0.99, 0.5, 0.99, 0.99, 0.99]), REGISTRY, THRESHOLD, SERVED, evidence
+        features, predictions_for(5, [0.99, 0.5, 0.99, 0.99, 0.99]), LABEL_SLOTS, THRESHOLD, SERVED, evidence
     )
     assert table["review_reason"].tolist() == [
         DISAGREES_WITH_PRECEDENT,
@@ -160,7 +160,7 @@ def test_a_proposal_against_a_strong_precedent_goes_to_review_saying_so(tmp_path
     lenient = prediction_table(
         features,
         predictions_for(5, [0.99, 0.5, 0.99, 0.99, 0.99]),
-        REGISTRY,
+        LABEL_SLOTS,
         THRESHOLD,
         SERVED,
         evidence,
@@ -177,7 +177,7 @@ def test_evidence_hit_rates_on_a_tiny_labelled_month(tmp_path: Path) -> None:
     evidence = evidence_frame(["81100", "82200", None, "81100"], [1, 5, 0, 1], [1, 5, 0, 1])
     evidence["neighbour_code"] = pd.array(["83000", "82200", "81100", "81100"], dtype="string")
     table = prediction_table(
-        features, predictions_for(4, [0.5, 0.99, 0.5, 0.99]), REGISTRY, THRESHOLD, SERVED, evidence
+        features, predictions_for(4, [0.5, 0.99, 0.5, 0.99]), LABEL_SLOTS, THRESHOLD, SERVED, evidence
     )
     assert table["needs_review"].tolist() == [True, True, True, False]
     assert evidence_hit_rates(table) == {
@@ -198,7 +198,7 @@ def test_the_export_carries_the_evidence_in_its_own_column(tmp_path: Path) -> No
     evidence = evidence_frame(["81100", None], [3, 0], [3, 0])
     evidence["precedent"] = pd.array(["this client + counterparty: 81100 복리후생비 3/3, last 2023-12", NO_HISTORY])
     evidence["similar_lines"] = pd.array(["2023-12 81100 스타벅스 강남점 · 직원 간식 · 커피 (1.00)", NO_HISTORY])
-    table = prediction_table(features, predictions_for(2, [0.99, 0.99]), REGISTRY, THRESHOLD, SERVED, evidence)
+    table = prediction_table(features, predictions_for(2, [0.99, 0.99]), LABEL_SLOTS, THRESHOLD, SERVED, evidence)
     layout = office_layout(raw, table, rejected)
     assert layout["근거"].iloc[0] == (
         "precedent: this client + counterparty: 81100 복리후생비 3/3, last 2023-12; "
@@ -242,7 +242,7 @@ def test_a_model_version_without_a_stored_precedent_says_so_instead_of_failing(t
     lookup = PrecedentLookup.fit([t for t, _, _ in HISTORY], [s for _, s, _ in HISTORY], CODES.max_classes)
     del lookup.phrases, lookup.dates
     joblib.dump(lookup, old / MODEL_FILE)
-    CODES.save(old / REGISTRY_FILE)
+    CODES.save(old / LABEL_SLOTS_FILE)
     evidence = served_evidence(champion, [entry("precedent", "old", old, "d1", "1")])
     assert evidence.history is None and evidence.missing == NO_PRECEDENT_STORED
     gone = served_evidence(champion, [entry("precedent", "gone", tmp_path / "gone", "d1", "1")])
@@ -250,7 +250,7 @@ def test_a_model_version_without_a_stored_precedent_says_so_instead_of_failing(t
     table = prediction_table(
         month_of(tmp_path, ledger_rows(1))[1],
         predictions_for(1, [0.99]),
-        REGISTRY,
+        LABEL_SLOTS,
         THRESHOLD,
         SERVED,
         evidence.explain([text("A", "카페")]),
@@ -270,10 +270,10 @@ def test_precedent_classifier_stores_its_evidence_with_the_candidate(tmp_path: P
             "source_row": range(len(texts)),
         }
     )
-    dataset, registry, _ = build_dataset(frame, LabelRegistry(max_classes=6), SplitSettings(strategy="temporal"))
+    dataset, label_slots, _ = build_dataset(frame, LabelSlots(max_classes=6), SplitSettings(strategy="temporal"))
     folder = tmp_path / "ledger_dataset" / "d1"
     save_dataset(dataset, folder)
-    registry.save(folder / REGISTRY_FILE)
+    label_slots.save(folder / LABEL_SLOTS_FILE)
     TextSpec(("company_name", "party_name", "total_amount", "desc", "item")).save(folder)
     output = precedent_classifier(build_asset_context(), PrecedentConfig(), SavedDataset(folder))
     model = output.value
@@ -286,9 +286,9 @@ def test_precedent_classifier_stores_its_evidence_with_the_candidate(tmp_path: P
     assert shown.startswith("this client + counterparty: ") and shown.endswith("last 2024-04")
     assert np.allclose(
         model.lookup.probabilities(texts[:3]),
-        PrecedentLookup.fit(texts, [registry.ids([c])[0] for c in frame["code"]], registry.max_classes).probabilities(
-            texts[:3]
-        ),
+        PrecedentLookup.fit(
+            texts, [label_slots.ids([c])[0] for c in frame["code"]], label_slots.max_classes
+        ).probabilities(texts[:3]),
     ), "the dates and the phrase table leave the candidate's own probabilities as they were"
 
 

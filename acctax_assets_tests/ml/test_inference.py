@@ -13,11 +13,11 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 
 from acctax_assets.ml.adapter import TRAINED_CLASSES_FILE, AdapterRef
 from acctax_assets.ml.adapter.masking import mask_untrained
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.serving.inference import Predictor, token_batches
 from acctax_assets.ml.training.miniature import build_miniature, demo_texts
-from acctax_assets_tests.support.ml_frames import REGISTRY
+from acctax_assets_tests.support.ml_frames import LABEL_SLOTS
 
 MAX_LENGTH = 40
 TRAINED = [0, 1, 2]
@@ -32,7 +32,7 @@ def tiny_bert(folder: Path) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        num_labels=REGISTRY.max_classes,
+        num_labels=LABEL_SLOTS.max_classes,
     )
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(str(folder))
@@ -45,7 +45,7 @@ def stored_adapter(base: Path, target_modules: list[str], folder: Path) -> Adapt
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(base), num_labels=REGISTRY.max_classes, ignore_mismatched_sizes=True, local_files_only=True
+        str(base), num_labels=LABEL_SLOTS.max_classes, ignore_mismatched_sizes=True, local_files_only=True
     )
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
     if tokenizer.pad_token_id is None:
@@ -58,7 +58,7 @@ def stored_adapter(base: Path, target_modules: list[str], folder: Path) -> Adapt
             torch.nn.init.normal_(parameter, std=0.5)
     lora.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
-    REGISTRY.save(folder / REGISTRY_FILE)
+    LABEL_SLOTS.save(folder / LABEL_SLOTS_FILE)
     TextSpec(text_features=("party_name", "item"), max_length=MAX_LENGTH).save(folder)
     (folder / TRAINED_CLASSES_FILE).write_text(json.dumps({"class_ids": TRAINED, "codes": [], "counts": []}))
     return AdapterRef(folder)

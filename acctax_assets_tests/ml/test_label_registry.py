@@ -6,15 +6,15 @@ from pathlib import Path
 import pytest
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.data.label_registry import LabelOverflowError, LabelRegistry, UnknownLabelError
+from acctax_assets.ml.data.label_slots import LabelOverflowError, LabelSlots, UnknownLabelError
 
 
 def test_registry_ids_are_stable_when_a_new_month_adds_codes(tmp_path: Path) -> None:
     path = tmp_path / "label_registry.json"
-    first = LabelRegistry(max_classes=10).with_codes(["81200", "81100", "83000"], {"81100": "복리후생비"})
+    first = LabelSlots(max_classes=10).with_codes(["81200", "81100", "83000"], {"81100": "복리후생비"})
     first.save(path)
     before = {code: first.id_of(code) for code in first.codes}
-    second = LabelRegistry.load(path, max_classes=10).with_codes(["14600", "81100", "00100"])
+    second = LabelSlots.load(path, max_classes=10).with_codes(["14600", "81100", "00100"])
     assert {code: second.id_of(code) for code in first.codes} == before
     assert second.codes[3:] == ("00100", "14600")
     assert second.names["81100"] == "복리후생비"
@@ -22,17 +22,17 @@ def test_registry_ids_are_stable_when_a_new_month_adds_codes(tmp_path: Path) -> 
 
 
 def test_registry_overflow_and_unknown_codes_are_errors() -> None:
-    registry = LabelRegistry(max_classes=3).with_codes(["1", "2"])
+    label_slots = LabelSlots(max_classes=3).with_codes(["1", "2"])
     with pytest.raises(LabelOverflowError, match="max_classes=3"):
-        registry.with_codes(["3", "4"])
+        label_slots.with_codes(["3", "4"])
     with pytest.raises(UnknownLabelError, match="99999"):
-        registry.ids(["1", "99999"])
+        label_slots.ids(["1", "99999"])
     with pytest.raises(UnknownLabelError, match="spare"):
-        registry.code_of(2)
+        label_slots.code_of(2)
 
 
 def test_registry_refuses_a_changed_head_size(tmp_path: Path) -> None:
     path = tmp_path / "label_registry.json"
-    LabelRegistry(max_classes=10).with_codes(["1"]).save(path)
+    LabelSlots(max_classes=10).with_codes(["1"]).save(path)
     with pytest.raises(AcctaxError, match="max_classes=10"):
-        LabelRegistry.load(path, max_classes=20)
+        LabelSlots.load(path, max_classes=20)

@@ -7,7 +7,7 @@ from datasets import load_from_disk
 
 from acctax_assets.ml.data.base_model import default_base_model
 from acctax_assets.ml.data.dataset import build_dataset, save_dataset
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.splits import SplitSettings
 from acctax_assets.ml.data.tokenization import load_tokenizer, tokenize_dataset
 from acctax_assets.ml.training.miniature import build_miniature, demo_texts
@@ -17,7 +17,7 @@ from acctax_assets_tests.support.ml_frames import rows_for
 def test_tokenization_truncates_without_padding() -> None:
     many = rows_for({"a": 20, "b": 20})
     many.loc[0, "text"] = "긴 텍스트 " * 200
-    dataset, _, _ = build_dataset(many, LabelRegistry(max_classes=4), SplitSettings(seed=0))
+    dataset, _, _ = build_dataset(many, LabelSlots(max_classes=4), SplitSettings(seed=0))
     tokenized, stats = tokenize_dataset(dataset, load_tokenizer(default_base_model()), max_length=32)
     lengths = [len(ids) for split in tokenized for ids in tokenized[split]["input_ids"]]
     assert max(lengths) == 32 and len(set(lengths)) > 1, "rows keep their own length: no padding stored"
@@ -32,7 +32,7 @@ def test_fast_tokenization_equals_the_tokenizers_own_call(model: str, tmp_path: 
     row, the tokenizer's truncation side), for an encoder and both decoders."""
     many = rows_for({"a": 20, "b": 20})
     many.loc[[0, 7], "text"] = ["긴 텍스트 " * 200, "long text " * 50]
-    dataset, _, _ = build_dataset(many, LabelRegistry(max_classes=4), SplitSettings(seed=0))
+    dataset, _, _ = build_dataset(many, LabelSlots(max_classes=4), SplitSettings(seed=0))
     base = default_base_model() if model == "minilm" else str(build_miniature(model, tmp_path, demo_texts(200), 600))
     tokenizer = load_tokenizer(base)
     tokenized, _ = tokenize_dataset(dataset, tokenizer, max_length=32)
@@ -46,7 +46,7 @@ def test_fast_tokenization_equals_the_tokenizers_own_call(model: str, tmp_path: 
 
 def test_tokenizing_a_saved_dataset_writes_nothing_into_its_folder(tmp_path: Path) -> None:
     """The source is a published ledger_dataset version: tokenizing it must not leave `datasets` cache files there."""
-    dataset, _, _ = build_dataset(rows_for({"a": 30, "b": 30}), LabelRegistry(max_classes=4), SplitSettings(seed=0))
+    dataset, _, _ = build_dataset(rows_for({"a": 30, "b": 30}), LabelSlots(max_classes=4), SplitSettings(seed=0))
     folder = tmp_path / "ledger_dataset"
     save_dataset(dataset, folder)
     before = sorted(path.relative_to(folder) for path in folder.rglob("*"))

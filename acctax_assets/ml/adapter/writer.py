@@ -19,7 +19,7 @@ from transformers import PreTrainedTokenizerBase, Trainer
 
 from acctax_assets.atomic_writes import replace_directory
 from acctax_assets.ml.adapter.reader import METRICS_FILE, TRAINED_CLASSES_FILE, TRAINING_CONFIG_FILE
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import TEXT_SPEC_FILE
 from acctax_assets.ml.evaluation.outputs import EvalOutputs
 from acctax_assets.ml.training.config import TrainingConfig
@@ -40,7 +40,7 @@ def write_adapter(
     tokenizer: PreTrainedTokenizerBase,
     config: TrainingConfig,
     counts: np.ndarray,
-    registry: LabelRegistry,
+    label_slots: LabelSlots,
     metrics: dict[str, Any],
     eval_outputs: EvalOutputs,
 ) -> None:
@@ -58,14 +58,14 @@ def write_adapter(
                 f"the adapter written for {config.adapter_dir} is empty or has empty tensors; not publishing it"
             )
         tokenizer.save_pretrained(str(staging))
-        shutil.copyfile(config.registry_path, staging / REGISTRY_FILE)
+        shutil.copyfile(config.registry_path, staging / LABEL_SLOTS_FILE)
         config.write(staging / TRAINING_CONFIG_FILE)
         shutil.copyfile(Path(config.dataset_dir) / TEXT_SPEC_FILE, staging / TEXT_SPEC_FILE)
         (staging / TRAINED_CLASSES_FILE).write_text(
             json.dumps(
                 {
                     "class_ids": trained_ids,
-                    "codes": [registry.codes[i] for i in trained_ids],
+                    "codes": [label_slots.codes[i] for i in trained_ids],
                     "counts": [int(counts[i]) for i in trained_ids],
                 },
                 ensure_ascii=False,

@@ -38,10 +38,10 @@ import joblib
 import numpy as np
 
 from acctax_assets.ml.candidates.stored import load_stored
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import KEY_ALIASES, TextSpec, text_fields
 from acctax_assets.ml.evaluation.metrics import classification_report
-from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, EvalOutputs, FittedFolder, save_candidate_files
 
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
@@ -353,7 +353,7 @@ def stratified_subset(labels: Sequence[int], max_rows: int | None, seed: int) ->
 
 
 def slot_probabilities(pipeline: TextClassifier, texts: Sequence[str], max_classes: int) -> np.ndarray:
-    """predict_proba placed in registry slots (rows x max_classes, float32): the same layout as the adapter's, so
+    """predict_proba placed in label slots (rows x max_classes, float32): the same layout as the adapter's, so
     the two can be mixed; classes absent from train keep probability 0 and are never proposed."""
     probabilities = np.zeros((len(texts), max_classes), dtype=np.float32)
     if len(texts):
@@ -362,17 +362,17 @@ def slot_probabilities(pipeline: TextClassifier, texts: Sequence[str], max_class
 
 
 def evaluate_baseline(
-    pipeline: TextClassifier, splits: dict[str, tuple[Sequence[str], Sequence[int]]], registry: LabelRegistry
+    pipeline: TextClassifier, splits: dict[str, tuple[Sequence[str], Sequence[int]]], label_slots: LabelSlots
 ) -> tuple[dict[str, dict[str, Any]], EvalOutputs]:
     """The adapter's report (metrics.classification_report) per split, plus rows/s, and the per-row outputs."""
     reports, probabilities, labels = {}, {}, {}
     for split in EVAL_SPLITS:
         texts, split_labels = splits[split]
         started = time.perf_counter()
-        probabilities[split] = slot_probabilities(pipeline, texts, registry.max_classes)
+        probabilities[split] = slot_probabilities(pipeline, texts, label_slots.max_classes)
         seconds = time.perf_counter() - started
         labels[split] = np.asarray(split_labels, dtype=np.int64)
-        reports[split] = classification_report(labels[split], probabilities[split].argmax(axis=1), registry)
+        reports[split] = classification_report(labels[split], probabilities[split].argmax(axis=1), label_slots)
         reports[split]["rows_per_second"] = len(texts) / seconds if seconds > 0 else 0.0
     return reports, EvalOutputs(labels=labels, probabilities=probabilities)
 
@@ -383,7 +383,7 @@ class BaselineModel:
     and per-row outputs of the train-only fit, and the settings search."""
 
     pipeline: TextClassifier
-    registry: LabelRegistry
+    label_slots: LabelSlots
     metrics: dict[str, Any]
     eval_outputs: EvalOutputs
     text_spec: TextSpec
@@ -393,11 +393,11 @@ class BaselineModel:
         import pandas as pd
 
         joblib.dump(self.pipeline, folder / MODEL_FILE)
-        save_candidate_files(folder, self.registry, self.metrics, self.eval_outputs, self.text_spec)
+        save_candidate_files(folder, self.label_slots, self.metrics, self.eval_outputs, self.text_spec)
         pd.DataFrame(self.search).to_csv(folder / SEARCH_FILE, index=False)
 
 
-class BaselineRef(CandidateFolder):
+class BaselineRef(FittedFolder):
     """A stored baseline version, as downstream receives it."""
 
     def load(self) -> TextClassifier:

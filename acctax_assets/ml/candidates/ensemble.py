@@ -5,7 +5,7 @@ Members are the candidates that passed their quality gate (a failed adapter is n
 are the point of a simplex grid (steps of `WEIGHT_STEP`) with the best valid score (accuracy or macro F1, as
 model_settings.selection_metric says), ties broken by the lower valid log loss, then by more weight on the
 cheaper members (precedent, then baseline, then adapter). The test split stays untouched for the comparison of
-candidates. All inputs are probabilities over the same registry slots, with 0 on untrained slots, so every mix
+candidates. All inputs are probabilities over the same label slots, with 0 on untrained slots, so every mix
 sums to one and can never propose an untrained slot.
 """
 
@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.ml.candidates.selection import QualityGate
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.evaluation.metrics import classification_report
-from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, EvalOutputs, EvalOutputsError
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, EvalOutputsError
 
 ENSEMBLE_FILE = "ensemble.json"
 WEIGHT_STEP = 0.1
@@ -105,13 +105,13 @@ def check_same_rows(outputs: Mapping[str, EvalOutputs]) -> None:
 
 
 def gated_members(
-    outputs: Mapping[str, EvalOutputs], registry: LabelRegistry, gate: QualityGate
+    outputs: Mapping[str, EvalOutputs], label_slots: LabelSlots, gate: QualityGate
 ) -> tuple[dict[str, EvalOutputs], dict[str, str]]:
     """The candidates that pass `gate` on their own (judged as served_classifier judges them, without the
     comparison with the serving champion, which is about replacing it), and why each other one is left out."""
     members, left_out = {}, {}
     for kind, member in outputs.items():
-        f1_macro = classification_report(member.labels["test"], member.predicted("test"), registry)["f1_macro"]
+        f1_macro = classification_report(member.labels["test"], member.predicted("test"), label_slots)["f1_macro"]
         passed, reason = gate.judge(f1_macro, None)
         if passed:
             members[kind] = member
@@ -186,32 +186,26 @@ def ensemble_outputs(outputs: Mapping[str, EvalOutputs], weights: Mapping[str, f
 @dataclass(frozen=True)
 class EnsembleModel:
     """What `ensemble_classifier` returns and its IO manager stores: the spec, the per-row outputs, and the
-    label registry and text spec every member shares (same ledger_dataset version)."""
+    label slots and text spec every member shares (same ledger_dataset version)."""
 
     spec: EnsembleSpec
     eval_outputs: EvalOutputs
-    registry: LabelRegistry
+    label_slots: LabelSlots
     text_spec: TextSpec
 
     def save(self, folder: Path) -> None:
         self.spec.save(folder)
         self.eval_outputs.save(folder)
-        self.registry.save(folder / REGISTRY_FILE)
+        self.label_slots.save(folder / LABEL_SLOTS_FILE)
         self.text_spec.save(folder)
 
 
-@dataclass(frozen=True)
-class EnsembleRef:
-    """A stored ensemble version, as downstream receives it."""
-
-    path: Path
-
-    @property
-    def version(self) -> str:
-        return self.path.name
+class EnsembleRef(CandidateFolder):
+    """A stored ensemble version, as downstream receives it; its dataset version is its spec's."""
 
     def spec(self) -> EnsembleSpec:
         return EnsembleSpec.load(self.path)
 
-    def eval_outputs(self) -> EvalOutputs:
-        return EvalOutputs.load(self.path)
+    @property
+    def ledger_dataset_version(self) -> str:
+        return self.spec().dataset_version

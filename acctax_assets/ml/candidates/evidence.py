@@ -35,7 +35,7 @@ from acctax_assets.ml.candidates.precedent import (
     row_keys,
 )
 from acctax_assets.ml.candidates.stored import load_stored
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import text_fields
 
 if TYPE_CHECKING:
@@ -193,16 +193,16 @@ class StrongPrecedent:
 @dataclass(frozen=True)
 class StoredHistory:
     """What a precedent candidate stores for evidence: its lookup's pair table and phrase table with their latest
-    dates, its similar-lines index, and the label registry naming the slots."""
+    dates, its similar-lines index, and the label slots naming the codes."""
 
     pairs: CountTable
     phrases: CountTable
     dates: np.ndarray
     neighbours: NeighbourIndex
-    registry: LabelRegistry
+    label_slots: LabelSlots
 
     def code(self, slot: int) -> str:
-        return self.registry.codes[slot]
+        return self.label_slots.codes[slot]
 
     def precedent(self, text: str) -> dict[str, Any]:
         pair, _, words, client = row_keys(text)
@@ -214,7 +214,7 @@ class StoredHistory:
             return {"precedent": NO_HISTORY, "precedent_code": None, "precedent_count": 0, "precedent_total": 0}
         total = int(counts.sum())
         shown = ", ".join(
-            f"{self.code(int(slot))} {self.registry.names.get(self.code(int(slot)), '')} {int(count)}/{total}"
+            f"{self.code(int(slot))} {self.label_slots.names.get(self.code(int(slot)), '')} {int(count)}/{total}"
             for slot, count in zip(slots[:2], counts[:2], strict=True)
         )
         last = f", last {self.dates[latest]}" if latest >= 0 else ""
@@ -263,10 +263,10 @@ class BookingEvidence:
         lookup: PrecedentLookup = load_stored(folder / MODEL_FILE)
         if lookup.phrases is None or lookup.dates is None:
             return cls(None)
-        registry = LabelRegistry.from_json((folder / REGISTRY_FILE).read_text(encoding="utf-8"))
+        label_slots = LabelSlots.read(folder / LABEL_SLOTS_FILE)
         return cls(
             StoredHistory(
-                lookup.tables[0], lookup.phrases, lookup.dates, load_stored(folder / NEIGHBOURS_FILE), registry
+                lookup.tables[0], lookup.phrases, lookup.dates, load_stored(folder / NEIGHBOURS_FILE), label_slots
             )
         )
 

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.ml.candidates.stored import load_stored
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import KEY_ALIASES, TextSpec, text_fields
-from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, CandidateFolder, EvalOutputs, save_candidate_files
+from acctax_assets.ml.evaluation.outputs import EVAL_SPLITS, EvalOutputs, FittedFolder, save_candidate_files
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -136,7 +136,7 @@ class CountTable:
 
 @dataclass
 class PrecedentLookup:
-    """Fitted count tables of every level, over the registry's slots."""
+    """Fitted count tables of every level, over the label slots."""
 
     tables: list[CountTable]
     prior: np.ndarray
@@ -236,7 +236,7 @@ class PrecedentModel:
     """What `precedent_classifier` returns and its IO manager stores."""
 
     lookup: PrecedentLookup
-    registry: LabelRegistry
+    label_slots: LabelSlots
     metrics: dict[str, Any]
     eval_outputs: EvalOutputs
     text_spec: TextSpec
@@ -246,10 +246,10 @@ class PrecedentModel:
         joblib.dump(self.lookup, folder / MODEL_FILE)
         if self.neighbours is not None:
             joblib.dump(self.neighbours, folder / NEIGHBOURS_FILE)
-        save_candidate_files(folder, self.registry, self.metrics, self.eval_outputs, self.text_spec)
+        save_candidate_files(folder, self.label_slots, self.metrics, self.eval_outputs, self.text_spec)
 
 
-class PrecedentRef(CandidateFolder):
+class PrecedentRef(FittedFolder):
     """A stored precedent lookup version, as downstream receives it."""
 
     def load(self) -> PrecedentLookup:

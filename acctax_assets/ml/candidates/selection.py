@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.evaluation.calibration import Calibration, calibrated_rows, fit_temperature
 from acctax_assets.ml.evaluation.confidence import ReviewPolicy
 from acctax_assets.ml.evaluation.metrics import classification_report
@@ -28,7 +28,7 @@ from acctax_assets.ml.evaluation.reports import EvaluationReport, evaluation_rep
 Kind = Literal["precedent", "baseline", "adapter", "ensemble"]
 # Serving cost order: on equal valid macro F1 the cheaper model wins.
 KIND_COST: dict[str, int] = {"precedent": 0, "baseline": 1, "adapter": 2, "ensemble": 3}
-# The figures of the comparison table, in order (also the registry tags and MLflow metrics of each candidate).
+# The figures of the comparison table, in order (also the MLflow registry tags and metrics of each candidate).
 FIGURES: tuple[str, ...] = (
     "valid_f1_macro",
     "valid_accuracy",
@@ -103,14 +103,15 @@ class Scorecard:
 
 
 def score_candidate(
-    candidate: Candidate, registry: LabelRegistry, train_counts: Mapping[str, int], policy: ReviewPolicy
+    candidate: Candidate, label_slots: LabelSlots, train_counts: Mapping[str, int], policy: ReviewPolicy
 ) -> Scorecard:
     """Accuracy, F1 weighted/macro, F1 by frequency band, and, on confidences temperature-scaled on valid (the
     candidate's own temperature; predictions unchanged), ECE and the review queue of `policy` (threshold from
     valid, applied to test), all from the candidate's stored rows."""
     outputs = candidate.outputs
     reports = {
-        split: classification_report(outputs.labels[split], outputs.predicted(split), registry) for split in EVAL_SPLITS
+        split: classification_report(outputs.labels[split], outputs.predicted(split), label_slots)
+        for split in EVAL_SPLITS
     }
     calibration = fit_temperature(outputs.probabilities["valid"], outputs.labels["valid"])
     rows = calibrated_rows(outputs, calibration.temperature)

@@ -18,13 +18,13 @@ from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, Va
 from datasets.fingerprint import generate_random_fingerprint
 
 from acctax_assets.ledger.schema import SOURCE_FILE, SOURCE_ROW
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import concat_model_text, model_text
 from acctax_assets.ml.data.splits import SplitReport, SplitSettings, select_rows, split_rows
 
 DATASET_COLUMNS: tuple[str, ...] = ("text", "label", "code", "month", SOURCE_FILE, SOURCE_ROW)
 # Rows per Arrow record batch when a dataset is saved. `save_to_disk` writes 1,000-row batches and pays a fixed
-# Python cost per batch (it rebuilds the features, a ClassLabel naming every registry slot, several times a batch):
+# Python cost per batch (it rebuilds the features, a ClassLabel naming every label slot, several times a batch):
 # 3,400 batches at an office's size. Its own cap (~100 MB a batch) still bounds wide rows.
 SAVE_BATCH_ROWS = 100_000
 
@@ -36,12 +36,12 @@ def labelled_rows(features_by_month: Mapping[str, pd.DataFrame], feature_list: S
     )
 
 
-def hf_features(registry: LabelRegistry) -> Features:
-    """The schema: `label` is a ClassLabel over every registry slot (spare slots included)."""
+def hf_features(label_slots: LabelSlots) -> Features:
+    """The schema: `label` is a ClassLabel over every label slot (spare slots included)."""
     return Features(
         {
             "text": Value("string"),
-            "label": ClassLabel(names=[registry.id2label[i] for i in range(registry.max_classes)]),
+            "label": ClassLabel(names=[label_slots.id2label[i] for i in range(label_slots.max_classes)]),
             "code": Value("string"),
             "month": Value("string"),
             SOURCE_FILE: Value("string"),
@@ -56,8 +56,8 @@ def _first_names(rows: pa.Table, first_rows: np.ndarray, codes: list[str]) -> di
 
 
 def build_dataset(
-    rows: pa.Table | pd.DataFrame, registry: LabelRegistry, settings: SplitSettings
-) -> tuple[DatasetDict, LabelRegistry, SplitReport]:
+    rows: pa.Table | pd.DataFrame, label_slots: LabelSlots, settings: SplitSettings
+) -> tuple[DatasetDict, LabelSlots, SplitReport]:
     """Register new codes (append-only), split, and convert to a DatasetDict with class ids. `rows` has the
     model text columns (`serialization.MODEL_TEXT_COLUMNS`); a DataFrame is converted to Arrow first.
 
@@ -68,9 +68,9 @@ def build_dataset(
         rows = pa.Table.from_pandas(rows, preserve_index=False)
     positions, classes, report = split_rows(rows["code"], rows["month"], rows["text"], settings)
     _, first_rows = np.unique(classes.ids, return_index=True)
-    registry = registry.with_codes(classes.codes, _first_names(rows, first_rows, classes.codes))
-    label_of_class = np.asarray(registry.ids(classes.codes), dtype=np.int64)
-    features = hf_features(registry)
+    label_slots = label_slots.with_codes(classes.codes, _first_names(rows, first_rows, classes.codes))
+    label_of_class = np.asarray(label_slots.ids(classes.codes), dtype=np.int64)
+    features = hf_features(label_slots)
     splits = {}
     stored = rows.select([column for column in DATASET_COLUMNS if column != "label"])
     for name, taken in positions.items():
@@ -81,7 +81,7 @@ def build_dataset(
         }
         table = pa.table(columns).cast(features.arrow_schema)
         splits[name] = Dataset(table, info=DatasetInfo(features=features), fingerprint=generate_random_fingerprint())
-    return DatasetDict(splits), registry, report
+    return DatasetDict(splits), label_slots, report
 
 
 def save_dataset(dataset: DatasetDict, folder: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 
 
 def class_weights(counts: Sequence[int], alpha: float, clip: float) -> np.ndarray:
@@ -39,7 +39,7 @@ def class_weights(counts: Sequence[int], alpha: float, clip: float) -> np.ndarra
     return weights
 
 
-def classification_report(y_true: Sequence[int], y_pred: Sequence[int], registry: LabelRegistry) -> dict[str, Any]:
+def classification_report(y_true: Sequence[int], y_pred: Sequence[int], label_slots: LabelSlots) -> dict[str, Any]:
     """Accuracy, weighted/macro F1, a per-class table and the confusion matrix, over the classes that occur.
 
     Classes are those in `y_true ∪ y_pred`: a code never seen and never predicted says nothing about the model,
@@ -55,14 +55,14 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int], registry
     if true.size == 0:
         raise ValueError("cannot report on an empty split")
     labels = sorted(set(true.tolist()) | set(pred.tolist()))
-    id2label = registry.id2label
+    id2label = label_slots.id2label
     codes = [id2label.get(label, f"__unknown_{label}") for label in labels]
     precision, recall, f1, support = precision_recall_fscore_support(true, pred, labels=labels, zero_division=0)
     per_class = [
         {
             "class_id": label,
             "code": code,
-            "name": registry.names.get(code, ""),
+            "name": label_slots.names.get(code, ""),
             "precision": float(p),
             "recall": float(r),
             "f1": float(f),

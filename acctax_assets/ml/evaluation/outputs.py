@@ -4,7 +4,7 @@ Every candidate (LoRA adapter, TF-IDF baseline, their ensemble) writes the same 
 alike and an ensemble can mix probabilities row by row:
 
 - `eval_predictions.parquet`: split, label, predicted, confidence (one row per valid/test example);
-- `eval_probabilities.npz`: per split, a float32 matrix (rows x registry slots) of probabilities that sum to
+- `eval_probabilities.npz`: per split, a float32 matrix (rows x label slots) of probabilities that sum to
   one over the classes the candidate was trained on (untrained slots hold 0).
 
 Rows are in the order of the ledger_dataset split they came from, which is what makes two candidates of the same
@@ -14,6 +14,7 @@ dataset version comparable row by row.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from acctax_assets.errors import AcctaxError
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 
 EVAL_PREDICTIONS_FILE = "eval_predictions.parquet"
@@ -97,18 +98,19 @@ class EvalOutputs:
 
 
 def save_candidate_files(
-    folder: Path, registry: LabelRegistry, metrics: dict[str, Any], outputs: EvalOutputs, text_spec: TextSpec
+    folder: Path, label_slots: LabelSlots, metrics: dict[str, Any], outputs: EvalOutputs, text_spec: TextSpec
 ) -> None:
-    """The files every stored candidate folder carries beside its model: registry, figures, per-row outputs, text spec."""
-    registry.save(folder / REGISTRY_FILE)
+    """The files every stored candidate folder carries beside its model: label slots, figures, per-row outputs, text spec."""
+    label_slots.save(folder / LABEL_SLOTS_FILE)
     outputs.save(folder)
     text_spec.save(folder)
     (folder / CANDIDATE_METRICS_FILE).write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 @dataclass(frozen=True)
-class CandidateFolder:
-    """A stored candidate version (TF-IDF baseline, precedent lookup), as downstream receives it."""
+class CandidateFolder(ABC):
+    """A stored candidate version of any kind (adapter, baseline, precedent lookup, ensemble), as downstream receives
+    it: every kind keeps its label slots, text spec and per-row valid/test outputs beside its model."""
 
     path: Path
 
@@ -116,14 +118,30 @@ class CandidateFolder:
     def version(self) -> str:
         return self.path.name
 
-    def metrics(self) -> dict[str, Any]:
-        return json.loads((self.path / CANDIDATE_METRICS_FILE).read_text(encoding="utf-8"))
-
-    def registry(self) -> LabelRegistry:
-        return LabelRegistry.from_json((self.path / REGISTRY_FILE).read_text(encoding="utf-8"))
+    def label_slots(self) -> LabelSlots:
+        return LabelSlots.read(self.path / LABEL_SLOTS_FILE)
 
     def eval_outputs(self) -> EvalOutputs:
         return EvalOutputs.load(self.path)
 
     def text_spec(self) -> TextSpec:
         return TextSpec.load(self.path)
+
+    @property
+    @abstractmethod
+    def ledger_dataset_version(self) -> str:
+        """The ledger_dataset version it was trained on (the MLflow tag `acctax.ledger_dataset_version`): only
+        candidates of one version scored the same rows, so only they are compared or mixed. Each kind reads it
+        where its writer recorded it, in folders of earlier releases too."""
+
+
+class FittedFolder(CandidateFolder):
+    """A candidate fitted on the splits, its figures in `metrics.json` (the baseline and the precedent lookup record
+    their dataset version there too)."""
+
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.path / CANDIDATE_METRICS_FILE).read_text(encoding="utf-8"))
+
+    @property
+    def ledger_dataset_version(self) -> str:
+        return str(self.metrics()["dataset_version"])

@@ -112,9 +112,9 @@ class Predictor:
 
             model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model
-        registry = adapter.registry()
+        label_slots = adapter.label_slots()
         self.trained_ids = np.asarray(adapter.trained_class_ids(), dtype=np.int64)
-        untrained = torch.ones(registry.max_classes, dtype=torch.bool)
+        untrained = torch.ones(label_slots.max_classes, dtype=torch.bool)
         untrained[self.trained_ids] = False
         self.untrained = untrained.to(self.device)
 

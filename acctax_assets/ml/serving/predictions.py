@@ -15,7 +15,7 @@ import pandas as pd
 from acctax_assets.ledger.parsing import TEXT
 from acctax_assets.ledger.schema import LABEL_COLUMN, SOURCE_FILE, SOURCE_ROW
 from acctax_assets.ml.candidates.evidence import StrongPrecedent
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.evaluation.confidence import ReviewThreshold
 
 IDENTITY_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, "voucher_key", "journal_key_count")
@@ -83,7 +83,7 @@ def empty_text(features: pd.DataFrame) -> pd.Series:
 def prediction_table(
     features: pd.DataFrame,
     predictions: Predictions,
-    registry: LabelRegistry,
+    label_slots: LabelSlots,
     threshold: ReviewThreshold,
     served_model: str,
     evidence: pd.DataFrame | None = None,
@@ -101,14 +101,14 @@ def prediction_table(
         raise ValueError(f"{len(features)} feature rows but evidence for {len(evidence)}")
     columns = [c for c in (*IDENTITY_COLUMNS, *CONTEXT_COLUMNS) if c in features.columns]
     table = features[columns].reset_index(drop=True).copy()
-    codes = np.asarray(registry.codes, dtype=object)
+    codes = np.asarray(label_slots.codes, dtype=object)
     for rank in range(predictions.ids.shape[1]):
         prefix = "predicted" if rank == 0 else f"top{rank + 1}"
         table[f"{prefix}_code"] = pd.array(codes[predictions.ids[:, rank]], dtype="string")
         table[f"{prefix}_confidence"] = predictions.probs[:, rank].astype("float64")
         if rank == 0:
             table["predicted_name"] = pd.array(
-                [registry.names.get(code, "") for code in codes[predictions.ids[:, 0]]], dtype="string"
+                [label_slots.names.get(code, "") for code in codes[predictions.ids[:, 0]]], dtype="string"
             )
     blank = empty_text(features).to_numpy()
     low = threshold.needs_review(predictions.probs[:, 0])
@@ -141,7 +141,7 @@ def prediction_table(
     return table.rename(columns={"predicted_confidence": "confidence"})
 
 
-def prediction_scores(table: pd.DataFrame, registry: LabelRegistry) -> PredictionScores | None:
+def prediction_scores(table: pd.DataFrame, label_slots: LabelSlots) -> PredictionScores | None:
     """Scores over labelled rows (None for an unlabelled month). Codes the adapter never saw count as errors."""
     labelled = table[table["true_code"].notna()]
     if labelled.empty:
@@ -156,6 +156,6 @@ def prediction_scores(table: pd.DataFrame, registry: LabelRegistry) -> Predictio
         accuracy=float(accuracy_score(truth, proposed)),
         f1_weighted=float(f1_score(truth, proposed, average="weighted", zero_division=0)),
         f1_macro=float(f1_score(truth, proposed, average="macro", zero_division=0)),
-        unknown_codes=tuple(sorted(set(truth) - set(registry.codes))),
+        unknown_codes=tuple(sorted(set(truth) - set(label_slots.codes))),
         review_errors_caught=float((wrong & labelled["needs_review"]).sum() / wrong.sum()) if wrong.any() else 1.0,
     )

@@ -1,5 +1,5 @@
 """The served model, whatever its kind (no Dagster): adapter, TF-IDF baseline, precedent lookup or an ensemble of
-them, loaded from the folder a registry version points at, all giving (rows x registry slots) probabilities and
+them, loaded from the folder a registry version points at, all giving (rows x label slots) probabilities and
 the same top-k."""
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ from acctax_assets.ledger.features import DEFAULT_FEATURES
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.candidates.baseline import BaselineRef, slot_probabilities
 from acctax_assets.ml.candidates.ensemble import EnsembleRef, mix
-from acctax_assets.ml.candidates.evidence import NO_PRECEDENT_STORED, BookingEvidence, StrongPrecedent
+from acctax_assets.ml.candidates.evidence import (
+    NO_PRECEDENT_STORED,
+    BookingEvidence,
+    StrongPrecedent,
+    evidence_hit_rates,
+)
 from acctax_assets.ml.candidates.precedent import PrecedentRef
-from acctax_assets.ml.data.label_registry import REGISTRY_FILE, LabelRegistry, check_registry_matches
+from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots, check_slots_match
 from acctax_assets.ml.data.serialization import TextSpec, serialize_rows
 from acctax_assets.ml.evaluation.calibration import TEMPERATURE_FIGURE, CalibratedScorer, recalibrate_eval_rows
 from acctax_assets.ml.evaluation.confidence import (
@@ -31,8 +36,14 @@ from acctax_assets.ml.evaluation.confidence import (
     valid_threshold,
 )
 from acctax_assets.ml.evaluation.outputs import EVAL_PREDICTIONS_FILE
-from acctax_assets.ml.serving.model_registry import RegisteredCandidate, ServedFilesMissingError
-from acctax_assets.ml.serving.predictions import Predictions, prediction_table
+from acctax_assets.ml.serving.model_registry import ModelRegistry, RegisteredCandidate, ServedFilesMissingError
+from acctax_assets.ml.serving.predictions import (
+    DISAGREES_WITH_PRECEDENT,
+    Predictions,
+    PredictionScores,
+    prediction_scores,
+    prediction_table,
+)
 from acctax_assets.paths import AcctaxHome
 
 if TYPE_CHECKING:
@@ -48,7 +59,7 @@ class Scorer(Protocol):
 class BaselineScorer:
     def __init__(self, baseline: BaselineRef) -> None:
         self.pipeline = baseline.load()
-        self.max_classes = baseline.registry().max_classes
+        self.max_classes = baseline.label_slots().max_classes
         self.trained_ids = np.asarray(self.pipeline.classes_, dtype=np.int64)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
@@ -86,11 +97,11 @@ def _existing(path: Path, what: str, entry: RegisteredCandidate) -> Path:
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A registry version ready to score rows: its scorer, label registry, text spec and valid-split rows."""
+    """A registry version ready to score rows: its scorer, label slots, text spec and valid-split rows."""
 
     entry: RegisteredCandidate
     scorer: Scorer
-    registry: LabelRegistry
+    label_slots: LabelSlots
     text_spec: TextSpec
     eval_rows: pd.DataFrame
 
@@ -98,8 +109,8 @@ class ServedModel:
     def label(self) -> str:
         return self.entry.label
 
-    def check_registry(self, current: LabelRegistry) -> None:
-        check_registry_matches(self.registry, current, self.label)
+    def check_label_slots(self, current: LabelSlots) -> None:
+        check_slots_match(self.label_slots, current, self.label)
 
     def predict(self, texts: Sequence[str]) -> Predictions:
         """Each distinct text is scored once (a month repeats the same vendor, memo and amount often: rent, card
@@ -154,7 +165,7 @@ def load_served(
     served = ServedModel(
         entry=entry,
         scorer=scorer,
-        registry=LabelRegistry.from_json((folder / REGISTRY_FILE).read_text(encoding="utf-8")),
+        label_slots=LabelSlots.read(folder / LABEL_SLOTS_FILE),
         text_spec=TextSpec.load(folder),
         eval_rows=pd.read_parquet(folder / EVAL_PREDICTIONS_FILE),
     )
@@ -213,15 +224,25 @@ class Proposer:
         versions: Sequence[RegisteredCandidate],
         policy: ReviewPolicy,
         strong: StrongPrecedent,
-        current: LabelRegistry | None = None,
+        current: LabelSlots | None = None,
         **load_args: Any,
     ) -> Proposer:
-        """`entry` served (`load_args` go to `load_served`), checked against the `current` label registry when
+        """`entry` served (`load_args` go to `load_served`), checked against the office's `current` label slots when
         there is one, with the evidence of the precedent registered among `versions`."""
         served = load_served(entry, **load_args)
         if current is not None:
-            served.check_registry(current)
+            served.check_label_slots(current)
         return cls(served, policy, valid_threshold(served.eval_rows, policy), served_evidence(entry, versions), strong)
+
+    @classmethod
+    def champion(
+        cls, registry: ModelRegistry, policy: ReviewPolicy, strong: StrongPrecedent, home: AcctaxHome, **load_args: Any
+    ) -> Proposer:
+        """What a month's proposals are made with: the version the `champion` alias names now (resolved when the
+        run starts, so moving the alias back is a rollback), checked against the office's label slots."""
+        return cls.load(
+            registry.resolve(), registry.versions(), policy, strong, LabelSlots.of_office(home), **load_args
+        )
 
     def texts(self, features: pd.DataFrame) -> list[str]:
         """The model text of every feature row (a feature the served model reads but the rows lack is an error)."""
@@ -235,7 +256,7 @@ class Proposer:
         table = prediction_table(
             features,
             predictions,
-            self.served.registry,
+            self.served.label_slots,
             self.threshold,
             self.served.label,
             self.evidence.explain(texts),
@@ -243,11 +264,50 @@ class Proposer:
         )
         return table, predictions
 
+    def propose_month(self, features: pd.DataFrame, texts: list[str]) -> MonthProposals:
+        """A month's proposals with what is measured on them; `texts` (from `texts`) are made first, so a feature the
+        rows lack fails the month before anything is proposed."""
+        table, predictions = self.propose(features, texts)
+        return MonthProposals(
+            table, predictions, prediction_scores(table, self.served.label_slots), evidence_hit_rates(table)
+        )
+
+
+@dataclass(frozen=True)
+class MonthProposals:
+    """A month's prediction table and raw top-k with its timing; on rows the clerk already coded, the scores and how
+    often the evidence named the clerk's code."""
+
+    table: pd.DataFrame
+    predictions: Predictions
+    scores: PredictionScores | None
+    evidence_hit_rates: dict[str, float | int] | None
+
+    @property
+    def review_rows(self) -> int:
+        return int(self.table["needs_review"].sum())
+
+    def review_by_reason(self) -> dict[str, int]:
+        """Rows to review per reason; the first reason decides: "low_confidence; disagrees with precedent …" is a
+        low-confidence row."""
+        reasons = self.table.loc[self.table["needs_review"], "review_reason"].str.split(";").str[0]
+        return reasons.value_counts().to_dict()
+
+    @property
+    def added_by_precedent(self) -> int:
+        """Rows sent to review only because they disagree with a strong precedent."""
+        return int((self.table["review_reason"] == DISAGREES_WITH_PRECEDENT).sum())
+
+    @property
+    def precedent_disagreements(self) -> int:
+        """Rows whose proposal disagrees with a strong precedent, whatever else sent them to review."""
+        return int(self.table["review_reason"].str.contains("disagrees", regex=False).fillna(False).sum())
+
 
 @dataclass(frozen=True)
 class ServingSettings:
     """What reading and proposing rows depends on besides the model: the office's ACCTAX_HOME (its column map and
-    label registry), the ledger settings and the review operating point in force when the version was
+    label slots), the ledger settings and the review operating point in force when the version was
     registered. Recorded in the MLflow model's `model_config` (visible in its MLmodel)."""
 
     home: Path
@@ -281,6 +341,5 @@ class ServingSettings:
     def column_map(self) -> ColumnMap:
         return load_column_map(AcctaxHome(self.home).column_map_override)
 
-    def current_labels(self) -> LabelRegistry | None:
-        path = AcctaxHome(self.home).storage / REGISTRY_FILE
-        return LabelRegistry.from_json(path.read_text(encoding="utf-8")) if path.exists() else None
+    def current_labels(self) -> LabelSlots | None:
+        return LabelSlots.of_office(AcctaxHome(self.home))

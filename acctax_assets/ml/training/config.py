@@ -75,7 +75,8 @@ class TrainingConfig(BaseModel):
 
     base_model: str = Field(description="Local directory of an AutoModelForSequenceClassification checkpoint")
     dataset_dir: str = Field(description="Tokenized DatasetDict (train/valid/test) saved with save_to_disk")
-    registry_path: str = Field(description="label_registry.json of the dataset")
+    # The label slots' file; the key keeps its earlier name: training_config.json is stored in every adapter folder.
+    registry_path: str = Field(description="label_registry.json (the label slots) of the dataset")
     output_dir: str = Field(description="Work directory: checkpoints/ and adapter/ are written here")
     # The budget follows the data: epochs of the train split, or minutes of the training loop, whichever ends first.
     # 1.2 epochs of the demo is the schedule of the former 700-step default, which about matched the TF-IDF

@@ -26,7 +26,7 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, Print
 from acctax_assets.errors import AcctaxError
 from acctax_assets.ml.adapter.writer import gather_adapter_state, write_adapter
 from acctax_assets.ml.data.base_model import check_base_model
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import TEXT_SPEC_FILE
 from acctax_assets.ml.data.tokenization import load_dataset_tokenizer, load_tokenizer
 from acctax_assets.ml.data.vocabulary import added_token_ids
@@ -76,8 +76,8 @@ def configure_threads(config: TrainingConfig) -> int:
     return threads
 
 
-def load_splits(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, registry: LabelRegistry) -> DatasetDict:
-    """The tokenized splits, cut to what the model consumes, with every label checked against the registry."""
+def load_splits(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, label_slots: LabelSlots) -> DatasetDict:
+    """The tokenized splits, cut to what the model consumes, with every label checked against the label slots."""
     path = Path(config.dataset_dir)
     if not path.exists():
         raise TrainingError(f"tokenized dataset {path} does not exist. Fix: materialize tokenized_dataset first")
@@ -99,10 +99,10 @@ def load_splits(config: TrainingConfig, tokenizer: PreTrainedTokenizerBase, regi
         labels = np.asarray(dataset[split]["label"])
         if labels.size == 0:
             raise TrainingError(f"split {split!r} of {path} is empty; training needs rows in train, valid and test")
-        if labels.min() < 0 or labels.max() >= registry.used:
-            bad = sorted({int(x) for x in labels if x < 0 or x >= registry.used})[:10]
+        if labels.min() < 0 or labels.max() >= label_slots.used:
+            bad = sorted({int(x) for x in labels if x < 0 or x >= label_slots.used})[:10]
             raise TrainingError(
-                f"split {split!r} has class ids {bad} outside the {registry.used} registered codes of {config.registry_path}. "
+                f"split {split!r} has class ids {bad} outside the {label_slots.used} registered codes of {config.registry_path}. "
                 "Fix: rebuild ledger_dataset and tokenized_dataset with the current label registry"
             )
     return dataset
@@ -167,11 +167,11 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
     """Train, evaluate, save; returns the flat metadata for the materialization (meaningful on rank 0)."""
     check_base_model(config.base_model)
     check_sequence_classifier(config.base_model)
-    registry = LabelRegistry.from_json(Path(config.registry_path).read_text(encoding="utf-8"))
+    label_slots = LabelSlots.read(Path(config.registry_path))
     base_tokenizer = load_tokenizer(config.base_model)
     tokenizer = load_dataset_tokenizer(config.dataset_dir, config.base_model)
-    dataset = load_splits(config, tokenizer, registry)
-    counts = np.bincount(np.asarray(dataset["train"]["label"]), minlength=registry.max_classes)
+    dataset = load_splits(config, tokenizer, label_slots)
+    counts = np.bincount(np.asarray(dataset["train"]["label"]), minlength=label_slots.max_classes)
     weights = torch.tensor(
         class_weights(counts, config.class_weight_alpha, config.class_weight_clip), dtype=torch.float32
     )
@@ -193,10 +193,10 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         reporter.info(f"resuming from {resume_from}")
 
     set_seed(config.seed)  # the new head and the LoRA matrices are drawn here, before the Trainer seeds anything
-    model = build_model(config, registry, tokenizer, base_tokenizer, untrained, bf16)
+    model = build_model(config, label_slots, tokenizer, base_tokenizer, untrained, bf16)
     reporter.info(
-        f"base model {config.base_model}: {len(trained_ids)} trained classes of {registry.used} codes "
-        f"({registry.max_classes} slots), {len(dataset['train'])} train rows, "
+        f"base model {config.base_model}: {len(trained_ids)} trained classes of {label_slots.used} codes "
+        f"({label_slots.max_classes} slots), {len(dataset['train'])} train rows, "
         f"{len(added_token_ids(tokenizer, base_tokenizer))} tokens added to the base vocabulary, ZeRO-{config.zero_stage}, "
         f"{ranks.world_size} rank(s) x {torch.get_num_threads()} threads, {'bf16' if bf16 else 'fp32'}"
     )
@@ -217,7 +217,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
         eval_dataset=dataset["valid"],
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics_for(registry),
+        compute_metrics=compute_metrics_for(label_slots),
         preprocess_logits_for_metrics=probabilities_for(untrained),
         callbacks=[progress],
         class_weight=weights,
@@ -243,7 +243,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
             f"the adapter keeps the weights of step {trainer.state.global_step}"
         )
     adapter_state = gather_adapter_state(trainer, config.zero_stage if config.use_deepspeed else 0)
-    evaluated = {split: evaluate_split(trainer, dataset[split], registry, split) for split in ("valid", "test")}
+    evaluated = {split: evaluate_split(trainer, dataset[split], label_slots, split) for split in ("valid", "test")}
     reports = {split: report for split, (report, _, _) in evaluated.items()}
     steps_this_launch = trainer.state.global_step - progress.start_step
     train_loss = output.training_loss if steps_this_launch > 0 else last_logged_loss(trainer.state.log_history)
@@ -276,7 +276,7 @@ def run(config: TrainingConfig, ranks: Ranks, reporter: Reporter, started: float
             labels={split: labels for split, (_, labels, _) in evaluated.items()},
             probabilities={split: probs for split, (_, _, probs) in evaluated.items()},
         )
-        write_adapter(trainer, adapter_state, tokenizer, config, counts, registry, metrics, outputs)
+        write_adapter(trainer, adapter_state, tokenizer, config, counts, label_slots, metrics, outputs)
         reporter.info(
             f"adapter saved to {config.adapter_dir}: test accuracy={reports['test']['accuracy']:.4f} "
             f"f1_weighted={reports['test']['f1_weighted']:.4f} f1_macro={reports['test']['f1_macro']:.4f}"

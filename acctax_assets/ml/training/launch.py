@@ -23,8 +23,9 @@ TRAIN_MODULE = "acctax_assets.ml.training"
 
 
 # Written by rank 0 into the work dir when one of our checks refuses the run (a bad target module, a corrupt
-# checkpoint, a dataset that does not match the registry): the parent then fails without retrying.
+# checkpoint, a dataset that does not match the label slots): the parent then fails without retrying.
 REFUSAL_FILE = "refused.txt"
+LOG_TAIL_LINES = 40
 
 
 class MachineError(AcctaxError):
@@ -211,3 +212,10 @@ def _usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of the trainer's log, for the message of a failed or refused training."""
+    if not path.exists():
+        return "(no training log was written)"
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])

@@ -24,7 +24,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICA
 
 from acctax_assets.ml.adapter import grow_input_embeddings
 from acctax_assets.ml.adapter.masking import MASKED_LOGIT
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.vocabulary import added_token_ids, subtoken_ids
 from acctax_assets.ml.training.config import TrainingConfig
 from acctax_assets.ml.training.errors import TrainingError
@@ -150,18 +150,18 @@ def quantization_config(config: TrainingConfig, bf16: bool) -> BitsAndBytesConfi
     return None
 
 
-def load_base_model(config: TrainingConfig, registry: LabelRegistry, bf16: bool) -> PreTrainedModel:
-    """The checkpoint as a sequence classifier with a fresh head of the registry's size, in the configured
+def load_base_model(config: TrainingConfig, label_slots: LabelSlots, bf16: bool) -> PreTrainedModel:
+    """The checkpoint as a sequence classifier with a fresh head of one output per label slot, in the configured
     precision, attention kernel and (QLoRA) quantization."""
     quantization = quantization_config(config, bf16)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             config.base_model,
-            num_labels=registry.max_classes,
-            id2label=registry.id2label,
-            label2id=registry.label2id,
+            num_labels=label_slots.max_classes,
+            id2label=label_slots.id2label,
+            label2id=label_slots.label2id,
             problem_type="single_label_classification",
-            # A checkpoint already fine-tuned for another label set gets a fresh head of the registry's size.
+            # A checkpoint already fine-tuned for another label set gets a fresh head of one output per label slot.
             ignore_mismatched_sizes=True,
             dtype=torch.bfloat16 if bf16 else torch.float32,
             attn_implementation=config.attn_implementation,
@@ -187,18 +187,18 @@ def load_base_model(config: TrainingConfig, registry: LabelRegistry, bf16: bool)
 
 def build_model(
     config: TrainingConfig,
-    registry: LabelRegistry,
+    label_slots: LabelSlots,
     tokenizer: PreTrainedTokenizerBase,
     base_tokenizer: PreTrainedTokenizerBase,
     untrained: torch.Tensor,
     bf16: bool,
 ) -> PeftModel:
     """The LoRA-wrapped classifier, its head and embeddings prepared before PEFT freezes the base weights."""
-    model = load_base_model(config, registry, bf16)
+    model = load_base_model(config, label_slots, bf16)
     # Decoders pool the last non-pad token: the model must know the pad id the collator uses (EOS where absent).
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    head_name, head = classifier_head(model, registry.max_classes)
+    head_name, head = classifier_head(model, label_slots.max_classes)
     silence_untrained_slots(head, untrained)
     head_module = head_name.split(".")[0]
     new_tokens = extend_embeddings(model, tokenizer, base_tokenizer)

@@ -12,15 +12,15 @@ from datasets import Dataset
 from transformers import EvalPrediction, Trainer
 
 from acctax_assets.ml.adapter.masking import mask_untrained
-from acctax_assets.ml.data.label_registry import LabelRegistry
+from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.evaluation.metrics import classification_report
 
 
-def compute_metrics_for(registry: LabelRegistry) -> Callable[[EvalPrediction], dict[str, float]]:
+def compute_metrics_for(label_slots: LabelSlots) -> Callable[[EvalPrediction], dict[str, float]]:
     """The Trainer's periodic valid scores, from the same report as the final evaluation."""
 
     def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-        report = classification_report(prediction.label_ids, prediction.predictions.argmax(axis=1), registry)
+        report = classification_report(prediction.label_ids, prediction.predictions.argmax(axis=1), label_slots)
         return {key: report[key] for key in ("accuracy", "f1_weighted", "f1_macro")}
 
     return compute_metrics
@@ -39,13 +39,13 @@ def probabilities_for(
 
 
 def evaluate_split(
-    trainer: Trainer, dataset: Dataset, registry: LabelRegistry, split: str
+    trainer: Trainer, dataset: Dataset, label_slots: LabelSlots, split: str
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Predictions on one split (a collective: every rank calls it): the report, the labels and each row's class
     probabilities (calibration, the review threshold and the ensemble are derived from these)."""
     output = trainer.predict(dataset, metric_key_prefix=split)
     probabilities = np.asarray(output.predictions, dtype=np.float32)
     labels = output.label_ids.astype(np.int64)
-    report = classification_report(labels, probabilities.argmax(axis=1), registry)
+    report = classification_report(labels, probabilities.argmax(axis=1), label_slots)
     report["loss"] = float(output.metrics[f"{split}_loss"])
     return report, labels, probabilities

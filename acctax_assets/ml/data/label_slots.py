@@ -1,8 +1,14 @@
-"""Persisted, append-only account-code registry: code -> class id, with spare slots.
+"""The label slots: a persisted, append-only map account code -> class slot, with spare slots.
 
 The classifier head always has `max_classes` outputs, so a new code fills the next free slot without
 moving any other id or changing the head's shape (ARCHITECTURE.md §3 trap 2). Unknown codes are errors, never a
 silent mapping to a real class.
+
+Called the "label registry" before "registry" came to mean the MLflow model registry only. What earlier releases
+wrote keeps its name, so stored datasets and models keep loading: the file `label_registry.json` (in ACCTAX_HOME's
+storage and in every dataset and model folder, `LABEL_SLOTS_FILE`), its JSON keys, the `registry_path` key of
+`training_config.json`, the `registry_*` metadata of `ledger_dataset`, and messages that name the file's content
+"label registry".
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from pathlib import Path
 
 from acctax_assets.atomic_writes import write_text
 from acctax_assets.errors import AcctaxError
+from acctax_assets.paths import LABEL_SLOTS_FILE, AcctaxHome
 
-REGISTRY_FILE = "label_registry.json"
 DEFAULT_MAX_CLASSES = 260
 SPARE_PREFIX = "__spare_"
 
@@ -25,11 +31,11 @@ class LabelOverflowError(AcctaxError):
 
 
 class UnknownLabelError(AcctaxError):
-    """A code the registry has never seen."""
+    """A code the label slots have never seen."""
 
 
 @dataclass(frozen=True)
-class LabelRegistry:
+class LabelSlots:
     max_classes: int = DEFAULT_MAX_CLASSES
     codes: tuple[str, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)
@@ -47,8 +53,8 @@ class LabelRegistry:
     def used(self) -> int:
         return len(self.codes)
 
-    def with_codes(self, codes: Iterable[str], names: Mapping[str, str] | None = None) -> LabelRegistry:
-        """A registry with unseen codes appended in sorted order; existing ids never move."""
+    def with_codes(self, codes: Iterable[str], names: Mapping[str, str] | None = None) -> LabelSlots:
+        """Label slots with unseen codes appended in sorted order; existing ids never move."""
         known = set(self.codes)
         new = sorted({str(c) for c in codes} - known)
         merged_names = {**self.names, **{k: v for k, v in (names or {}).items() if v}}
@@ -57,7 +63,7 @@ class LabelRegistry:
                 f"{len(self.codes)} registered + {len(new)} new account codes exceed max_classes={self.max_classes} "
                 f"(new: {new[:10]}{'…' if len(new) > 10 else ''}). Fix: raise max_classes and retrain from the base model"
             )
-        return LabelRegistry(max_classes=self.max_classes, codes=(*self.codes, *new), names=merged_names)
+        return LabelSlots(max_classes=self.max_classes, codes=(*self.codes, *new), names=merged_names)
 
     def id_of(self, code: str) -> int:
         try:
@@ -99,40 +105,51 @@ class LabelRegistry:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> LabelRegistry:
+    def from_json(cls, text: str) -> LabelSlots:
         data = json.loads(text)
         return cls(max_classes=int(data["max_classes"]), codes=tuple(data["codes"]), names=dict(data.get("names", {})))
 
     @classmethod
-    def load(cls, path: Path, max_classes: int = DEFAULT_MAX_CLASSES) -> LabelRegistry:
-        """The registry at `path`, or an empty one when none exists yet."""
+    def read(cls, path: Path) -> LabelSlots:
+        """The label slots stored at `path` (a `LABEL_SLOTS_FILE`, which must exist)."""
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def of_office(cls, home: AcctaxHome) -> LabelSlots | None:
+        """The office's label slots now, which a served model's must start with; None before its first
+        ledger_dataset."""
+        return cls.read(home.label_slots) if home.label_slots.exists() else None
+
+    @classmethod
+    def load(cls, path: Path, max_classes: int = DEFAULT_MAX_CLASSES) -> LabelSlots:
+        """The label slots stored at `path`, or empty ones when none exist yet."""
         if not path.exists():
             return cls(max_classes=max_classes)
         try:
-            registry = cls.from_json(path.read_text(encoding="utf-8"))
+            label_slots = cls.read(path)
         except (ValueError, KeyError, TypeError, AcctaxError) as exc:
             raise AcctaxError(
-                f"{path} is not a valid label registry ({exc}). Fix: restore it from the label_registry.json of the "
+                f"{path} is not a valid label registry ({exc}). Fix: restore it from the {LABEL_SLOTS_FILE} of the "
                 "newest storage/ledger_dataset/<version>/ folder; deleting it renumbers the classes and needs a retrain from the base model"
             ) from exc
-        if registry.max_classes != max_classes:
+        if label_slots.max_classes != max_classes:
             raise AcctaxError(
-                f"{path} has max_classes={registry.max_classes}, config asks for {max_classes}. "
+                f"{path} has max_classes={label_slots.max_classes}, config asks for {max_classes}. "
                 "Fix: keep max_classes, or delete the registry and retrain from the base model"
             )
-        return registry
+        return label_slots
 
     def save(self, path: Path) -> None:
         """Atomic write (temp file + rename)."""
         write_text(path, self.to_json())
 
 
-class RegistryMismatchError(AcctaxError):
-    """A model's label registry is not a prefix of the current one: its class ids mean other codes now."""
+class LabelSlotsMismatchError(AcctaxError):
+    """A model's label slots are not a prefix of the current ones: its class ids mean other codes now."""
 
 
-def check_registry_matches(mine: LabelRegistry, current: LabelRegistry, owner: str) -> None:
-    """The registry is append-only, so the codes `owner` (a stored model) was trained on must still sit in the
+def check_slots_match(mine: LabelSlots, current: LabelSlots, owner: str) -> None:
+    """The label slots are append-only, so the codes `owner` (a stored model) was trained on must still sit in the
     same slots today; otherwise its class ids would name the wrong codes."""
     moved = [
         (i, code, current.codes[i] if i < current.used else None)
@@ -145,7 +162,7 @@ def check_registry_matches(mine: LabelRegistry, current: LabelRegistry, owner: s
             if moved
             else f"the model has {mine.max_classes} slots, the registry {current.max_classes}"
         )
-        raise RegistryMismatchError(
+        raise LabelSlotsMismatchError(
             f"{owner} was trained with a label registry that does not match the current one ({detail}), "
             "so its class ids would name the wrong codes. Fix: re-run training_job (ledger_dataset, tokenized_dataset, "
             "account_classifier, baseline_classifier, ensemble_classifier, served_classifier) to retrain on the current registry"
