@@ -1,1 +1,2 @@
-"""Helpers the tests share: ledger files, Dagster runs, training runs, ML frames, PostgreSQL and the browser."""
+"""Helpers the tests share: ledger files, Dagster runs, training runs, ML frames, stored candidates, PostgreSQL and
+the browser."""

@@ -45,9 +45,8 @@ from acctax_assets.ml.serving.model_registry import (
 )
 from acctax_assets.ml.serving.pyfunc_model import OUTPUT_COLUMNS, LedgerRowsError, proposals
 from acctax_assets.paths import AcctaxHome
-from acctax_assets_tests.ml.test_candidates import stored_baseline
-from acctax_assets_tests.ml.test_evidence import stored_history
 from acctax_assets_tests.support.ledger_files import ledger_rows, write_ledger
+from acctax_assets_tests.support.stored_candidates import stored_baseline, stored_history
 
 CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION}"
 # (counterparty, item) of the month's lines: the baseline knows the items, the precedent knows SK에너지's 주유.

@@ -9,7 +9,6 @@ import pytest
 
 from acctax_assets.ml.adapter import AdapterRef
 from acctax_assets.ml.candidates.baseline import (
-    BaselineModel,
     BaselineRef,
     BaselineSettings,
     evaluate_baseline,
@@ -36,7 +35,6 @@ from acctax_assets.ml.candidates.selection import (
     score_candidate,
     select_champion,
 )
-from acctax_assets.ml.data.label_slots import LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.evaluation.confidence import ReviewPolicy
 from acctax_assets.ml.evaluation.outputs import EvalOutputs, EvalOutputsError
@@ -49,8 +47,8 @@ from acctax_assets.ml.serving.model_registry import (
     ServedFilesMissingError,
 )
 from acctax_assets.ml.serving.served_model import load_served
+from acctax_assets_tests.support.stored_candidates import LABEL_SLOTS, TEXTS, stored_baseline
 
-LABEL_SLOTS = LabelSlots(max_classes=6, codes=("81100", "82200", "83000", "84800"))
 TRAIN_COUNTS = {"81100": 50, "82200": 30, "83000": 10, "84800": 5}
 GATE = QualityGate(floor=0.3, max_drop=0.05)
 
@@ -244,35 +242,6 @@ def test_every_candidate_folder_gives_its_dataset_version_one_way(tmp_path: Path
     assert BaselineRef(fitted).ledger_dataset_version == PrecedentRef(fitted).ledger_dataset_version == "d1"
     assert AdapterRef(adapter).ledger_dataset_version == "d1"
     assert AdapterRef(legacy).ledger_dataset_version == "None", "never comparable with a dataset version"
-
-
-TEXTS = {
-    0: ["커피", "간식", "식대"],
-    1: ["주유", "세차", "주차"],
-    2: ["복사지", "토너", "볼펜"],
-    3: ["임대료", "관리비", "월세"],
-}
-
-
-def stored_baseline(folder: Path, dataset: str = "d1") -> BaselineRef:
-    """A real TF-IDF baseline on separable texts, stored as baseline_classifier stores it."""
-    rng = np.random.default_rng(0)
-    labels = [i % 4 for i in range(160)]
-    texts = [f"party:가게{rng.integers(40)} | item:{rng.choice(TEXTS[label])}" for label in labels]
-    pipeline = train_baseline(texts[:120], labels[:120], BaselineSettings(max_iter=200))
-    reports, outputs = evaluate_baseline(
-        pipeline, {"valid": (texts[120:140], labels[120:140]), "test": (texts[140:], labels[140:])}, LABEL_SLOTS
-    )
-    folder.mkdir(parents=True)
-    BaselineModel(
-        pipeline,
-        LABEL_SLOTS,
-        {**reports, "dataset_version": dataset},
-        outputs,
-        TextSpec(("party_name", "item"), None, dataset),
-        [],
-    ).save(folder)
-    return BaselineRef(folder)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from acctax_assets.ml.candidates.evidence import (
     StrongPrecedent,
     evidence_hit_rates,
 )
-from acctax_assets.ml.candidates.precedent import MODEL_FILE, NEIGHBOURS_FILE, PrecedentLookup, booking_dates
+from acctax_assets.ml.candidates.precedent import MODEL_FILE, PrecedentLookup
 from acctax_assets.ml.data.dataset import build_dataset, save_dataset
 from acctax_assets.ml.data.label_slots import LABEL_SLOTS_FILE, LabelSlots
 from acctax_assets.ml.data.serialization import TextSpec
@@ -34,43 +34,9 @@ from acctax_assets.ml.data.splits import SplitSettings
 from acctax_assets.ml.serving.model_registry import CHAMPION, ModelRegistry, RegisteredCandidate
 from acctax_assets.ml.serving.predictions import DISAGREES_WITH_PRECEDENT, prediction_table
 from acctax_assets.ml.serving.served_model import served_evidence
-from acctax_assets_tests.ml.test_candidates import stored_baseline
 from acctax_assets_tests.support.ledger_files import ledger_rows
 from acctax_assets_tests.support.ml_frames import LABEL_SLOTS, SERVED, THRESHOLD, month_of, predictions_for
-
-CODES = LabelSlots(
-    max_classes=6,
-    codes=("81100", "82200", "83000", "82600"),
-    names={"81100": "복리후생비", "82200": "차량유지비", "83000": "소모품비", "82600": "도서인쇄비"},
-)
-
-
-def text(client: str, party: str | None, memo: str | None = None, item: str | None = None) -> str:
-    return f"co:{client} | party:{party or 'NULL'} | amt:+1.1e4 | memo:{memo or 'NULL'} | item:{item or 'NULL'}"
-
-
-# (text, slot, month): client A booked 카페 as 81100 four times and once as 82600; B booked 카페 as 82200.
-HISTORY: list[tuple[str, int, str]] = [
-    (text("A", "카페", "직원 간식", "커피"), 0, "2024-01"),
-    (text("A", "카페", "직원 간식", "커피"), 0, "2024-03"),
-    (text("A", "카페", "회의", "커피"), 0, "2024-02"),
-    (text("A", "카페", "회의", "커피"), 0, "2024-02"),
-    (text("A", "카페", "잡지", "월간지"), 3, "2024-04"),
-    (text("A", "주유소", "차량 주유"), 1, "2024-02"),
-    (text("B", "카페", "손님 접대", "커피"), 1, "2024-05"),
-    (text("B", "문구점", "복사지"), 2, "2024-01"),
-]
-
-
-def stored_history(folder: Path, rows: list[tuple[str, int, str]] = HISTORY, per_client: int = 1_000) -> Path:
-    """A precedent candidate's folder as precedent_classifier stores it: lookup, similar-lines index, registry."""
-    texts, slots, months = [t for t, _, _ in rows], [s for _, s, _ in rows], [m for _, _, m in rows]
-    dates = booking_dates(texts, months)
-    folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump(PrecedentLookup.fit(texts, slots, CODES.max_classes, dates=dates), folder / MODEL_FILE)
-    joblib.dump(NeighbourIndex.fit(texts, slots, dates, per_client=per_client), folder / NEIGHBOURS_FILE)
-    CODES.save(folder / LABEL_SLOTS_FILE)
-    return folder
+from acctax_assets_tests.support.stored_candidates import CODES, HISTORY, stored_baseline, stored_history, text
 
 
 def test_the_precedent_names_the_top_two_codes_their_counts_and_the_latest_booking(tmp_path: Path) -> None:
