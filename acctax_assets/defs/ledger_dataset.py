@@ -10,7 +10,7 @@ ones it has booked, so the candidates are selected on the month(s) before the la
 (`valid_months`, `test_months`), all earlier months train, as the served model will face the next month. Repeat
 bookings in those months stay in valid/test (counted as `repeated_from_train`); codes of train absent from them
 are reported (`train_only_classes`), codes new in them too (`unseen_in_train`). `stratified` (per class, within
-the same months) remains for comparison; `ml/splits.py` has both.
+the same months) remains for comparison; `ml/data/splits.py` has both.
 
 Months whose blocking data checks failed on their current materialization are left out and listed with the
 failing check, so one broken export does not stop the office. The ledger_features data version of every month

@@ -1,5 +1,5 @@
 """`proposal_feedback`: the production figure of the served model, from what the clerk did with a month's proposals
-(figures in ml/feedback.py).
+(figures in ml/evaluation/feedback.py).
 
 `proposal_feedback_sensor` requests it (feedback_job) once a month that received proposals has a new `cleaned_ledger`,
 i.e. its reviewed export or final export landed and was cleaned; a month without proposals records that and nothing

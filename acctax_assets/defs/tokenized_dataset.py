@@ -1,5 +1,5 @@
 """`tokenized_dataset`: the dataset tokenized for the configured base model (truncated, never padded), with the
-base tokenizer extended by the train split's frequent words (ml/vocabulary.py) and saved in the same folder."""
+base tokenizer extended by the train split's frequent words (ml/data/vocabulary.py) and saved in the same folder."""
 
 from dagster import AssetExecutionContext, Config, Failure, Output, asset
 from pydantic import Field

@@ -12,7 +12,7 @@ lower slot id). A ledger without a counterparty column, or with a single client,
 the share of rows decided at each level is reported. Written here because it is a few sparse products, and a
 scikit-learn model would hide the back-off that makes it explainable to a clerk ("booked 81100 the last 7 times").
 
-The same fit is the evidence shown beside every served proposal (`ml/evidence.py`), so the candidate and the
+The same fit is the evidence shown beside every served proposal (`ml/candidates/evidence.py`), so the candidate and the
 evidence never disagree about what the history says: each count table also keeps, per key, the latest booking
 date, and `phrases` counts the codes per client + exact memo/item words (the evidence's fallback when the pair is
 new; scoring never reads it, so the candidate's own probabilities are those of the five levels above). A lookup
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from acctax_assets.ml.candidates.evidence import NeighbourIndex
 
 MODEL_FILE = "precedent.joblib"
-# The similar-lines index stored beside the lookup (ml/evidence.py); absent in versions stored before evidence.
+# The similar-lines index stored beside the lookup (ml/candidates/evidence.py); absent in versions stored before evidence.
 NEIGHBOURS_FILE = "neighbours.joblib"
 LEVELS: tuple[str, ...] = ("client+counterparty", "counterparty", "memo/item words", "client", "all bookings")
 COMPANY_KEY = KEY_ALIASES["company_name"]

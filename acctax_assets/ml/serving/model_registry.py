@@ -1,7 +1,7 @@
 """The MLflow Model Registry as the record of what serves (no Dagster).
 
 Every candidate is a version of one registered model (`acctax-account-classifier`): an MLflow pyfunc model
-(`ml/pyfunc_model.py`) that serves the candidate's stored folder, tagged with that folder (`acctax.path`), its kind,
+(`ml/serving/pyfunc_model.py`) that serves the candidate's stored folder, tagged with that folder (`acctax.path`), its kind,
 its own version, the dataset version and its figures. Versions registered before the MLflow models existed have
 the folder itself as their source and still serve through `ledger_predictions`. The alias
 `champion` names the served version and `challenger` the best other one that passed its gate. Rolling back is

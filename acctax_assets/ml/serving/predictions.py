@@ -2,7 +2,7 @@
 
 Every row keeps its identity (source file and row, voucher key) so a proposal can be traced back to the line
 in the office's export, carries the evidence beside it (the client's precedent and similar past lines, see
-`ml/evidence.py`) and the reason it needs review, if it does.
+`ml/candidates/evidence.py`) and the reason it needs review, if it does.
 """
 
 from __future__ import annotations
